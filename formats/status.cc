@@ -1,0 +1,36 @@
+#include "formats/status.h"
+
+#include <cerrno>
+#include <cstring>
+
+namespace replicant {
+
+Status Status::FromErrno(std::string_view what, int err) {
+  std::string msg(what);
+  msg += ": ";
+  msg += std::strerror(err);
+  return err == ENOENT ? NotFound(std::move(msg)) : IOError(std::move(msg));
+}
+
+std::string Status::ToString() const {
+  const char* name = "OK";
+  switch (code_) {
+    case Code::kOk: return "OK";
+    case Code::kNotFound: name = "NotFound"; break;
+    case Code::kCorruption: name = "Corruption"; break;
+    case Code::kInvalidArgument: name = "InvalidArgument"; break;
+    case Code::kIOError: name = "IOError"; break;
+    case Code::kUnavailable: name = "Unavailable"; break;
+  }
+  return std::string(name) + ": " + msg_;
+}
+
+Status Status::WithContext(std::string_view context) const {
+  if (ok()) return *this;
+  std::string msg(context);
+  msg += ": ";
+  msg += msg_;
+  return Status(code_, std::move(msg));
+}
+
+}  // namespace replicant

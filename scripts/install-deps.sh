@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs every Debian package that building, testing and benchmarking replicant needs.
+# Idempotent; needs root (or sudo).
+set -euo pipefail
+PKGS=(
+  build-essential cmake pkg-config
+  libcurl4-openssl-dev libboost-program-options-dev libfmt-dev libspdlog-dev catch2
+  librsync-dev zlib1g-dev libssl-dev nlohmann-json3-dev
+  rsync attr
+  swift swift-object python3-swift python3-pytest
+)
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO=sudo
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  # Debian's swift packages try to start services through invoke-rc.d; in containers
+  # there is no init, which is harmless.
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
