@@ -1,0 +1,175 @@
+#include "replicator/job_collector.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <ctime>
+#include <filesystem>
+
+#include <spdlog/spdlog.h>
+
+#include "replicator/local_devices.h"
+
+namespace replicant {
+namespace {
+
+// Python's urllib.parse.quote_plus(drive) == drive: only unreserved characters.
+bool IsValidDriveName(const std::string& d) {
+  if (d.empty()) return false;
+  for (unsigned char c : d) {
+    if (!(isalnum(c) || c == '_' || c == '.' || c == '-' || c == '~')) return false;
+  }
+  return true;
+}
+
+bool IsMount(const std::string& path) {
+  struct stat st, parent;
+  if (lstat(path.c_str(), &st) != 0 || S_ISLNK(st.st_mode)) return false;
+  if (stat((path + "/..").c_str(), &parent) != 0) return false;
+  return st.st_dev != parent.st_dev || st.st_ino == parent.st_ino;
+}
+
+std::vector<std::string> ListDir(const std::string& path) {
+  std::vector<std::string> names;
+  DIR* d = opendir(path.c_str());
+  if (!d) return names;
+  while (dirent* e = readdir(d)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") names.push_back(std::move(n));
+  }
+  closedir(d);
+  return names;
+}
+
+// Swift's unlink_older_than(tmp, now - reclaim_age).
+void UnlinkOlderThan(const std::string& dir, time_t cutoff) {
+  for (const auto& name : ListDir(dir)) {
+    std::string p = dir + "/" + name;
+    struct stat st;
+    if (lstat(p.c_str(), &st) == 0 && st.st_mtime < cutoff) {
+      if (unlink(p.c_str()) == 0) spdlog::info("Removed stale temp file {}", p);
+    }
+  }
+}
+
+bool AllDigits(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return isdigit(c); });
+}
+
+std::set<std::pair<std::string, std::string>> AllDevs(const Ring& ring) {
+  std::set<std::pair<std::string, std::string>> out;
+  for (const auto& d : ring.devices()) {
+    if (d) out.emplace(d->replication_ip, d->device);
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::string> CheckDrive(const std::string& devices_dir, const std::string& drive,
+                               bool mount_check) {
+  if (!IsValidDriveName(drive)) return Status::InvalidArgument(drive + " is not a valid drive name");
+  std::string path = devices_dir + "/" + drive;
+  if (mount_check) {
+    if (!IsMount(path)) return Status::Unavailable(path + " is not mounted");
+  } else {
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      return Status::Unavailable(path + " is not a directory");
+    }
+  }
+  return path;
+}
+
+std::vector<PartitionJob> CollectJobs(const std::vector<PolicyRing>& rings,
+                                      const CollectOptions& opts, StatsBook& stats,
+                                      std::mt19937_64& rng) {
+  std::vector<PartitionJob> jobs;
+  std::vector<std::string> ips = WhatAreMyIps(opts.ring_ip);
+  for (const auto& pr : rings) {
+    const StoragePolicy& policy = pr.policy;
+    if (policy.type != "replication") continue;
+    if (opts.override_policies && !opts.override_policies->count(policy.index)) continue;
+    if (pr.ring->next_part_power()) {
+      spdlog::warn("next_part_power set in policy '{}'. Skipping", policy.name);
+      continue;
+    }
+    bool found_local = false;
+    for (const auto& dev_opt : pr.ring->devices()) {
+      if (!dev_opt || !IsLocalDevice(ips, opts.port, *dev_opt)) continue;
+      const Device& local = *dev_opt;
+      if (opts.override_devices && !opts.override_devices->count(local.device)) continue;
+      found_local = true;
+      auto dev_path = CheckDrive(opts.devices_dir, local.device, opts.mount_check);
+      if (!dev_path.ok()) {
+        stats.Update(local.device, [&](ReplicationStats& s) { s.AddFailures(AllDevs(*pr.ring)); });
+        spdlog::warn("{} (device {}, policy {}): skipped", dev_path.status().message(),
+                     local.device, policy.index);
+        continue;
+      }
+      std::string obj_path = *dev_path + "/" + policy.data_dir();
+      std::string tmp_path = *dev_path + "/tmp";
+      UnlinkOlderThan(tmp_path, time(nullptr) - opts.reclaim_age);
+      std::error_code ec;
+      if (!std::filesystem::exists(obj_path, ec)) {
+        std::filesystem::create_directories(obj_path, ec);
+        if (ec) spdlog::error("ERROR creating {}: {}", obj_path, ec.message());
+        continue;
+      }
+      for (const auto& name : ListDir(obj_path)) {
+        if (opts.override_partitions && AllDigits(name) &&
+            !opts.override_partitions->count(std::stoi(name))) {
+          continue;
+        }
+        if (name.rfind("auditor_status_", 0) == 0 && name.size() > 5 &&
+            name.compare(name.size() - 5, 5, ".json") == 0) {
+          continue;
+        }
+        // Swift's int(partition): a name that is not a partition number fails the
+        // job and counts a failure against every device of the ring.
+        if (!AllDigits(name) || name.size() > 10 ||
+            std::stoull(name) >= pr.ring->partition_count()) {
+          spdlog::warn("Invalid partition dir {}/{} (device {}, policy {})", obj_path, name,
+                       local.device, policy.index);
+          stats.Update(local.device, [&](ReplicationStats& s) { s.AddFailures(AllDevs(*pr.ring)); });
+          continue;
+        }
+        PartitionJob job;
+        job.partition = static_cast<uint32_t>(std::stoul(name));
+        auto primaries = pr.ring->GetPartNodes(job.partition);
+        for (const Device* d : primaries) {
+          if (d->id != local.id) job.nodes.push_back(*d);
+        }
+        job.local_dev_id = local.id;
+        job.ring = pr.ring;
+        job.sync.device = local.device;
+        job.sync.partition = name;
+        job.sync.policy_index = policy.index;
+        job.sync.path = obj_path + "/" + name;
+        job.sync.obj_path = obj_path;
+        job.sync.region = local.region;
+        job.sync.is_handoff = job.nodes.size() + 1 > primaries.size();
+        jobs.push_back(std::move(job));
+      }
+    }
+    if (!found_local) {
+      std::string all;
+      for (const auto& ip : ips) all += (all.empty() ? "" : ", ") + ip;
+      spdlog::error(
+          "Can't find itself in policy with index {} with ips {} and with port {} in ring "
+          "file, not replicating",
+          policy.index, all, opts.port ? std::to_string(*opts.port) : "None");
+    }
+  }
+  std::shuffle(jobs.begin(), jobs.end(), rng);
+  if (opts.handoffs_first) {
+    std::stable_partition(jobs.begin(), jobs.end(),
+                          [](const PartitionJob& j) { return j.sync.is_handoff; });
+  }
+  return jobs;
+}
+
+}  // namespace replicant

@@ -1,0 +1,496 @@
+#include "replicator/replicator.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "hashes/partition_hashes.h"
+#include "sync_backends/rsync/rsync_backend.h"
+
+namespace replicant {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using NodeSet = std::set<std::pair<std::string, std::string>>;  // (replication_ip, device)
+
+std::string NodeName(const Device& d) {
+  return fmt::format("{}:{}/{}", d.replication_ip, d.replication_port, d.device);
+}
+
+std::string JobName(const PartitionJob& j) {
+  return fmt::format("{}/{} partition {}", j.sync.device, j.sync.policy_index, j.sync.partition);
+}
+
+// Swift's partition_lock(name='replication'): flock on <part>/.lock-replication, so
+// that an incoming SSYNC and this handoff revert never race on one partition.
+class ReplicationLock {
+ public:
+  ReplicationLock(const std::string& part_dir, double timeout) {
+    fd_ = open((part_dir + "/.lock-replication").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+    if (fd_ < 0) return;
+    auto deadline = Clock::now() + std::chrono::duration<double>(timeout);
+    while (flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      if (Clock::now() >= deadline) { close(fd_); fd_ = -1; return; }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    locked_ = true;
+  }
+  ~ReplicationLock() { if (fd_ >= 0) close(fd_); }
+  bool locked() const { return locked_; }
+
+ private:
+  int fd_ = -1;
+  bool locked_ = false;
+};
+
+}  // namespace
+
+// State of one pass, shared by its worker threads.
+class Replicator::Pass {
+ public:
+  Pass(Replicator& r, std::vector<PartitionJob> jobs, StatsBook& stats)
+      : r_(r), jobs_(std::move(jobs)), stats_(stats), start_(Clock::now()),
+        next_ring_check_(start_ + std::chrono::duration_cast<Clock::duration>(
+                                      std::chrono::duration<double>(r.cfg_.ring_check_interval))) {}
+
+  // Runs jobs [begin, end) on the worker pool; returns false when the pass aborted.
+  bool RunJobs(size_t begin, size_t end);
+  void Update(const PartitionJob& job);
+  void UpdateDeleted(const PartitionJob& job);
+  void ProgressLoop();
+  void StopProgress() {
+    { std::lock_guard<std::mutex> l(mu_); done_ = true; }
+    cv_.notify_all();
+  }
+  void LogProgress();
+
+  size_t done() const { return done_jobs_; }
+  size_t handoffs_remaining() const { return handoffs_remaining_; }
+  const std::vector<PartitionJob>& jobs() const { return jobs_; }
+  bool aborted() const { return aborted_; }
+
+ private:
+  bool RingChanged();
+
+  Replicator& r_;
+  std::vector<PartitionJob> jobs_;
+  StatsBook& stats_;
+  Clock::time_point start_;
+  std::mutex ring_mu_;
+  Clock::time_point next_ring_check_;
+  std::atomic<size_t> next_job_{0};
+  std::atomic<size_t> done_jobs_{0};
+  std::atomic<size_t> handoffs_remaining_{0};
+  std::atomic<bool> aborted_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::mutex times_mu_;
+  std::vector<double> partition_times_;
+};
+
+bool Replicator::Pass::RingChanged() {
+  std::lock_guard<std::mutex> l(ring_mu_);
+  if (Clock::now() < next_ring_check_) return false;
+  next_ring_check_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                        std::chrono::duration<double>(r_.cfg_.ring_check_interval));
+  for (const auto& w : r_.watchers_) {
+    auto changed = w->HasChangedOnDisk();
+    if (changed.ok() && *changed) return true;
+  }
+  return false;
+}
+
+bool Replicator::Pass::RunJobs(size_t begin, size_t end) {
+  next_job_ = begin;
+  auto worker = [&] {
+    for (;;) {
+      if (aborted_ || r_.stop_) return;
+      size_t i = next_job_.fetch_add(1);
+      if (i >= end) return;
+      const PartitionJob& job = jobs_[i];
+      if (RingChanged()) {
+        spdlog::info("Ring change detected. Aborting current replication pass.");
+        aborted_ = true;
+        return;
+      }
+      auto drive = CheckDrive(r_.cfg_.devices, job.sync.device, r_.cfg_.mount_check);
+      if (!drive.ok()) {
+        NodeSet nodes;
+        for (const auto& n : job.nodes) nodes.emplace(n.replication_ip, n.device);
+        stats_.Update(job.sync.device, [&](ReplicationStats& s) { s.AddFailures(nodes); });
+        spdlog::warn("{}", drive.status().message());
+        ++done_jobs_;
+        continue;
+      }
+      std::error_code ec;
+      if (std::filesystem::is_regular_file(job.sync.path, ec)) {
+        spdlog::warn("Removing partition directory which was a file: {}", job.sync.path);
+        std::filesystem::remove(job.sync.path, ec);
+        ++done_jobs_;
+        continue;
+      }
+      auto begin_t = Clock::now();
+      if (job.sync.is_handoff) UpdateDeleted(job);
+      else Update(job);
+      {
+        std::lock_guard<std::mutex> l(times_mu_);
+        partition_times_.push_back(std::chrono::duration<double>(Clock::now() - begin_t).count());
+      }
+      ++done_jobs_;
+    }
+  };
+  int n = std::max(1, std::min<int>(r_.cfg_.concurrency, static_cast<int>(end - begin)));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < n; ++t) threads.emplace_back(worker);
+  for (auto& t : threads) t.join();
+  return !aborted_ && !r_.stop_;
+}
+
+void Replicator::Pass::Update(const PartitionJob& job) {
+  const std::string& dev = job.sync.device;
+  stats_.Update(dev, [](ReplicationStats& s) { s.attempted++; });
+  NodeSet targets, failures;
+  hashes::GetHashesOptions hopts;
+  hopts.reclaim_age = r_.cfg_.reclaim_age;
+  hopts.do_listdir = (job.partition + r_.replication_cycle_) % 10 == 0;
+  auto local = hashes::GetHashes(job.sync.path, hopts);
+  if (!local.ok()) {
+    spdlog::error("Error syncing partition {}: {}", JobName(job), local.status().ToString());
+    for (const auto& n : job.nodes) failures.emplace(n.replication_ip, n.device);
+    stats_.Update(dev, [&](ReplicationStats& s) { s.AddFailures(failures); });
+    return;
+  }
+  hashes::SuffixHashes local_hash = local->hashes;
+  stats_.Update(dev, [&](ReplicationStats& s) { s.suffix_hash += local->hashed; });
+
+  std::vector<Device> nodes = job.nodes;
+  {
+    static thread_local std::mt19937_64 rng{std::random_device{}()};
+    std::shuffle(nodes.begin(), nodes.end(), rng);
+  }
+  HandoffIterator handoffs(*job.ring, job.partition);
+  size_t next_primary = 0;
+  size_t attempts_left = nodes.size();
+  std::set<int> synced_remote_regions;
+  ReplicatePeer peer;
+  auto differing = [](const hashes::SuffixHashes& mine,
+                      const std::map<std::string, std::string>& theirs) {
+    std::vector<std::string> out;
+    for (const auto& [suffix, h] : mine) {
+      auto it = theirs.find(suffix);
+      if (it == theirs.end() || it->second != h) out.push_back(suffix);
+    }
+    return out;
+  };
+  while (attempts_left > 0) {
+    Device node;
+    if (next_primary < nodes.size()) {
+      node = nodes[next_primary++];
+    } else {
+      const Device* h = handoffs.Next();
+      // Skip ourselves: a handoff list may contain the local device.
+      while (h && h->id == job.local_dev_id) h = handoffs.Next();
+      if (!h) {
+        spdlog::error("Ran out of handoffs while replicating partition {} of policy {}",
+                      job.sync.partition, job.sync.policy_index);
+        break;
+      }
+      node = *h;
+    }
+    targets.emplace(node.replication_ip, node.device);
+    attempts_left--;
+    if (synced_remote_regions.count(node.region)) continue;
+    peer = {node.replication_ip, node.replication_port, node.device};
+    auto resp = r_.client_.GetHashes(peer, job.sync.partition, job.sync.policy_index);
+    if (!resp.ok()) {
+      failures.emplace(node.replication_ip, node.device);
+      spdlog::error("Error syncing {} with node {}: {}", JobName(job), NodeName(node),
+                    resp.status().message());
+      continue;
+    }
+    if (resp->http_status == 507) {
+      spdlog::error("{}/{} responded as unmounted ({})", node.replication_ip, node.device,
+                    JobName(job));
+      attempts_left++;
+      failures.emplace(node.replication_ip, node.device);
+      continue;
+    }
+    if (resp->http_status != 200) {
+      spdlog::error("Invalid response {} from {} ({})", resp->http_status, node.replication_ip,
+                    JobName(job));
+      failures.emplace(node.replication_ip, node.device);
+      continue;
+    }
+    auto suffixes = differing(local_hash, resp->hashes);
+    if (suffixes.empty()) {
+      stats_.Update(dev, [](ReplicationStats& s) { s.hashmatch++; });
+      continue;
+    }
+    hashes::GetHashesOptions recalc;
+    recalc.reclaim_age = r_.cfg_.reclaim_age;
+    recalc.recalculate = suffixes;
+    auto again = hashes::GetHashes(job.sync.path, recalc);
+    if (!again.ok()) {
+      failures.emplace(node.replication_ip, node.device);
+      spdlog::error("Error rehashing {}: {}", JobName(job), again.status().message());
+      continue;
+    }
+    local_hash = again->hashes;
+    stats_.Update(dev, [&](ReplicationStats& s) { s.suffix_hash += again->hashed; });
+    suffixes = differing(local_hash, resp->hashes);
+    if (suffixes.empty()) {
+      stats_.Update(dev, [](ReplicationStats& s) { s.hashmatch++; });
+      continue;
+    }
+    stats_.Update(dev, [](ReplicationStats& s) { s.rsync++; });
+    auto result = r_.backend_->Sync(node, job.sync, suffixes);
+    if (!result.success) failures.emplace(node.replication_ip, node.device);
+    if (r_.backend_->NeedsRehashRequest()) {
+      auto rh = r_.client_.Rehash(peer, job.sync.partition, job.sync.policy_index, suffixes);
+      if (!rh.ok()) {
+        failures.emplace(node.replication_ip, node.device);
+        spdlog::error("Error asking {} to rehash {}: {}", NodeName(node), JobName(job),
+                      rh.status().message());
+      }
+    }
+    if (result.success && node.region != job.sync.region) synced_remote_regions.insert(node.region);
+    spdlog::info("Synced {} suffixes of {} to {} ({})", suffixes.size(), JobName(job),
+                 NodeName(node), result.success ? "ok" : "failed");
+    stats_.Update(dev, [&](ReplicationStats& s) { s.suffix_sync += suffixes.size(); });
+  }
+  stats_.Update(dev, [&](ReplicationStats& s) {
+    s.suffix_count += local_hash.size();
+    s.AddFailures(failures);
+    for (const auto& t : targets) s.success += failures.count(t) ? 0 : 1;
+  });
+}
+
+void Replicator::Pass::UpdateDeleted(const PartitionJob& job) {
+  const std::string& dev = job.sync.device;
+  stats_.Update(dev, [](ReplicationStats& s) { s.attempted++; });
+  NodeSet targets, failures;
+  for (const auto& n : job.nodes) targets.emplace(n.replication_ip, n.device);
+  bool deleted = false;
+  {
+    ReplicationLock lock(job.sync.path, 0.2);
+    if (!lock.locked()) {
+      spdlog::info("Unable to lock handoff partition {} for replication on device {} policy {}",
+                   job.sync.partition, dev, job.sync.policy_index);
+      handoffs_remaining_++;
+      return;
+    }
+    std::vector<std::string> suffixes;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(job.sync.path, ec)) {
+      std::string name = e.path().filename();
+      if (name.size() == 3 && e.is_directory(ec)) suffixes.push_back(name);
+    }
+    std::sort(suffixes.begin(), suffixes.end());
+    size_t successes = 0, responses = 0;
+    if (!suffixes.empty()) {
+      for (const auto& node : job.nodes) {
+        stats_.Update(dev, [](ReplicationStats& s) { s.rsync++; });
+        auto result = r_.backend_->Sync(node, job.sync, suffixes);
+        responses++;
+        if (result.success && r_.backend_->NeedsRehashRequest()) {
+          ReplicatePeer peer{node.replication_ip, node.replication_port, node.device};
+          auto rh = r_.client_.Rehash(peer, job.sync.partition, job.sync.policy_index, suffixes);
+          if (!rh.ok()) {
+            // The data is there; the peer will find it on its next full listdir.
+            spdlog::warn("Error asking {} to rehash {}: {}", NodeName(node), JobName(job),
+                         rh.status().message());
+          }
+        }
+        if (result.success) successes++;
+        else failures.emplace(node.replication_ip, node.device);
+        spdlog::info("Reverted {} suffixes of handoff {} to {} ({})", suffixes.size(),
+                     JobName(job), NodeName(node), result.success ? "ok" : "failed");
+      }
+    }
+    bool delete_handoff = r_.cfg_.handoff_delete
+                              ? successes >= static_cast<size_t>(r_.cfg_.handoff_delete)
+                              : responses == job.nodes.size() && successes == responses;
+    if (delete_handoff || suffixes.empty()) {
+      if (delete_handoff) stats_.Update(dev, [](ReplicationStats& s) { s.remove++; });
+      spdlog::info("Removing partition: {}", job.sync.path);
+      std::filesystem::remove_all(job.sync.path, ec);
+      if (ec && ec != std::errc::no_such_file_or_directory &&
+          ec != std::errc::directory_not_empty) {
+        spdlog::error("Error removing handoff partition {}: {}", job.sync.path, ec.message());
+      }
+      deleted = true;
+    }
+  }
+  if (!deleted) handoffs_remaining_++;
+  stats_.Update(dev, [&](ReplicationStats& s) {
+    s.AddFailures(failures);
+    for (const auto& t : targets) s.success += failures.count(t) ? 0 : 1;
+  });
+}
+
+void Replicator::Pass::LogProgress() {
+  ReplicationStats s = stats_.Total();
+  double elapsed = std::max(1e-6, std::chrono::duration<double>(Clock::now() - start_).count());
+  size_t total = jobs_.size();
+  size_t done = s.attempted;
+  if (done == 0) {
+    spdlog::info("Nothing replicated for {:.2f} seconds.", elapsed);
+    return;
+  }
+  double rate = done / elapsed;
+  double eta = rate > 0 ? (total - std::min(total, done)) / rate : 0;
+  spdlog::info(
+      "{}/{} ({:.2f}%) partitions replicated in {:.2f}s ({:.2f}/sec, {:.0f}s remaining)", done,
+      total, total ? done * 100.0 / total : 100.0, elapsed, rate, eta);
+  spdlog::info("{} successes, {} failures", s.success, s.failure);
+  if (s.suffix_count) {
+    spdlog::info("{} suffixes checked - {:.2f}% hashed, {:.2f}% synced", s.suffix_count,
+                 s.suffix_hash * 100.0 / s.suffix_count, s.suffix_sync * 100.0 / s.suffix_count);
+    std::vector<double> times;
+    {
+      std::lock_guard<std::mutex> l(times_mu_);
+      times = partition_times_;
+    }
+    if (!times.empty()) {
+      std::sort(times.begin(), times.end());
+      spdlog::info("Partition times: max {:.4f}s, min {:.4f}s, med {:.4f}s", times.back(),
+                   times.front(), times[times.size() / 2]);
+    }
+  }
+}
+
+void Replicator::Pass::ProgressLoop() {
+  std::unique_lock<std::mutex> l(mu_);
+  auto interval = std::chrono::duration<double>(r_.cfg_.stats_interval);
+  while (!cv_.wait_for(l, interval, [&] { return done_; })) {
+    l.unlock();
+    LogProgress();
+    l.lock();
+  }
+}
+
+Replicator::Replicator(ReplicatorConfig cfg, SwiftConf swift,
+                       std::shared_ptr<sync::SyncBackend> backend)
+    : cfg_(std::move(cfg)),
+      swift_(std::move(swift)),
+      backend_(std::move(backend)),
+      client_(ReplicateTimeouts{cfg_.conn_timeout, cfg_.http_timeout}),
+      replication_cycle_(static_cast<int>(std::random_device{}() % 10)) {}
+
+Replicator::~Replicator() = default;
+
+Status Replicator::LoadRings() {
+  rings_.clear();
+  watchers_.clear();
+  for (const auto& policy : swift_.policies) {
+    if (policy.type != "replication") {
+      spdlog::info("Skipping policy {} ({}): {} is not replicated by this daemon", policy.index,
+                   policy.name, policy.type);
+      continue;
+    }
+    std::string path = cfg_.swift_dir + "/" + policy.ring_name() + ".ring.gz";
+    auto w = RingWatcher::Open(path);
+    if (!w.ok()) return w.status().WithContext("policy " + std::to_string(policy.index));
+    rings_.push_back(PolicyRing{policy, path, (*w)->ring()});
+    watchers_.push_back(std::move(*w));
+  }
+  return Status::OK();
+}
+
+PassSummary Replicator::RunPass(const PassOverrides& overrides) {
+  PassSummary summary;
+  auto t0 = Clock::now();
+  replication_cycle_ = (replication_cycle_ + 1) % 10;
+  // Pick up ring changes between passes, as Swift's rings reload themselves.
+  for (size_t i = 0; i < watchers_.size(); ++i) {
+    auto changed = watchers_[i]->ReloadIfChanged();
+    if (!changed.ok()) {
+      spdlog::error("Keeping the previous ring: {}", changed.status().message());
+    } else if (*changed) {
+      spdlog::info("Loaded changed ring {}", watchers_[i]->path());
+    }
+    rings_[i].ring = watchers_[i]->ring();
+  }
+  StatsBook stats;
+  CollectOptions copts;
+  copts.devices_dir = cfg_.devices;
+  copts.mount_check = cfg_.mount_check;
+  copts.ring_ip = cfg_.ring_ip;
+  copts.port = cfg_.bind_port;
+  copts.reclaim_age = cfg_.reclaim_age;
+  copts.handoffs_first = cfg_.handoffs_first;
+  copts.override_devices = overrides.devices;
+  copts.override_partitions = overrides.partitions;
+  copts.override_policies = overrides.policies;
+  std::mt19937_64 rng{std::random_device{}()};
+  auto jobs = CollectJobs(rings_, copts, stats, rng);
+  size_t handoff_jobs = std::count_if(jobs.begin(), jobs.end(),
+                                      [](const PartitionJob& j) { return j.sync.is_handoff; });
+  spdlog::info("Starting replication pass: {} partitions ({} handoffs) with sync_method={}",
+               jobs.size(), handoff_jobs, backend_->name());
+  Pass pass(*this, std::move(jobs), stats);
+  std::thread progress([&] { pass.ProgressLoop(); });
+  bool completed;
+  if (cfg_.handoffs_first) {
+    // Handoffs sort first; primaries wait until every handoff is gone, as in Swift.
+    completed = pass.RunJobs(0, handoff_jobs);
+    if (completed && pass.handoffs_remaining() > 0 && handoff_jobs < pass.jobs().size()) {
+      spdlog::warn("Handoffs first mode still has handoffs remaining.  Aborting current "
+                   "replication pass.");
+      completed = false;
+    } else if (completed) {
+      completed = pass.RunJobs(handoff_jobs, pass.jobs().size());
+    }
+  } else {
+    completed = pass.RunJobs(0, pass.jobs().size());
+  }
+  pass.StopProgress();
+  progress.join();
+  pass.LogProgress();
+  summary.total = stats.Total();
+  summary.per_device = stats.PerDevice();
+  summary.jobs = pass.jobs().size();
+  summary.handoffs_remaining = pass.handoffs_remaining();
+  summary.aborted = !completed;
+  summary.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  const auto& t = summary.total;
+  spdlog::info(
+      "Replication pass {}: {} partitions in {:.2f}s; attempted {}, success {}, failure {}, "
+      "hashmatch {}, syncs {}, suffixes synced {}, handoffs removed {}, handoffs remaining {}",
+      summary.aborted ? "aborted" : "complete", summary.jobs, summary.seconds, t.attempted,
+      t.success, t.failure, t.hashmatch, t.rsync, t.suffix_sync, t.remove,
+      summary.handoffs_remaining);
+  return summary;
+}
+
+Result<std::shared_ptr<sync::SyncBackend>> MakeSyncBackend(const ReplicatorConfig& cfg) {
+  if (cfg.sync_method == "rsync") {
+    sync::RsyncOptions o;
+    o.module_template = cfg.rsync_module;
+    o.timeout_seconds = cfg.rsync_timeout;
+    o.io_timeout = cfg.rsync_io_timeout;
+    o.bwlimit = cfg.rsync_bwlimit;
+    o.compress = cfg.rsync_compress;
+    o.log_transfers = cfg.log_rsync_transfers;
+    o.error_log_line_length = static_cast<size_t>(std::max(0, cfg.rsync_error_log_line_length));
+    auto b = sync::RsyncBackend::Create(std::move(o));
+    if (!b.ok()) return b.status().WithContext(cfg.config_path + ": [object-replicator] sync_method");
+    return std::shared_ptr<sync::SyncBackend>(std::move(*b));
+  }
+  return Status::InvalidArgument(cfg.config_path + ": [object-replicator] sync_method = " +
+                                 cfg.sync_method + " is not available in this build yet");
+}
+
+}  // namespace replicant

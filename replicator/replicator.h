@@ -1,0 +1,73 @@
+// Replicator: one object replication pass over this node's devices, as Swift's
+// ObjectReplicator.replicate() does it, with a pluggable SyncBackend.
+//
+// A pass collects the partition jobs, then `concurrency` worker threads run them:
+// primary jobs compare suffix hashes with each peer (REPLICATE) and sync what
+// differs; handoff jobs push every suffix to every primary and remove the partition
+// only when the syncs it depends on succeeded. RunPass is called from one thread at
+// a time; Stop() may be called from any thread (e.g. a signal watcher).
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "formats/swift_conf.h"
+#include "replicator/job_collector.h"
+#include "replicator/replicate_client.h"
+#include "replicator/replicator_config.h"
+#include "replicator/stats.h"
+#include "ring/ring_watcher.h"
+#include "sync_backends/sync_backend.h"
+
+namespace replicant {
+
+struct PassOverrides {
+  std::optional<std::set<std::string>> devices;
+  std::optional<std::set<int>> partitions;
+  std::optional<std::set<int>> policies;
+  bool any() const { return devices || partitions || policies; }
+};
+
+struct PassSummary {
+  ReplicationStats total;
+  std::map<std::string, ReplicationStats> per_device;
+  size_t jobs = 0;
+  size_t handoffs_remaining = 0;
+  double seconds = 0;
+  bool aborted = false;  // ring change, handoffs-first abort or Stop()
+};
+
+class Replicator {
+ public:
+  Replicator(ReplicatorConfig cfg, SwiftConf swift, std::shared_ptr<sync::SyncBackend> backend);
+  ~Replicator();
+
+  // Loads the policies' rings; errors name the missing or corrupt ring file.
+  Status LoadRings();
+  // Runs one pass. Requires LoadRings() to have succeeded.
+  PassSummary RunPass(const PassOverrides& overrides);
+  // Asks a running pass to finish the jobs in flight and return.
+  void Stop() { stop_ = true; }
+  bool stopping() const { return stop_; }
+
+ private:
+  class Pass;  // per-pass state, in replicator.cc
+
+  ReplicatorConfig cfg_;
+  SwiftConf swift_;
+  std::shared_ptr<sync::SyncBackend> backend_;
+  ReplicateClient client_;
+  std::vector<PolicyRing> rings_;
+  std::vector<std::unique_ptr<RingWatcher>> watchers_;  // parallel to rings_
+  std::atomic<bool> stop_{false};
+  int replication_cycle_;
+};
+
+// Builds the backend named by cfg.sync_method.
+Result<std::shared_ptr<sync::SyncBackend>> MakeSyncBackend(const ReplicatorConfig& cfg);
+
+}  // namespace replicant

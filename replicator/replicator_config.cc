@@ -1,0 +1,121 @@
+#include "replicator/replicator_config.h"
+
+#include <sstream>
+
+#include "formats/config.h"
+
+namespace replicant {
+namespace {
+
+// Helpers that turn a typed Result into the field, keeping the first error.
+template <typename T>
+bool Take(Result<T> r, T* out, Status* err) {
+  if (!r.ok()) {
+    if (err->ok()) *err = r.status();
+    return false;
+  }
+  *out = *r;
+  return true;
+}
+
+}  // namespace
+
+Result<ReplicatorConfig> LoadReplicatorConfig(const std::string& path) {
+  auto file = ConfigFile::Load(path);
+  if (!file.ok()) return file.status();
+  auto sec = file->Section("object-replicator");
+  if (!sec.ok()) return sec.status();
+  const ConfigSection& s = *sec;
+  ReplicatorConfig c;
+  Status err;
+  c.config_path = path;
+  c.devices = s.GetString("devices", c.devices);
+  Take(s.GetBool("mount_check", c.mount_check), &c.mount_check, &err);
+  c.swift_dir = s.GetString("swift_dir", c.swift_dir);
+  c.ring_ip = s.GetString("ring_ip", s.GetString("bind_ip", "0.0.0.0"));
+  int64_t servers_per_port = 0, bind_port = 6200, i64 = 0;
+  Take(s.GetInt("servers_per_port", 0), &servers_per_port, &err);
+  Take(s.GetInt("bind_port", 6200), &bind_port, &err);
+  if (servers_per_port > 0) c.bind_port.reset();
+  else c.bind_port = static_cast<int>(bind_port);
+  if (Take(s.GetInt("concurrency", c.concurrency), &i64, &err)) c.concurrency = static_cast<int>(i64);
+  Take(s.GetDouble("stats_interval", c.stats_interval), &c.stats_interval, &err);
+  Take(s.GetDouble("ring_check_interval", c.ring_check_interval), &c.ring_check_interval, &err);
+  // Swift: interval, or the deprecated run_pause, default 30.
+  double run_pause = c.interval;
+  Take(s.GetDouble("run_pause", c.interval), &run_pause, &err);
+  Take(s.GetDouble("interval", run_pause), &c.interval, &err);
+  Take(s.GetInt("reclaim_age", c.reclaim_age), &c.reclaim_age, &err);
+  c.sync_method = s.GetString("sync_method", c.sync_method);
+  if (c.sync_method.empty()) c.sync_method = "rsync";
+  if (Take(s.GetInt("rsync_timeout", c.rsync_timeout), &i64, &err)) c.rsync_timeout = static_cast<int>(i64);
+  c.rsync_io_timeout = s.GetString("rsync_io_timeout", c.rsync_io_timeout);
+  c.rsync_bwlimit = s.GetString("rsync_bwlimit", c.rsync_bwlimit);
+  Take(s.GetBool("rsync_compress", c.rsync_compress), &c.rsync_compress, &err);
+  c.rsync_module = s.GetString("rsync_module", "");
+  while (!c.rsync_module.empty() && c.rsync_module.back() == '/') c.rsync_module.pop_back();
+  if (c.rsync_module.empty()) c.rsync_module = "{replication_ip}::object";
+  Take(s.GetBool("log_rsync_transfers", c.log_rsync_transfers), &c.log_rsync_transfers, &err);
+  if (Take(s.GetInt("rsync_error_log_line_length", 0), &i64, &err)) {
+    c.rsync_error_log_line_length = static_cast<int>(i64);
+  }
+  Take(s.GetDouble("http_timeout", c.http_timeout), &c.http_timeout, &err);
+  Take(s.GetDouble("conn_timeout", c.conn_timeout), &c.conn_timeout, &err);
+  Take(s.GetDouble("node_timeout", c.node_timeout), &c.node_timeout, &err);
+  if (Take(s.GetInt("network_chunk_size", c.network_chunk_size), &i64, &err)) {
+    c.network_chunk_size = static_cast<int>(i64);
+  }
+  Take(s.GetBool("handoffs_first", c.handoffs_first), &c.handoffs_first, &err);
+  std::string hd = s.GetString("handoff_delete", "auto");
+  if (hd != "auto" && !hd.empty()) {
+    if (auto v = ParsePythonInt(hd); v.ok()) {
+      c.handoff_delete = static_cast<int>(*v);
+    } else if (err.ok()) {
+      err = Status::InvalidArgument(path + ": [object-replicator] handoff_delete: expected "
+                                    "'auto' or an integer, got '" + hd + "'");
+    }
+  }
+  c.recon_cache_path = s.GetString("recon_cache_path", c.recon_cache_path);
+  c.log_level = s.GetString("log_level", c.log_level);
+  c.log_name = s.GetString("log_name", c.log_name);
+  if (!err.ok()) return err;
+  if (c.sync_method != "rsync" && c.sync_method != "ssync" && c.sync_method != "native") {
+    return Status::InvalidArgument(path + ": [object-replicator] sync_method: unknown method '" +
+                                   c.sync_method + "' (expected rsync, ssync or native)");
+  }
+  auto positive = [&](const char* name, double v) -> Status {
+    if (v > 0) return Status::OK();
+    return Status::InvalidArgument(path + ": [object-replicator] " + name +
+                                   ": must be greater than 0");
+  };
+  for (auto st : {positive("concurrency", c.concurrency), positive("http_timeout", c.http_timeout),
+                  positive("rsync_timeout", c.rsync_timeout),
+                  positive("conn_timeout", c.conn_timeout),
+                  positive("node_timeout", c.node_timeout),
+                  positive("stats_interval", c.stats_interval)}) {
+    if (!st.ok()) return st;
+  }
+  if (c.reclaim_age < 0) {
+    return Status::InvalidArgument(path + ": [object-replicator] reclaim_age: must not be negative");
+  }
+  return c;
+}
+
+Result<std::set<int>> ParseIntList(const std::string& flag, const std::string& csv) {
+  std::set<int> out;
+  for (const auto& item : ListFromCsv(csv)) {
+    auto v = ParsePythonInt(item);
+    if (!v.ok() || *v < 0 || *v > INT32_MAX) {
+      return Status::InvalidArgument(flag + ": '" + item + "' is not a non-negative integer");
+    }
+    out.insert(static_cast<int>(*v));
+  }
+  return out;
+}
+
+std::set<std::string> ParseNameList(const std::string& csv) {
+  auto v = ListFromCsv(csv);
+  return std::set<std::string>(v.begin(), v.end());
+}
+
+}  // namespace replicant

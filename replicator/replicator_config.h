@@ -1,0 +1,58 @@
+// ReplicatorConfig: the [object-replicator] options (with [DEFAULT] inherited) that
+// replicant reads, with Swift 2.30's names and defaults.
+//
+// Parsed once per (re)load; a plain value afterwards, safe to copy and share.
+#pragma once
+
+#include <optional>
+#include <set>
+#include <string>
+
+#include "formats/status.h"
+
+namespace replicant {
+
+struct ReplicatorConfig {
+  std::string config_path;
+  std::string devices = "/srv/node";
+  bool mount_check = true;
+  std::string swift_dir = "/etc/swift";
+  std::string ring_ip;                 // ring_ip, else bind_ip, else 0.0.0.0
+  std::optional<int> bind_port = 6200;  // unset when servers_per_port > 0
+  int concurrency = 1;
+  double stats_interval = 300;
+  double ring_check_interval = 15;
+  double interval = 30;
+  int64_t reclaim_age = 604800;
+  std::string sync_method = "rsync";
+  // rsync backend
+  int rsync_timeout = 900;
+  std::string rsync_io_timeout = "30";
+  std::string rsync_bwlimit = "0";
+  bool rsync_compress = false;
+  std::string rsync_module = "{replication_ip}::object";
+  bool log_rsync_transfers = true;
+  int rsync_error_log_line_length = 0;
+  // network
+  double http_timeout = 60;
+  double conn_timeout = 0.5;
+  double node_timeout = 10;
+  int network_chunk_size = 65536;
+  // handoffs
+  bool handoffs_first = false;
+  int handoff_delete = 0;  // 0 = "auto": all syncs must succeed
+  // recon and logging
+  std::string recon_cache_path = "/var/cache/swift";
+  std::string log_level = "INFO";
+  std::string log_name = "object-replicator";
+};
+
+// Reads [DEFAULT] + [object-replicator] of a Swift config file. Errors name the
+// file, section and option (bad numbers, unknown sync_method, missing file).
+Result<ReplicatorConfig> LoadReplicatorConfig(const std::string& path);
+
+// Parses "1,2, 3" (Swift's -p/-i lists) into integers; error names the flag.
+Result<std::set<int>> ParseIntList(const std::string& flag, const std::string& csv);
+std::set<std::string> ParseNameList(const std::string& csv);
+
+}  // namespace replicant

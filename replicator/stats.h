@@ -1,0 +1,53 @@
+// ReplicationStats: the counters of one replication pass, per local device, with
+// Swift's names (attempted, failure, hashmatch, remove, rsync, success, suffix_count,
+// suffix_hash, suffix_sync, failure_nodes), and the recon cache that publishes them.
+//
+// StatsBook is shared by all worker threads of a pass; every method locks.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "formats/status.h"
+
+namespace replicant {
+
+struct ReplicationStats {
+  int64_t attempted = 0, failure = 0, hashmatch = 0, remove = 0, rsync = 0, success = 0,
+          suffix_count = 0, suffix_hash = 0, suffix_sync = 0;
+  // replication_ip -> device -> failures
+  std::map<std::string, std::map<std::string, int64_t>> failure_nodes;
+
+  void Add(const ReplicationStats& o);
+  // Swift's add_failure_stats: one failure per (ip, device).
+  void AddFailures(const std::set<std::pair<std::string, std::string>>& nodes);
+  nlohmann::json ToRecon() const;
+};
+
+class StatsBook {
+ public:
+  // Runs f(stats of `device`) under the lock.
+  template <typename F>
+  void Update(const std::string& device, F&& f) {
+    std::lock_guard<std::mutex> l(mu_);
+    f(per_device_[device]);
+  }
+  ReplicationStats Total() const;
+  std::map<std::string, ReplicationStats> PerDevice() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, ReplicationStats> per_device_;
+};
+
+// Swift's dump_recon_cache: merges `update` into the JSON object in `cache_file`
+// (nested dicts merged one level, an empty dict deletes the key) under an flock on
+// the file, written through a temp file and rename.
+Status DumpReconCache(const nlohmann::json& update, const std::string& cache_file);
+
+}  // namespace replicant

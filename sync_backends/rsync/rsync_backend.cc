@@ -1,0 +1,225 @@
+#include "sync_backends/rsync/rsync_backend.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+extern char** environ;
+
+namespace replicant::sync {
+namespace {
+
+bool IsIPv6(const std::string& ip) {
+  in6_addr a;
+  return inet_pton(AF_INET6, ip.c_str(), &a) == 1;
+}
+
+std::string RsyncIp(const std::string& ip) { return IsIPv6(ip) ? "[" + ip + "]" : ip; }
+
+// Locates the binary on PATH (or takes an absolute/relative path as is).
+bool FindExecutable(const std::string& name) {
+  if (name.find('/') != std::string::npos) return access(name.c_str(), X_OK) == 0;
+  const char* path = std::getenv("PATH");
+  std::string p = path ? path : "/usr/bin:/bin";
+  size_t start = 0;
+  while (start <= p.size()) {
+    size_t end = p.find(':', start);
+    if (end == std::string::npos) end = p.size();
+    std::string dir = p.substr(start, end - start);
+    if (dir.empty()) dir = ".";
+    if (access((dir + "/" + name).c_str(), X_OK) == 0) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+std::string Limit(const std::string& line, size_t max) {
+  return max ? line.substr(0, max) : line;
+}
+
+std::string Join(const std::vector<std::string>& args) {
+  std::string out = "[";
+  for (size_t i = 0; i < args.size(); ++i) out += (i ? ", '" : "'") + args[i] + "'";
+  return out + "]";
+}
+
+}  // namespace
+
+Result<std::string> InterpolateRsyncModule(const std::string& tmpl, const Device& dev) {
+  std::string out;
+  for (size_t i = 0; i < tmpl.size(); ++i) {
+    char c = tmpl[i];
+    if (c == '{' && i + 1 < tmpl.size() && tmpl[i + 1] == '{') { out += '{'; ++i; continue; }
+    if (c == '}' && i + 1 < tmpl.size() && tmpl[i + 1] == '}') { out += '}'; ++i; continue; }
+    if (c == '}') return Status::InvalidArgument("rsync_module: single '}' in '" + tmpl + "'");
+    if (c != '{') { out += c; continue; }
+    size_t close = tmpl.find('}', i);
+    if (close == std::string::npos) {
+      return Status::InvalidArgument("rsync_module: unclosed '{' in '" + tmpl + "'");
+    }
+    std::string name = tmpl.substr(i + 1, close - i - 1);
+    if (name == "ip") out += RsyncIp(dev.ip);
+    else if (name == "port") out += std::to_string(dev.port);
+    else if (name == "replication_ip") out += RsyncIp(dev.replication_ip);
+    else if (name == "replication_port") out += std::to_string(dev.replication_port);
+    else if (name == "region") out += std::to_string(dev.region);
+    else if (name == "zone") out += std::to_string(dev.zone);
+    else if (name == "device") out += dev.device;
+    else if (name == "meta") out += dev.meta;
+    else {
+      return Status::InvalidArgument(
+          "Cannot interpolate rsync_module, invalid variable: '" + name + "'");
+    }
+    i = close;
+  }
+  return out;
+}
+
+std::vector<std::string> BuildRsyncArgs(const RsyncOptions& opts, const Device& node,
+                                        const SyncJob& job, const std::string& module,
+                                        const std::vector<std::string>& suffix_paths) {
+  std::vector<std::string> args = {
+      opts.rsync_binary, "--recursive", "--whole-file", "--human-readable", "--xattrs",
+      "--itemize-changes", "--ignore-existing",
+      "--timeout=" + opts.io_timeout, "--contimeout=" + opts.io_timeout,
+      "--bwlimit=" + opts.bwlimit,
+      // Swift's exclusion of rsync's own in-flight temp files (.name.XXXXXX).
+      "--exclude=.*.[0-9a-zA-Z][0-9a-zA-Z][0-9a-zA-Z][0-9a-zA-Z][0-9a-zA-Z][0-9a-zA-Z]"};
+  if (opts.compress && job.region != node.region) args.push_back("--compress");
+  args.insert(args.end(), suffix_paths.begin(), suffix_paths.end());
+  std::string data_dir = job.policy_index == 0 ? "objects"
+                                               : "objects-" + std::to_string(job.policy_index);
+  args.push_back(module + "/" + node.device + "/" + data_dir + "/" + job.partition);
+  return args;
+}
+
+Result<std::unique_ptr<RsyncBackend>> RsyncBackend::Create(RsyncOptions opts) {
+  if (!FindExecutable(opts.rsync_binary)) {
+    return Status::NotFound("sync_method = rsync, but the rsync binary '" + opts.rsync_binary +
+                            "' was not found on PATH (install Debian's rsync package)");
+  }
+  Device probe;
+  if (auto m = InterpolateRsyncModule(opts.module_template, probe); !m.ok()) return m.status();
+  return std::unique_ptr<RsyncBackend>(new RsyncBackend(std::move(opts)));
+}
+
+SyncResult RsyncBackend::Sync(const Device& node, const SyncJob& job,
+                              const std::vector<std::string>& suffixes) {
+  SyncResult result;
+  std::error_code ec;
+  if (!std::filesystem::exists(job.path, ec)) return result;
+  auto module = InterpolateRsyncModule(opts_.module_template, node);
+  if (!module.ok()) {
+    spdlog::error("{}", module.status().message());
+    return result;
+  }
+  std::vector<std::string> paths;
+  for (const auto& s : suffixes) {
+    std::string p = job.path + "/" + s;
+    if (std::filesystem::exists(p, ec)) paths.push_back(p);
+  }
+  if (paths.empty()) return result;
+  auto args = BuildRsyncArgs(opts_, node, job, *module, paths);
+  std::string where = fmt::format("{}/{} partition {} -> {}:{}/{}", job.device,
+                                  job.policy_index, job.partition, node.replication_ip,
+                                  node.replication_port, node.device);
+  result.success = RunRsync(args, where) == 0;
+  return result;
+}
+
+int RsyncBackend::RunRsync(const std::vector<std::string>& args, const std::string& where) const {
+  auto start = std::chrono::steady_clock::now();
+  int pipefd[2];
+  if (pipe2(pipefd, O_CLOEXEC) != 0) {
+    spdlog::error("rsync {}: pipe failed: {}", where, std::strerror(errno));
+    return 1;
+  }
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid;
+  int rc = posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  close(pipefd[1]);
+  if (rc != 0) {
+    close(pipefd[0]);
+    spdlog::error("rsync {}: cannot run {}: {}", where, args[0], std::strerror(rc));
+    return 1;
+  }
+  std::string output;
+  auto deadline = start + std::chrono::seconds(opts_.timeout_seconds);
+  bool timed_out = false;
+  char buf[8192];
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now()).count();
+    if (left <= 0) { timed_out = true; break; }
+    pollfd pfd{pipefd[0], POLLIN, 0};
+    int pr = poll(&pfd, 1, static_cast<int>(std::min<long long>(left, 1000)));
+    if (pr < 0 && errno == EINTR) continue;
+    if (pr == 0) continue;
+    ssize_t n = read(pipefd[0], buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    output.append(buf, static_cast<size_t>(n));
+  }
+  close(pipefd[0]);
+  int status = 0;
+  if (timed_out) {
+    spdlog::error("{}", Limit(fmt::format("Killing long-running rsync after {}s: {} ({})",
+                                          opts_.timeout_seconds, Join(args), where),
+                              opts_.error_log_line_length));
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return 1;
+  }
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+  int ret = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  size_t pos = 0;
+  while (pos < output.size()) {
+    size_t nl = output.find('\n', pos);
+    if (nl == std::string::npos) nl = output.size();
+    std::string line = output.substr(pos, nl - pos);
+    pos = nl + 1;
+    if (line.empty() || line.rfind("cd+", 0) == 0) continue;
+    if (line[0] == '<' && !opts_.log_transfers) continue;
+    if (ret == 0) spdlog::debug("{}", line);
+    else spdlog::error("{}", line);
+  }
+  if (ret != 0) {
+    spdlog::error("{}", Limit(fmt::format("Bad rsync return code: {} <- {} ({})", ret,
+                                          Join(args), where),
+                              opts_.error_log_line_length));
+  } else {
+    const std::string& src = args[args.size() - 2];
+    std::string msg = fmt::format("Successful rsync of {}... to {} ({:.3f})",
+                                  src.substr(0, src.size() >= 3 ? src.size() - 3 : 0),
+                                  args.back(), secs);
+    if (!output.empty()) spdlog::info("{}", msg);
+    else spdlog::debug("{}", msg);
+  }
+  return ret;
+}
+
+}  // namespace replicant::sync

@@ -1,0 +1,57 @@
+// RsyncBackend: pushes suffix directories with the real rsync binary to the peer's
+// rsync daemon, with exactly the arguments Swift's object replicator uses.
+//
+// One rsync process per (job, peer); it is killed after rsync_timeout seconds. The
+// backend holds only immutable options, so Sync() is safe to call from many threads.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "formats/status.h"
+#include "sync_backends/sync_backend.h"
+
+namespace replicant::sync {
+
+struct RsyncOptions {
+  std::string rsync_binary = "rsync";
+  std::string module_template = "{replication_ip}::object";  // Swift's rsync_module
+  int timeout_seconds = 900;        // rsync_timeout: whole-process limit
+  std::string io_timeout = "30";    // rsync_io_timeout: --timeout and --contimeout
+  std::string bwlimit = "0";        // rsync_bwlimit
+  bool compress = false;            // rsync_compress (only across regions, as Swift)
+  bool log_transfers = true;        // log_rsync_transfers
+  size_t error_log_line_length = 0;  // rsync_error_log_line_length (0 = unlimited)
+};
+
+// Swift's rsync_module_interpolation: str.format-style {name} placeholders from the
+// device (ip, port, replication_ip, replication_port, region, zone, device, meta);
+// IPv6 addresses are bracketed. Unknown names are an InvalidArgument error.
+Result<std::string> InterpolateRsyncModule(const std::string& tmpl, const Device& dev);
+
+// The full argument vector Swift would run for this sync (without checking that the
+// suffix dirs exist).
+std::vector<std::string> BuildRsyncArgs(const RsyncOptions& opts, const Device& node,
+                                        const SyncJob& job, const std::string& module,
+                                        const std::vector<std::string>& suffix_paths);
+
+class RsyncBackend final : public SyncBackend {
+ public:
+  // Fails when the rsync binary cannot be found or the module template is invalid.
+  static Result<std::unique_ptr<RsyncBackend>> Create(RsyncOptions opts);
+
+  const char* name() const override { return "rsync"; }
+  bool NeedsRehashRequest() const override { return true; }
+  SyncResult Sync(const Device& node, const SyncJob& job,
+                  const std::vector<std::string>& suffixes) override;
+
+ private:
+  explicit RsyncBackend(RsyncOptions opts) : opts_(std::move(opts)) {}
+  // Runs rsync; returns its exit code (or 1 after a kill on timeout) and logs its
+  // output as Swift does.
+  int RunRsync(const std::vector<std::string>& args, const std::string& where) const;
+
+  RsyncOptions opts_;
+};
+
+}  // namespace replicant::sync

@@ -1,0 +1,49 @@
+// SyncBackend: how a replicator pushes a partition's differing suffixes to one peer.
+//
+// The replicator decides *what* to sync (which suffixes, to which node); a backend
+// decides *how* the bytes travel (rsync, ssync, native). A backend is created once
+// per pass from the replicator's configuration and is called concurrently from the
+// replicator's worker threads for different jobs, so implementations must be
+// thread-safe. Backends know nothing of each other.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ring/ring.h"
+
+namespace replicant::sync {
+
+// The partition job a sync belongs to (Swift's replicator job dict, minus the nodes).
+struct SyncJob {
+  std::string device;        // local device name, e.g. "sdb1"
+  std::string partition;     // partition number as the directory names it
+  int policy_index = 0;
+  std::string path;          // <devices>/<device>/objects[-N]/<partition>
+  std::string obj_path;      // <devices>/<device>/objects[-N]
+  int region = 1;            // region of the local device
+  bool is_handoff = false;   // Swift's job['delete']
+};
+
+struct SyncResult {
+  bool success = false;
+  // Objects the peer confirmed it holds in sync (hash -> timestamp), for backends
+  // that can tell (ssync, native); a handoff may delete exactly these.
+  std::map<std::string, std::string> in_sync_objects;
+};
+
+class SyncBackend {
+ public:
+  virtual ~SyncBackend() = default;
+  virtual const char* name() const = 0;
+  // Whether the replicator must send `REPLICATE /dev/part/s1-s2` after a sync so
+  // that the peer rehashes the suffixes (rsync: yes; protocols whose receiver
+  // invalidates the suffixes itself: no).
+  virtual bool NeedsRehashRequest() const = 0;
+  // Pushes `suffixes` of job's partition to `node`.
+  virtual SyncResult Sync(const Device& node, const SyncJob& job,
+                          const std::vector<std::string>& suffixes) = 0;
+};
+
+}  // namespace replicant::sync
