@@ -305,12 +305,15 @@ void Replicator::Pass::UpdateDeleted(const PartitionJob& job) {
         auto result = r_.backend_->Sync(node, job.sync, suffixes);
         responses++;
         if (result.success && r_.backend_->NeedsRehashRequest()) {
+          // As in Swift, a peer that cannot be told to rehash counts as a failed sync:
+          // it may be down, and the handoff must then stay.
           ReplicatePeer peer{node.replication_ip, node.replication_port, node.device};
           auto rh = r_.client_.Rehash(peer, job.sync.partition, job.sync.policy_index, suffixes);
-          if (!rh.ok()) {
-            // The data is there; the peer will find it on its next full listdir.
-            spdlog::warn("Error asking {} to rehash {}: {}", NodeName(node), JobName(job),
-                         rh.status().message());
+          if (!rh.ok() || rh->http_status / 100 != 2) {
+            result.success = false;
+            spdlog::error("Error asking {} to rehash {}: {}", NodeName(node), JobName(job),
+                          rh.ok() ? "HTTP " + std::to_string(rh->http_status)
+                                  : rh.status().message());
           }
         }
         if (result.success) successes++;

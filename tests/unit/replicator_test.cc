@@ -1,0 +1,199 @@
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "replicator/local_devices.h"
+#include "replicator/replicator_config.h"
+#include "replicator/stats.h"
+#include "sync_backends/rsync/rsync_backend.h"
+
+using namespace replicant;
+using sync::BuildRsyncArgs;
+using sync::InterpolateRsyncModule;
+using sync::RsyncOptions;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/replicant-unit-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~TempDir() { fs::remove_all(path); }
+  std::string Write(const std::string& name, const std::string& text) const {
+    std::ofstream(path / name) << text;
+    return (path / name).string();
+  }
+};
+
+Device Dev(std::string ip, int port, std::string name) {
+  Device d;
+  d.id = 3;
+  d.region = 2;
+  d.zone = 5;
+  d.ip = ip;
+  d.port = port;
+  d.replication_ip = ip;
+  d.replication_port = port;
+  d.device = std::move(name);
+  d.meta = "m";
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("rsync_module interpolation follows Swift's placeholders", "[replicator]") {
+  Device d = Dev("10.0.0.1", 6200, "sdb1");
+  CHECK(*InterpolateRsyncModule("{replication_ip}::object", d) == "10.0.0.1::object");
+  CHECK(*InterpolateRsyncModule("{ip}::object_{device}_{port}_{region}_{zone}_{meta}", d) ==
+        "10.0.0.1::object_sdb1_6200_2_5_m");
+  CHECK(*InterpolateRsyncModule("rsync://{replication_ip}:873/object{replication_port}", d) ==
+        "rsync://10.0.0.1:873/object6200");
+  CHECK(*InterpolateRsyncModule("{{literal}}", d) == "{literal}");
+  Device v6 = Dev("fe80::1", 6200, "sdb1");
+  CHECK(*InterpolateRsyncModule("{replication_ip}::object", v6) == "[fe80::1]::object");
+  auto bad = InterpolateRsyncModule("{nope}::object", d);
+  REQUIRE_FALSE(bad.ok());
+  CHECK_THAT(bad.status().message(), Catch::Contains("invalid variable"));
+  CHECK_FALSE(InterpolateRsyncModule("{replication_ip::object", d).ok());
+}
+
+TEST_CASE("rsync arguments are Swift's", "[replicator]") {
+  RsyncOptions o;
+  o.io_timeout = "17";
+  o.bwlimit = "100";
+  o.compress = true;
+  sync::SyncJob job;
+  job.partition = "123";
+  job.policy_index = 1;
+  job.region = 1;
+  Device node = Dev("10.0.0.2", 6200, "sdc1");
+  auto args = BuildRsyncArgs(o, node, job, "10.0.0.2::object", {"/srv/node/sdb1/objects-1/123/abc"});
+  std::vector<std::string> want = {
+      "rsync", "--recursive", "--whole-file", "--human-readable", "--xattrs",
+      "--itemize-changes", "--ignore-existing", "--timeout=17", "--contimeout=17",
+      "--bwlimit=100",
+      "--exclude=.*.[0-9a-zA-Z][0-9a-zA-Z][0-9a-zA-Z][0-9a-zA-Z][0-9a-zA-Z][0-9a-zA-Z]",
+      "--compress",  // regions differ (1 vs 2)
+      "/srv/node/sdb1/objects-1/123/abc", "10.0.0.2::object/sdc1/objects-1/123"};
+  CHECK(args == want);
+  node.region = 1;
+  auto same_region = BuildRsyncArgs(o, node, job, "m", {});
+  CHECK(std::find(same_region.begin(), same_region.end(), "--compress") == same_region.end());
+}
+
+TEST_CASE("a missing rsync binary is a clear error", "[replicator]") {
+  RsyncOptions o;
+  o.rsync_binary = "/nonexistent/rsync";
+  auto b = sync::RsyncBackend::Create(o);
+  REQUIRE_FALSE(b.ok());
+  CHECK_THAT(b.status().message(), Catch::Contains("rsync binary"));
+}
+
+TEST_CASE("local devices match ip and replication port", "[replicator]") {
+  CHECK(CanonicalIp("::0001") == "::1");
+  CHECK(CanonicalIp("127.0.0.1") == "127.0.0.1");
+  CHECK(WhatAreMyIps("10.1.2.3") == std::vector<std::string>{"10.1.2.3"});
+  auto all = WhatAreMyIps("0.0.0.0");
+  CHECK(std::find(all.begin(), all.end(), "127.0.0.1") != all.end());
+  Device d = Dev("127.0.0.1", 6200, "sdb1");
+  CHECK(IsLocalDevice({"127.0.0.1"}, 6200, d));
+  CHECK_FALSE(IsLocalDevice({"127.0.0.1"}, 6210, d));
+  CHECK(IsLocalDevice({"127.0.0.1"}, std::nullopt, d));  // servers_per_port
+  CHECK_FALSE(IsLocalDevice({"10.0.0.9"}, 6200, d));
+  Device v6 = Dev("0:0:0:0:0:0:0:1", 6200, "sdb1");
+  CHECK(IsLocalDevice({"::1"}, 6200, v6));
+}
+
+TEST_CASE("replicator config: Swift defaults and options", "[replicator]") {
+  TempDir t;
+  auto path = t.Write("object-server.conf",
+                      "[DEFAULT]\ndevices = /d\nmount_check = false\nbind_port = 6210\n"
+                      "reclaim_age = 3600\n\n[object-replicator]\nconcurrency = 4\n"
+                      "rsync_module = {replication_ip}::object_{device}/\nhandoffs_first = yes\n"
+                      "handoff_delete = 2\nrun_pause = 7\n");
+  auto c = LoadReplicatorConfig(path);
+  REQUIRE(c.ok());
+  CHECK(c->devices == "/d");
+  CHECK_FALSE(c->mount_check);
+  CHECK(c->bind_port == 6210);
+  CHECK(c->reclaim_age == 3600);
+  CHECK(c->concurrency == 4);
+  CHECK(c->rsync_module == "{replication_ip}::object_{device}");  // trailing / stripped
+  CHECK(c->handoffs_first);
+  CHECK(c->handoff_delete == 2);
+  CHECK(c->interval == 7);  // deprecated run_pause still honoured
+  CHECK(c->sync_method == "rsync");
+  CHECK(c->ring_ip == "0.0.0.0");
+}
+
+TEST_CASE("replicator config errors name the option", "[replicator]") {
+  TempDir t;
+  auto bad_method = t.Write("a.conf", "[object-replicator]\nsync_method = ftp\n");
+  auto r = LoadReplicatorConfig(bad_method);
+  REQUIRE_FALSE(r.ok());
+  CHECK_THAT(r.status().message(), Catch::Contains("sync_method"));
+  auto bad_int = t.Write("b.conf", "[object-replicator]\nconcurrency = lots\n");
+  r = LoadReplicatorConfig(bad_int);
+  REQUIRE_FALSE(r.ok());
+  CHECK_THAT(r.status().message(), Catch::Contains("concurrency"));
+  auto zero = t.Write("c.conf", "[object-replicator]\nconcurrency = 0\n");
+  r = LoadReplicatorConfig(zero);
+  REQUIRE_FALSE(r.ok());
+  CHECK_THAT(r.status().message(), Catch::Contains("concurrency"));
+  auto bad_hd = t.Write("d.conf", "[object-replicator]\nhandoff_delete = some\n");
+  r = LoadReplicatorConfig(bad_hd);
+  REQUIRE_FALSE(r.ok());
+  CHECK_THAT(r.status().message(), Catch::Contains("handoff_delete"));
+  auto no_section = t.Write("e.conf", "[DEFAULT]\ndevices = /d\n");
+  CHECK_FALSE(LoadReplicatorConfig(no_section).ok());
+  CHECK_FALSE(LoadReplicatorConfig((t.path / "missing.conf").string()).ok());
+}
+
+TEST_CASE("override lists parse like Swift's", "[replicator]") {
+  CHECK(*ParseIntList("--partitions", "1, 2,3") == std::set<int>{1, 2, 3});
+  CHECK_FALSE(ParseIntList("--partitions", "1,x").ok());
+  CHECK_FALSE(ParseIntList("--policies", "-1").ok());
+  CHECK(ParseNameList("sdb1,sdc1") == std::set<std::string>{"sdb1", "sdc1"});
+}
+
+TEST_CASE("recon cache merges like Swift's dump_recon_cache", "[replicator]") {
+  TempDir t;
+  std::string path = (t.path / "object.recon").string();
+  t.Write("object.recon", R"({"object_auditor_stats_ALL": {"a": 1}, "nested": {"x": 1, "y": 2}})"
+                          "\n");
+  REQUIRE(DumpReconCache({{"replication_time", 1.5}, {"nested", {{"y", nlohmann::json::object()}, {"z", 3}}}},
+                         path)
+              .ok());
+  std::ifstream in(path);
+  auto j = nlohmann::json::parse(in);
+  CHECK(j["object_auditor_stats_ALL"]["a"] == 1);
+  CHECK(j["replication_time"] == 1.5);
+  CHECK(j["nested"] == nlohmann::json({{"x", 1}, {"z", 3}}));
+  REQUIRE(DumpReconCache({{"nested", nlohmann::json::object()}}, path).ok());
+  std::ifstream in2(path);
+  CHECK_FALSE(nlohmann::json::parse(in2).contains("nested"));
+}
+
+TEST_CASE("stats add up per device and failure node", "[replicator]") {
+  StatsBook book;
+  book.Update("sdb1", [](ReplicationStats& s) {
+    s.attempted = 2;
+    s.AddFailures({{"10.0.0.1", "sdc"}, {"10.0.0.2", "sdd"}});
+  });
+  book.Update("sdc1", [](ReplicationStats& s) {
+    s.attempted = 1;
+    s.AddFailures({{"10.0.0.1", "sdc"}});
+  });
+  auto t = book.Total();
+  CHECK(t.attempted == 3);
+  CHECK(t.failure == 3);
+  CHECK(t.failure_nodes["10.0.0.1"]["sdc"] == 2);
+  CHECK(t.ToRecon()["failure_nodes"]["10.0.0.2"]["sdd"] == 1);
+}
