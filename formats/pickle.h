@@ -29,6 +29,13 @@ class Value {
   enum class Type { kNone, kBool, kInt, kFloat, kStr, kBytes, kList, kTuple, kDict };
 
   Value() = default;  // None
+  // Copies have value semantics: mutating one never shows through another.
+  Value(const Value& other);
+  Value& operator=(const Value& other);
+  Value(Value&& other) noexcept;  // leaves `other` None
+  Value& operator=(Value&& other) noexcept;
+  ~Value() = default;
+
   static Value None() { return Value(); }
   static Value Bool(bool b);
   static Value Int(int64_t i);
@@ -44,15 +51,24 @@ class Value {
   bool is_str() const { return type_ == Type::kStr; }
   bool is_bytes() const { return type_ == Type::kBytes; }
   bool is_dict() const { return type_ == Type::kDict; }
+  bool is_list() const { return type_ == Type::kList; }
+  bool is_tuple() const { return type_ == Type::kTuple; }
+  bool is_bool() const { return type_ == Type::kBool; }
+  bool is_int() const { return type_ == Type::kInt; }
+  bool is_float() const { return type_ == Type::kFloat; }
 
   bool as_bool() const { return b_; }
-  int64_t as_int() const { return i_; }
+  int64_t as_int() const { return i_; }  // also 0/1 for a bool, as in Python
   double as_float() const { return d_; }
-  const std::string& as_string() const { return s_; }  // for kStr and kBytes
-  const List& items() const { return *list_; }          // kList / kTuple
-  List& items() { return *list_; }
-  const Dict& dict() const { return *dict_; }           // kDict
-  Dict& dict() { return *dict_; }
+  // The accessors below return an empty string/list/dict for other types.
+  const std::string& as_string() const;  // for kStr and kBytes
+  const List& items() const;             // kList / kTuple
+  const Dict& dict() const;              // kDict
+  // Mutable access (precondition: the matching type). Containers are shared
+  // copy-on-write between copies of a Value; these unshare first, and the
+  // returned reference stays private to this Value even if it is copied later.
+  List& items();
+  Dict& dict();
 
   // Dict helpers: lookup by str key (nullptr when absent or not a dict) and
   // set-or-replace by str key.
@@ -66,12 +82,19 @@ class Value {
   std::string Repr() const;
 
  private:
+  friend struct ValueAccess;  // the codec's in-place building and identity memo
+
   Type type_ = Type::kNone;
   bool b_ = false;
+  // Set once items()/dict() handed out a mutable reference: copies then clone the
+  // container instead of sharing it, so that reference cannot alias a copy.
+  bool unshareable_ = false;
   int64_t i_ = 0;
   double d_ = 0;
-  std::string s_;
-  std::shared_ptr<List> list_;  // shared_ptr keeps Value copyable and recursive
+  // Payloads are shared between copies (cheap copies, and memo references in a
+  // pickle stay O(1)); strings are immutable, containers copy-on-write.
+  std::shared_ptr<const std::string> s_;
+  std::shared_ptr<List> list_;
   std::shared_ptr<Dict> dict_;
 };
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "formats/status.h"
@@ -16,7 +17,7 @@ namespace replicant {
 struct StoragePolicy {
   int index = 0;
   std::string name;
-  std::vector<std::string> aliases;
+  std::vector<std::string> aliases;  // names besides `name`, in file order
   std::string type = "replication";  // "replication" or "erasure_coding"
   bool is_default = false;
   bool deprecated = false;
@@ -35,10 +36,14 @@ struct SwiftConf {
   std::vector<StoragePolicy> policies;
 
   const StoragePolicy* FindPolicy(int index) const;
+  // Swift's POLICIES.default: always present in a loaded SwiftConf.
+  const StoragePolicy* DefaultPolicy() const;
 };
 
 // Reads <swift_dir>/swift.conf. Errors name the file and the section/option at fault
 // (missing hash prefix and suffix, duplicate policy index or name, no default...).
 Result<SwiftConf> LoadSwiftConf(const std::string& swift_dir);
+// The same, from the file's bytes; path is used in messages.
+Result<SwiftConf> ParseSwiftConf(std::string_view bytes, const std::string& path);
 
 }  // namespace replicant

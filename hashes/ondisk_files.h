@@ -21,9 +21,9 @@ namespace replicant::hashes {
 enum class FileKind { kData, kTombstone, kMeta, kOther };
 
 struct OnDiskFile {
-  std::string name;
+  std::string name;                      // raw file name, as on disk
   FileKind kind = FileKind::kOther;
-  std::string ext;                       // "data", "ts", "meta", or the unknown extension
+  std::string ext;  // as os.path.splitext gives it: ".data", ".ts", ".meta", ".foo" or ""
   Timestamp timestamp;
   std::optional<Timestamp> ctype_timestamp;  // .meta only: content-type timestamp
 };
@@ -43,6 +43,8 @@ struct OnDiskFiles {
   std::vector<std::string> unexpected;
 };
 
+// Names are processed in the order given (Swift's cleanup passes them sorted in
+// reverse); ties between equal timestamps keep that order.
 OnDiskFiles GetOnDiskFiles(std::vector<std::string> names);
 
 struct CleanupResult {
@@ -57,5 +59,11 @@ struct CleanupResult {
 // InvalidArgument (the caller quarantines it).
 Result<CleanupResult> CleanupOnDiskFiles(const std::string& hash_dir, int64_t reclaim_age,
                                          double now_seconds);
+
+// The same for the entry `name` of the open directory dir_fd (AT_FDCWD for a path),
+// for the suffix-hashing loop. Returns 0, or the errno of listing the hash dir
+// (ENOTDIR: not a directory; ENOENT: gone, out is then empty as in Swift).
+int CleanupHashDirAt(int dir_fd, const std::string& name, int64_t reclaim_age,
+                     double now_seconds, CleanupResult* out);
 
 }  // namespace replicant::hashes

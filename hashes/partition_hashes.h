@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "formats/pickle.h"
 #include "formats/status.h"
 
 namespace replicant::hashes {
@@ -24,20 +25,39 @@ struct GetHashesOptions {
   std::vector<std::string> recalculate;  // suffixes to rehash regardless of the pickle
   bool do_listdir = false;               // also pick up every suffix dir on disk
   int64_t reclaim_age = 604800;          // seconds (Swift's default, one week)
+  // With do_listdir: also put every 3-character name found into `recalculate`, as a
+  // caller that listed the partition itself would (`replicant hashes`).
+  bool recalculate_listed = false;
+  double lock_timeout = 10;  // seconds per flock wait (Swift's lock_path default)
 };
 
 struct GetHashesResult {
-  SuffixHashes hashes;
+  SuffixHashes hashes;  // the entries of `dict` whose value is a str (md5 hex)
+  // Swift's returned dict exactly, in its order: suffix -> md5 hex, or None for a
+  // suffix that could not be hashed, or a stale truthy value kept from hashes.pkl.
+  // This is what a REPLICATE response pickles.
+  pickle::Value dict;
   int hashed = 0;  // suffixes rehashed by this call (Swift's hashed count)
+  std::vector<Status> errors;  // suffixes that failed to hash (Swift logs these)
 };
 
 // Swift's get_hashes for a replication policy: consolidates hashes.invalid into
 // hashes.pkl, rehashes what is invalid (cleaning up obsolete files on the way) and
-// writes hashes.pkl back.
+// writes hashes.pkl back. Like Swift's DiskFileManager.get_hashes, a partition dir
+// that does not exist yields an empty result and is not created. `recalculate` is
+// taken as given (Swift's get_hashes filters it to valid suffixes; its _get_hashes
+// does not). Errors: a lock timeout (Unavailable), failing to list the partition or
+// to write hashes.pkl. Deliberate differences from Swift: keys that are not a plain
+// name ('', '.', '..', anything with '/') are never hashed, so a stray line in
+// hashes.invalid cannot make us walk or quarantine outside the suffix dirs (the
+// resulting dict and hashes.pkl are still Swift's); a hashes.pkl holding NaN does
+// not loop forever; after 16 passes that all lose the race with another writer we
+// give up with Unavailable instead of recursing.
 Result<GetHashesResult> GetHashes(const std::string& partition_dir, const GetHashesOptions& opts);
 
 // Swift's invalidate_hash: appends "<suffix>\n" to <partition>/hashes.invalid under
-// the partition lock. suffix_dir is <partition>/<suffix>.
+// the partition lock. suffix_dir is <partition>/<suffix>. InvalidArgument when the
+// suffix name is not UTF-8 (Swift raises UnicodeEncodeError).
 Status InvalidateHash(const std::string& suffix_dir);
 
 }  // namespace replicant::hashes

@@ -4,7 +4,10 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
+
+#include "hashes/pystr.h"
 
 namespace replicant {
 namespace {
@@ -42,43 +45,6 @@ bool ParsePythonFloat(std::string_view s, double* out) {
   return std::isfinite(*out);
 }
 
-// Python int(x, 16): optional whitespace, sign, optional 0x prefix, hex digits
-// (single underscores between digits allowed).
-bool ParsePythonHex(std::string_view s, int64_t* sign, uint64_t* out) {
-  while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
-  *sign = 1;
-  if (!s.empty() && (s[0] == '+' || s[0] == '-')) {
-    if (s[0] == '-') *sign = -1;
-    s.remove_prefix(1);
-  }
-  if (s.size() >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-    s.remove_prefix(2);
-    if (!s.empty() && s[0] == '_') s.remove_prefix(1);
-  }
-  if (s.empty()) return false;
-  unsigned __int128 v = 0;
-  bool prev_underscore = true;  // no leading underscore
-  for (char c : s) {
-    int d;
-    if (c == '_') {
-      if (prev_underscore) return false;
-      prev_underscore = true;
-      continue;
-    }
-    if (IsDigit(c)) d = c - '0';
-    else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-    else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
-    else return false;
-    prev_underscore = false;
-    v = v * 16 + d;
-    if (v > UINT64_MAX) return false;  // larger than Swift's MAX_OFFSET anyway
-  }
-  if (prev_underscore) return false;
-  *out = static_cast<uint64_t>(v);
-  return true;
-}
-
 }  // namespace
 
 Result<Timestamp> Timestamp::FromSeconds(double seconds, uint64_t offset, int64_t delta) {
@@ -86,7 +52,8 @@ Result<Timestamp> Timestamp::FromSeconds(double seconds, uint64_t offset, int64_
   Timestamp t;
   t.seconds_ = seconds;
   t.offset_ = offset;
-  double raw = std::round(seconds / kPrecision);
+  // Python's round() is round-half-even, as nearbyint is in the default mode.
+  double raw = std::nearbyint(seconds / kPrecision);
   if (std::fabs(raw) > 9.2e18) return Status::InvalidArgument("timestamp too large");
   t.raw_ = static_cast<int64_t>(raw);
   if (delta != 0) {
@@ -101,23 +68,24 @@ Result<Timestamp> Timestamp::FromSeconds(double seconds, uint64_t offset, int64_
 
 Result<Timestamp> Timestamp::Parse(std::string_view text) {
   size_t us = text.find('_');
-  std::string_view base = text.substr(0, us);
+  std::string base;
   double seconds;
-  if (!ParsePythonFloat(base, &seconds)) {
+  if (!pystr::ToAsciiNumber(text.substr(0, us), &base) || !ParsePythonFloat(base, &seconds)) {
     return Status::InvalidArgument("invalid timestamp '" + std::string(text) + "'");
   }
   uint64_t offset = 0;
-  if (us != std::string_view::npos) {
-    std::string_view off = text.substr(us + 1);
-    int64_t sign;
-    if (off.find('_') != std::string_view::npos || !ParsePythonHex(off, &sign, &offset)) {
+  bool negative = false;
+  // "123_" has an empty offset, which Swift reads as 0.
+  if (us != std::string_view::npos && us + 1 < text.size()) {
+    std::string_view off_text = text.substr(us + 1);
+    if (off_text.find('_') != std::string_view::npos ||
+        !pystr::ParseHexInt(off_text, &negative, &offset)) {
       return Status::InvalidArgument("invalid timestamp offset in '" + std::string(text) + "'");
     }
-    if (sign < 0 && offset != 0) {
-      return Status::InvalidArgument("offset must be non-negative in '" + std::string(text) + "'");
-    }
   }
-  return FromSeconds(seconds, offset);
+  auto t = FromSeconds(seconds, offset);
+  if (t.ok() && negative && offset != 0) t->offset_negative_ = true;
+  return t;
 }
 
 Timestamp Timestamp::Now() {
@@ -134,15 +102,28 @@ std::string Timestamp::normal() const {
 
 std::string Timestamp::internal() const {
   if (offset_ == 0) return normal();
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "_%016llx", static_cast<unsigned long long>(offset_));
+  char buf[40];
+  // Python's "%016x" of a negative int puts the sign inside the 16-character width.
+  if (offset_negative_) {
+    std::snprintf(buf, sizeof buf, "_-%015llx", static_cast<unsigned long long>(offset_));
+  } else {
+    std::snprintf(buf, sizeof buf, "_%016llx", static_cast<unsigned long long>(offset_));
+  }
   return normal() + buf;
 }
 
 std::strong_ordering Timestamp::operator<=>(const Timestamp& o) const {
-  std::string a = normal(), b = o.normal();
-  if (auto c = a.compare(b); c != 0) return c < 0 ? std::strong_ordering::less : std::strong_ordering::greater;
-  return offset_ <=> o.offset_;
+  char a[64], b[64];
+  std::snprintf(a, sizeof a, "%016.05f", seconds_);
+  std::snprintf(b, sizeof b, "%016.05f", o.seconds_);
+  if (int c = std::strcmp(a, b); c != 0) {
+    return c < 0 ? std::strong_ordering::less : std::strong_ordering::greater;
+  }
+  if (!offset_negative_ && !o.offset_negative_) return offset_ <=> o.offset_;
+  // Rare: Swift orders by the internal strings, where "_-..." sorts below "_0...".
+  int c = internal().compare(o.internal());
+  return c < 0 ? std::strong_ordering::less
+               : c > 0 ? std::strong_ordering::greater : std::strong_ordering::equal;
 }
 
 }  // namespace replicant

@@ -114,6 +114,8 @@ std::string JsonString(const std::string& s) {
   return out + "\"";
 }
 
+// json.dumps of a value (md5 str, None, or a stale value of another type kept from
+// hashes.pkl).
 std::string JsonValue(const pickle::Value& v) {
   using T = pickle::Value::Type;
   switch (v.type()) {
@@ -121,8 +123,24 @@ std::string JsonValue(const pickle::Value& v) {
     case T::kStr: return JsonString(v.as_string());
     case T::kBool: return v.as_bool() ? "true" : "false";
     case T::kInt: case T::kFloat: return v.Repr();
-    default: return JsonString(v.Repr());  // a stale value of another type
+    case T::kList: case T::kTuple: {
+      std::string out = "[";
+      for (size_t i = 0; i < v.items().size(); ++i) out += (i ? ", " : "") + JsonValue(v.items()[i]);
+      return out + "]";
+    }
+    case T::kDict: {
+      std::string out = "{";
+      bool first = true;
+      for (const auto& [k, item] : v.dict()) {
+        out += (first ? "" : ", ") + JsonString(k.is_str() ? k.as_string() : k.Repr()) + ": " +
+               JsonValue(item);
+        first = false;
+      }
+      return out + "}";
+    }
+    case T::kBytes: return JsonString(v.Repr());  // not JSON-able in Python either
   }
+  return "null";
 }
 
 }  // namespace
@@ -143,7 +161,7 @@ int RunHashes(int argc, char** argv) {
 
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(argc - 1, argv + 1).options(all).positional(pos).run(), vm);
+    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
     return Usage(e.what());

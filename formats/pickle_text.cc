@@ -1,0 +1,178 @@
+// Decoders for the arguments of pickle's text opcodes (protocol 0 and Python 2).
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <string>
+
+#include "formats/pickle_internal.h"
+
+namespace replicant::pickle::internal {
+namespace {
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool Fail(std::string* error, std::string msg) {
+  *error = std::move(msg);
+  return false;
+}
+
+}  // namespace
+
+bool EscapeDecode(std::string_view in, std::string* out, std::string* error) {
+  out->clear();
+  out->reserve(in.size());
+  size_t i = 0;
+  while (i < in.size()) {
+    char c = in[i++];
+    if (c != '\\') {
+      out->push_back(c);
+      continue;
+    }
+    if (i == in.size()) return Fail(error, "trailing \\ in STRING");
+    char e = in[i++];
+    switch (e) {
+      case '\n': break;
+      case '\\': out->push_back('\\'); break;
+      case '\'': out->push_back('\''); break;
+      case '"': out->push_back('"'); break;
+      case 'b': out->push_back('\b'); break;
+      case 'f': out->push_back('\f'); break;
+      case 't': out->push_back('\t'); break;
+      case 'n': out->push_back('\n'); break;
+      case 'r': out->push_back('\r'); break;
+      case 'v': out->push_back('\v'); break;
+      case 'a': out->push_back('\a'); break;
+      case '0': case '1': case '2': case '3': case '4': case '5': case '6': case '7': {
+        int v = e - '0';
+        for (int k = 0; k < 2 && i < in.size() && in[i] >= '0' && in[i] <= '7'; ++k) {
+          v = (v << 3) + (in[i++] - '0');
+        }
+        out->push_back(static_cast<char>(v & 0xFF));  // Python truncates \400 and up
+        break;
+      }
+      case 'x': {
+        int hi = i + 1 < in.size() ? HexDigit(in[i]) : -1;
+        int lo = i + 1 < in.size() ? HexDigit(in[i + 1]) : -1;
+        if (hi < 0 || lo < 0) return Fail(error, "invalid \\x escape in STRING");
+        out->push_back(static_cast<char>((hi << 4) | lo));
+        i += 2;
+        break;
+      }
+      default:  // unknown escapes stay as they are
+        out->push_back('\\');
+        --i;
+        break;
+    }
+  }
+  return true;
+}
+
+bool RawUnicodeEscapeDecode(std::string_view in, std::string* utf8, std::string* error) {
+  utf8->clear();
+  utf8->reserve(in.size());
+  size_t i = 0;
+  while (i < in.size()) {
+    if (in[i] != '\\') {
+      AppendUtf8(static_cast<uint8_t>(in[i++]), utf8);  // bytes are Latin-1 code points
+      continue;
+    }
+    // A run of backslashes is literal, except that an odd-length run directly
+    // before 'u' or 'U' makes its last backslash start an escape.
+    size_t run = 0;
+    while (i < in.size() && in[i] == '\\') ++run, ++i;
+    bool escape = run % 2 == 1 && i < in.size() && (in[i] == 'u' || in[i] == 'U');
+    utf8->append(escape ? run - 1 : run, '\\');
+    if (!escape) continue;
+    int count = in[i] == 'u' ? 4 : 8;
+    ++i;
+    if (in.size() - i < static_cast<size_t>(count)) {
+      return Fail(error, count == 4 ? "truncated \\uXXXX escape" : "truncated \\UXXXXXXXX escape");
+    }
+    uint32_t cp = 0;
+    for (int k = 0; k < count; ++k) {
+      int d = HexDigit(in[i + k]);
+      if (d < 0) {
+        return Fail(error, count == 4 ? "truncated \\uXXXX escape" : "truncated \\UXXXXXXXX escape");
+      }
+      cp = (cp << 4) | d;
+    }
+    i += count;
+    if (cp > 0x10FFFF) return Fail(error, "\\Uxxxxxxxx out of range");
+    AppendUtf8(cp, utf8);
+  }
+  return true;
+}
+
+bool ParseInt(std::string_view text, int64_t* out, std::string* error) {
+  std::string_view t = text;
+  bool neg = false;
+  if (!t.empty() && (t[0] == '+' || t[0] == '-')) {
+    neg = t[0] == '-';
+    t.remove_prefix(1);
+  }
+  if (t.empty() || t.find_first_not_of("0123456789") != std::string_view::npos ||
+      (t.size() > 1 && t[0] == '0' && t.find_first_not_of('0') != std::string_view::npos)) {
+    return Fail(error, "bad integer '" + std::string(text.substr(0, 40)) + "'");
+  }
+  uint64_t mag;
+  auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), mag);
+  if (ec != std::errc() || mag > (neg ? uint64_t{1} << 63 : (uint64_t{1} << 63) - 1)) {
+    return Fail(error, "integer out of 64-bit range");
+  }
+  *out = neg ? static_cast<int64_t>(0 - mag) : static_cast<int64_t>(mag);
+  return true;
+}
+
+bool DecodeLong(std::string_view bytes, int64_t* out, std::string* error) {
+  if (bytes.empty()) {
+    *out = 0;
+    return true;
+  }
+  size_t n = bytes.size();
+  bool neg = static_cast<uint8_t>(bytes[n - 1]) & 0x80;
+  // Bytes beyond the eighth may only repeat the sign.
+  uint8_t fill = neg ? 0xFF : 0x00;
+  for (size_t k = 8; k < n; ++k) {
+    if (static_cast<uint8_t>(bytes[k]) != fill) return Fail(error, "integer out of 64-bit range");
+  }
+  size_t used = n < 8 ? n : 8;
+  if (n > 8 && ((static_cast<uint8_t>(bytes[7]) & 0x80) != 0) != neg) {
+    return Fail(error, "integer out of 64-bit range");
+  }
+  uint64_t v = neg ? ~uint64_t{0} : 0;  // sign-extend
+  for (size_t k = 0; k < used; ++k) {
+    v &= ~(uint64_t{0xFF} << (8 * k));
+    v |= uint64_t{static_cast<uint8_t>(bytes[k])} << (8 * k);
+  }
+  *out = static_cast<int64_t>(v);
+  return true;
+}
+
+bool ParseFloat(std::string_view text, double* out, std::string* error) {
+  std::string_view t = text;
+  bool neg = false;
+  if (!t.empty() && (t[0] == '+' || t[0] == '-')) {
+    neg = t[0] == '-';
+    t.remove_prefix(1);
+  }
+  double d = 0;
+  auto [p, ec] = t.empty() || t[0] == '+' || t[0] == '-'
+                     ? std::from_chars_result{t.data(), std::errc::invalid_argument}
+                     : std::from_chars(t.data(), t.data() + t.size(), d);
+  if (ec == std::errc::result_out_of_range && p == t.data() + t.size()) {
+    // from_chars reports underflow too, where Python gives 0.0 or a subnormal.
+    d = std::strtod(std::string(t).c_str(), nullptr);
+    if (std::isinf(d)) return Fail(error, "float out of range");
+  } else if (ec != std::errc() || p != t.data() + t.size()) {
+    return Fail(error, "bad float '" + std::string(text.substr(0, 40)) + "'");
+  }
+  *out = neg ? -d : d;
+  return true;
+}
+
+}  // namespace replicant::pickle::internal

@@ -1,0 +1,46 @@
+// fs_util: small POSIX helpers for the hashes module, with Python's path semantics.
+//
+// Swift builds paths with os.path.join/dirname/basename and lists directories with
+// os.listdir; these mirror those exactly so that derived paths (the device of a
+// partition, a quarantine target) are the ones Swift would use. Functions return an
+// errno (0 on success) rather than a Status where the caller must branch on the kind
+// of failure, as Swift does. All are thread-safe.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "formats/status.h"
+
+namespace replicant::hashes::fs {
+
+// os.path.dirname / basename / join (posixpath).
+std::string Dirname(std::string_view p);
+std::string Basename(std::string_view p);
+std::string Join(std::string_view a, std::string_view b);
+// Drops trailing slashes ("/a/b/" -> "/a/b"), leaving "/" alone.
+std::string StripTrailingSlashes(std::string_view p);
+
+// Lists an open directory (names other than "." and ".."), consuming fd. Returns 0 or
+// errno.
+int ListDirFd(int fd, std::vector<std::string>* names);
+// os.listdir(path): 0 or errno (ENOTDIR for a non-directory).
+int ListDir(const std::string& path, std::vector<std::string>* names);
+
+// Swift's mkdirs / makedirs_count: creates path and missing parents; fine if it is
+// already a directory. Returns 0 or errno.
+int MakeDirs(const std::string& path);
+
+// Reads a whole file. Returns 0 or errno.
+int ReadFile(const std::string& path, std::string* out);
+// Writes all of data to fd, retrying on EINTR and short writes. Returns 0 or errno.
+int WriteAll(int fd, std::string_view data);
+// fsync of a directory; errors are ignored, as Swift's fsync_dir only logs them.
+void FsyncDir(const std::string& path);
+
+// Sorts raw file names the way Python sorts the str os.listdir() returns (code point
+// order, undecodable bytes as U+DC80..U+DCFF). reverse=true for sort(reverse=True).
+void SortPythonOrder(std::vector<std::string>* names, bool reverse = false);
+
+}  // namespace replicant::hashes::fs

@@ -1,0 +1,259 @@
+// ObjectWriter: Swift's DiskFileWriter (mkstemp flavour) for replication policies.
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <random>
+#include <string>
+
+#include "hashes/diskfile.h"
+#include "hashes/partition_hashes.h"
+
+namespace replicant::hashes {
+
+namespace {
+
+// Swift's bytes_per_sync default: flush dirty pages of big uploads as they come.
+constexpr uint64_t kBytesPerSync = 512ull << 20;
+
+std::string Dirname(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// Swift's makedirs_count: mkdir -p, returning how many dirs it created.
+// 8 characters from Python's tempfile alphabet.
+std::string RandomName() {
+  static constexpr char kChars[] = "abcdefghijklmnopqrstuvwxyz0123456789_";
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::string out;
+  for (int i = 0; i < 8; ++i) out += kChars[rng() % (sizeof kChars - 1)];
+  return out;
+}
+
+Result<int> MakeDirsCount(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return 0;
+    return Status::IOError("mkdir " + path + ": exists and is not a directory");
+  }
+  int count = 0;
+  std::string parent = Dirname(path);
+  if (parent != path && parent != "/" && parent != ".") {
+    Result<int> c = MakeDirsCount(parent);
+    if (!c.ok()) return c;
+    count = *c;
+  }
+  if (mkdir(path.c_str(), 0777) == 0) return count + 1;
+  if (errno == EEXIST && stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return count;
+  return Status::FromErrno("mkdir " + path, errno);
+}
+
+Status FsyncDir(const std::string& dir) {
+  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno("open dir " + dir, errno);
+  int rc = fsync(fd);
+  int err = errno;
+  close(fd);
+  return rc == 0 ? Status::OK() : Status::FromErrno("fsync dir " + dir, err);
+}
+
+std::string ToLower(std::string s) {
+  for (char& c : s) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// The body checks Swift's object server makes before put(): the client's ETag and
+// Content-Length must match what arrived.
+Status CheckBody(const Metadata& md, const std::string& etag, uint64_t size) {
+  if (const std::string* e = md.Get("ETag"); e && !e->empty() && ToLower(*e) != etag) {
+    return Status::Corruption("ETag mismatch: metadata " + *e + ", body " + etag);
+  }
+  if (const std::string* cl = md.Get("Content-Length"); cl && *cl != std::to_string(size)) {
+    return Status::Corruption("Content-Length mismatch: metadata " + *cl + ", body " +
+                              std::to_string(size));
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+struct ObjectWriter::Md5State {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  ~Md5State() { EVP_MD_CTX_free(ctx); }
+};
+
+ObjectWriter::ObjectWriter(std::string device_path, std::string hash_dir, WriterOptions options)
+    : device_path_(std::move(device_path)),
+      hash_dir_(std::move(hash_dir)),
+      options_(options),
+      md5_(std::make_unique<Md5State>()) {
+  EVP_DigestInit_ex(md5_->ctx, EVP_md5(), nullptr);
+}
+
+ObjectWriter::~ObjectWriter() {
+  fd_.Reset();
+  if (!done_ && !tmp_path_.empty()) unlink(tmp_path_.c_str());
+}
+
+Result<std::unique_ptr<ObjectWriter>> ObjectWriter::Create(std::string device_path,
+                                                           std::string hash_dir,
+                                                           WriterOptions options) {
+  std::unique_ptr<ObjectWriter> w(
+      new ObjectWriter(std::move(device_path), std::move(hash_dir), options));
+  std::string tmp_dir = w->device_path_ + "/" + TmpDirName(options.policy_index);
+  Result<int> made = MakeDirsCount(tmp_dir);
+  if (!made.ok()) return made.status();
+  // Swift's mkstemp(dir=tmpdir) path: a named file in the device's tmp dir, never
+  // visible in the hash dir until complete. Mode 0777 & ~umask rather than
+  // mkstemp's 0600: that is what Swift's default O_TMPFILE path leaves on disk.
+  int fd = -1;
+  std::string path;
+  for (int attempt = 0; attempt < 100 && fd < 0; ++attempt) {
+    path = tmp_dir + "/tmp" + RandomName();
+    fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0777);
+    if (fd < 0 && errno != EEXIST) return Status::FromErrno("create temp file " + path, errno);
+  }
+  if (fd < 0) return Status::IOError("no free temp file name in " + tmp_dir);
+  w->fd_ = UniqueFd(fd);
+  w->tmp_path_ = std::move(path);
+  return w;
+}
+
+std::string ObjectWriter::etag() const {
+  EVP_MD_CTX* copy = EVP_MD_CTX_new();
+  EVP_MD_CTX_copy_ex(copy, md5_->ctx);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(copy, digest, &len);
+  EVP_MD_CTX_free(copy);
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 15];
+  }
+  return out;
+}
+
+Status ObjectWriter::Write(std::string_view chunk) {
+  if (done_ || fd_.get() < 0) return Status::InvalidArgument("writer is closed");
+  EVP_DigestUpdate(md5_->ctx, chunk.data(), chunk.size());
+  uint64_t before = bytes_written_;
+  while (!chunk.empty()) {
+    ssize_t n = write(fd_.get(), chunk.data(), chunk.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno("write " + tmp_path_, errno);
+    }
+    chunk.remove_prefix(static_cast<size_t>(n));
+    bytes_written_ += static_cast<uint64_t>(n);
+  }
+  if (bytes_written_ / kBytesPerSync != before / kBytesPerSync) {
+    fdatasync(fd_.get());
+    posix_fadvise(fd_.get(), 0, 0, POSIX_FADV_DONTNEED);
+  }
+  return Status::OK();
+}
+
+Result<std::string> ObjectWriter::Put(ObjectFileType type, Metadata metadata) {
+  const std::string* xts = metadata.Get("X-Timestamp");
+  if (!xts) return Status::InvalidArgument("metadata has no X-Timestamp");
+  Result<Timestamp> ts = Timestamp::Parse(*xts);
+  if (!ts.ok()) return ts.status().WithContext("X-Timestamp");
+  std::string filename;
+  if (type == ObjectFileType::kData) {
+    std::string body_etag = etag();
+    Status s = CheckBody(metadata, body_etag, bytes_written_);
+    if (!s.ok()) return s;
+    // Swift stores the computed values (lower-case hex), in place or appended.
+    metadata.Set("ETag", body_etag);
+    metadata.Set("Content-Length", std::to_string(bytes_written_));
+    filename = OnDiskFilename(*ts, "data");
+  } else {
+    if (bytes_written_ != 0) return Status::InvalidArgument(".ts and .meta files take no body");
+    std::optional<Timestamp> ctype_ts;
+    const std::string* ctt = metadata.Get("Content-Type-Timestamp");
+    if (type == ObjectFileType::kMeta && ctt && !ctt->empty()) {
+      Result<Timestamp> parsed = Timestamp::Parse(*ctt);
+      if (!parsed.ok()) return parsed.status().WithContext("Content-Type-Timestamp");
+      ctype_ts = *parsed;
+    }
+    filename = OnDiskFilename(*ts, type == ObjectFileType::kMeta ? "meta" : "ts", ctype_ts);
+  }
+  Status s = Finalize(filename, EncodeMetadata(metadata));
+  if (!s.ok()) return s;
+  return hash_dir_ + "/" + filename;
+}
+
+Result<std::string> ObjectWriter::PutRaw(std::string_view filename,
+                                         std::string_view pickled_metadata) {
+  if (filename.empty() || filename.find('/') != std::string_view::npos) {
+    return Status::InvalidArgument("bad object file name '" + std::string(filename) + "'");
+  }
+  Result<OnDiskFile> parsed = ParseOnDiskFilename(filename);
+  if (!parsed.ok() || parsed->kind == FileKind::kOther) {
+    return Status::InvalidArgument("not an object file name: '" + std::string(filename) + "'");
+  }
+  Result<Metadata> md = DecodeMetadata(pickled_metadata);
+  if (!md.ok()) return md.status();
+  if (parsed->kind == FileKind::kData) {
+    Status s = CheckBody(*md, etag(), bytes_written_);
+    if (!s.ok()) return s;
+  } else if (bytes_written_ != 0) {
+    return Status::InvalidArgument(".ts and .meta files take no body");
+  }
+  std::string name(filename);
+  Status s = Finalize(name, pickled_metadata);
+  if (!s.ok()) return s;
+  return hash_dir_ + "/" + name;
+}
+
+// _finalize_put + renamer: metadata, fsync, invalidate, rename, fsync dirs, cleanup.
+Status ObjectWriter::Finalize(const std::string& filename, std::string_view pickled) {
+  if (done_ || fd_.get() < 0) return Status::InvalidArgument("writer is closed");
+  Status s = WriteRawMetadata(fd_.get(), pickled, options_.xattr_chunk_size);
+  if (!s.ok()) return s.WithContext(tmp_path_);
+  // Data and xattrs reach the disk before the name does: the rename can only
+  // publish a complete file.
+  if (fsync(fd_.get()) != 0) return Status::FromErrno("fsync " + tmp_path_, errno);
+  posix_fadvise(fd_.get(), 0, 0, POSIX_FADV_DONTNEED);
+
+  Result<int> created = MakeDirsCount(hash_dir_);
+  if (!created.ok()) return created.status();
+  // Swift invalidates before the rename: a crash right after the rename then still
+  // leaves the suffix marked for rehashing, so replication notices the new file.
+  std::string suffix_dir = Dirname(hash_dir_);
+  s = InvalidateHash(suffix_dir);
+  if (!s.ok()) return s;
+
+  std::string target = hash_dir_ + "/" + filename;
+  if (rename(tmp_path_.c_str(), target.c_str()) != 0) {
+    // A concurrent cleanup may have removed the (empty) hash dir: recreate, retry once.
+    created = MakeDirsCount(hash_dir_);
+    if (!created.ok()) return created.status();
+    if (rename(tmp_path_.c_str(), target.c_str()) != 0) {
+      return Status::FromErrno("rename " + tmp_path_ + " -> " + target, errno);
+    }
+  }
+  done_ = true;
+  fd_.Reset();
+  // The hash dir, and the parent of each dir we created, so every new entry is durable.
+  std::string dir = hash_dir_;
+  for (int i = 0; i <= *created; ++i) {
+    s = FsyncDir(dir);
+    if (!s.ok()) return s;
+    dir = Dirname(dir);
+  }
+  if (options_.cleanup) {
+    // As Swift, a failed cleanup does not fail the put: the file is in place.
+    (void)CleanupOnDiskFiles(hash_dir_, options_.reclaim_age, Timestamp::Now().seconds());
+  }
+  return Status::OK();
+}
+
+}  // namespace replicant::hashes

@@ -1,0 +1,167 @@
+// GetHashes: Swift 2.30's BaseDiskFileManager.__get_hashes, step by step.
+//
+// Notes on behaviours that look like bugs but are Swift's, kept on purpose:
+// - Truthy values in a valid hashes.pkl are trusted even when their suffix dir is
+//   gone; only falsy ones (None, '') are rehashed.
+// - "Poison": consolidation stores every hashes.invalid line as a key, including ones
+//   read_hashes() then rejects ('abcd', 'ABC', ''). The final re-read under the lock
+//   therefore differs from what we started from, so the pass is redone; the redo
+//   starts from an invalid pickle, which drops every stale entry and the odd key.
+#include "hashes/partition_hashes.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <chrono>
+
+#include "hashes/fs_util.h"
+#include "hashes/hashes_file.h"
+#include "hashes/partition_lock.h"
+#include "hashes/pystr.h"
+#include "hashes/quarantine.h"
+#include "hashes/suffix_hash.h"
+
+namespace replicant::hashes {
+namespace {
+
+constexpr int kMaxPasses = 16;
+
+// A key we are willing to join onto the partition path. Swift would also "hash" '',
+// '.', '..' or 'a/b', walking (and quarantining files in) the partition, the objects
+// dir or beyond; such keys can only come from hashes.invalid, and their pass is
+// discarded by the poison re-check anyway, so skipping them changes no result.
+bool SafeName(const std::string& key) {
+  return !key.empty() && key != "." && key != ".." && key.find('/') == std::string::npos &&
+         key.find('\0') == std::string::npos;
+}
+
+double TimeNow() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+struct Pass {
+  bool done = false;  // false: lost the race, run again
+  GetHashesResult result;
+};
+
+// One run of __get_hashes. *take_listing: use this pass's listing as the recalculate
+// list (then cleared, so later passes reuse it, as Swift's recursion does).
+Result<Pass> RunPass(const SuffixContext& base_ctx, std::vector<std::string>* recalculate,
+                     bool* do_listdir, bool* take_listing, double lock_timeout) {
+  const std::string& part = base_ctx.partition_dir;
+  Pass pass;
+  bool modified = false;
+
+  HashesDict orig;
+  Result<HashesDict> consolidated = ConsolidateHashes(part, lock_timeout);
+  if (consolidated.ok()) {
+    orig = std::move(*consolidated);
+  } else if (consolidated.status().code() == Status::Code::kUnavailable) {
+    return consolidated.status();  // lock timeout: Swift's LockTimeout is not caught
+  } else {
+    orig.Set("valid", pickle::Value::Bool(false));  // Swift: "Unable to read"
+  }
+
+  HashesDict hashes;
+  if (!Truthy(orig.Get("valid"))) {
+    // The only way from an invalid pickle to a valid one: a full listing, and the
+    // final write only if the pickle is still exactly as invalid as now.
+    *do_listdir = true;
+    hashes.Set("valid", pickle::Value::Bool(true));
+    orig = ReadHashes(part);
+  } else {
+    hashes = orig;
+  }
+
+  if (*do_listdir) {
+    std::vector<std::string> names;
+    if (int err = fs::ListDir(part, &names); err != 0) {
+      return Status::FromErrno("listdir " + part, err);
+    }
+    std::vector<std::string> listed;
+    for (const std::string& raw : names) {
+      std::string key = pystr::FromFsName(raw);
+      if (pystr::Length(key) != 3) continue;
+      hashes.SetDefault(key, pickle::Value());
+      if (*take_listing) listed.push_back(std::move(key));
+    }
+    if (*take_listing) {
+      recalculate->insert(recalculate->end(), listed.begin(), listed.end());
+      *take_listing = false;
+    }
+    modified = true;
+  }
+  for (const std::string& s : *recalculate) hashes.Set(s, pickle::Value());
+
+  SuffixContext ctx = base_ctx;
+  ctx.now = TimeNow();
+  for (const std::string& key : hashes.Keys()) {
+    if (key == "valid" || key == "updated") continue;
+    if (Truthy(hashes.Get(key))) continue;
+    modified = true;
+    std::string raw;
+    if (!SafeName(key) || !pystr::ToFsName(key, &raw)) {
+      hashes.Erase(key);
+      continue;
+    }
+    SuffixHash h = HashSuffix(ctx, raw);
+    switch (h.outcome) {
+      case SuffixOutcome::kHashed:
+        hashes.Set(key, pickle::Value::Str(h.md5));
+        ++pass.result.hashed;
+        break;
+      case SuffixOutcome::kPathNotDir:
+        hashes.Erase(key);
+        break;
+      case SuffixOutcome::kError:
+        pass.result.errors.push_back(h.error);
+        break;
+    }
+  }
+
+  if (modified) {
+    Result<PartitionLock> lock = PartitionLock::Acquire(part, lock_timeout);
+    if (!lock.ok()) return lock.status();
+    if (!ReadHashes(part).Equals(orig)) return pass;  // someone else wrote: start over
+    if (Status s = WriteHashes(part, &hashes); !s.ok()) return s;
+  }
+  pass.done = true;
+  pass.result.dict = hashes.ToPickle(/*drop_valid_updated=*/true);
+  for (const auto& [k, v] : pass.result.dict.dict()) {
+    if (v.is_str()) pass.result.hashes[k.as_string()] = v.as_string();
+  }
+  return pass;
+}
+
+}  // namespace
+
+Result<GetHashesResult> GetHashes(const std::string& partition_dir, const GetHashesOptions& opts) {
+  SuffixContext ctx;
+  ctx.partition_dir = fs::StripTrailingSlashes(partition_dir);
+  ctx.device_path = fs::Dirname(fs::Dirname(ctx.partition_dir));
+  ctx.policy_index = PolicyIndexOfPartition(ctx.partition_dir);
+  ctx.reclaim_age = opts.reclaim_age;
+
+  struct stat st;
+  if (stat(ctx.partition_dir.c_str(), &st) != 0) {
+    if (errno == ENOENT) {
+      GetHashesResult empty;
+      empty.dict = pickle::Value::MakeDict();
+      return empty;
+    }
+    return Status::FromErrno("stat " + ctx.partition_dir, errno);
+  }
+
+  std::vector<std::string> recalculate = opts.recalculate;
+  bool do_listdir = opts.do_listdir;
+  bool take_listing = opts.recalculate_listed && opts.do_listdir;
+  for (int i = 0; i < kMaxPasses; ++i) {
+    Result<Pass> p = RunPass(ctx, &recalculate, &do_listdir, &take_listing, opts.lock_timeout);
+    if (!p.ok()) return p.status().WithContext(ctx.partition_dir);
+    if (p->done) return std::move(p->result);
+  }
+  return Status::Unavailable(ctx.partition_dir + ": hashes.pkl kept changing during " +
+                             std::to_string(kMaxPasses) + " passes");
+}
+
+}  // namespace replicant::hashes

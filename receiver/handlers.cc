@@ -1,0 +1,145 @@
+#include "receiver/handlers.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "formats/pickle.h"
+#include "hashes/diskfile.h"
+#include "hashes/partition_hashes.h"
+#include "sync_backends/ssync/ssync_receiver.h"
+
+namespace replicant::receiver {
+namespace {
+
+constexpr const char* kServiceUnavailable =
+    "<html><h1>Service Unavailable</h1><p>The server is currently unavailable. Please try "
+    "again at a later time.</p></html>";
+
+HttpError BadRequest(const Status& st) { return {400, st.message(), "text/plain"}; }
+
+// Only replication policies have suffix hashes and SSYNC as replicant implements them.
+std::optional<HttpError> CheckPolicyType(const StoragePolicy& p) {
+  if (p.type == "replication") return std::nullopt;
+  return HttpError{503, fmt::format("Policy {} ({}) is not a replication policy", p.index,
+                                    p.type), "text/plain"};
+}
+
+std::string PartitionPath(const std::string& dev_path, const StoragePolicy& p,
+                          const std::string& partition) {
+  return dev_path + "/" + hashes::DataDirName(p.index) + "/" + partition;
+}
+
+}  // namespace
+
+Status HandleReplicate(Exchange& ex) {
+  const HttpRequest& req = ex.request();
+  ServerContext& ctx = ex.context();
+  // Swift's order: policy (get_name_and_placement), path, then the drive (get_hashes).
+  const std::string* pidx = req.Header("x-backend-storage-policy-index");
+  const StoragePolicy* policy = ResolvePolicy(ctx.swift, pidx);
+  if (!policy) return ex.Respond(NoSuchPolicy(pidx));
+  auto target = ParseReplicatePath(req.path);
+  if (!target.ok()) return ex.Respond(BadRequest(target.status()));
+  if (auto e = CheckPolicyType(*policy)) return ex.Respond(*e);
+  auto dev = CheckDrive(ctx.config.devices, target->device, ctx.config.mount_check);
+  if (!dev.ok()) {
+    ex.Note(dev.status().message());
+    return ex.Respond(InsufficientStorage(target->device));
+  }
+  std::string part_path = PartitionPath(*dev, *policy, target->partition);
+  std::string where = fmt::format("{}/{} policy {}", target->device, target->partition,
+                                  policy->index);
+
+  if (!target->suffixes.empty()) {
+    // Swift 2.30: get_hashes(skip_rehash=True) only marks the valid suffixes dirty.
+    for (const auto& s : target->suffixes) {
+      if (!ValidSuffix(s)) continue;
+      if (Status st = hashes::InvalidateHash(part_path + "/" + s); !st.ok()) {
+        ex.Respond(500, "<html><h1>Internal Error</h1><p>" + st.message() + "</p></html>");
+        return st.WithContext(where);
+      }
+    }
+    return ex.Respond(200, pickle::Dumps(pickle::Value::None()));
+  }
+
+  hashes::GetHashesOptions opts;
+  opts.reclaim_age = ctx.config.reclaim_age;
+  auto got = hashes::GetHashes(part_path, opts);
+  if (!got.ok()) {
+    ex.Respond(500, "<html><h1>Internal Error</h1><p>" + got.status().message() + "</p></html>");
+    return got.status().WithContext(where);
+  }
+  for (const auto& err : got->errors) spdlog::error("{}: {}", where, err.message());
+  return ex.Respond(200, pickle::Dumps(got->dict));
+}
+
+Status HandleSsyncRequest(Exchange& ex) {
+  const HttpRequest& req = ex.request();
+  ServerContext& ctx = ex.context();
+  const ServerConfig& cfg = ctx.config;
+  // Swift's Receiver.initialize_request, in its order; these are plain HTTP answers.
+  const std::string* pidx = req.Header("x-backend-storage-policy-index");
+  const StoragePolicy* policy = ResolvePolicy(ctx.swift, pidx);
+  if (!policy) return ex.Respond(NoSuchPolicy(pidx));
+  auto target = ParseSsyncPath(req.path);
+  if (!target.ok()) return ex.Respond(BadRequest(target.status()));
+  if (const std::string* frag = req.Header("x-backend-ssync-frag-index");
+      frag && !frag->empty() && !ParsePythonInt(*frag).ok()) {
+    return ex.Respond(HttpError{
+        400, "Invalid X-Backend-Ssync-Frag-Index " + pickle::Value::Str(*frag).Repr(),
+        "text/plain"});
+  }
+  if (auto e = CheckPolicyType(*policy)) return ex.Respond(*e);
+  auto dev = CheckDrive(cfg.devices, target->device, cfg.mount_check);
+  if (!dev.ok()) {
+    ex.Note(dev.status().message());
+    return ex.Respond(InsufficientStorage(target->device));
+  }
+  std::string where = fmt::format("{}/{}/{}", req.peer, target->device, target->partition);
+
+  // The sender waits for the response head before it sends its body.
+  auto out = ex.StartChunked(200, {{"X-Backend-Accept-No-Commit", "True"}});
+  if (!out.ok()) return out.status().WithContext(where);
+  sync::ByteStream& w = **out;
+  if (Status st = w.Write("\r\n"); !st.ok()) return st.WithContext(where);
+
+  auto slot = ctx.slots.TryAcquire();
+  if (!slot) {
+    ex.Note(fmt::format("replication_concurrency {} reached", ctx.slots.limit()));
+    // Swift: HTTPServiceUnavailable's body, as ":ERROR: %d %r" of bytes.
+    w.Write(fmt::format(":ERROR: 503 {}\n",
+                        pickle::Value::Bytes(kServiceUnavailable).Repr()));
+    return Status::OK();
+  }
+  auto dev_slot = DeviceSlot::Acquire(*dev, cfg.replication_concurrency_per_device,
+                                      cfg.replication_lock_timeout);
+  if (!dev_slot.ok()) {
+    ex.Note("device busy: " + dev_slot.status().message());
+    w.Write(fmt::format(":ERROR: 0 {}\n", pickle::Value::Str(dev_slot.status().message()).Repr()));
+    return dev_slot.status().code() == Status::Code::kUnavailable
+               ? Status::OK()
+               : dev_slot.status().WithContext(where);
+  }
+
+  sync::ssync::SsyncRequest sreq;
+  sreq.devices_dir = cfg.devices;
+  sreq.device = target->device;
+  sreq.partition = target->partition;
+  sreq.policy_index = policy->index;
+  for (const auto& [k, v] : req.headers) sreq.headers.emplace(k, v);  // first one wins
+  sreq.remote_addr = req.peer;
+  sreq.reclaim_age = cfg.reclaim_age;
+  sreq.client_timeout = cfg.client_timeout;
+  sreq.network_chunk_size = cfg.network_chunk_size;
+  sreq.replication_lock_timeout = cfg.replication_lock_timeout;
+  Status st = sync::ssync::HandleSsync(sreq, ex.Body(), w);
+  if (!st.ok()) return st.WithContext(where + " SSYNC");
+  return Status::OK();
+}
+
+void RegisterReplicationHandlers(Server& server) {
+  server.Register("REPLICATE", HandleReplicate);
+  server.Register("SSYNC", HandleSsyncRequest);
+}
+
+}  // namespace replicant::receiver

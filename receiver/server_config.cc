@@ -1,0 +1,111 @@
+#include "receiver/server_config.h"
+
+#include <cmath>
+
+namespace replicant::receiver {
+namespace {
+
+// Collects the first error while reading options, so one message names the option.
+class Reader {
+ public:
+  explicit Reader(const ConfigSection& s) : s_(s) {}
+
+  template <typename T>
+  void Take(Result<T> r, T* out) {
+    if (!r.ok()) {
+      if (err_.ok()) err_ = r.status();
+      return;
+    }
+    *out = *r;
+  }
+  void Int(const char* key, int64_t lo, int64_t hi, int* out) {
+    int64_t v = *out;
+    Take(s_.GetInt(key, v), &v);
+    Check(key, v >= lo && v <= hi, Range(lo, hi));
+    if (err_.ok()) *out = static_cast<int>(v);
+  }
+  // Swift's `int(conf.get(key) or default)`: an empty value means the default.
+  void IntOr(const char* key, int64_t lo, int64_t hi, int* out) {
+    if (auto v = s_.Get(key); v && v->empty()) return;
+    Int(key, lo, hi, out);
+  }
+  void PositiveSeconds(const char* key, double* out) {
+    Take(s_.GetDouble(key, *out), out);
+    Check(key, std::isfinite(*out) && *out > 0, "must be a number of seconds greater than 0");
+  }
+  void Check(const char* key, bool ok, const std::string& what) {
+    if (ok || !err_.ok()) return;
+    auto v = s_.Get(key);
+    err_ = Status::InvalidArgument(s_.source() + ": [" + s_.name() + "] " + key + " = " +
+                                   (v ? *v : std::string("(default)")) + ": " + what);
+  }
+  const Status& status() const { return err_; }
+
+ private:
+  static std::string Range(int64_t lo, int64_t hi) {
+    return "must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi);
+  }
+  const ConfigSection& s_;
+  Status err_;
+};
+
+}  // namespace
+
+Result<ServerConfig> ServerConfigFromSection(const ConfigSection& s) {
+  ServerConfig c;
+  Reader r(s);
+  c.source = s.source();
+  c.bind_ip = s.GetString("bind_ip", c.bind_ip);
+  if (!s.Get("bind_port") || s.Get("bind_port")->empty()) {
+    return Status::InvalidArgument(s.source() + ": [" + s.name() +
+                                   "] bind_port: must be set (the replication port)");
+  }
+  r.Int("bind_port", 0, 65535, &c.bind_port);
+  c.devices = s.GetString("devices", c.devices);
+  r.Take(s.GetBool("mount_check", c.mount_check), &c.mount_check);
+  c.swift_dir = s.GetString("swift_dir", c.swift_dir);
+  r.IntOr("replication_concurrency", 0, 1 << 20, &c.replication_concurrency);
+  // Swift 2.30's DiskFileManager: the deprecated replication_one_per_device applies
+  // only when replication_concurrency_per_device is absent.
+  if (!s.Has("replication_concurrency_per_device") && s.Has("replication_one_per_device")) {
+    bool one = true;
+    r.Take(s.GetBool("replication_one_per_device", true), &one);
+    c.replication_concurrency_per_device = one ? 1 : 0;
+  } else {
+    r.Int("replication_concurrency_per_device", 0, 1 << 16, &c.replication_concurrency_per_device);
+  }
+  int lock_timeout = static_cast<int>(c.replication_lock_timeout);
+  r.Int("replication_lock_timeout", 0, 86400, &lock_timeout);  // int() in Swift
+  c.replication_lock_timeout = lock_timeout;
+  r.PositiveSeconds("client_timeout", &c.client_timeout);
+  r.PositiveSeconds("node_timeout", &c.node_timeout);
+  int chunk = static_cast<int>(c.network_chunk_size);
+  r.Int("network_chunk_size", 1, 64 << 20, &chunk);
+  c.network_chunk_size = static_cast<size_t>(chunk);
+  r.Take(s.GetInt("reclaim_age", c.reclaim_age), &c.reclaim_age);
+  r.Check("reclaim_age", c.reclaim_age >= 0, "must not be negative");
+  r.Int("max_clients", 1, 1 << 16, &c.max_clients);
+  c.log_name = s.GetString("log_name", c.log_name);
+  // readconf sets log_name to the section name when absent; keep ours readable.
+  if (c.log_name.empty() || c.log_name == kServerSection) c.log_name = "replicant-server";
+  c.log_level = s.GetString("log_level", c.log_level);
+  static const char* kLevels[] = {"DEBUG", "INFO", "NOTICE", "WARNING", "WARN", "ERROR",
+                                  "CRITICAL"};
+  std::string upper = c.log_level;
+  for (auto& ch : upper) ch = static_cast<char>(toupper(static_cast<unsigned char>(ch)));
+  bool known = false;
+  for (const char* l : kLevels) known |= upper == l;
+  r.Check("log_level", known, "expected DEBUG, INFO, WARNING, ERROR or CRITICAL");
+  if (!r.status().ok()) return r.status();
+  return c;
+}
+
+Result<ServerConfig> LoadServerConfig(const std::string& path) {
+  auto file = ConfigFile::Load(path);
+  if (!file.ok()) return file.status();
+  auto sec = file->Section(kServerSection);
+  if (!sec.ok()) return sec.status();
+  return ServerConfigFromSection(*sec);
+}
+
+}  // namespace replicant::receiver

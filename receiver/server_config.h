@@ -1,0 +1,46 @@
+// ServerConfig: the options of `replicant serve`, read from [DEFAULT] + [replicant-server].
+//
+// Option names, defaults and parsing follow Swift 2.30's object server where it has the
+// same option (replication_concurrency "or 4", replication_concurrency_per_device 1,
+// replication_lock_timeout 15, client_timeout 60, node_timeout 3, network_chunk_size
+// 65536, reclaim_age one week, mount_check true, devices /srv/node). Every error names
+// the file, the section and the option. A loaded config is an immutable value.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "formats/config.h"
+#include "formats/status.h"
+
+namespace replicant::receiver {
+
+struct ServerConfig {
+  std::string source;  // the file read, for messages
+  std::string bind_ip = "0.0.0.0";
+  int bind_port = 0;  // required: there is no sensible default next to an object server
+  std::string devices = "/srv/node";
+  bool mount_check = true;
+  std::string swift_dir = "/etc/swift";
+  int replication_concurrency = 4;             // SSYNC sessions at once; 0 = unlimited
+  int replication_concurrency_per_device = 1;  // per device; 0 = unlimited
+  double replication_lock_timeout = 15;        // seconds to wait for a device slot
+  double client_timeout = 60;                  // seconds per read from a client
+  double node_timeout = 3;
+  size_t network_chunk_size = 65536;
+  int64_t reclaim_age = 604800;
+  int max_clients = 1024;  // connections served at once; more wait in the backlog
+  std::string log_name = "replicant-server";
+  std::string log_level = "INFO";
+};
+
+inline constexpr const char* kServerSection = "replicant-server";
+inline constexpr const char* kDefaultServerConfig = "/etc/swift/object-server.conf";
+
+// Reads CONFIG's [replicant-server] section ([DEFAULT] merged in).
+Result<ServerConfig> LoadServerConfig(const std::string& path);
+// The same from an already parsed section (tests).
+Result<ServerConfig> ServerConfigFromSection(const ConfigSection& section);
+
+}  // namespace replicant::receiver

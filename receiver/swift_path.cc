@@ -1,0 +1,219 @@
+#include "receiver/swift_path.h"
+
+#include <sys/stat.h>
+
+#include <cstdint>
+
+#include "formats/config.h"
+
+namespace replicant::receiver {
+namespace {
+
+// Python's str.split(sep, maxsplit).
+std::vector<std::string> PySplit(std::string_view s, char sep, int maxsplit) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (maxsplit < 0 || static_cast<int>(out.size()) < maxsplit) {
+    size_t pos = s.find(sep, start);
+    if (pos == std::string_view::npos) break;
+    out.emplace_back(s.substr(start, pos - start));
+    start = pos + 1;
+  }
+  out.emplace_back(s.substr(start));
+  return out;
+}
+
+// Swift works on WSGI strings (each byte a Latin-1 character) and encodes them as
+// UTF-8 when it builds a body, so a byte >= 0x80 comes out as two.
+std::string Latin1ToUtf8(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c < 0x80) {
+      out += static_cast<char>(c);
+    } else {
+      out += static_cast<char>(0xC0 | (c >> 6));
+      out += static_cast<char>(0x80 | (c & 0x3F));
+    }
+  }
+  return out;
+}
+
+bool IsDir(const std::string& p) {
+  struct stat st;
+  return stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool IsFile(const std::string& p) {
+  struct stat st;
+  return stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+}  // namespace
+
+std::string PyQuote(std::string_view s) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : Latin1ToUtf8(s)) {
+    if (isalnum(c) || c == '_' || c == '.' || c == '-' || c == '~' || c == '/') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+Result<std::vector<std::optional<std::string>>> SplitPath(std::string_view path, int minsegs,
+                                                          int maxsegs, bool rest_with_last) {
+  if (maxsegs == 0) maxsegs = minsegs;
+  if (minsegs > maxsegs) return Status::InvalidArgument("minsegs > maxsegs");
+  auto invalid = [&] { return Status::InvalidArgument("Invalid path: " + PyQuote(path)); };
+  minsegs += 1;
+  maxsegs += 1;
+  std::vector<std::string> segs = PySplit(path, '/', rest_with_last ? maxsegs - 1 : maxsegs);
+  int count = static_cast<int>(segs.size());
+  bool empty_required = false;
+  for (int i = 1; i < minsegs && i < count; ++i) empty_required |= segs[i].empty();
+  if (!segs[0].empty() || count < minsegs || empty_required) return invalid();
+  if (rest_with_last) {
+    if (count > maxsegs) return invalid();
+  } else if (count > maxsegs + 1 || (count == maxsegs + 1 && !segs[maxsegs].empty())) {
+    return invalid();
+  }
+  std::vector<std::optional<std::string>> out;
+  for (int i = 1; i < maxsegs && i < count; ++i) out.emplace_back(segs[i]);
+  while (static_cast<int>(out.size()) < maxsegs - 1) out.emplace_back(std::nullopt);
+  return out;
+}
+
+Status ValidateDevicePartition(std::string_view device, std::string_view partition) {
+  auto bad = [](std::string_view v) {
+    return v.empty() || v.find('/') != std::string_view::npos || v == "." || v == "..";
+  };
+  if (bad(device)) return Status::InvalidArgument("Invalid device: " + PyQuote(device));
+  if (bad(partition)) return Status::InvalidArgument("Invalid partition: " + PyQuote(partition));
+  return Status::OK();
+}
+
+bool CheckUtf8(std::string_view s) {
+  if (s.empty()) return false;
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = s[i];
+    if (c == 0) return false;
+    int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (len == 0 || i + len > s.size()) return false;
+    uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
+    for (int k = 1; k < len; ++k) {
+      unsigned char cc = s[i + k];
+      if ((cc >> 6) != 2) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are invalid (Python's codec).
+    static const uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += len;
+  }
+  return true;
+}
+
+bool ValidSuffix(std::string_view s) {
+  if (s.size() != 3) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+bool CanonicalPartition(std::string_view s) {
+  if (s.empty() || s.size() > 10 || (s.size() > 1 && s[0] == '0')) return false;
+  uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return v < (uint64_t{1} << 32);
+}
+
+bool IsMount(const std::string& path) {
+  struct stat st, parent;
+  if (lstat(path.c_str(), &st) != 0) return false;
+  if (S_ISLNK(st.st_mode)) return IsFile(path + "/.ismount");
+  if (lstat((path + "/..").c_str(), &parent) != 0) return false;
+  if (st.st_dev != parent.st_dev || st.st_ino == parent.st_ino) return true;
+  return IsFile(path + "/.ismount");
+}
+
+Result<std::string> CheckDrive(const std::string& devices, const std::string& drive,
+                               bool mount_check) {
+  // quote_plus(drive) == drive: only characters quote_plus leaves alone.
+  bool valid = !drive.empty();
+  for (unsigned char c : drive) {
+    valid &= isalnum(c) || c == '_' || c == '.' || c == '-' || c == '~';
+  }
+  if (!valid) return Status::InvalidArgument(drive + " is not a valid drive name");
+  // os.path.join(root, drive); "." and ".." pass quote_plus but never name a device.
+  if (drive == "." || drive == "..") return Status::InvalidArgument(drive + " is not a device");
+  std::string path = devices.empty() || devices.back() == '/' ? devices + drive
+                                                               : devices + "/" + drive;
+  if (mount_check) {
+    if (!IsMount(path)) return Status::Unavailable(path + " is not mounted");
+  } else if (!IsDir(path)) {
+    return Status::Unavailable(path + " is not a directory");
+  }
+  return path;
+}
+
+const StoragePolicy* ResolvePolicy(const SwiftConf& swift, const std::string* header) {
+  if (!header || header->empty()) return swift.FindPolicy(0);
+  auto v = ParsePythonInt(*header);
+  if (!v.ok() || *v < INT32_MIN || *v > INT32_MAX) return nullptr;
+  return swift.FindPolicy(static_cast<int>(*v));
+}
+
+HttpError NoSuchPolicy(const std::string* header) {
+  return {503, "No policy with index " + (header ? Latin1ToUtf8(*header) : std::string("None")),
+          "text/plain"};
+}
+
+HttpError InsufficientStorage(std::string_view device) {
+  return {507,
+          "<html><h1>Insufficient Storage</h1><p>There was not enough space to save the "
+          "resource. Drive: " + std::string(device) + "</p></html>"};
+}
+
+Result<ReplicateTarget> ParseReplicatePath(std::string_view path) {
+  auto segs = SplitPath(path, 2, 3, true);
+  if (!segs.ok()) return segs.status();
+  ReplicateTarget t{*(*segs)[0], *(*segs)[1], {}};
+  if (auto st = ValidateDevicePartition(t.device, t.partition); !st.ok()) return st;
+  if (!CanonicalPartition(t.partition)) {
+    return Status::InvalidArgument("Invalid partition: " + PyQuote(t.partition));
+  }
+  const std::optional<std::string>& rest = (*segs)[2];
+  if (rest && !rest->empty()) {
+    t.suffixes = PySplit(*rest, '-', -1);
+    for (const auto& s : t.suffixes) {
+      // Swift drops these silently (valid_suffix); a traversal attempt gets a 400 here.
+      if (s.find('/') != std::string::npos || s == "." || s == "..") {
+        return Status::InvalidArgument("Invalid suffix: " + PyQuote(s));
+      }
+    }
+  }
+  return t;
+}
+
+Result<SsyncTarget> ParseSsyncPath(std::string_view path) {
+  auto segs = SplitPath(path, 2, 2, false);
+  if (!segs.ok()) return segs.status();
+  SsyncTarget t{*(*segs)[0], *(*segs)[1]};
+  if (auto st = ValidateDevicePartition(t.device, t.partition); !st.ok()) return st;
+  if (!CanonicalPartition(t.partition)) {
+    return Status::InvalidArgument("Invalid partition: " + PyQuote(t.partition));
+  }
+  return t;
+}
+
+}  // namespace replicant::receiver

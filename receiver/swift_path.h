@@ -1,0 +1,75 @@
+// swift_path: how Swift 2.30's object server turns a replication request into a device,
+// partition, suffixes and policy, and which answer it gives when it cannot.
+//
+// SplitPath is swift.common.utils.split_path; ValidateDevicePartition is
+// validate_device_partition; CheckDrive is constraints.check_drive (507 when it fails);
+// ResolvePolicy is POLICIES.get_by_index of X-Backend-Storage-Policy-Index (503 "No
+// policy with index X"). ParseReplicatePath / ParseSsyncPath chain them in Swift's
+// order and add replicant's stricter rules (a partition must be a canonical decimal;
+// a suffix part with '/' or equal to "." or ".." is a 400) so that no request can name
+// anything outside <devices>/<device>/objects[-N]/<partition>. Pure functions except
+// CheckDrive (stat). Thread-safe.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "formats/status.h"
+#include "formats/swift_conf.h"
+
+namespace replicant::receiver {
+
+// An HTTP error answer, as Swift would give it.
+struct HttpError {
+  int status = 500;
+  std::string body;
+  std::string content_type = "text/html; charset=UTF-8";
+};
+
+// swift.common.utils.split_path: segments, with std::nullopt for missing ones.
+// Error text is Swift's ("Invalid path: <quoted path>").
+Result<std::vector<std::optional<std::string>>> SplitPath(std::string_view path, int minsegs,
+                                                          int maxsegs, bool rest_with_last);
+// validate_device_partition: "Invalid device: x" / "Invalid partition: x".
+Status ValidateDevicePartition(std::string_view device, std::string_view partition);
+// urllib.parse.quote(s) with safe '/' (Python 3.7+: '~' unreserved), for messages.
+std::string PyQuote(std::string_view s);
+// check_utf8(path, internal=True): non-empty, valid UTF-8, no NUL.
+bool CheckUtf8(std::string_view s);
+// diskfile.valid_suffix: exactly 3 characters of [0-9a-f].
+bool ValidSuffix(std::string_view s);
+// Swift's `str(int)` of a partition: digits only, no leading zero, below 2^32.
+bool CanonicalPartition(std::string_view s);
+// check_drive(devices, drive, mount_check): the device path, or why it is unusable.
+Result<std::string> CheckDrive(const std::string& devices, const std::string& drive,
+                               bool mount_check);
+// utils.ismount: a mount point, or a directory holding a ".ismount" file.
+bool IsMount(const std::string& path);
+
+// POLICIES.get_by_index(header value); nullptr when absent from swift.conf (missing or
+// empty header means 0; anything Python's int() rejects finds nothing).
+const StoragePolicy* ResolvePolicy(const SwiftConf& swift, const std::string* header);
+// The 503 Swift answers for an unknown policy index (the header as Python prints it).
+HttpError NoSuchPolicy(const std::string* header);
+// The 507 Swift answers for an unusable device.
+HttpError InsufficientStorage(std::string_view device);
+
+struct ReplicateTarget {
+  std::string device;
+  std::string partition;
+  // Suffix parts as Swift splits them; empty means "return the hashes".
+  std::vector<std::string> suffixes;
+};
+// REPLICATE /<device>/<partition>[/<suf>-<suf>...] (split_path(path, 2, 3, True)).
+Result<ReplicateTarget> ParseReplicatePath(std::string_view path);
+
+struct SsyncTarget {
+  std::string device;
+  std::string partition;
+};
+// SSYNC /<device>/<partition> (split_path(path, 2, 2, False)).
+Result<SsyncTarget> ParseSsyncPath(std::string_view path);
+
+}  // namespace replicant::receiver

@@ -1,0 +1,34 @@
+// ByteStream: a bidirectional byte pipe to a replication peer, with timeouts.
+//
+// The replication server hands protocol handlers (SSYNC, REPCONN) a ByteStream for
+// the request body (already de-chunked where HTTP chunking applies) and one for the
+// response; senders get one over their client socket. One stream is used by one
+// thread at a time.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "formats/status.h"
+
+namespace replicant::sync {
+
+class ByteStream {
+ public:
+  virtual ~ByteStream() = default;
+  // Reads up to n bytes; 0 means end of stream. Errors: timeout, reset, bad framing.
+  virtual Result<size_t> Read(char* buf, size_t n) = 0;
+  // Writes all of data (or fails).
+  virtual Status Write(std::string_view data) = 0;
+  // Pushes buffered output to the peer.
+  virtual Status Flush() { return Status::OK(); }
+
+  // Reads exactly n bytes; an early end of stream is an error naming `what`.
+  Status ReadExact(char* buf, size_t n, std::string_view what = "data");
+  // Reads one line ending in "\n" (returned without it) of at most max_len bytes;
+  // NotFound at a clean end of stream before any byte.
+  Result<std::string> ReadLine(size_t max_len);
+};
+
+}  // namespace replicant::sync
