@@ -189,3 +189,65 @@ def test_bad_config_exits_nonzero_naming_the_option(tmp_path):
     conf.write_text('[DEFAULT]\nswift_dir = %s\n[object-replicator]\n' % tmp_path)
     p = run([REPLICANT_BIN, 'replicate', str(conf), '--once'], check=False)
     assert p.returncode != 0 and 'object.ring.gz' in p.stderr
+
+
+def test_daemon_mode_reloads_on_sighup_and_stops_on_sigterm(cluster):
+    import signal
+    import subprocess
+    import time
+    c = cluster
+    node0 = c.nodes[0]
+    c.set_replicator_options([node0], interval=1, stats_interval=0.2)
+    proc = subprocess.Popen([REPLICANT_BIN, 'replicate', node0.conf_path],
+                            stderr=subprocess.PIPE, text=True)
+    lines = []
+
+    def wait_for(text, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            line = proc.stderr.readline()
+            if not line:
+                break
+            lines.append(line)
+            if text in line:
+                return
+        raise AssertionError('no %r in daemon output:\n%s' % (text, ''.join(lines)))
+
+    try:
+        wait_for('Replication pass complete')
+        c.write_object_on(node0, ACCOUNT, CONTAINER, 'late-object', b'arrives later')
+        proc.send_signal(signal.SIGHUP)
+        wait_for('Configuration reloaded')
+        wait_for('Replication pass complete')
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert any('partitions replicated in' in l for l in lines), 'no progress line'
+    for p in c.primaries(ACCOUNT, CONTAINER, 'late-object'):
+        assert c.get_object(p.node, ACCOUNT, CONTAINER, 'late-object',
+                            device=p.device).status == 200
+    assert 'object_replication_last' in recon(node0)
+
+
+def test_housekeeping_file_partition_and_stale_tmp(cluster):
+    c = cluster
+    node0 = c.nodes[0]
+    dev = node0.device_path(node0.devices[0])
+    os.makedirs(os.path.join(dev, 'tmp'), exist_ok=True)
+    stale = os.path.join(dev, 'tmp', 'stale-upload')
+    fresh = os.path.join(dev, 'tmp', 'fresh-upload')
+    for path in (stale, fresh):
+        with open(path, 'w') as f:
+            f.write('x')
+    old = os.path.getmtime(stale) - 8 * 86400  # older than the default reclaim_age
+    os.utime(stale, (old, old))
+    bogus_part = os.path.join(dev, 'objects', '7')
+    with open(bogus_part, 'w') as f:
+        f.write('')
+    p = replicate(node0)
+    assert not os.path.exists(stale) and os.path.exists(fresh)
+    assert not os.path.exists(bogus_part)
+    assert 'which was a file' in p.stderr
