@@ -251,3 +251,29 @@ def test_housekeeping_file_partition_and_stale_tmp(cluster):
     assert not os.path.exists(stale) and os.path.exists(fresh)
     assert not os.path.exists(bogus_part)
     assert 'which was a file' in p.stderr
+
+
+def test_ring_change_aborts_the_pass(cluster, tmp_path):
+    """A ring file rewritten mid-pass (here by an rsync wrapper, as a ring push would)
+    aborts the pass at the next ring check."""
+    import stat
+    import subprocess
+    c = cluster
+    node0 = c.nodes[0]
+    names = [n for n in ('rc-%d' % i for i in range(400))
+             if c.is_primary(node0, ACCOUNT, CONTAINER, n)]
+    for name in names[:12]:
+        c.write_object_on(node0, ACCOUNT, CONTAINER, name, name.encode())
+    ring = c.ring_path(0)
+    wrapper = tmp_path / 'rsync'
+    wrapper.write_text('#!/bin/sh\ntouch -d "+1 minute" %s\nexec /usr/bin/rsync "$@"\n' % ring)
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IEXEC)
+    c.set_replicator_options([node0], ring_check_interval=0.001, concurrency=1)
+    env = dict(os.environ, PATH='%s:%s' % (tmp_path, os.environ['PATH']))
+    p = subprocess.run([REPLICANT_BIN, 'replicate', node0.conf_path, '--once'], env=env,
+                       stderr=subprocess.PIPE, text=True, timeout=300)
+    assert 'Ring change detected. Aborting current replication pass.' in p.stderr, p.stderr
+    assert p.returncode == 1
+    assert 'Replication pass aborted' in p.stderr
+    p = replicate(node0)  # a fresh run loads the new ring and completes
+    assert 'Replication pass complete' in p.stderr
