@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -126,7 +125,7 @@ Status ParseText(Data& d, const Text& text, const std::string& fname) {
     }
     opt->lines = {val};
   }
-  // Pointers into vectors were only used while parsing; now join the lines.
+  // ConfigParser._join_multiline_values.
   auto join = [](Data::Sect& s) {
     for (auto& o : s.opts) {
       if (o.lines.empty()) continue;  // already joined by an earlier file

@@ -3,9 +3,17 @@
 // Swift stores object metadata (xattrs), hashes.pkl and REPLICATE responses as pickles.
 // Loads() reads protocols 0-5 (including Python 2 cPickle output) for the value types
 // None, bool, int (64-bit), float, str, bytes, list, tuple and dict, with memo opcodes.
-// Dumps() writes protocol 2, which Python's pickle.loads() turns back into equal values.
-// Malformed or truncated input yields a Corruption status, never a crash; allocation is
-// bounded by the input size. All functions are pure and thread-safe.
+// A Python 2 str loads as a str holding its raw bytes. Dumps() writes protocol 2 byte
+// for byte as CPython 3's pickle.dumps(v, 2) does for the same value.
+// Malformed or truncated input yields a Corruption status naming the opcode and offset,
+// never a crash; allocation is bounded by the input size, nesting by 1000 levels, and
+// recursive (self-containing) pickles are rejected. All functions are pure.
+//
+// Value is a value type whose payloads are shared copy-on-write: copies are cheap, and
+// a memo reference in a pickle stays one shared payload (Dumps() writes it back as a
+// memo reference, as CPython would). Distinct Values may be used from different
+// threads even when they share payloads; one Value needs external synchronization
+// only while it is being mutated.
 #pragma once
 
 #include <cstdint>
@@ -71,7 +79,7 @@ class Value {
   Dict& dict();
 
   // Dict helpers: lookup by str key (nullptr when absent or not a dict) and
-  // set-or-replace by str key.
+  // set-or-replace by str key (no-op unless a dict).
   const Value* Get(std::string_view str_key) const;
   void Set(std::string_view str_key, Value v);
 

@@ -1,4 +1,4 @@
-// pickle internals shared by pickle.cc, pickle_repr.cc, pickle_load.cc and pickle_dump.cc.
+// pickle internals shared by the formats/pickle*.cc files.
 //
 // Not part of the public interface. ValueAccess gives the codec what Python's object
 // model has and Value hides: in-place mutation of a shared container (the unpickler
@@ -42,18 +42,16 @@ void AppendUtf8(uint32_t cp, std::string* out);
 bool NextCodePoint(std::string_view s, size_t* pos, uint32_t* cp);
 bool IsValidUtf8(std::string_view s);
 
-// Argument decoders for the text opcodes (pickle_text.cc). Each returns false and
-// sets *error on bad input.
-// Python's codecs.escape_decode, for STRING's quoted body.
-bool EscapeDecode(std::string_view in, std::string* out, std::string* error);
-// Python's raw_unicode_escape codec, for UNICODE (protocol 0), to UTF-8.
-bool RawUnicodeEscapeDecode(std::string_view in, std::string* utf8, std::string* error);
-// A decimal integer with optional sign, as INT and LONG write it.
-bool ParseInt(std::string_view text, int64_t* out, std::string* error);
+// Parsers for the text-line arguments of protocol 0 opcodes (pickle_text.cc): each
+// turns one line (without its newline) into a value, or returns false with *error.
+using LineParser = bool (*)(std::string_view line, Value* out, std::string* error);
+bool ParseIntLine(std::string_view line, Value* out, std::string* error);     // INT
+bool ParseLongLine(std::string_view line, Value* out, std::string* error);    // LONG
+bool ParseFloatLine(std::string_view line, Value* out, std::string* error);   // FLOAT
+bool ParseStringLine(std::string_view line, Value* out, std::string* error);  // STRING
+bool ParseUnicodeLine(std::string_view line, Value* out, std::string* error);  // UNICODE
 // A little-endian two's complement integer, as LONG1/LONG4 write it.
 bool DecodeLong(std::string_view bytes, int64_t* out, std::string* error);
-// A float as FLOAT writes it (repr() or "%.17g"; inf and nan included).
-bool ParseFloat(std::string_view text, double* out, std::string* error);
 
 }  // namespace internal
 }  // namespace replicant::pickle

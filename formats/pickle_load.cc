@@ -20,9 +20,12 @@
 namespace replicant::pickle {
 namespace {
 
-constexpr int kMaxDepth = 1000;            // Python's default recursion limit
-constexpr size_t kSmallDictScan = 16;      // linear key search below this size
-constexpr uint64_t kMinExpansion = 1 << 26;  // see Loader::max_cost_
+constexpr int kMaxDepth = 1000;        // Python's default recursion limit
+constexpr size_t kSmallDictScan = 16;  // linear key search below this size
+// The expanded size (values, plus string bytes) a pickle may reach through memo
+// references: 16 times its length, and at least this. Swift's pickles share
+// nothing; "billion laughs" input stops here.
+constexpr uint64_t kMinExpansion = uint64_t{1} << 26;
 
 // Callables that a REDUCE may apply: only those Python 3 uses to pickle bytes at
 // protocols 0-2.
@@ -72,11 +75,8 @@ class Loader {
   Status Reduce();
 
   // Opcode arguments.
-  Status LoadIntLine(bool long_form);
+  Status LoadLine(internal::LineParser parse);
   Status LoadLong(size_t nbytes);
-  Status LoadFloatLine();
-  Status LoadString();
-  Status LoadUnicodeLine();
   enum class Text { kPy2Str, kUnicode, kBytes };
   Status LoadCounted(int len_bytes, Text kind);
   Status LoadGlobal();
@@ -90,6 +90,8 @@ class Loader {
   std::vector<Item> stack_;
   std::vector<size_t> marks_;
   std::unordered_map<uint64_t, Item> memo_;
+  // Containers by payload identity: their shape, whether they are nested (and so
+  // frozen), and for large dicts a hash -> position index of their keys.
   std::unordered_map<const void*, Shape> shapes_;
   std::unordered_set<const void*> frozen_;
   std::unordered_map<const void*, std::unordered_multimap<size_t, size_t>> key_index_;
@@ -257,18 +259,14 @@ Status Loader::MemoKey(int len_bytes, uint64_t* key) {
   return Status::OK();
 }
 
-Status Loader::LoadIntLine(bool long_form) {
+// A text-line argument (protocol 0) turned into a value by `parse`.
+Status Loader::LoadLine(internal::LineParser parse) {
   std::string_view line;
   if (Status s = ReadLine(&line); !s.ok()) return s;
-  if (!long_form && (line == "00" || line == "01")) {  // Python 2 bools
-    Push(Value::Bool(line == "01"));
-    return Status::OK();
-  }
-  if (long_form && !line.empty() && line.back() == 'L') line.remove_suffix(1);
-  int64_t v;
+  Value v;
   std::string err;
-  if (!internal::ParseInt(line, &v, &err)) return Error(err);
-  Push(Value::Int(v));
+  if (!parse(line, &v, &err)) return Error(err);
+  Push(std::move(v));
   return Status::OK();
 }
 
@@ -279,38 +277,6 @@ Status Loader::LoadLong(size_t nbytes) {
   std::string err;
   if (!internal::DecodeLong(b, &v, &err)) return Error(err);
   Push(Value::Int(v));
-  return Status::OK();
-}
-
-Status Loader::LoadFloatLine() {
-  std::string_view line;
-  if (Status s = ReadLine(&line); !s.ok()) return s;
-  double d;
-  std::string err;
-  if (!internal::ParseFloat(line, &d, &err)) return Error(err);
-  Push(Value::Float(d));
-  return Status::OK();
-}
-
-// STRING: a Python 2 str as repr() wrote it, quotes included.
-Status Loader::LoadString() {
-  std::string_view line;
-  if (Status s = ReadLine(&line); !s.ok()) return s;
-  if (line.size() < 2 || line.front() != line.back() || (line[0] != '\'' && line[0] != '"')) {
-    return Error("the STRING argument must be quoted");
-  }
-  std::string out, err;
-  if (!internal::EscapeDecode(line.substr(1, line.size() - 2), &out, &err)) return Error(err);
-  Push(Value::Str(std::move(out)));
-  return Status::OK();
-}
-
-Status Loader::LoadUnicodeLine() {
-  std::string_view line;
-  if (Status s = ReadLine(&line); !s.ok()) return s;
-  std::string out, err;
-  if (!internal::RawUnicodeEscapeDecode(line, &out, &err)) return Error(err);
-  Push(Value::Str(std::move(out)));
   return Status::OK();
 }
 
@@ -425,8 +391,8 @@ Status Loader::Step(uint8_t code, bool* stop) {
     case op::kNone: Push(Value()); return Status::OK();
     case op::kNewtrue: Push(Value::Bool(true)); return Status::OK();
     case op::kNewfalse: Push(Value::Bool(false)); return Status::OK();
-    case op::kInt: return LoadIntLine(false);
-    case op::kLong: return LoadIntLine(true);
+    case op::kInt: return LoadLine(internal::ParseIntLine);
+    case op::kLong: return LoadLine(internal::ParseLongLine);
     case op::kBinint1:
     case op::kBinint2:
     case op::kBinint: {
@@ -443,7 +409,7 @@ Status Loader::Step(uint8_t code, bool* stop) {
       if (code == op::kLong4 && (n & 0x80000000u)) return Error("negative byte count");
       return LoadLong(n);
     }
-    case op::kFloat: return LoadFloatLine();
+    case op::kFloat: return LoadLine(internal::ParseFloatLine);
     case op::kBinfloat: {
       uint64_t bits;
       std::string_view b;
@@ -456,10 +422,10 @@ Status Loader::Step(uint8_t code, bool* stop) {
       return Status::OK();
     }
 
-    case op::kString: return LoadString();
+    case op::kString: return LoadLine(internal::ParseStringLine);
     case op::kShortBinstring: return LoadCounted(1, Text::kPy2Str);
     case op::kBinstring: return LoadCounted(4, Text::kPy2Str);
-    case op::kUnicode: return LoadUnicodeLine();
+    case op::kUnicode: return LoadLine(internal::ParseUnicodeLine);
     case op::kShortBinunicode: return LoadCounted(1, Text::kUnicode);
     case op::kBinunicode: return LoadCounted(4, Text::kUnicode);
     case op::kBinunicode8: return LoadCounted(8, Text::kUnicode);

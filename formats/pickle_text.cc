@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "formats/pickle.h"
 #include "formats/pickle_internal.h"
 
 namespace replicant::pickle::internal {
@@ -21,8 +22,7 @@ bool Fail(std::string* error, std::string msg) {
   return false;
 }
 
-}  // namespace
-
+// Python's codecs.escape_decode, for STRING's quoted body.
 bool EscapeDecode(std::string_view in, std::string* out, std::string* error) {
   out->clear();
   out->reserve(in.size());
@@ -72,6 +72,7 @@ bool EscapeDecode(std::string_view in, std::string* out, std::string* error) {
   return true;
 }
 
+// Python's raw_unicode_escape codec, for UNICODE, to UTF-8.
 bool RawUnicodeEscapeDecode(std::string_view in, std::string* utf8, std::string* error) {
   utf8->clear();
   utf8->reserve(in.size());
@@ -108,6 +109,7 @@ bool RawUnicodeEscapeDecode(std::string_view in, std::string* utf8, std::string*
   return true;
 }
 
+// A decimal integer with optional sign, as Python 2 and 3 write INT and LONG.
 bool ParseInt(std::string_view text, int64_t* out, std::string* error) {
   std::string_view t = text;
   bool neg = false;
@@ -127,6 +129,8 @@ bool ParseInt(std::string_view text, int64_t* out, std::string* error) {
   *out = neg ? static_cast<int64_t>(0 - mag) : static_cast<int64_t>(mag);
   return true;
 }
+
+}  // namespace
 
 bool DecodeLong(std::string_view bytes, int64_t* out, std::string* error) {
   if (bytes.empty()) {
@@ -153,7 +157,8 @@ bool DecodeLong(std::string_view bytes, int64_t* out, std::string* error) {
   return true;
 }
 
-bool ParseFloat(std::string_view text, double* out, std::string* error) {
+// repr() (Python 3) or "%.17g" (Python 2); inf and nan included.
+bool ParseFloatLine(std::string_view text, Value* value, std::string* error) {
   std::string_view t = text;
   bool neg = false;
   if (!t.empty() && (t[0] == '+' || t[0] == '-')) {
@@ -171,7 +176,44 @@ bool ParseFloat(std::string_view text, double* out, std::string* error) {
   } else if (ec != std::errc() || p != t.data() + t.size()) {
     return Fail(error, "bad float '" + std::string(text.substr(0, 40)) + "'");
   }
-  *out = neg ? -d : d;
+  *value = Value::Float(neg ? -d : d);
+  return true;
+}
+
+bool ParseIntLine(std::string_view line, Value* out, std::string* error) {
+  if (line == "00" || line == "01") {  // Python 2 bools
+    *out = Value::Bool(line == "01");
+    return true;
+  }
+  int64_t v;
+  if (!ParseInt(line, &v, error)) return false;
+  *out = Value::Int(v);
+  return true;
+}
+
+bool ParseLongLine(std::string_view line, Value* out, std::string* error) {
+  if (!line.empty() && line.back() == 'L') line.remove_suffix(1);  // Python 2's suffix
+  int64_t v;
+  if (!ParseInt(line, &v, error)) return false;
+  *out = Value::Int(v);
+  return true;
+}
+
+// A Python 2 str as repr() wrote it, quotes included.
+bool ParseStringLine(std::string_view line, Value* out, std::string* error) {
+  if (line.size() < 2 || line.front() != line.back() || (line[0] != '\'' && line[0] != '"')) {
+    return Fail(error, "the STRING argument must be quoted");
+  }
+  std::string s;
+  if (!EscapeDecode(line.substr(1, line.size() - 2), &s, error)) return false;
+  *out = Value::Str(std::move(s));
+  return true;
+}
+
+bool ParseUnicodeLine(std::string_view line, Value* out, std::string* error) {
+  std::string s;
+  if (!RawUnicodeEscapeDecode(line, &s, error)) return false;
+  *out = Value::Str(std::move(s));
   return true;
 }
 

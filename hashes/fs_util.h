@@ -22,8 +22,8 @@ std::string Join(std::string_view a, std::string_view b);
 // Drops trailing slashes ("/a/b/" -> "/a/b"), leaving "/" alone.
 std::string StripTrailingSlashes(std::string_view p);
 
-// Lists an open directory (names other than "." and ".."), consuming fd. Returns 0 or
-// errno.
+// Lists an open directory (names other than "." and ".."); fd stays open. Returns 0
+// or errno.
 int ListDirFd(int fd, std::vector<std::string>* names);
 // os.listdir(path): 0 or errno (ENOTDIR for a non-directory).
 int ListDir(const std::string& path, std::vector<std::string>* names);

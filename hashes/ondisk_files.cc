@@ -223,6 +223,7 @@ int CleanupHashDirAt(int dir_fd, const std::string& name, int64_t reclaim_age,
   int fd = openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   std::vector<std::string> files;
   int err = fd < 0 ? errno : fs::ListDirFd(fd, &files);
+  if (fd >= 0) close(fd);
   if (err == ENOENT) return err;  // out stays empty, as Swift's result for a vanished dir
   if (err != 0) return err;
 

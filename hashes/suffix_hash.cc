@@ -59,10 +59,8 @@ SuffixHash HashSuffix(const SuffixContext& ctx, const std::string& suffix_name) 
     if (err == ENOTDIR || err == ENOENT) return NotDir();
     return Error(Status::FromErrno("listdir " + path, err));
   }
-  // Keep a second descriptor for the *at() calls; ListDirFd consumes its argument.
-  int list_fd = dup(fd);
   std::vector<std::string> hashes;
-  int err = list_fd < 0 ? errno : fs::ListDirFd(list_fd, &hashes);
+  int err = fs::ListDirFd(fd, &hashes);
   if (err != 0) {
     close(fd);
     if (err == ENOTDIR || err == ENOENT) return NotDir();

@@ -113,6 +113,14 @@ std::string Timestamp::internal() const {
 }
 
 std::strong_ordering Timestamp::operator<=>(const Timestamp& o) const {
+  // Fast path (sorting is hot): correctly rounded "%016.05f" is monotonic, so values
+  // more than two units apart order as their strings do, as long as both strings have
+  // the fixed 16-character width and no sign (-0.0 formats as "-000000000.00000").
+  constexpr double kFixedWidthMax = 9999999999.9999;
+  if (std::fabs(seconds_ - o.seconds_) > 2 * kPrecision && seconds_ < kFixedWidthMax &&
+      o.seconds_ < kFixedWidthMax && !std::signbit(seconds_) && !std::signbit(o.seconds_)) {
+    return seconds_ < o.seconds_ ? std::strong_ordering::less : std::strong_ordering::greater;
+  }
   char a[64], b[64];
   std::snprintf(a, sizeof a, "%016.05f", seconds_);
   std::snprintf(b, sizeof b, "%016.05f", o.seconds_);

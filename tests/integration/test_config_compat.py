@@ -11,6 +11,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from replicant_test import run, seeded_random, tool
 
 CASES = int(os.environ.get('REPLICANT_CONFIG_CASES', '250'))
@@ -38,23 +40,41 @@ def readconf(path, section):
     conf.pop('__file__')
     return conf
 
-out = []
-for kind, args in json.load(sys.stdin):
-    try:
-        out.append({'ok': (swift_conf if kind == 'swift' else readconf)(*args)})
-    except BaseException as e:  # SystemExit too: that is how Swift refuses
-        out.append({'error': '%s: %s' % (type(e).__name__, e)})
-json.dump(out, sys.stdout)
+for request in sys.stdin:  # one JSON list of jobs per line, one answer line each
+    out = []
+    for kind, args in json.loads(request):
+        try:
+            out.append({'ok': (swift_conf if kind == 'swift' else readconf)(*args)})
+        except BaseException as e:  # SystemExit too: that is how Swift refuses
+            out.append({'error': '%s: %s' % (type(e).__name__, e)})
+    print(json.dumps(out), flush=True)
 '''
+
+_swift = None
 
 
 def swift_results(jobs):
-    env = dict(os.environ, PYTHONUTF8='1')
-    p = subprocess.run(['/usr/bin/python3', '-c', SWIFT_SIDE], input=json.dumps(jobs),
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                       env=env, timeout=300)
-    assert p.returncode == 0, p.stderr
-    return json.loads(p.stdout)
+    """Runs jobs in one long-lived Swift process (importing Swift takes seconds)."""
+    global _swift
+    if _swift is None:
+        _swift = subprocess.Popen(['/usr/bin/python3', '-c', SWIFT_SIDE], text=True,
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  env=dict(os.environ, PYTHONUTF8='1'))
+    _swift.stdin.write(json.dumps(jobs) + '\n')
+    _swift.stdin.flush()
+    line = _swift.stdout.readline()
+    assert line, 'the Swift helper process died'
+    return json.loads(line)
+
+
+@pytest.fixture(scope='module', autouse=True)
+def _stop_swift_helper():
+    yield
+    global _swift
+    if _swift is not None:
+        _swift.stdin.close()
+        _swift.wait(timeout=30)
+        _swift = None
 
 
 def ours(args):

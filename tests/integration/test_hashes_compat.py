@@ -31,6 +31,7 @@ from swift.obj import diskfile  # noqa: E402
 RECLAIM = 1000          # reclaim_age used when hashing
 POLICY = POLICIES[0]
 TIME_BUDGET = 30.0      # seconds of randomized scenarios
+HEX = '0123456789abcdef'
 # tmpfs (with user xattrs, which DiskFile needs) keeps the many small trees cheap.
 TMP_ROOT = '/dev/shm' if os.access('/dev/shm', os.W_OK) else None
 
@@ -221,7 +222,7 @@ class Scenario(object):
             # A 3-character one: Swift then writes .lock and hashes.invalid inside the
             # suffix dir, which the next run quarantines in turn.
             self.touch(os.path.join(self.part_dir, rng.choice(self.suffixes), 'x12'), b'!')
-        self.notes.append('misplaced files (%s)' % target)
+        self.notes.append('misplaced files: target %s' % target)
 
     def hashes_invalid(self, pickle_invalid):
         rng = self.rng
@@ -242,7 +243,7 @@ class Scenario(object):
             raw += b'\xff\xfe\n'  # not UTF-8: Swift's consolidation fails
         with open(os.path.join(self.part_dir, 'hashes.invalid'), 'ab') as f:
             f.write(raw)
-        self.notes.append('hashes.invalid %r' % raw)
+        self.notes.append('hashes.invalid: %r' % raw)
 
     def hashes_pkl(self):
         """Damage or replace hashes.pkl; returns True when Swift will find it invalid."""
@@ -288,7 +289,7 @@ class Scenario(object):
             data = b'\x80\x02}q\x00(' + body + b'U\x05validq\x01\x88u.'
         with open(path, 'wb') as f:
             f.write(data)
-        self.notes.append('hashes.pkl %s' % kind)
+        self.notes.append('hashes.pkl: %s' % kind)
         return invalid
 
     def build(self):
@@ -370,6 +371,7 @@ def run_scenario(rng, idx):
         a, b = os.path.join(root, 'swift'), os.path.join(root, 'replicant')
         shutil.copytree(sc.devices, a, symlinks=True)
         shutil.copytree(sc.devices, b, symlinks=True)
+        before = snapshot(a)
         for round_ in (1, 2):
             sh = swift_hashes(a, sc.part)
             rh = replicant_hashes(b, sc.part)
@@ -377,7 +379,19 @@ def run_scenario(rng, idx):
             assert rh == sh, '%s\nswift:     %r\nreplicant: %r' % (context, sh, rh)
             diffs = compare_trees(a, b)
             assert not diffs, '%s\n%s' % (context, '\n'.join(diffs[:20]))
-        return sc.notes
+            after = snapshot(a)
+            outcomes = set()
+            if any(v is None for v in sh.values()):
+                outcomes.add('suffix failed')
+            if any(k.startswith(os.path.join('sda', 'quarantined')) for k in after):
+                outcomes.add('quarantine')
+            if set(before) - set(after):
+                outcomes.add('files removed')
+            if any(not isinstance(v, str) or len(v) != 32 for v in sh.values()):
+                outcomes.add('stale value kept')
+            if any(len(k) == 3 and not all(c in HEX for c in k) for k in sh):
+                outcomes.add('non-hex suffix hashed')
+        return [n.split(':')[0] for n in sc.notes] + ['=> ' + o for o in outcomes]
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -388,7 +402,7 @@ def test_randomized_partitions_match_swift():
     count = 0
     seen = set()
     while count < 1000 and (count < 40 or time.time() - start < TIME_BUDGET):
-        seen.update(' '.join(note.split()[:2]) for note in run_scenario(rng, count))
+        seen.update(run_scenario(rng, count))
         count += 1
     print('%d scenarios in %.1fs; damage seen: %s' % (count, time.time() - start, sorted(seen)))
 
@@ -442,3 +456,31 @@ def test_unsafe_invalidation_lines_with_valid_pickle():
             assert os.path.join('sda', 'objects', 'hashes.invalid') not in pb
         finally:
             shutil.rmtree(root, ignore_errors=True)
+
+
+def test_cli_text_output_and_errors():
+    root = tempfile.mkdtemp(prefix='hashes-cli-', dir=TMP_ROOT)
+    try:
+        files = {'abc/%s/1400000000.00000.data' % ('0' * 29 + 'abc'): b'',
+                 'abc/%s/1400000002.00000+186a0.meta' % ('0' * 29 + 'abc'): b'',
+                 'def/%s/1400000004.00000.data' % ('2' * 29 + 'def'): b'',
+                 '123/%s/junk' % ('3' * 29 + '123'): b'', '456/': b''}
+        swift_dir, ours = os.path.join(root, 'swift'), os.path.join(root, 'ours')
+        write_tree(swift_dir, '9', files)
+        part_dir = write_tree(ours, '9', files)
+        expected = manager(swift_dir, 10 ** 10)._get_hashes(
+            'sda', '9', POLICY, recalculate=['abc', 'def', '123', '456'], do_listdir=True)[1]
+        p = run([REPLICANT_BIN, 'hashes', part_dir + '/', '--reclaim-age', str(10 ** 10)])
+        assert p.stdout == ''.join('%s %s\n' % kv for kv in sorted(expected.items()))
+        assert expected['123'] == 'd41d8cd98f00b204e9800998ecf8427e' and '456' not in expected
+
+        missing = os.path.join(root, 'nope', 'objects', '1')
+        p = run([REPLICANT_BIN, 'hashes', missing], check=False)
+        assert p.returncode == 1 and missing in p.stderr and p.stdout == ''
+        for args in ([], [part_dir, '--reclaim-age', 'soon'], [part_dir, '--bogus'],
+                     [part_dir, part_dir]):
+            p = run([REPLICANT_BIN, 'hashes'] + args, check=False)
+            assert p.returncode == 2, (args, p.stderr)
+            assert 'usage' in p.stderr
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

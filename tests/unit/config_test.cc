@@ -3,6 +3,8 @@
 // test tests/integration/test_config_compat.py checks the same against Swift itself.
 #include <catch2/catch.hpp>
 
+#include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -176,7 +178,7 @@ TEST_CASE("readconf interpolation", "[config]") {
   CHECK(s.Get("both") == "/srv 100%");
   CHECK(s.Get("nested") == "/srv/node/sdb");
 
-  auto f = MustParse("[s]\na = %(missing)s\nb = %(a\nc = %(a)s 5%\nok = 1\n");
+  auto f = MustParse("[s]\na = %(missing)s\nb = %(a\nc = %(d)s\nd = 5%\nok = 1\n");
   auto err = f.Section("s");
   REQUIRE_FALSE(err.ok());  // every value is interpolated, as readconf's items() does
   CHECK(Contains(err.status().message(), "'s'"));
@@ -184,6 +186,7 @@ TEST_CASE("readconf interpolation", "[config]") {
   CHECK(Contains(err.status().message(), "missing"));
   CHECK(f.Get("s", "ok")->value() == "1");  // Get() interpolates one value only
   CHECK_FALSE(f.Get("s", "b").ok());
+  CHECK(f.Get("s", "d")->value() == "5%");
   CHECK_FALSE(f.Get("s", "c").ok());  // a referenced value gets full BasicInterpolation
 
   auto loop = MustParse("[s]\na = %(b)s\nb = %(a)s\n").Section("s");

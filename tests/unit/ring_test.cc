@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <atomic>
 #include <bit>
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -15,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -478,4 +480,38 @@ TEST_CASE("get_more_nodes is fast on a part power 17 ring", "[ring]") {
   INFO("200 full handoff lists took " << ms << " ms");
   CHECK(total > 200 * 390);  // nearly every device is reachable in half the partitions
   CHECK(ms < 2000);
+}
+
+TEST_CASE("RingWatcher serves readers while another thread reloads", "[ring]") {
+  TempDir dir;
+  std::string path = dir.Write("object.ring.gz", Gzip(Payload(SmallHeader(), kSmallRows)));
+  auto w = RingWatcher::Open(path);
+  REQUIRE(w.ok());
+  RingWatcher& watcher = **w;
+  std::atomic<bool> stop{false};
+  std::atomic<int> bad{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 3; ++t) {
+    readers.emplace_back([&] {
+      while (!stop) {
+        auto ring = watcher.ring();
+        if (ring->GetPartNodes(0).empty() || ring->GetMoreNodes(1).empty()) ++bad;
+      }
+    });
+  }
+  Rows rows = kSmallRows;
+  for (int i = 0; i < 50; ++i) {
+    std::swap(rows[0], rows[1]);
+    std::string tmp = dir.Write("tmp.ring.gz", Gzip(Payload(SmallHeader(), rows)));
+    struct timespec ts[2] = {{1000 + i, 0}, {1000 + i, 0}};
+    REQUIRE(utimensat(AT_FDCWD, tmp.c_str(), ts, 0) == 0);
+    REQUIRE(::rename(tmp.c_str(), path.c_str()) == 0);  // as swift-ring-builder does
+    auto res = watcher.ReloadIfChanged();
+    REQUIRE(res.ok());
+    CHECK(*res == false);
+  }
+  stop = true;
+  for (auto& t : readers) t.join();
+  CHECK(bad == 0);
+  CHECK(watcher.generation() == 50);
 }
