@@ -31,9 +31,14 @@ Status Exchange::SendHead(int status, Headers headers, Mode mode) {
   if (mode_ != Mode::kNone) return Status::InvalidArgument("response already started");
   mode_ = mode;
   status_ = status;
-  bool keep = mode == Mode::kComplete && req_.keep_alive();
-  if (!keep && req_.http_minor >= 1) headers.emplace_back("Connection", "close");
-  if (keep && req_.http_minor == 0) headers.emplace_back("Connection", "keep-alive");
+  // Only a complete response announces the connection's fate. A chunked or hijacked one
+  // must not say "close": Python's http.client (Swift's SSYNC sender) would then drop
+  // its socket after reading the head and send the body on a new connection.
+  if (mode == Mode::kComplete) {
+    bool keep = req_.keep_alive();
+    if (!keep && req_.http_minor >= 1) headers.emplace_back("Connection", "close");
+    if (keep && req_.http_minor == 0) headers.emplace_back("Connection", "keep-alive");
+  }
   Status st = sock_.Write(ResponseHead(status, headers));
   if (!st.ok()) write_failed_ = true;
   return st;

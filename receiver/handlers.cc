@@ -17,6 +17,12 @@ constexpr const char* kServiceUnavailable =
 
 HttpError BadRequest(const Status& st) { return {400, st.message(), "text/plain"}; }
 
+// An error answer, with its reason on the access log line.
+Status Refuse(Exchange& ex, const HttpError& e, std::string why = "") {
+  ex.Note(why.empty() ? e.body : why);
+  return ex.Respond(e);
+}
+
 // Only replication policies have suffix hashes and SSYNC as replicant implements them.
 std::optional<HttpError> CheckPolicyType(const StoragePolicy& p) {
   if (p.type == "replication") return std::nullopt;
@@ -37,15 +43,12 @@ Status HandleReplicate(Exchange& ex) {
   // Swift's order: policy (get_name_and_placement), path, then the drive (get_hashes).
   const std::string* pidx = req.Header("x-backend-storage-policy-index");
   const StoragePolicy* policy = ResolvePolicy(ctx.swift, pidx);
-  if (!policy) return ex.Respond(NoSuchPolicy(pidx));
+  if (!policy) return Refuse(ex, NoSuchPolicy(pidx));
   auto target = ParseReplicatePath(req.path);
-  if (!target.ok()) return ex.Respond(BadRequest(target.status()));
-  if (auto e = CheckPolicyType(*policy)) return ex.Respond(*e);
+  if (!target.ok()) return Refuse(ex, BadRequest(target.status()));
+  if (auto e = CheckPolicyType(*policy)) return Refuse(ex, *e);
   auto dev = CheckDrive(ctx.config.devices, target->device, ctx.config.mount_check);
-  if (!dev.ok()) {
-    ex.Note(dev.status().message());
-    return ex.Respond(InsufficientStorage(target->device));
-  }
+  if (!dev.ok()) return Refuse(ex, InsufficientStorage(target->device), dev.status().message());
   std::string part_path = PartitionPath(*dev, *policy, target->partition);
   std::string where = fmt::format("{}/{} policy {}", target->device, target->partition,
                                   policy->index);
@@ -80,46 +83,18 @@ Status HandleSsyncRequest(Exchange& ex) {
   // Swift's Receiver.initialize_request, in its order; these are plain HTTP answers.
   const std::string* pidx = req.Header("x-backend-storage-policy-index");
   const StoragePolicy* policy = ResolvePolicy(ctx.swift, pidx);
-  if (!policy) return ex.Respond(NoSuchPolicy(pidx));
+  if (!policy) return Refuse(ex, NoSuchPolicy(pidx));
   auto target = ParseSsyncPath(req.path);
-  if (!target.ok()) return ex.Respond(BadRequest(target.status()));
+  if (!target.ok()) return Refuse(ex, BadRequest(target.status()));
   if (const std::string* frag = req.Header("x-backend-ssync-frag-index");
       frag && !frag->empty() && !ParsePythonInt(*frag).ok()) {
-    return ex.Respond(HttpError{
-        400, "Invalid X-Backend-Ssync-Frag-Index " + pickle::Value::Str(*frag).Repr(),
-        "text/plain"});
+    return Refuse(ex, HttpError{400, "Invalid X-Backend-Ssync-Frag-Index " +
+                                         pickle::Value::Str(*frag).Repr(), "text/plain"});
   }
-  if (auto e = CheckPolicyType(*policy)) return ex.Respond(*e);
+  if (auto e = CheckPolicyType(*policy)) return Refuse(ex, *e);
   auto dev = CheckDrive(cfg.devices, target->device, cfg.mount_check);
-  if (!dev.ok()) {
-    ex.Note(dev.status().message());
-    return ex.Respond(InsufficientStorage(target->device));
-  }
+  if (!dev.ok()) return Refuse(ex, InsufficientStorage(target->device), dev.status().message());
   std::string where = fmt::format("{}/{}/{}", req.peer, target->device, target->partition);
-
-  // The sender waits for the response head before it sends its body.
-  auto out = ex.StartChunked(200, {{"X-Backend-Accept-No-Commit", "True"}});
-  if (!out.ok()) return out.status().WithContext(where);
-  sync::ByteStream& w = **out;
-  if (Status st = w.Write("\r\n"); !st.ok()) return st.WithContext(where);
-
-  auto slot = ctx.slots.TryAcquire();
-  if (!slot) {
-    ex.Note(fmt::format("replication_concurrency {} reached", ctx.slots.limit()));
-    // Swift: HTTPServiceUnavailable's body, as ":ERROR: %d %r" of bytes.
-    w.Write(fmt::format(":ERROR: 503 {}\n",
-                        pickle::Value::Bytes(kServiceUnavailable).Repr()));
-    return Status::OK();
-  }
-  auto dev_slot = DeviceSlot::Acquire(*dev, cfg.replication_concurrency_per_device,
-                                      cfg.replication_lock_timeout);
-  if (!dev_slot.ok()) {
-    ex.Note("device busy: " + dev_slot.status().message());
-    w.Write(fmt::format(":ERROR: 0 {}\n", pickle::Value::Str(dev_slot.status().message()).Repr()));
-    return dev_slot.status().code() == Status::Code::kUnavailable
-               ? Status::OK()
-               : dev_slot.status().WithContext(where);
-  }
 
   sync::ssync::SsyncRequest sreq;
   sreq.devices_dir = cfg.devices;
@@ -132,8 +107,34 @@ Status HandleSsyncRequest(Exchange& ex) {
   sreq.client_timeout = cfg.client_timeout;
   sreq.network_chunk_size = cfg.network_chunk_size;
   sreq.replication_lock_timeout = cfg.replication_lock_timeout;
+  sreq.hash_path_prefix = ctx.swift.hash_path_prefix;
+  sreq.hash_path_suffix = ctx.swift.hash_path_suffix;
+  sreq.swift_dir = cfg.swift_dir;
+  // The session takes the device slot inside its partition lock, in Swift's order.
+  sreq.replication_concurrency_per_device = cfg.replication_concurrency_per_device;
+  if (Status st = sync::ssync::ValidateSsyncRequest(sreq); !st.ok()) {
+    return Refuse(ex, BadRequest(st));
+  }
+
+  // The sender waits for the response head before it sends its body.
+  auto out = ex.StartChunked(200, {{"X-Backend-Accept-No-Commit", "True"}});
+  if (!out.ok()) return out.status().WithContext(where);
+  sync::ByteStream& w = **out;
+  auto slot = ctx.slots.TryAcquire();
+  if (!slot) {
+    // Swift yields "\r\n", then fails replication_semaphore.acquire(False) with
+    // HTTPServiceUnavailable, whose body it sends as ":ERROR: %d %r".
+    ex.Note(fmt::format("replication_concurrency {} reached", ctx.slots.limit()));
+    if (w.Write("\r\n").ok()) {
+      w.Write(fmt::format(":ERROR: 503 {}\n", pickle::Value::Bytes(kServiceUnavailable).Repr()));
+    }
+    return Status::OK();
+  }
+  // HandleSsync writes Swift's leading "\r\n" itself.
+  // The session logs its own failures (as Swift's receiver does); the access line only
+  // notes them, so one failure gives one error line.
   Status st = sync::ssync::HandleSsync(sreq, ex.Body(), w);
-  if (!st.ok()) return st.WithContext(where + " SSYNC");
+  if (!st.ok()) ex.Note(st.message());
   return Status::OK();
 }
 

@@ -30,6 +30,25 @@ SocketStream::~SocketStream() {
 
 void SocketStream::Shutdown() { shutdown(fd_, SHUT_RDWR); }
 
+void SocketStream::LingeringClose(double seconds, size_t max_bytes) {
+  shutdown(fd_, SHUT_WR);
+  auto end = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                std::chrono::duration<double>(seconds));
+  size_t total = 0;
+  while (total < max_bytes) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - Clock::now());
+    if (left.count() <= 0) break;
+    pollfd p{fd_, POLLIN, 0};
+    int rc = poll(&p, 1, static_cast<int>(left.count()));
+    if (rc < 0 && errno == EINTR) continue;
+    if (rc <= 0) break;
+    ssize_t got = recv(fd_, buf_.data(), buf_.size(), 0);
+    if (got <= 0) break;
+    total += static_cast<size_t>(got);
+  }
+  pos_ = end_ = 0;
+}
+
 int SocketStream::WaitMs() const {
   double ms = timeout_ * 1000.0;
   if (deadline_) {
@@ -173,36 +192,34 @@ Result<uint64_t> ParseChunkSize(std::string_view line) {
   return v;
 }
 
+Result<std::string> ChunkedReader::FramingLine() {
+  auto line = s_.ReadHttpLine(kMaxChunkLine);
+  if (line.ok() || line.status().code() == Status::Code::kUnavailable) return line;
+  // Bad framing reads as a broken stream (eventlet's ChunkReadError); a timeout stays
+  // Unavailable.
+  if (line.status().IsNotFound()) {
+    return Status::IOError("client closed the connection inside the chunked body");
+  }
+  return Status::IOError("chunked body: " + line.status().message());
+}
+
 Status ChunkedReader::NextChunk() {
   if (in_chunk_) {  // the CRLF that ends the previous chunk's data
-    auto end = s_.ReadHttpLine(kMaxChunkLine);
-    if (!end.ok()) {
-      return end.status().IsNotFound() ? Status::IOError("client closed the connection inside "
-                                                         "the chunked body")
-                                       : end.status();
-    }
-    if (!end->empty()) return Status::InvalidArgument("chunk data not followed by CRLF");
+    auto end = FramingLine();
+    if (!end.ok()) return end.status();
+    if (!end->empty()) return Status::IOError("chunk data not followed by CRLF");
     in_chunk_ = false;
   }
-  auto line = s_.ReadHttpLine(kMaxChunkLine);
-  if (!line.ok()) {
-    return line.status().IsNotFound()
-               ? Status::IOError("client closed the connection inside the chunked body")
-               : line.status();
-  }
+  auto line = FramingLine();
+  if (!line.ok()) return line.status();
   auto size = ParseChunkSize(*line);
-  if (!size.ok()) return size.status();
+  if (!size.ok()) return Status::IOError(size.status().message());
   if (*size == 0) {
-    // Trailers, up to the empty line.
-    for (int i = 0;; ++i) {
-      auto t = s_.ReadHttpLine(kMaxChunkLine);
-      if (!t.ok()) {
-        return t.status().IsNotFound()
-                   ? Status::IOError("client closed the connection inside the chunked body")
-                   : t.status();
-      }
+    for (int i = 0;; ++i) {  // trailers, up to the empty line
+      auto t = FramingLine();
+      if (!t.ok()) return t.status();
       if (t->empty()) break;
-      if (i >= 100) return Status::InvalidArgument("too many chunked-body trailers");
+      if (i >= 100) return Status::IOError("too many chunked-body trailers");
     }
     done_ = true;
     return Status::OK();

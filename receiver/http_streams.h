@@ -45,6 +45,10 @@ class SocketStream : public sync::ByteStream {
   int fd() const { return fd_; }
   // Stops both directions so a thread blocked on this socket returns (shutdown(2)).
   void Shutdown();
+  // Ends our side, then reads and drops what the client still sends (up to `seconds`
+  // and max_bytes) so that closing with unread input does not reset the connection
+  // and destroy the response it has not read yet.
+  void LingeringClose(double seconds, size_t max_bytes);
 
  private:
   // Milliseconds to wait now, or -1 when the deadline has passed.
@@ -72,7 +76,8 @@ class LengthReader : public sync::ByteStream {
 };
 
 // A "Transfer-Encoding: chunked" request body, de-chunked. Chunk extensions and
-// trailers are read and ignored; a malformed size line or an early end is an error.
+// trailers are read and ignored; bad framing or an early end is an IOError (a timeout
+// stays Unavailable, which the SSYNC receiver answers with ":ERROR: 408").
 class ChunkedReader : public sync::ByteStream {
  public:
   explicit ChunkedReader(SocketStream& s) : s_(s) {}
@@ -82,6 +87,7 @@ class ChunkedReader : public sync::ByteStream {
 
  private:
   Status NextChunk();
+  Result<std::string> FramingLine();
   SocketStream& s_;
   uint64_t left_ = 0;  // bytes left in the current chunk
   bool in_chunk_ = false;

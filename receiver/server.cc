@@ -38,14 +38,14 @@ std::string PeerName(const sockaddr_storage& ss) {
   return fmt::format("[{}]:{}", host, ntohs(a->sin6_port));
 }
 
-// For log lines: a target as sent, cut short and with control bytes escaped.
-std::string LogSafe(std::string_view s) {
+// For log lines: client-controlled text cut short, with control bytes escaped.
+std::string LogSafe(std::string_view s, size_t max = 200) {
   std::string out;
-  for (unsigned char c : s.substr(0, 200)) {
+  for (unsigned char c : s.substr(0, max)) {
     if (c >= 0x20 && c < 0x7f) out += static_cast<char>(c);
     else out += fmt::format("\\x{:02x}", c);
   }
-  if (s.size() > 200) out += "...";
+  if (s.size() > max) out += "...";
   return out;
 }
 
@@ -124,6 +124,7 @@ void Server::Stop() {
 }
 
 void Server::Run() {
+  if (listen_fd_ < 0) return;  // Listen() failed or was not called
   const int max_clients = ctx_.config.max_clients;
   for (;;) {
     {
@@ -173,7 +174,9 @@ void Server::Run() {
   auto grace_end = std::chrono::steady_clock::now() +
                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                        std::chrono::duration<double>(shutdown_grace_));
-  if (active_ > 0) spdlog::info("Waiting for {} connection(s) to finish", active_);
+  int busy = 0;
+  for (const auto& [id, c] : conns_) busy += c.busy;
+  if (busy > 0) spdlog::info("Waiting up to {:g}s for {} request(s) in flight", shutdown_grace_, busy);
   if (!cv_.wait_until(l, grace_end, [&] { return active_ == 0; })) {
     spdlog::warn("Shutting down {} connection(s) still busy after {:g}s", active_,
                  shutdown_grace_);
@@ -199,8 +202,10 @@ void Server::ServeConnection(int fd, std::string peer) {
       if (stopping_) sock.Shutdown();
     }
     try {
-      for (bool first = true; ServeOne(sock, peer, first, id); first = false) {
-        if (!SetBusy(id, false)) break;
+      for (bool first = true;; first = false) {
+        Next next = ServeOne(sock, peer, first, id);
+        if (next == Next::kLinger) sock.LingeringClose(2.0, 1 << 20);
+        if (next != Next::kKeepAlive || !SetBusy(id, false)) break;
       }
     } catch (const std::exception& e) {
       spdlog::error("{}: connection ended by an exception: {}", peer, e.what());
@@ -213,7 +218,8 @@ void Server::ServeConnection(int fd, std::string peer) {
   cv_.notify_all();
 }
 
-bool Server::ServeOne(SocketStream& s, const std::string& peer, bool first, uint64_t id) {
+Server::Next Server::ServeOne(SocketStream& s, const std::string& peer, bool first,
+                              uint64_t id) {
   const double timeout = ctx_.config.client_timeout;
   HeadResult head = ReadRequestHead(s, limits_, timeout, timeout);
   auto start = std::chrono::steady_clock::now();
@@ -222,27 +228,27 @@ bool Server::ServeOne(SocketStream& s, const std::string& peer, bool first, uint
     case Kind::kRequest:
       break;
     case Kind::kClosed:
-      return false;
+      return Next::kClose;
     case Kind::kIdleTimeout:
       if (first) spdlog::info("{}: no request within {:g}s; closing", peer, timeout);
-      return false;
+      return Next::kClose;
     case Kind::kIoError:
-      spdlog::warn("{}: {}; closing", peer, head.error.message);
-      return false;
+      spdlog::warn("{}: {}; closing", peer, LogSafe(head.error.message, 1000));
+      return Next::kClose;
     case Kind::kBad: {
       spdlog::warn("{}: bad request ({} {}): {}; closing", peer, head.error.status,
-                   ReasonPhrase(head.error.status), head.error.message);
+                   ReasonPhrase(head.error.status), LogSafe(head.error.message, 1000));
       std::string body = head.error.message + "\n";
       s.Write(ResponseHead(head.error.status,
                            {{"Content-Type", "text/plain"},
                             {"Content-Length", std::to_string(body.size())},
                             {"Connection", "close"}}) + body);
-      return false;
+      return Next::kLinger;  // the rest of its head may still be on the way
     }
   }
   if (!SetBusy(id, true)) {
     // Stopping: answer nothing new; the client retries elsewhere or later.
-    return false;
+    return Next::kClose;
   }
   HttpRequest& req = head.request;
   req.peer = peer;
@@ -261,20 +267,24 @@ bool Server::ServeOne(SocketStream& s, const std::string& peer, bool first, uint
       result = Status::IOError(std::string("handler exception: ") + e.what());
     }
     if (ex.mode() == Exchange::Mode::kNone) {
-      Status st = ex.Respond(500, "<html><h1>Internal Error</h1><p>" + result.message() +
-                                      "</p></html>");
+      (void)ex.Respond(500, "<html><h1>Internal Error</h1><p>" + result.message() + "</p></html>");
       if (result.ok()) result = Status::IOError("handler sent no response");
     }
   }
   bool keep = ex.Finish();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::string note = ex.note().empty() ? "" : " (" + ex.note() + ")";
-  spdlog::info("{} {} {} {:.4f}s {}{}", req.method, LogSafe(req.target), ex.status(), secs, peer,
-               note);
-  if (!result.ok()) {
-    spdlog::error("{} {} from {}: {}", req.method, LogSafe(req.target), peer, result.message());
+  std::string note = ex.note().empty() ? "" : " (" + LogSafe(ex.note(), 1000) + ")";
+  // One line per request; a failure is told on the same line.
+  if (result.ok()) {
+    spdlog::info("{} {} {} {:.4f}s {}{}", req.method, LogSafe(req.target), ex.status(), secs,
+                 peer, note);
+  } else {
+    spdlog::error("{} {} {} {:.4f}s {}{}: {}", req.method, LogSafe(req.target), ex.status(), secs,
+                  peer, note, LogSafe(result.message(), 1000));
   }
-  return keep;
+  if (keep) return Next::kKeepAlive;
+  // A complete answer to a request whose body we did not read: let the client read it.
+  return ex.mode() == Exchange::Mode::kComplete ? Next::kLinger : Next::kClose;
 }
 
 }  // namespace replicant::receiver

@@ -2,8 +2,8 @@
 //
 // One thread per connection (at most max_clients; more wait in the listen backlog),
 // keep-alive between simple requests. Before a handler runs, the server answers what
-// Swift's object server answers for every method: 412 for a path that is not UTF-8 or
-// holds a NUL, 405 for a method nobody registered; malformed heads get a 400 (414 for
+// Swift's object server answers for every method: 412 for a path that is not UTF-8,
+// 405 for a method nobody registered; malformed heads get a 400 (414 for
 // an over-long request line) and the connection is closed. Every request gets one
 // access log line (method, target, status, duration, peer); a client that disconnects
 // or stalls past client_timeout ends only its own connection, with one log line.
@@ -128,8 +128,9 @@ class Server {
     bool busy = false;
   };
   void ServeConnection(int fd, std::string peer);
-  // One request; false when the connection must close.
-  bool ServeOne(SocketStream& s, const std::string& peer, bool first, uint64_t id);
+  enum class Next { kKeepAlive, kClose, kLinger };
+  // One request, and what to do with the connection afterwards.
+  Next ServeOne(SocketStream& s, const std::string& peer, bool first, uint64_t id);
   bool SetBusy(uint64_t id, bool busy);  // false when stopping
 
   ServerContext ctx_;

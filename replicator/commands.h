@@ -7,5 +7,6 @@ namespace replicant::cli {
 int RunRing(int argc, char** argv);
 int RunHashes(int argc, char** argv);
 int RunReplicate(int argc, char** argv);
+int RunServe(int argc, char** argv);
 
 }  // namespace replicant::cli

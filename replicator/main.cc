@@ -11,6 +11,7 @@ constexpr const char* kUsage =
     "usage: replicant COMMAND [ARGS]\n"
     "commands:\n"
     "  replicate [CONFIG] [--once] [-d DEVS] [-p PARTS] [-i POLICIES] [-v]\n"
+    "  serve [CONFIG] [-v]\n"
     "  ring RINGFILE (--partition P | --object A/C/O [--swift-dir DIR]) [--handoffs K] [--json]\n"
     "  hashes PARTITION_DIR [--reclaim-age SECONDS] [--json]\n"
     "run 'replicant COMMAND --help' for a command's options\n";
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
   std::string_view cmd = argv[1];
   if (cmd == "ring") return replicant::cli::RunRing(argc - 1, argv + 1);
   if (cmd == "replicate") return replicant::cli::RunReplicate(argc - 1, argv + 1);
+  if (cmd == "serve") return replicant::cli::RunServe(argc - 1, argv + 1);
   if (cmd == "hashes") return replicant::cli::RunHashes(argc - 1, argv + 1);
   std::fprintf(stderr, "replicant: unknown command '%s'\n%s", argv[1], kUsage);
   return 2;

@@ -17,6 +17,8 @@
 
 #include "hashes/partition_hashes.h"
 #include "sync_backends/rsync/rsync_backend.h"
+#include "sync_backends/ssync/handoff_cleanup.h"
+#include "sync_backends/ssync/ssync_backend.h"
 
 namespace replicant {
 namespace {
@@ -299,6 +301,8 @@ void Replicator::Pass::UpdateDeleted(const PartitionJob& job) {
     }
     std::sort(suffixes.begin(), suffixes.end());
     size_t successes = 0, responses = 0;
+    // ssync: the objects every successful peer confirmed (Swift's delete_objs).
+    std::optional<std::set<std::string>> delete_objs;
     if (!suffixes.empty()) {
       for (const auto& node : job.nodes) {
         stats_.Update(dev, [](ReplicationStats& s) { s.rsync++; });
@@ -318,6 +322,13 @@ void Replicator::Pass::UpdateDeleted(const PartitionJob& job) {
         }
         if (result.success) successes++;
         else failures.emplace(node.replication_ip, node.device);
+        if (result.success && r_.cfg_.sync_method == "ssync") {
+          std::set<std::string> confirmed;
+          for (const auto& [hash, ts] : result.in_sync_objects) {
+            if (!delete_objs || delete_objs->count(hash)) confirmed.insert(hash);
+          }
+          delete_objs = std::move(confirmed);
+        }
         spdlog::info("Reverted {} suffixes of handoff {} to {} ({})", suffixes.size(),
                      JobName(job), NodeName(node), result.success ? "ok" : "failed");
       }
@@ -327,13 +338,21 @@ void Replicator::Pass::UpdateDeleted(const PartitionJob& job) {
                               : responses == job.nodes.size() && successes == responses;
     if (delete_handoff || suffixes.empty()) {
       if (delete_handoff) stats_.Update(dev, [](ReplicationStats& s) { s.remove++; });
-      spdlog::info("Removing partition: {}", job.sync.path);
-      std::filesystem::remove_all(job.sync.path, ec);
-      if (ec && ec != std::errc::no_such_file_or_directory &&
-          ec != std::errc::directory_not_empty) {
-        spdlog::error("Error removing handoff partition {}: {}", job.sync.path, ec.message());
+      if (delete_handoff && delete_objs) {
+        // Only what the peers confirmed goes; the partition once nothing else is left.
+        spdlog::info("Removing {} objects", delete_objs->size());
+        auto cleanup = sync::ssync::DeleteHandoffObjects(job.sync.path, *delete_objs);
+        if (!cleanup.error_paths.empty()) failures = targets;
+        deleted = cleanup.partition_removed;
+      } else {
+        spdlog::info("Removing partition: {}", job.sync.path);
+        std::filesystem::remove_all(job.sync.path, ec);
+        if (ec && ec != std::errc::no_such_file_or_directory &&
+            ec != std::errc::directory_not_empty) {
+          spdlog::error("Error removing handoff partition {}: {}", job.sync.path, ec.message());
+        }
+        deleted = true;
       }
-      deleted = true;
     }
   }
   if (!deleted) handoffs_remaining_++;
@@ -491,6 +510,15 @@ Result<std::shared_ptr<sync::SyncBackend>> MakeSyncBackend(const ReplicatorConfi
     auto b = sync::RsyncBackend::Create(std::move(o));
     if (!b.ok()) return b.status().WithContext(cfg.config_path + ": [object-replicator] sync_method");
     return std::shared_ptr<sync::SyncBackend>(std::move(*b));
+  }
+  if (cfg.sync_method == "ssync") {
+    sync::SsyncOptions o;
+    o.conn_timeout = cfg.conn_timeout;
+    o.node_timeout = cfg.node_timeout;
+    o.http_timeout = cfg.http_timeout;
+    o.network_chunk_size = static_cast<size_t>(std::max(1, cfg.network_chunk_size));
+    o.reclaim_age = cfg.reclaim_age;
+    return std::shared_ptr<sync::SyncBackend>(std::make_shared<sync::SsyncBackend>(o));
   }
   return Status::InvalidArgument(cfg.config_path + ": [object-replicator] sync_method = " +
                                  cfg.sync_method + " is not available in this build yet");

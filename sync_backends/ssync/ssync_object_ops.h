@@ -18,7 +18,7 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -71,6 +71,10 @@ struct SubRequest {
   std::vector<std::string> replication_headers;  // lower-cased names, in arrival order
   std::optional<int64_t> content_length;
 };
+
+// Swift's split_path(name, 3, 3, True) of a raw "/a/c/o": all three non-empty.
+bool SplitObjectName(std::string_view path, std::string* account, std::string* container,
+                     std::string* object);
 
 // Splits and unquotes "/a/c/o" (object may hold '/'); InvalidArgument when it is not
 // a valid object path (Swift's split_path + check_utf8 would answer 400/412).

@@ -92,6 +92,9 @@ std::string LowerAscii(std::string_view s);
 // "15 seconds" / "1 second": eventlet Timeout's text, used in Swift's messages.
 std::string SecondsText(double seconds);
 
+// Swift's check_utf8: strict UTF-8 and no NUL byte.
+bool IsUtf8NoNul(std::string_view s);
+
 // Parses a Content-Length the way Python int() does after strip: optional sign,
 // decimal digits, single underscores between digits. nullopt when invalid.
 std::optional<int64_t> ParsePyInt(std::string_view s);

@@ -1,0 +1,150 @@
+#include "sync_backends/ssync/ssync_backend.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "sync_backends/ssync/chunked_stream.h"
+#include "sync_backends/ssync/ssync_protocol.h"
+#include "sync_backends/ssync/ssync_sender.h"
+#include "sync_backends/ssync/tcp_stream.h"
+
+namespace replicant::sync {
+namespace {
+
+using ssync::ChunkedReader;
+using ssync::ChunkedWriter;
+using ssync::TcpStream;
+
+constexpr size_t kMaxHeaderLine = 8192;
+constexpr size_t kMaxHeaders = 100;
+
+struct ResponseHead {
+  int status = 0;
+  bool chunked = false;
+  std::optional<int64_t> content_length;
+};
+
+Result<ResponseHead> ReadResponseHead(ByteStream& in) {
+  ResponseHead head;
+  auto line = in.ReadLine(kMaxHeaderLine);
+  if (!line.ok()) {
+    if (line.status().IsNotFound()) return Status::IOError("connection closed before a response");
+    return line.status();
+  }
+  // "HTTP/1.1 200 OK"
+  std::string_view l = ssync::StripAscii(*line);
+  size_t sp = l.find(' ');
+  if (l.substr(0, 5) != "HTTP/" || sp == std::string_view::npos) {
+    return Status::IOError("bad status line " + ssync::PyBytesRepr(l.substr(0, 200)));
+  }
+  auto code = ssync::ParsePyInt(l.substr(sp + 1, 3));
+  if (!code) return Status::IOError("bad status line " + ssync::PyBytesRepr(l.substr(0, 200)));
+  head.status = static_cast<int>(*code);
+  for (size_t n = 0;; ++n) {
+    auto h = in.ReadLine(kMaxHeaderLine);
+    if (!h.ok()) return h.status().IsNotFound() ? Status::IOError("early end of response headers") : h.status();
+    std::string_view hv = ssync::StripAscii(*h);
+    if (hv.empty()) break;
+    if (n >= kMaxHeaders) return Status::IOError("too many response headers");
+    size_t colon = hv.find(':');
+    if (colon == std::string_view::npos) continue;
+    std::string name = ssync::LowerAscii(ssync::StripAscii(hv.substr(0, colon)));
+    std::string value = ssync::LowerAscii(ssync::StripAscii(hv.substr(colon + 1)));
+    if (name == "transfer-encoding") head.chunked = value.find("chunked") != std::string::npos;
+    if (name == "content-length") head.content_length = ssync::ParsePyInt(value);
+  }
+  return head;
+}
+
+// The first KiB of an error response body, for the log.
+std::string ReadErrorBody(ByteStream& in, const ResponseHead& head) {
+  std::string body(1024, '\0');
+  size_t got = 0;
+  if (head.chunked) {
+    ChunkedReader r(in);
+    while (got < body.size()) {
+      auto n = r.Read(body.data() + got, body.size() - got);
+      if (!n.ok() || *n == 0) break;
+      got += *n;
+    }
+  } else {
+    size_t limit = head.content_length ? std::min<size_t>(*head.content_length, body.size()) : 0;
+    while (got < limit) {
+      auto n = in.Read(body.data() + got, limit - got);
+      if (!n.ok() || *n == 0) break;
+      got += *n;
+    }
+  }
+  body.resize(got);
+  return body;
+}
+
+}  // namespace
+
+SyncResult SsyncBackend::Sync(const Device& node, const SyncJob& job,
+                              const std::vector<std::string>& suffixes) {
+  SyncResult result;
+  if (suffixes.empty()) {
+    result.success = true;
+    return result;
+  }
+  std::string where = fmt::format("{}:{}/{}/{}", node.replication_ip, node.replication_port,
+                                  node.device, job.partition);
+  auto conn = TcpStream::Connect(node.replication_ip, node.replication_port, opts_.conn_timeout);
+  if (!conn.ok()) {
+    spdlog::error("{} {}", where, conn.status().message());
+    return result;
+  }
+  TcpStream& tcp = **conn;
+  tcp.set_write_timeout(opts_.node_timeout);
+  tcp.set_read_timeout(opts_.node_timeout);
+  std::string host = node.replication_ip.find(':') != std::string::npos
+                         ? "[" + node.replication_ip + "]"
+                         : node.replication_ip;
+  std::string head = fmt::format(
+      "SSYNC /{}/{} HTTP/1.1\r\nHost: {}:{}\r\nAccept-Encoding: identity\r\n"
+      "Transfer-Encoding: chunked\r\nX-Backend-Storage-Policy-Index: {}\r\n\r\n",
+      node.device, job.partition, host, node.replication_port, job.policy_index);
+  Status st = tcp.Write(head);
+  if (st.ok()) st = tcp.Flush();
+  Result<ResponseHead> resp = st.ok() ? ReadResponseHead(tcp) : Result<ResponseHead>(st);
+  if (!resp.ok()) {
+    spdlog::error("{} connect: {}", where, resp.status().message());
+    return result;
+  }
+  if (resp->status != 200) {
+    spdlog::error("{} Expected status 200; got {} ({})", where, resp->status,
+                  ssync::PyBytesRepr(ReadErrorBody(tcp, *resp)));
+    return result;
+  }
+  // Waiting for the receiver's answers may take as long as its disk work.
+  tcp.set_read_timeout(opts_.http_timeout);
+  ChunkedWriter request(tcp);
+  std::optional<ChunkedReader> chunked;
+  if (resp->chunked) chunked.emplace(tcp);
+  ByteStream& response = chunked ? static_cast<ByteStream&>(*chunked) : tcp;
+
+  ssync::SenderOptions so;
+  so.network_chunk_size = opts_.network_chunk_size;
+  so.reclaim_age = opts_.reclaim_age;
+  ssync::SsyncSender sender(so, job, suffixes);
+  auto done = sender.Run(request, response);
+  // Swift's disconnect(): end the chunked body, then close.
+  (void)request.Finish();
+  tcp.Close();
+  const ssync::SenderStats& s = sender.stats();
+  if (!done.ok()) {
+    spdlog::error("{} {}", where, done.status().message());
+    return result;
+  }
+  spdlog::debug(
+      "ssync completed ok: dev: {}, part: {}, policy: {}, num suffixes: {}, available: {}, "
+      "sent: {} (puts {}, posts {}, deletes {}, {} bytes)",
+      job.device, job.partition, job.policy_index, suffixes.size(), s.offered, s.wanted, s.puts,
+      s.posts, s.deletes, s.bytes);
+  result.success = true;
+  result.in_sync_objects = std::move(*done);
+  return result;
+}
+
+}  // namespace replicant::sync
