@@ -89,7 +89,15 @@ struct WriterOptions {
   int64_t reclaim_age = 604800;  // for the cleanup after the rename (Swift's default)
   bool cleanup = true;           // CleanupOnDiskFiles after the rename, as Swift's put()
   size_t xattr_chunk_size = kDefaultXattrChunkSize;
+  // When set, the directories Put() would fsync after the rename are appended here
+  // instead, for a receiver that makes a whole batch durable with one fsync per
+  // directory before it acknowledges any file of it. The file itself is always
+  // fsynced before the rename.
+  std::vector<std::string>* deferred_dir_syncs = nullptr;
 };
+
+// fsync of a directory.
+Status FsyncDir(const std::string& dir);
 
 // One new file for one object. Write() the body (.data only), then Put() or PutRaw();
 // destroying a writer that was not put removes its temp file.

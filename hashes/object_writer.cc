@@ -53,15 +53,6 @@ Result<int> MakeDirsCount(const std::string& path) {
   return Status::FromErrno("mkdir " + path, errno);
 }
 
-Status FsyncDir(const std::string& dir) {
-  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Status::FromErrno("open dir " + dir, errno);
-  int rc = fsync(fd);
-  int err = errno;
-  close(fd);
-  return rc == 0 ? Status::OK() : Status::FromErrno("fsync dir " + dir, err);
-}
-
 std::string ToLower(std::string s) {
   for (char& c : s) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
   return s;
@@ -81,6 +72,15 @@ Status CheckBody(const Metadata& md, const std::string& etag, uint64_t size) {
 }
 
 }  // namespace
+
+Status FsyncDir(const std::string& dir) {
+  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno("open dir " + dir, errno);
+  int rc = fsync(fd);
+  int err = errno;
+  close(fd);
+  return rc == 0 ? Status::OK() : Status::FromErrno("fsync dir " + dir, err);
+}
 
 struct ObjectWriter::Md5State {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
@@ -245,8 +245,11 @@ Status ObjectWriter::Finalize(const std::string& filename, std::string_view pick
   // The hash dir, and the parent of each dir we created, so every new entry is durable.
   std::string dir = hash_dir_;
   for (int i = 0; i <= *created; ++i) {
-    s = FsyncDir(dir);
-    if (!s.ok()) return s;
+    if (options_.deferred_dir_syncs) {
+      options_.deferred_dir_syncs->push_back(dir);
+    } else if (s = FsyncDir(dir); !s.ok()) {
+      return s;
+    }
     dir = Dirname(dir);
   }
   if (options_.cleanup) {

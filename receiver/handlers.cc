@@ -6,6 +6,7 @@
 #include "formats/pickle.h"
 #include "hashes/diskfile.h"
 #include "hashes/partition_hashes.h"
+#include "sync_backends/native/native_receiver.h"
 #include "sync_backends/ssync/ssync_receiver.h"
 
 namespace replicant::receiver {
@@ -138,9 +139,53 @@ Status HandleSsyncRequest(Exchange& ex) {
   return Status::OK();
 }
 
+Status HandleRepconn(Exchange& ex) {
+  const HttpRequest& req = ex.request();
+  ServerContext& ctx = ex.context();
+  const ServerConfig& cfg = ctx.config;
+  const std::string* pidx = req.Header("x-backend-storage-policy-index");
+  const StoragePolicy* policy = ResolvePolicy(ctx.swift, pidx);
+  if (!policy) return Refuse(ex, NoSuchPolicy(pidx));
+  auto target = ParseSsyncPath(req.path);  // the same /<device>/<partition> shape
+  if (!target.ok()) return Refuse(ex, BadRequest(target.status()));
+  if (auto e = CheckPolicyType(*policy)) return Refuse(ex, *e);
+  auto dev = CheckDrive(cfg.devices, target->device, cfg.mount_check);
+  if (!dev.ok()) return Refuse(ex, InsufficientStorage(target->device), dev.status().message());
+  auto slot = ctx.slots.TryAcquire();
+  if (!slot) {
+    return Refuse(ex, HttpError{503, kServiceUnavailable, "text/html; charset=UTF-8"},
+                  fmt::format("replication_concurrency {} reached", ctx.slots.limit()));
+  }
+  sync::native::NativeRequest nreq;
+  nreq.target = {cfg.devices, target->device, target->partition, policy->index};
+  nreq.remote_addr = req.peer;
+  const std::string* offered = req.Header("x-replicant-native");
+  nreq.extensions = sync::native::Extensions::Parse(offered ? *offered : "")
+                        .Intersect(sync::native::Extensions::Parse(cfg.native_extensions));
+  nreq.reclaim_age = cfg.reclaim_age;
+  nreq.max_frame = cfg.native_max_frame;
+  nreq.max_batch_files = static_cast<size_t>(cfg.native_max_batch);
+  nreq.delta_min_size = static_cast<uint64_t>(cfg.native_delta_min_size);
+  nreq.replication_lock_timeout = cfg.replication_lock_timeout;
+  nreq.replication_concurrency_per_device = cfg.replication_concurrency_per_device;
+  Headers headers;
+  if (nreq.extensions.any()) {
+    headers.emplace_back(sync::native::kExtensionsHeader, nreq.extensions.ToHeader());
+  }
+  auto conn = ex.Hijack(200, std::move(headers));
+  if (!conn.ok()) return conn.status();
+  sync::native::NativeSessionStats stats;
+  Status st = sync::native::HandleNativeSession(nreq, **conn, &stats);
+  ex.Note(fmt::format("{} files, {} bytes received ({} by delta){}", stats.files_received,
+                      stats.bytes_received, stats.delta_files,
+                      nreq.extensions.any() ? ", extensions " + nreq.extensions.ToHeader() : ""));
+  return st;
+}
+
 void RegisterReplicationHandlers(Server& server) {
   server.Register("REPLICATE", HandleReplicate);
   server.Register("SSYNC", HandleSsyncRequest);
+  server.Register("REPCONN", HandleRepconn);
 }
 
 }  // namespace replicant::receiver

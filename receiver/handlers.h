@@ -19,7 +19,11 @@ namespace replicant::receiver {
 
 Status HandleReplicate(Exchange& ex);
 Status HandleSsyncRequest(Exchange& ex);
-// Registers REPLICATE and SSYNC.
+// REPCONN /<dev>/<part>: the native protocol (sync::native). 503 when every
+// replication slot is taken; otherwise 200 with the agreed X-Replicant-Native
+// extensions, then the hijacked connection runs one native session.
+Status HandleRepconn(Exchange& ex);
+// Registers REPLICATE, SSYNC and REPCONN.
 void RegisterReplicationHandlers(Server& server);
 
 }  // namespace replicant::receiver

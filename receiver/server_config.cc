@@ -85,6 +85,13 @@ Result<ServerConfig> ServerConfigFromSection(const ConfigSection& s) {
   r.Take(s.GetInt("reclaim_age", c.reclaim_age), &c.reclaim_age);
   r.Check("reclaim_age", c.reclaim_age >= 0, "must not be negative");
   r.Int("max_clients", 1, 1 << 16, &c.max_clients);
+  c.native_extensions = s.GetString("native_extensions", c.native_extensions);
+  int max_frame = static_cast<int>(c.native_max_frame);
+  r.Int("native_max_frame", 4096, 1 << 30, &max_frame);
+  c.native_max_frame = static_cast<size_t>(max_frame);
+  r.Int("native_max_batch", 1, 1 << 16, &c.native_max_batch);
+  r.Take(s.GetInt("native_delta_min_size", c.native_delta_min_size), &c.native_delta_min_size);
+  r.Check("native_delta_min_size", c.native_delta_min_size >= 0, "must not be negative");
   c.log_name = s.GetString("log_name", c.log_name);
   // readconf sets log_name to the section name when absent; keep ours readable.
   if (c.log_name.empty() || c.log_name == kServerSection) c.log_name = "replicant-server";

@@ -31,6 +31,11 @@ struct ServerConfig {
   size_t network_chunk_size = 65536;
   int64_t reclaim_age = 604800;
   int max_clients = 1024;  // connections served at once; more wait in the backlog
+  // Native protocol (REPCONN), replicant's own options.
+  std::string native_extensions = "batch,delta,md5";  // offered to senders; "" = plain
+  size_t native_max_frame = 32u << 20;                // largest frame accepted
+  int native_max_batch = 1024;                        // files per batch
+  int64_t native_delta_min_size = 1 << 20;            // smallest .data given a signature
   std::string log_name = "replicant-server";
   std::string log_level = "INFO";
 };

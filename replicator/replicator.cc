@@ -1,9 +1,5 @@
 #include "replicator/replicator.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
@@ -15,9 +11,10 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "hashes/handoff_cleanup.h"
 #include "hashes/partition_hashes.h"
+#include "hashes/replication_lock.h"
 #include "sync_backends/rsync/rsync_backend.h"
-#include "sync_backends/ssync/handoff_cleanup.h"
 #include "sync_backends/ssync/ssync_backend.h"
 
 namespace replicant {
@@ -33,28 +30,6 @@ std::string NodeName(const Device& d) {
 std::string JobName(const PartitionJob& j) {
   return fmt::format("{}/{} partition {}", j.sync.device, j.sync.policy_index, j.sync.partition);
 }
-
-// Swift's partition_lock(name='replication'): flock on <part>/.lock-replication, so
-// that an incoming SSYNC and this handoff revert never race on one partition.
-class ReplicationLock {
- public:
-  ReplicationLock(const std::string& part_dir, double timeout) {
-    fd_ = open((part_dir + "/.lock-replication").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
-    if (fd_ < 0) return;
-    auto deadline = Clock::now() + std::chrono::duration<double>(timeout);
-    while (flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-      if (Clock::now() >= deadline) { close(fd_); fd_ = -1; return; }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    locked_ = true;
-  }
-  ~ReplicationLock() { if (fd_ >= 0) close(fd_); }
-  bool locked() const { return locked_; }
-
- private:
-  int fd_ = -1;
-  bool locked_ = false;
-};
 
 }  // namespace
 
@@ -286,8 +261,10 @@ void Replicator::Pass::UpdateDeleted(const PartitionJob& job) {
   for (const auto& n : job.nodes) targets.emplace(n.replication_ip, n.device);
   bool deleted = false;
   {
-    ReplicationLock lock(job.sync.path, 0.2);
-    if (!lock.locked()) {
+    // Swift's partition_lock(name='replication'): an incoming SSYNC or REPCONN and this
+    // revert never work on one partition at once.
+    auto lock = hashes::ReplicationLock::Acquire(job.sync.path, "replication", 1, 0.2);
+    if (!lock.ok()) {
       spdlog::info("Unable to lock handoff partition {} for replication on device {} policy {}",
                    job.sync.partition, dev, job.sync.policy_index);
       handoffs_remaining_++;
@@ -341,7 +318,9 @@ void Replicator::Pass::UpdateDeleted(const PartitionJob& job) {
       if (delete_handoff && delete_objs) {
         // Only what the peers confirmed goes; the partition once nothing else is left.
         spdlog::info("Removing {} objects", delete_objs->size());
-        auto cleanup = sync::ssync::DeleteHandoffObjects(job.sync.path, *delete_objs);
+        auto cleanup = hashes::DeleteHandoffObjects(job.sync.path, *delete_objs);
+        for (const auto& e : cleanup.errors) spdlog::error("{}", e);
+        if (cleanup.partition_removed) spdlog::info("Removed partition: {}", job.sync.path);
         if (!cleanup.error_paths.empty()) failures = targets;
         deleted = cleanup.partition_removed;
       } else {

@@ -1,5 +1,7 @@
 #include "sync_backends/ssync/ssync_protocol.h"
 
+#include "hashes/replication_lock.h"
+
 #include <cmath>
 #include <cstdio>
 #include <vector>
@@ -358,15 +360,7 @@ std::string LowerAscii(std::string_view s) {
   return out;
 }
 
-std::string SecondsText(double seconds) {
-  char buf[64];
-  if (seconds == std::floor(seconds) && std::fabs(seconds) < 1e15) {
-    std::snprintf(buf, sizeof buf, "%.0f", seconds);
-  } else {
-    std::snprintf(buf, sizeof buf, "%g", seconds);
-  }
-  return std::string(buf) + (seconds == 1 ? " second" : " seconds");
-}
+std::string SecondsText(double seconds) { return hashes::SecondsText(seconds); }
 
 bool IsUtf8NoNul(std::string_view s) {
   size_t i = 0;

@@ -12,7 +12,7 @@
 #include "hashes/diskfile.h"
 #include "ring/hash_path.h"
 #include "sync_backends/ssync/chunked_stream.h"
-#include "sync_backends/ssync/handoff_cleanup.h"
+#include "hashes/handoff_cleanup.h"
 #include "sync_backends/ssync/ssync_receiver.h"
 #include "sync_backends/ssync/ssync_sender.h"
 #include "tests/unit/hashes_test_util.h"
@@ -269,11 +269,11 @@ TEST_CASE("Sender and receiver converge over chunked pipes", "[ssync]") {
 
   // Handoff cleanup removes exactly the confirmed objects, then the empty partition.
   std::set<std::string> two{HashOf("big"), HashOf("gone")};
-  auto c = ssync::DeleteHandoffObjects(src.part_dir(), two);
+  auto c = hashes::DeleteHandoffObjects(src.part_dir(), two);
   CHECK(c.removed == 2);
   CHECK_FALSE(c.partition_removed);
   CHECK(HasFiles(src.hash_dir("meta")));
-  c = ssync::DeleteHandoffObjects(src.part_dir(), {HashOf("meta")});
+  c = hashes::DeleteHandoffObjects(src.part_dir(), {HashOf("meta")});
   CHECK(c.partition_removed);
   CHECK_FALSE(replicant::testing::Exists(src.part_dir()));
 }

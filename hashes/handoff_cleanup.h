@@ -1,4 +1,5 @@
-// Handoff cleanup after SSYNC: Swift's delete_handoff_objs for one partition.
+// Handoff cleanup after a protocol sync (SSYNC, native): Swift's delete_handoff_objs
+// for one partition.
 //
 // After every target node confirmed a set of objects (SyncResult::in_sync_objects),
 // a handoff removes exactly those hash dirs (rmtree), then each suffix dir if it is
@@ -12,15 +13,16 @@
 #include <string>
 #include <vector>
 
-namespace replicant::sync::ssync {
+namespace replicant::hashes {
 
 struct HandoffCleanup {
   size_t removed = 0;                    // hash dirs removed
   std::vector<std::string> error_paths;  // suffix dirs that failed other than ENOENT/ENOTEMPTY
+  std::vector<std::string> errors;       // one message per error path, for the caller's log
   bool partition_removed = false;
 };
 
 HandoffCleanup DeleteHandoffObjects(const std::string& partition_dir,
                                     const std::set<std::string>& hashes);
 
-}  // namespace replicant::sync::ssync
+}  // namespace replicant::hashes

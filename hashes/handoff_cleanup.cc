@@ -1,4 +1,4 @@
-#include "sync_backends/ssync/handoff_cleanup.h"
+#include "hashes/handoff_cleanup.h"
 
 #include <unistd.h>
 
@@ -6,9 +6,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include <spdlog/spdlog.h>
-
-namespace replicant::sync::ssync {
+namespace replicant::hashes {
 
 HandoffCleanup DeleteHandoffObjects(const std::string& partition_dir,
                                     const std::set<std::string>& hashes) {
@@ -21,9 +19,9 @@ HandoffCleanup DeleteHandoffObjects(const std::string& partition_dir,
     if (fs::remove_all(suffix_dir + "/" + hash, ec) > 0) ++out.removed;
     if (rmdir(suffix_dir.c_str()) != 0 && errno != ENOENT && errno != ENOTEMPTY &&
         errno != EEXIST) {
-      spdlog::error("Unexpected error trying to cleanup suffix dir {}: {}", suffix_dir,
-                    std::strerror(errno));
       out.error_paths.push_back(suffix_dir + "/" + hash);
+      out.errors.push_back("Unexpected error trying to cleanup suffix dir " + suffix_dir + ": " +
+                           std::strerror(errno));
     }
   }
   // Other suffixes may have been empty from the start; what still holds something
@@ -37,11 +35,10 @@ HandoffCleanup DeleteHandoffObjects(const std::string& partition_dir,
     if (rmdir(e.path().c_str()) != 0) suffix_left = true;
   }
   if (!ec && !suffix_left && out.error_paths.empty()) {
-    spdlog::info("Removing partition: {}", partition_dir);
     fs::remove_all(partition_dir, ec);
     out.partition_removed = !ec;
   }
   return out;
 }
 
-}  // namespace replicant::sync::ssync
+}  // namespace replicant::hashes

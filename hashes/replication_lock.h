@@ -15,7 +15,10 @@
 
 #include "formats/status.h"
 
-namespace replicant::sync::ssync {
+namespace replicant::hashes {
+
+// "15 seconds" / "1 second": eventlet Timeout's text, as Swift's lock messages use it.
+std::string SecondsText(double seconds);
 
 class ReplicationLock {
  public:
@@ -36,4 +39,4 @@ class ReplicationLock {
   std::vector<int> fds_;
 };
 
-}  // namespace replicant::sync::ssync
+}  // namespace replicant::hashes

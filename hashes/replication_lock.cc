@@ -1,4 +1,4 @@
-#include "sync_backends/ssync/replication_lock.h"
+#include "hashes/replication_lock.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -9,9 +9,20 @@
 #include <filesystem>
 #include <thread>
 
-#include "sync_backends/ssync/ssync_protocol.h"
+#include <cmath>
+#include <cstdio>
 
-namespace replicant::sync::ssync {
+namespace replicant::hashes {
+
+std::string SecondsText(double seconds) {
+  char buf[64];
+  if (seconds == std::floor(seconds) && std::fabs(seconds) < 1e15) {
+    std::snprintf(buf, sizeof buf, "%.0f", seconds);
+  } else {
+    std::snprintf(buf, sizeof buf, "%g", seconds);
+  }
+  return std::string(buf) + (seconds == 1 ? " second" : " seconds");
+}
 
 Result<ReplicationLock> ReplicationLock::Acquire(const std::string& directory,
                                                  const std::string& name, int limit,
@@ -73,4 +84,4 @@ ReplicationLock::~ReplicationLock() {
   for (int fd : fds_) close(fd);
 }
 
-}  // namespace replicant::sync::ssync
+}  // namespace replicant::hashes

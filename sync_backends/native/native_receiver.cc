@@ -1,0 +1,340 @@
+// The native receiver session: Hummingbird's objRepConnHandler loop, plus batches.
+#include "sync_backends/native/native_receiver.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "hashes/diskfile.h"
+#include "hashes/partition_hashes.h"
+#include "hashes/replication_lock.h"
+#include "sync_backends/native/native_delta.h"
+
+namespace replicant::sync::native {
+namespace {
+
+using nlohmann::json;
+constexpr size_t kCopyBuf = 1 << 16;
+constexpr int64_t kMaxSignature = 64 << 20;
+
+// One file the sender offered and we accepted, waiting for its body.
+struct Accepted {
+  ObjectFilePath path;
+  std::string pickled;  // raw metadata xattr
+  int64_t size = 0;
+  hashes::UniqueFd base_fd;  // delta base, held open from signature to patch
+  uint64_t base_size = 0;
+  bool delta = false;
+};
+
+class Session {
+ public:
+  Session(const NativeRequest& req, ByteStream& conn, NativeSessionStats* stats)
+      : req_(req), conn_(conn), stats_(stats ? stats : &own_stats_),
+        who_(fmt::format("{} {}/{}", req.remote_addr, req.target.device, req.target.partition)) {}
+
+  Status Run();
+
+ private:
+  Status Violation(const std::string& msg);
+  Status Send(const json& j) { return WriteFrame(conn_, j); }
+  Result<std::string> CheckXattrs(const SyncFileRequest& r, const ObjectFilePath& p);
+  // Checks an offer against the names in its hash dir; on GoAhead fills *acc and
+  // adds the name to `present`.
+  Result<SyncFileResponse> Evaluate(const SyncFileRequest& r, ObjectFilePath path,
+                                    std::vector<std::string>& present, Accepted* acc);
+  Status Single(const SyncFileRequest& r);
+  Status Batch(const json& j);
+  // Reads the body of `acc` (size raw bytes, or a chunked delta) and puts the file.
+  // A Status error is a broken or hostile stream; a failed put is a response.
+  Result<FileUploadResponse> ReceiveFile(Accepted& acc, bool delta,
+                                         std::vector<std::string>* deferred);
+
+  const NativeRequest& req_;
+  ByteStream& conn_;
+  NativeSessionStats own_stats_;
+  NativeSessionStats* stats_;
+  std::string who_;
+};
+
+Status Session::Violation(const std::string& msg) {
+  // Tell the sender why, if it still listens; then end the session.
+  if (Send({{"Error", msg}}).ok()) conn_.Flush();
+  return Status::InvalidArgument(msg);
+}
+
+Result<std::string> Session::CheckXattrs(const SyncFileRequest& r, const ObjectFilePath& p) {
+  auto raw = HexDecode(r.xattrs);
+  if (!raw.ok() || raw->empty()) return Status::InvalidArgument("bad xattrs for " + r.path);
+  auto md = hashes::DecodeMetadata(*raw);
+  if (!md.ok()) return md.status().WithContext("xattrs of " + r.path);
+  const std::string* xts = md->Get("X-Timestamp");
+  auto ts = xts ? Timestamp::Parse(*xts) : Result<Timestamp>(Status::InvalidArgument("missing"));
+  if (!ts.ok() || ts->internal() != p.file.timestamp.internal()) {
+    return Status::InvalidArgument("X-Timestamp of " + r.path + " does not match its name");
+  }
+  if (p.file.kind != hashes::FileKind::kData && r.size != 0) {
+    return Status::InvalidArgument(r.path + ": .ts and .meta files have no body");
+  }
+  return std::move(*raw);
+}
+
+Result<SyncFileResponse> Session::Evaluate(const SyncFileRequest& r, ObjectFilePath path,
+                                           std::vector<std::string>& present, Accepted* acc) {
+  SyncFileResponse resp;
+  switch (DecideOffer(present, path.filename)) {
+    case Offer::kExists: resp.exists = true; resp.msg = "exists"; return resp;
+    case Offer::kNewerExists: resp.newer_exists = true; resp.msg = "newer exists"; return resp;
+    case Offer::kGoAhead: break;
+  }
+  if (r.check) return resp;  // Hummingbird's Check: existence only
+  auto pickled = CheckXattrs(r, path);
+  if (!pickled.ok()) return pickled.status();
+  acc->path = std::move(path);
+  acc->pickled = std::move(*pickled);
+  acc->size = r.size;
+  resp.go_ahead = true;
+  resp.msg = "go ahead";
+  if (req_.extensions.delta && acc->path.file.kind == hashes::FileKind::kData &&
+      static_cast<uint64_t>(r.size) >= req_.delta_min_size) {
+    if (auto base = CurrentDataFile(present)) {
+      std::string base_path = acc->path.hash_dir + "/" + *base;
+      hashes::UniqueFd fd(open(base_path.c_str(), O_RDONLY | O_CLOEXEC));
+      struct stat st;
+      if (fd.get() >= 0 && fstat(fd.get(), &st) == 0 && st.st_size > 0) {
+        acc->base_size = static_cast<uint64_t>(st.st_size);
+        acc->base_fd = std::move(fd);
+        acc->delta = true;
+        resp.delta = true;
+      }
+    }
+  }
+  present.push_back(acc->path.filename);  // later entries of a batch see it
+  return resp;
+}
+
+Result<FileUploadResponse> Session::ReceiveFile(Accepted& acc, bool delta,
+                                                std::vector<std::string>* deferred) {
+  hashes::WriterOptions wo;
+  wo.policy_index = req_.target.policy_index;
+  wo.reclaim_age = req_.reclaim_age;
+  wo.deferred_dir_syncs = deferred;
+  auto writer = hashes::ObjectWriter::Create(req_.target.device_path(), acc.path.hash_dir, wo);
+  std::optional<Status> write_error;
+  auto sink = [&](std::string_view piece) -> Status {
+    if (write_error) return Status::OK();  // keep reading: the stream stays in step
+    Status s = (*writer)->Write(piece);
+    if (!s.ok()) write_error = s;
+    return Status::OK();
+  };
+  if (!writer.ok()) write_error = writer.status();
+  uint64_t got = 0;
+  if (delta) {
+    if (!acc.delta) return Violation(acc.path.filename + ": delta body without a signature");
+    Source src = [&]() { return ReadChunk(conn_); };
+    auto n = ApplyDelta(acc.base_fd.get(), acc.base_size, src, static_cast<uint64_t>(acc.size),
+                        sink);
+    if (!n.ok()) return Violation("delta for " + acc.path.filename + ": " + n.status().message());
+    got = *n;
+    stats_->delta_files++;
+  } else {
+    std::string buf(kCopyBuf, '\0');
+    while (got < static_cast<uint64_t>(acc.size)) {
+      size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), acc.size - got));
+      if (Status s = conn_.ReadExact(buf.data(), want, "file body"); !s.ok()) return s;
+      sink(std::string_view(buf.data(), want));
+      got += want;
+    }
+  }
+  stats_->bytes_received += got;
+  FileUploadResponse resp;
+  if (write_error) {
+    resp.msg = write_error->message();
+    spdlog::error("{}: writing {}: {}", who_, acc.path.filename, resp.msg);
+    return resp;
+  }
+  if (got != static_cast<uint64_t>(acc.size)) {
+    resp.msg = fmt::format("got {} bytes, expected {}", got, acc.size);
+    return resp;
+  }
+  auto put = (*writer)->PutRaw(acc.path.filename, acc.pickled);
+  if (!put.ok()) {
+    resp.msg = put.status().message();
+    spdlog::error("{}: {}: {}", who_, acc.path.hash + "/" + acc.path.filename, resp.msg);
+    return resp;
+  }
+  stats_->files_received++;
+  resp.success = true;
+  resp.msg = "YAY";
+  return resp;
+}
+
+Status Session::Single(const SyncFileRequest& r) {
+  auto path = ParseSyncPath(r.path, req_.target);
+  if (!path.ok()) return Violation(path.status().message());
+  auto names = ListHashDir(path->hash_dir);
+  if (!names.ok()) return Violation(names.status().message());
+  Accepted acc;
+  auto resp = Evaluate(r, std::move(*path), *names, &acc);
+  if (!resp.ok()) return Violation(resp.status().message());
+  resp->delta = false;  // a plain peer never gets a signature
+  if (Status s = Send(ToJson(*resp)); !s.ok()) return s;
+  if (Status s = conn_.Flush(); !s.ok()) return s;
+  if (!resp->go_ahead) return Status::OK();
+  auto up = ReceiveFile(acc, false, nullptr);
+  if (!up.ok()) return up.status();
+  if (Status s = Send(ToJson(*up)); !s.ok()) return s;
+  return conn_.Flush();
+}
+
+Status Session::Batch(const json& j) {
+  BatchRequest batch;
+  if (Status s = FromJson(j, &batch, req_.max_batch_files); !s.ok()) return Violation(s.message());
+  BatchResponse out;
+  std::vector<Accepted> accepted;
+  std::vector<std::string> signatures;
+  // Names per hash dir, including files accepted earlier in this batch.
+  std::map<std::string, std::vector<std::string>> present;
+  for (const auto& r : batch.files) {
+    if (r.check || r.ping || r.done) return Violation("Check, Ping and Done do not go in a batch");
+    auto path = ParseSyncPath(r.path, req_.target);
+    if (!path.ok()) return Violation(path.status().message());
+    auto it = present.find(path->hash_dir);
+    if (it == present.end()) {
+      auto listed = ListHashDir(path->hash_dir);
+      if (!listed.ok()) return Violation(listed.status().message());
+      it = present.emplace(path->hash_dir, std::move(*listed)).first;
+    }
+    Accepted acc;
+    auto resp = Evaluate(r, std::move(*path), it->second, &acc);
+    if (!resp.ok()) return Violation(resp.status().message());
+    if (resp->delta) {
+      auto sig = FileSignature(acc.base_fd.get(), acc.base_size);
+      if (sig.ok() && static_cast<int64_t>(sig->size()) <= kMaxSignature) {
+        resp->signature_size = static_cast<int64_t>(sig->size());
+        signatures.push_back(std::move(*sig));
+      } else {
+        resp->delta = false;
+        acc.delta = false;
+      }
+    }
+    if (resp->go_ahead) accepted.push_back(std::move(acc));
+    out.files.push_back(std::move(*resp));
+  }
+  if (Status s = Send(ToJson(out)); !s.ok()) return s;
+  for (const auto& sig : signatures) {
+    if (Status s = conn_.Write(sig); !s.ok()) return s;
+  }
+  if (Status s = conn_.Flush(); !s.ok()) return s;
+
+  BatchUploadResponse results;
+  std::vector<std::string> deferred;
+  for (Accepted& acc : accepted) {
+    auto hj = ReadFrame(conn_, req_.max_frame);
+    if (!hj.ok()) {
+      if (hj.status().IsInvalidArgument()) return Violation(hj.status().message());
+      return hj.status().WithContext("body header");
+    }
+    BodyHeader h;
+    if (Status s = FromJson(*hj, &h); !s.ok()) return Violation(s.message());
+    if (h.skip) {
+      results.files.push_back({false, "skipped by the sender"});
+      continue;
+    }
+    if (!h.delta && h.size != acc.size) {
+      return Violation(fmt::format("{}: body of {} bytes announced as Size {}", acc.path.filename,
+                                   h.size, acc.size));
+    }
+    auto up = ReceiveFile(acc, h.delta, &deferred);
+    if (!up.ok()) return up.status();
+    results.files.push_back(std::move(*up));
+  }
+  // One fsync per directory for the whole batch, before anything is acknowledged.
+  std::sort(deferred.begin(), deferred.end());
+  deferred.erase(std::unique(deferred.begin(), deferred.end()), deferred.end());
+  for (const auto& dir : deferred) {
+    if (Status s = hashes::FsyncDir(dir); !s.ok()) {
+      spdlog::error("{}: {}", who_, s.message());
+      for (auto& f : results.files) f = {false, s.message()};
+      break;
+    }
+  }
+  if (Status s = Send(ToJson(results)); !s.ok()) return s;
+  return conn_.Flush();
+}
+
+Status Session::Run() {
+  auto first = ReadFrame(conn_, req_.max_frame);
+  if (!first.ok()) {
+    if (first.status().IsInvalidArgument()) return Violation(first.status().message());
+    return first.status().WithContext("BeginReplicationRequest");
+  }
+  BeginReplicationRequest begin;
+  if (Status s = FromJson(*first, &begin); !s.ok()) return Violation(s.message());
+  if (begin.device != req_.target.device || begin.partition != req_.target.partition) {
+    return Violation(fmt::format("BeginReplicationRequest names {}/{}, the URL {}/{}",
+                                 begin.device, begin.partition, req_.target.device,
+                                 req_.target.partition));
+  }
+  std::string part_dir = req_.target.partition_dir();
+  auto part_lock = hashes::ReplicationLock::Acquire(part_dir, "replication", 1,
+                                                    req_.replication_lock_timeout);
+  if (!part_lock.ok()) return Violation("partition busy: " + part_lock.status().message());
+  std::optional<hashes::ReplicationLock> dev_lock;
+  if (req_.replication_concurrency_per_device > 0) {
+    auto l = hashes::ReplicationLock::Acquire(req_.target.device_path(), "",
+                                              req_.replication_concurrency_per_device,
+                                              req_.replication_lock_timeout);
+    if (!l.ok()) return Violation("device busy: " + l.status().message());
+    dev_lock.emplace(std::move(*l));
+  }
+  BeginReplicationResponse br;
+  if (begin.need_hashes) {
+    hashes::GetHashesOptions o;
+    o.reclaim_age = req_.reclaim_age;
+    auto h = hashes::GetHashes(part_dir, o);
+    if (!h.ok()) return Violation("hashes: " + h.status().message());
+    br.hashes = h->hashes;
+  }
+  if (Status s = Send(ToJson(br)); !s.ok()) return s;
+  if (Status s = conn_.Flush(); !s.ok()) return s;
+
+  for (;;) {
+    auto j = ReadFrame(conn_, req_.max_frame);
+    if (!j.ok()) {
+      if (j.status().IsNotFound()) return Status::IOError("sender closed the session without Done");
+      if (j.status().IsInvalidArgument()) return Violation(j.status().message());
+      return j.status();
+    }
+    if (j->is_object() && j->contains("Files")) {
+      if (!req_.extensions.batch) return Violation("batch was not negotiated");
+      if (Status s = Batch(*j); !s.ok()) return s;
+      continue;
+    }
+    SyncFileRequest r;
+    if (Status s = FromJson(*j, &r); !s.ok()) return Violation(s.message());
+    if (r.done) return Status::OK();
+    if (r.ping) {
+      if (Status s = Send(ToJson(SyncFileResponse{false, false, false, "pong"})); !s.ok()) return s;
+      if (Status s = conn_.Flush(); !s.ok()) return s;
+      continue;
+    }
+    if (Status s = Single(r); !s.ok()) return s;
+  }
+}
+
+}  // namespace
+
+Status HandleNativeSession(const NativeRequest& req, ByteStream& conn, NativeSessionStats* stats) {
+  return Session(req, conn, stats).Run();
+}
+
+}  // namespace replicant::sync::native

@@ -1,0 +1,99 @@
+#include "sync_backends/native/native_store.h"
+
+#include <algorithm>
+#include <cerrno>
+
+#include <fmt/format.h>
+
+#include "hashes/diskfile.h"
+#include "hashes/fs_util.h"
+
+namespace replicant::sync::native {
+namespace {
+
+bool IsHex32(std::string_view s) {
+  return s.size() == 32 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+Status Refuse(std::string_view path, std::string_view why) {
+  std::string shown(path.substr(0, 300));
+  return Status::InvalidArgument(fmt::format("bad file path '{}': {}", shown, why));
+}
+
+std::vector<std::string_view> Split(std::string_view s) {
+  std::vector<std::string_view> out;
+  size_t pos = 0;
+  for (;;) {
+    size_t slash = s.find('/', pos);
+    out.push_back(s.substr(pos, slash == std::string_view::npos ? slash : slash - pos));
+    if (slash == std::string_view::npos) return out;
+    pos = slash + 1;
+  }
+}
+
+}  // namespace
+
+std::string SessionTarget::partition_dir() const {
+  return device_path() + "/" + hashes::DataDirName(policy_index) + "/" + partition;
+}
+
+Result<ObjectFilePath> ParseSyncPath(std::string_view path, const SessionTarget& t) {
+  if (path.size() > 1024) return Refuse(path, "too long");
+  if (path.find('\0') != std::string_view::npos) return Refuse(path, "NUL byte");
+  auto parts = Split(path);
+  if (parts.size() != 6) return Refuse(path, "expected device/objects/part/suffix/hash/file");
+  for (auto p : parts) {
+    if (p.empty() || p == "." || p == "..") return Refuse(path, "empty, . or .. component");
+  }
+  if (parts[0] != t.device) return Refuse(path, "not this session's device");
+  if (parts[1] != hashes::DataDirName(t.policy_index)) return Refuse(path, "not this policy");
+  if (parts[2] != t.partition) return Refuse(path, "not this session's partition");
+  if (!IsHex32(parts[4])) return Refuse(path, "hash is not 32 lower-case hex digits");
+  if (parts[3] != parts[4].substr(29)) return Refuse(path, "suffix does not match the hash");
+  auto file = hashes::ParseOnDiskFilename(parts[5]);
+  if (!file.ok() || (file->ext != ".data" && file->ext != ".ts" && file->ext != ".meta")) {
+    return Refuse(path, "not a .data, .ts or .meta file name");
+  }
+  std::string canonical =
+      hashes::OnDiskFilename(file->timestamp, file->ext.substr(1), file->ctype_timestamp);
+  if (canonical != parts[5]) return Refuse(path, "file name is not canonical (" + canonical + ")");
+  ObjectFilePath out;
+  out.suffix = std::string(parts[3]);
+  out.hash = std::string(parts[4]);
+  out.filename = std::string(parts[5]);
+  out.hash_dir = t.partition_dir() + "/" + out.suffix + "/" + out.hash;
+  out.file = std::move(*file);
+  return out;
+}
+
+Offer DecideOffer(const std::vector<std::string>& present, const std::string& offered) {
+  if (std::find(present.begin(), present.end(), offered) != present.end()) return Offer::kExists;
+  std::vector<std::string> names = present;
+  names.push_back(offered);
+  std::sort(names.rbegin(), names.rend());  // Swift's cleanup order
+  hashes::OnDiskFiles files = hashes::GetOnDiskFiles(std::move(names));
+  for (const auto& f : files.obsolete) {
+    if (f.name == offered) return Offer::kNewerExists;
+  }
+  return Offer::kGoAhead;
+}
+
+Result<std::vector<std::string>> ListHashDir(const std::string& hash_dir) {
+  std::vector<std::string> names;
+  int err = hashes::fs::ListDir(hash_dir, &names);
+  if (err == ENOENT) return std::vector<std::string>{};
+  if (err != 0) return Status::FromErrno("listdir " + hash_dir, err);
+  return names;
+}
+
+std::optional<std::string> CurrentDataFile(const std::vector<std::string>& names) {
+  std::vector<std::string> sorted = names;
+  std::sort(sorted.rbegin(), sorted.rend());
+  hashes::OnDiskFiles files = hashes::GetOnDiskFiles(std::move(sorted));
+  if (!files.data_info) return std::nullopt;
+  return files.data_info->name;
+}
+
+}  // namespace replicant::sync::native
