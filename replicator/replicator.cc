@@ -14,6 +14,7 @@
 #include "hashes/handoff_cleanup.h"
 #include "hashes/partition_hashes.h"
 #include "hashes/replication_lock.h"
+#include "sync_backends/native/native_backend.h"
 #include "sync_backends/rsync/rsync_backend.h"
 #include "sync_backends/ssync/ssync_backend.h"
 
@@ -45,6 +46,12 @@ class Replicator::Pass {
   bool RunJobs(size_t begin, size_t end);
   void Update(const PartitionJob& job);
   void UpdateDeleted(const PartitionJob& job);
+  // After a backend's sync to one node: ssync for a peer that does not speak the
+  // backend's protocol, then the REPLICATE rehash request where the backend needs one.
+  // `strict`: a failed rehash request fails the sync (handoffs must not be removed).
+  sync::SyncResult Complete(const PartitionJob& job, const Device& node,
+                            const std::vector<std::string>& suffixes, sync::SyncResult result,
+                            bool strict);
   void ProgressLoop();
   void StopProgress() {
     { std::lock_guard<std::mutex> l(mu_); done_ = true; }
@@ -161,7 +168,6 @@ void Replicator::Pass::Update(const PartitionJob& job) {
   size_t next_primary = 0;
   size_t attempts_left = nodes.size();
   std::set<int> synced_remote_regions;
-  ReplicatePeer peer;
   auto differing = [](const hashes::SuffixHashes& mine,
                       const std::map<std::string, std::string>& theirs) {
     std::vector<std::string> out;
@@ -170,6 +176,18 @@ void Replicator::Pass::Update(const PartitionJob& job) {
       if (it == theirs.end() || it->second != h) out.push_back(suffix);
     }
     return out;
+  };
+  const bool fan_out = r_.backend_->FansOut();
+  std::vector<sync::PeerSync> deferred;
+  auto finish = [&](const Device& node, const std::vector<std::string>& suffixes,
+                    sync::SyncResult result) {
+    stats_.Update(dev, [](ReplicationStats& s) { s.rsync++; });
+    result = Complete(job, node, suffixes, std::move(result), false);
+    if (!result.success) failures.emplace(node.replication_ip, node.device);
+    if (result.success && node.region != job.sync.region) synced_remote_regions.insert(node.region);
+    spdlog::info("Synced {} suffixes of {} to {} ({})", suffixes.size(), JobName(job),
+                 NodeName(node), result.success ? "ok" : "failed");
+    stats_.Update(dev, [&](ReplicationStats& s) { s.suffix_sync += suffixes.size(); });
   };
   while (attempts_left > 0) {
     Device node;
@@ -189,7 +207,7 @@ void Replicator::Pass::Update(const PartitionJob& job) {
     targets.emplace(node.replication_ip, node.device);
     attempts_left--;
     if (synced_remote_regions.count(node.region)) continue;
-    peer = {node.replication_ip, node.replication_port, node.device};
+    ReplicatePeer peer{node.replication_ip, node.replication_port, node.device};
     auto resp = r_.client_.GetHashes(peer, job.sync.partition, job.sync.policy_index);
     if (!resp.ok()) {
       failures.emplace(node.replication_ip, node.device);
@@ -231,27 +249,47 @@ void Replicator::Pass::Update(const PartitionJob& job) {
       stats_.Update(dev, [](ReplicationStats& s) { s.hashmatch++; });
       continue;
     }
-    stats_.Update(dev, [](ReplicationStats& s) { s.rsync++; });
-    auto result = r_.backend_->Sync(node, job.sync, suffixes);
-    if (!result.success) failures.emplace(node.replication_ip, node.device);
-    if (r_.backend_->NeedsRehashRequest()) {
-      auto rh = r_.client_.Rehash(peer, job.sync.partition, job.sync.policy_index, suffixes);
-      if (!rh.ok()) {
-        failures.emplace(node.replication_ip, node.device);
-        spdlog::error("Error asking {} to rehash {}: {}", NodeName(node), JobName(job),
-                      rh.status().message());
-      }
+    if (fan_out) {
+      // Collected, then synced in one call that reads each file once for all peers.
+      deferred.push_back({node, suffixes});
+      if (node.region != job.sync.region) synced_remote_regions.insert(node.region);
+      continue;
     }
-    if (result.success && node.region != job.sync.region) synced_remote_regions.insert(node.region);
-    spdlog::info("Synced {} suffixes of {} to {} ({})", suffixes.size(), JobName(job),
-                 NodeName(node), result.success ? "ok" : "failed");
-    stats_.Update(dev, [&](ReplicationStats& s) { s.suffix_sync += suffixes.size(); });
+    finish(node, suffixes, r_.backend_->Sync(node, job.sync, suffixes));
+  }
+  if (!deferred.empty()) {
+    auto results = r_.backend_->SyncPeers(job.sync, deferred);
+    for (size_t i = 0; i < deferred.size(); ++i) {
+      finish(deferred[i].node, deferred[i].suffixes, std::move(results[i]));
+    }
   }
   stats_.Update(dev, [&](ReplicationStats& s) {
     s.suffix_count += local_hash.size();
     s.AddFailures(failures);
     for (const auto& t : targets) s.success += failures.count(t) ? 0 : 1;
   });
+}
+
+sync::SyncResult Replicator::Pass::Complete(const PartitionJob& job, const Device& node,
+                                           const std::vector<std::string>& suffixes,
+                                           sync::SyncResult result, bool strict) {
+  sync::SyncBackend* used = r_.backend_.get();
+  if (result.unsupported && r_.fallback_) {
+    used = r_.fallback_.get();
+    result = used->Sync(node, job.sync, suffixes);
+  }
+  if (used->NeedsRehashRequest() && (result.success || !strict)) {
+    // As in Swift, a peer that cannot be told to rehash may be down: for a handoff
+    // that counts as a failed sync, and the handoff stays.
+    ReplicatePeer peer{node.replication_ip, node.replication_port, node.device};
+    auto rh = r_.client_.Rehash(peer, job.sync.partition, job.sync.policy_index, suffixes);
+    if (!rh.ok() || rh->http_status / 100 != 2) {
+      spdlog::error("Error asking {} to rehash {}: {}", NodeName(node), JobName(job),
+                    rh.ok() ? "HTTP " + std::to_string(rh->http_status) : rh.status().message());
+      result.success = false;
+    }
+  }
+  return result;
 }
 
 void Replicator::Pass::UpdateDeleted(const PartitionJob& job) {
@@ -278,28 +316,28 @@ void Replicator::Pass::UpdateDeleted(const PartitionJob& job) {
     }
     std::sort(suffixes.begin(), suffixes.end());
     size_t successes = 0, responses = 0;
-    // ssync: the objects every successful peer confirmed (Swift's delete_objs).
+    // ssync, native: the objects every successful peer confirmed (Swift's delete_objs).
     std::optional<std::set<std::string>> delete_objs;
+    // A fallback (ssync) confirms objects too, so this is the backend's property.
+    const bool confirms = r_.backend_->ConfirmsObjects();
     if (!suffixes.empty()) {
-      for (const auto& node : job.nodes) {
+      std::vector<sync::PeerSync> peers;
+      for (const auto& node : job.nodes) peers.push_back({node, suffixes});
+      sync::SyncJob sjob = job.sync;
+      // A fan-out backend removes each object as soon as its primaries hold it.
+      if (r_.backend_->FansOut()) {
+        sjob.delete_quorum = r_.cfg_.handoff_delete ? r_.cfg_.handoff_delete
+                                                     : static_cast<int>(job.nodes.size());
+      }
+      auto results = r_.backend_->SyncPeers(sjob, peers);
+      for (size_t i = 0; i < peers.size(); ++i) {
+        const Device& node = peers[i].node;
         stats_.Update(dev, [](ReplicationStats& s) { s.rsync++; });
-        auto result = r_.backend_->Sync(node, job.sync, suffixes);
+        auto result = Complete(job, node, suffixes, std::move(results[i]), true);
         responses++;
-        if (result.success && r_.backend_->NeedsRehashRequest()) {
-          // As in Swift, a peer that cannot be told to rehash counts as a failed sync:
-          // it may be down, and the handoff must then stay.
-          ReplicatePeer peer{node.replication_ip, node.replication_port, node.device};
-          auto rh = r_.client_.Rehash(peer, job.sync.partition, job.sync.policy_index, suffixes);
-          if (!rh.ok() || rh->http_status / 100 != 2) {
-            result.success = false;
-            spdlog::error("Error asking {} to rehash {}: {}", NodeName(node), JobName(job),
-                          rh.ok() ? "HTTP " + std::to_string(rh->http_status)
-                                  : rh.status().message());
-          }
-        }
         if (result.success) successes++;
         else failures.emplace(node.replication_ip, node.device);
-        if (result.success && r_.cfg_.sync_method == "ssync") {
+        if (result.success && confirms) {
           std::set<std::string> confirmed;
           for (const auto& [hash, ts] : result.in_sync_objects) {
             if (!delete_objs || delete_objs->count(hash)) confirmed.insert(hash);
@@ -315,7 +353,7 @@ void Replicator::Pass::UpdateDeleted(const PartitionJob& job) {
                               : responses == job.nodes.size() && successes == responses;
     if (delete_handoff || suffixes.empty()) {
       if (delete_handoff) stats_.Update(dev, [](ReplicationStats& s) { s.remove++; });
-      if (delete_handoff && delete_objs) {
+      if (delete_handoff && delete_objs && confirms) {
         // Only what the peers confirmed goes; the partition once nothing else is left.
         spdlog::info("Removing {} objects", delete_objs->size());
         auto cleanup = hashes::DeleteHandoffObjects(job.sync.path, *delete_objs);
@@ -388,7 +426,12 @@ Replicator::Replicator(ReplicatorConfig cfg, SwiftConf swift,
       swift_(std::move(swift)),
       backend_(std::move(backend)),
       client_(ReplicateTimeouts{cfg_.conn_timeout, cfg_.http_timeout}),
-      replication_cycle_(static_cast<int>(std::random_device{}() % 10)) {}
+      replication_cycle_(static_cast<int>(std::random_device{}() % 10)) {
+  // Swift object servers do not speak REPCONN; native syncs them with ssync.
+  if (backend_ && backend_->FansOut()) {
+    fallback_ = std::make_shared<sync::SsyncBackend>(SsyncOptionsFor(cfg_));
+  }
+}
 
 Replicator::~Replicator() = default;
 
@@ -476,6 +519,16 @@ PassSummary Replicator::RunPass(const PassOverrides& overrides) {
   return summary;
 }
 
+sync::SsyncOptions SsyncOptionsFor(const ReplicatorConfig& cfg) {
+  sync::SsyncOptions o;
+  o.conn_timeout = cfg.conn_timeout;
+  o.node_timeout = cfg.node_timeout;
+  o.http_timeout = cfg.http_timeout;
+  o.network_chunk_size = static_cast<size_t>(std::max(1, cfg.network_chunk_size));
+  o.reclaim_age = cfg.reclaim_age;
+  return o;
+}
+
 Result<std::shared_ptr<sync::SyncBackend>> MakeSyncBackend(const ReplicatorConfig& cfg) {
   if (cfg.sync_method == "rsync") {
     sync::RsyncOptions o;
@@ -491,16 +544,23 @@ Result<std::shared_ptr<sync::SyncBackend>> MakeSyncBackend(const ReplicatorConfi
     return std::shared_ptr<sync::SyncBackend>(std::move(*b));
   }
   if (cfg.sync_method == "ssync") {
-    sync::SsyncOptions o;
-    o.conn_timeout = cfg.conn_timeout;
-    o.node_timeout = cfg.node_timeout;
-    o.http_timeout = cfg.http_timeout;
-    o.network_chunk_size = static_cast<size_t>(std::max(1, cfg.network_chunk_size));
+    return std::shared_ptr<sync::SyncBackend>(std::make_shared<sync::SsyncBackend>(SsyncOptionsFor(cfg)));
+  }
+  if (cfg.sync_method == "native") {
+    sync::NativeOptions o;
+    o.session.conn_timeout = cfg.conn_timeout;
+    o.session.node_timeout = cfg.node_timeout;
+    o.session.http_timeout = cfg.http_timeout;
+    o.session.offer = sync::native::Extensions::Parse(cfg.native_extensions);
+    o.session.max_frame = cfg.native_max_frame;
+    o.batch_files = static_cast<size_t>(cfg.native_batch_files);
+    o.batch_bytes = static_cast<uint64_t>(cfg.native_batch_bytes);
     o.reclaim_age = cfg.reclaim_age;
-    return std::shared_ptr<sync::SyncBackend>(std::make_shared<sync::SsyncBackend>(o));
+    o.devices_dir = cfg.devices;
+    return std::shared_ptr<sync::SyncBackend>(std::make_shared<sync::NativeBackend>(o));
   }
   return Status::InvalidArgument(cfg.config_path + ": [object-replicator] sync_method = " +
-                                 cfg.sync_method + " is not available in this build yet");
+                                 cfg.sync_method + " is not available in this build");
 }
 
 }  // namespace replicant

@@ -21,6 +21,7 @@
 #include "replicator/replicator_config.h"
 #include "replicator/stats.h"
 #include "ring/ring_watcher.h"
+#include "sync_backends/ssync/ssync_backend.h"
 #include "sync_backends/sync_backend.h"
 
 namespace replicant {
@@ -60,6 +61,7 @@ class Replicator {
   ReplicatorConfig cfg_;
   SwiftConf swift_;
   std::shared_ptr<sync::SyncBackend> backend_;
+  std::shared_ptr<sync::SyncBackend> fallback_;  // ssync, for peers a fan-out backend cannot reach
   ReplicateClient client_;
   std::vector<PolicyRing> rings_;
   std::vector<std::unique_ptr<RingWatcher>> watchers_;  // parallel to rings_
@@ -67,6 +69,8 @@ class Replicator {
   int replication_cycle_;
 };
 
+// The ssync backend's options from the replicator's (Swift's names).
+sync::SsyncOptions SsyncOptionsFor(const ReplicatorConfig& cfg);
 // Builds the backend named by cfg.sync_method.
 Result<std::shared_ptr<sync::SyncBackend>> MakeSyncBackend(const ReplicatorConfig& cfg);
 

@@ -1,5 +1,6 @@
 #include "replicator/replicator_config.h"
 
+#include <algorithm>
 #include <sstream>
 
 #include "formats/config.h"
@@ -65,6 +66,14 @@ Result<ReplicatorConfig> LoadReplicatorConfig(const std::string& path) {
   if (Take(s.GetInt("network_chunk_size", c.network_chunk_size), &i64, &err)) {
     c.network_chunk_size = static_cast<int>(i64);
   }
+  c.native_extensions = s.GetString("native_extensions", c.native_extensions);
+  if (Take(s.GetInt("native_max_frame", static_cast<int64_t>(c.native_max_frame)), &i64, &err)) {
+    c.native_max_frame = static_cast<size_t>(std::max<int64_t>(4096, i64));
+  }
+  if (Take(s.GetInt("native_batch_files", c.native_batch_files), &i64, &err)) {
+    c.native_batch_files = static_cast<int>(i64);
+  }
+  Take(s.GetInt("native_batch_bytes", c.native_batch_bytes), &c.native_batch_bytes, &err);
   Take(s.GetBool("handoffs_first", c.handoffs_first), &c.handoffs_first, &err);
   std::string hd = s.GetString("handoff_delete", "auto");
   if (hd != "auto" && !hd.empty()) {
@@ -92,7 +101,9 @@ Result<ReplicatorConfig> LoadReplicatorConfig(const std::string& path) {
                   positive("rsync_timeout", c.rsync_timeout),
                   positive("conn_timeout", c.conn_timeout),
                   positive("node_timeout", c.node_timeout),
-                  positive("stats_interval", c.stats_interval)}) {
+                  positive("stats_interval", c.stats_interval),
+                  positive("native_batch_files", c.native_batch_files),
+                  positive("native_batch_bytes", static_cast<double>(c.native_batch_bytes))}) {
     if (!st.ok()) return st;
   }
   if (c.reclaim_age < 0) {

@@ -38,6 +38,11 @@ struct ReplicatorConfig {
   double conn_timeout = 0.5;
   double node_timeout = 10;
   int network_chunk_size = 65536;
+  // native backend (replicant's own options)
+  std::string native_extensions = "batch,delta,md5";  // offered to peers; "" = plain Hummingbird
+  size_t native_max_frame = 32u << 20;
+  int native_batch_files = 256;             // files per batch
+  int64_t native_batch_bytes = 16 << 20;    // body bytes per batch
   // handoffs
   bool handoffs_first = false;
   int handoff_delete = 0;  // 0 = "auto": all syncs must succeed

@@ -24,6 +24,10 @@ struct SyncJob {
   std::string obj_path;      // <devices>/<device>/objects[-N]
   int region = 1;            // region of the local device
   bool is_handoff = false;   // Swift's job['delete']
+  // For backends that confirm objects one by one (native), on handoff jobs: remove a
+  // local object as soon as this many of the peers of one SyncPeers() call hold it.
+  // 0: leave every deletion to the replicator.
+  int delete_quorum = 0;
 };
 
 struct SyncResult {
@@ -31,6 +35,16 @@ struct SyncResult {
   // Objects the peer confirmed it holds in sync (hash -> timestamp), for backends
   // that can tell (ssync, native); a handoff may delete exactly these.
   std::map<std::string, std::string> in_sync_objects;
+  // The peer does not speak this backend's protocol (a Swift object server answering
+  // REPCONN with 405): the replicator syncs it another way.
+  bool unsupported = false;
+  uint64_t files_sent = 0, bytes_sent = 0;
+};
+
+// One peer of a partition and the suffixes it needs.
+struct PeerSync {
+  Device node;
+  std::vector<std::string> suffixes;
 };
 
 class SyncBackend {
@@ -44,6 +58,19 @@ class SyncBackend {
   // Pushes `suffixes` of job's partition to `node`.
   virtual SyncResult Sync(const Device& node, const SyncJob& job,
                           const std::vector<std::string>& suffixes) = 0;
+  // Whether SyncPeers reads each local file once for all the peers (fan-out), so the
+  // replicator should collect every peer's suffixes first and call it once.
+  virtual bool FansOut() const { return false; }
+  // Whether SyncResult::in_sync_objects lists what a peer confirmed, so a handoff may
+  // delete exactly those objects (ssync, native) rather than the whole partition.
+  virtual bool ConfirmsObjects() const { return false; }
+  // Pushes a partition to several peers; results in the order of `peers`. The default
+  // syncs them one after another.
+  virtual std::vector<SyncResult> SyncPeers(const SyncJob& job, const std::vector<PeerSync>& peers) {
+    std::vector<SyncResult> out;
+    for (const auto& p : peers) out.push_back(Sync(p.node, job, p.suffixes));
+    return out;
+  }
 };
 
 }  // namespace replicant::sync

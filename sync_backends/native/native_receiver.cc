@@ -234,6 +234,7 @@ Status Session::Batch(const json& j) {
     if (Status s = conn_.Write(sig); !s.ok()) return s;
   }
   if (Status s = conn_.Flush(); !s.ok()) return s;
+  if (accepted.empty()) return Status::OK();  // no bodies, no upload results
 
   BatchUploadResponse results;
   std::vector<std::string> deferred;

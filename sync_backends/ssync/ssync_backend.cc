@@ -3,61 +3,21 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "sync_backends/http_head.h"
 #include "sync_backends/ssync/chunked_stream.h"
 #include "sync_backends/ssync/ssync_protocol.h"
 #include "sync_backends/ssync/ssync_sender.h"
-#include "sync_backends/ssync/tcp_stream.h"
+#include "sync_backends/tcp_stream.h"
 
 namespace replicant::sync {
 namespace {
 
 using ssync::ChunkedReader;
 using ssync::ChunkedWriter;
-using ssync::TcpStream;
-
-constexpr size_t kMaxHeaderLine = 8192;
-constexpr size_t kMaxHeaders = 100;
-
-struct ResponseHead {
-  int status = 0;
-  bool chunked = false;
-  std::optional<int64_t> content_length;
-};
-
-Result<ResponseHead> ReadResponseHead(ByteStream& in) {
-  ResponseHead head;
-  auto line = in.ReadLine(kMaxHeaderLine);
-  if (!line.ok()) {
-    if (line.status().IsNotFound()) return Status::IOError("connection closed before a response");
-    return line.status();
-  }
-  // "HTTP/1.1 200 OK"
-  std::string_view l = ssync::StripAscii(*line);
-  size_t sp = l.find(' ');
-  if (l.substr(0, 5) != "HTTP/" || sp == std::string_view::npos) {
-    return Status::IOError("bad status line " + ssync::PyBytesRepr(l.substr(0, 200)));
-  }
-  auto code = ssync::ParsePyInt(l.substr(sp + 1, 3));
-  if (!code) return Status::IOError("bad status line " + ssync::PyBytesRepr(l.substr(0, 200)));
-  head.status = static_cast<int>(*code);
-  for (size_t n = 0;; ++n) {
-    auto h = in.ReadLine(kMaxHeaderLine);
-    if (!h.ok()) return h.status().IsNotFound() ? Status::IOError("early end of response headers") : h.status();
-    std::string_view hv = ssync::StripAscii(*h);
-    if (hv.empty()) break;
-    if (n >= kMaxHeaders) return Status::IOError("too many response headers");
-    size_t colon = hv.find(':');
-    if (colon == std::string_view::npos) continue;
-    std::string name = ssync::LowerAscii(ssync::StripAscii(hv.substr(0, colon)));
-    std::string value = ssync::LowerAscii(ssync::StripAscii(hv.substr(colon + 1)));
-    if (name == "transfer-encoding") head.chunked = value.find("chunked") != std::string::npos;
-    if (name == "content-length") head.content_length = ssync::ParsePyInt(value);
-  }
-  return head;
-}
+using sync::TcpStream;
 
 // The first KiB of an error response body, for the log.
-std::string ReadErrorBody(ByteStream& in, const ResponseHead& head) {
+std::string ReadErrorBody(ByteStream& in, const HttpResponseHead& head) {
   std::string body(1024, '\0');
   size_t got = 0;
   if (head.chunked) {
@@ -98,16 +58,14 @@ SyncResult SsyncBackend::Sync(const Device& node, const SyncJob& job,
   TcpStream& tcp = **conn;
   tcp.set_write_timeout(opts_.node_timeout);
   tcp.set_read_timeout(opts_.node_timeout);
-  std::string host = node.replication_ip.find(':') != std::string::npos
-                         ? "[" + node.replication_ip + "]"
-                         : node.replication_ip;
   std::string head = fmt::format(
-      "SSYNC /{}/{} HTTP/1.1\r\nHost: {}:{}\r\nAccept-Encoding: identity\r\n"
+      "SSYNC /{}/{} HTTP/1.1\r\nHost: {}\r\nAccept-Encoding: identity\r\n"
       "Transfer-Encoding: chunked\r\nX-Backend-Storage-Policy-Index: {}\r\n\r\n",
-      node.device, job.partition, host, node.replication_port, job.policy_index);
+      node.device, job.partition, HostHeader(node.replication_ip, node.replication_port),
+      job.policy_index);
   Status st = tcp.Write(head);
   if (st.ok()) st = tcp.Flush();
-  Result<ResponseHead> resp = st.ok() ? ReadResponseHead(tcp) : Result<ResponseHead>(st);
+  Result<HttpResponseHead> resp = st.ok() ? ReadHttpResponseHead(tcp) : Result<HttpResponseHead>(st);
   if (!resp.ok()) {
     spdlog::error("{} connect: {}", where, resp.status().message());
     return result;

@@ -31,6 +31,7 @@ class SsyncBackend : public SyncBackend {
   explicit SsyncBackend(SsyncOptions options) : opts_(options) {}
   const char* name() const override { return "ssync"; }
   bool NeedsRehashRequest() const override { return false; }
+  bool ConfirmsObjects() const override { return true; }
   SyncResult Sync(const Device& node, const SyncJob& job,
                   const std::vector<std::string>& suffixes) override;
 

@@ -1,4 +1,5 @@
-#include "sync_backends/ssync/tcp_stream.h"
+#include "sync_backends/tcp_stream.h"
+#include "hashes/replication_lock.h"
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -12,9 +13,8 @@
 #include <chrono>
 #include <cstring>
 
-#include "sync_backends/ssync/ssync_protocol.h"
 
-namespace replicant::sync::ssync {
+namespace replicant::sync {
 namespace {
 
 constexpr size_t kReadBuffer = 65536;
@@ -59,7 +59,7 @@ Result<std::unique_ptr<TcpStream>> TcpStream::Connect(const std::string& host, i
       n = poll(&p, 1, PollMs(left));
     } while (n < 0 && errno == EINTR);
     if (n == 0) {
-      last = Status::Unavailable("connect " + peer + ": timed out after " + SecondsText(conn_timeout));
+      last = Status::Unavailable("connect " + peer + ": timed out after " + hashes::SecondsText(conn_timeout));
       close(fd);
       continue;
     }
@@ -93,7 +93,7 @@ Status TcpStream::WaitFor(short events, double timeout, const char* what) {
   if (n < 0) return Status::FromErrno(std::string(what) + " " + peer_, errno);
   if (n == 0) {
     return Status::Unavailable(std::string(what) + " " + peer_ + ": timed out after " +
-                               SecondsText(timeout));
+                               hashes::SecondsText(timeout));
   }
   return Status::OK();
 }
@@ -158,4 +158,4 @@ Status TcpStream::Flush() {
   return Status::OK();
 }
 
-}  // namespace replicant::sync::ssync
+}  // namespace replicant::sync

@@ -13,7 +13,7 @@
 
 #include "sync_backends/byte_stream.h"
 
-namespace replicant::sync::ssync {
+namespace replicant::sync {
 
 class TcpStream : public ByteStream {
  public:
@@ -44,4 +44,4 @@ class TcpStream : public ByteStream {
   std::string wbuf_;
 };
 
-}  // namespace replicant::sync::ssync
+}  // namespace replicant::sync

@@ -1,0 +1,483 @@
+#include "sync_backends/native/native_backend.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <filesystem>
+#include <map>
+#include <tuple>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "hashes/diskfile.h"
+#include "hashes/fs_util.h"
+#include "hashes/partition_hashes.h"
+#include "sync_backends/native/native_delta.h"
+
+namespace replicant::sync {
+namespace {
+
+using native::NativeSession;
+constexpr size_t kReadChunk = 256 << 10;
+constexpr int64_t kMaxSignature = 64 << 20;
+
+// One object file offered to the peers.
+struct Item {
+  std::string hash, suffix, filename;
+  std::string path;      // absolute
+  std::string rel;       // objects[-N]/<part>/<suffix>/<hash>/<file>
+  std::string xattrs;    // hex
+  int64_t size = 0;
+  std::string ts;        // timestamp of the object's .data/.ts, for in_sync_objects
+};
+
+// Per peer state across the batches of one SyncPeers() call.
+struct Peer {
+  const PeerSync* spec = nullptr;
+  std::unique_ptr<NativeSession> session;
+  std::set<std::string> suffixes;
+  std::set<std::string> failed_hashes, seen_hashes;
+  std::map<std::string, std::string> object_ts;
+  bool failed = false;
+  SyncResult result;
+  uint64_t deltas = 0, already = 0;
+  bool alive() const { return session && !failed; }
+};
+
+// What one peer said about one item of a batch.
+struct Answer {
+  native::SyncFileResponse offer;
+  std::string signature;
+  bool sent = false;  // a body went out for it
+};
+
+class FanOut {
+ public:
+  FanOut(const NativeOptions& o, const SyncJob& job, std::vector<Peer>& peers)
+      : o_(o), job_(job), peers_(peers) {}
+
+  void Walk();
+
+ private:
+  void AddObject(const std::string& suffix, const std::string& hash);
+  void RunBatch();
+  void Fail(Peer& p, const Status& st) {
+    if (p.failed) return;
+    spdlog::error("native sync of {}/{} to {}: {}", job_.device, job_.partition,
+                  p.session->name(), st.message());
+    p.failed = true;
+  }
+  native::SyncFileRequest Request(const Peer& p, const Item& it) const {
+    native::SyncFileRequest r;
+    r.path = p.spec->node.device + "/" + it.rel;
+    r.xattrs = it.xattrs;
+    r.size = it.size;
+    return r;
+  }
+  bool Wants(const Peer& p, const Item& it) const { return p.alive() && p.suffixes.count(it.suffix); }
+  void PlainExchange(Peer& p, const Item& it, bool* held);
+  void SendBodies(const Item& it, std::vector<std::pair<Peer*, Answer*>>& to);
+  void DeleteConfirmed(const std::vector<Item>& items,
+                       const std::map<Peer*, std::vector<bool>>& held);
+
+  const NativeOptions& o_;
+  const SyncJob& job_;
+  std::vector<Peer>& peers_;
+  std::vector<Item> batch_;
+  uint64_t batch_bytes_ = 0;
+};
+
+void FanOut::Walk() {
+  std::set<std::string> all;
+  for (const auto& p : peers_) {
+    if (p.alive()) all.insert(p.suffixes.begin(), p.suffixes.end());
+  }
+  for (const auto& suffix : all) {
+    std::vector<std::string> hashes;
+    int err = hashes::fs::ListDir(job_.path + "/" + suffix, &hashes);
+    if (err != 0 && err != ENOENT && err != ENOTDIR) {
+      spdlog::error("listdir {}/{}: {}", job_.path, suffix, std::strerror(err));
+    }
+    std::sort(hashes.begin(), hashes.end());
+    for (const auto& h : hashes) AddObject(suffix, h);
+  }
+  RunBatch();
+}
+
+void FanOut::AddObject(const std::string& suffix, const std::string& hash) {
+  std::string dir = job_.path + "/" + suffix + "/" + hash;
+  auto cleaned = hashes::CleanupOnDiskFiles(dir, o_.reclaim_age, Timestamp::Now().seconds());
+  if (!cleaned.ok()) {
+    if (!cleaned.status().IsNotFound()) {
+      spdlog::warn("{}: {}", dir, cleaned.status().message());
+    }
+    return;
+  }
+  const hashes::OnDiskFiles& f = cleaned->files;
+  std::vector<const hashes::OnDiskFile*> keep;
+  if (f.data_info) keep.push_back(&*f.data_info);
+  if (f.ts_info) keep.push_back(&*f.ts_info);
+  if (f.meta_info) keep.push_back(&*f.meta_info);
+  if (f.ctype_info && (!f.meta_info || f.ctype_info->name != f.meta_info->name)) {
+    keep.push_back(&*f.ctype_info);
+  }
+  if (keep.empty() || (!f.data_info && !f.ts_info)) return;  // nothing Swift would serve
+  std::string ts = (f.data_info ? f.data_info : f.ts_info)->timestamp.internal();
+  std::vector<Item> items;
+  for (const auto* file : keep) {
+    Item it;
+    it.hash = hash;
+    it.suffix = suffix;
+    it.filename = file->name;
+    it.path = dir + "/" + file->name;
+    it.rel = job_.obj_path.substr(job_.obj_path.find_last_of('/') + 1) + "/" + job_.partition +
+             "/" + suffix + "/" + hash + "/" + file->name;
+    it.ts = ts;
+    auto raw = hashes::ReadRawMetadataFile(it.path);
+    struct stat st;
+    if (!raw.ok() || stat(it.path.c_str(), &st) != 0) {
+      if (raw.ok() || raw.status().IsNotFound()) return;  // replaced meanwhile: next pass
+      spdlog::error("{} failed audit and is being quarantined: {}", dir, raw.status().message());
+      auto q = hashes::QuarantineHashDir(job_.obj_path.substr(0, job_.obj_path.find_last_of('/')),
+                                         dir, job_.policy_index);
+      if (!q.ok()) spdlog::error("quarantine {}: {}", dir, q.status().message());
+      return;
+    }
+    it.xattrs = native::HexEncode(*raw);
+    it.size = file->kind == hashes::FileKind::kData ? st.st_size : 0;
+    items.push_back(std::move(it));
+  }
+  for (auto& it : items) {
+    batch_bytes_ += static_cast<uint64_t>(it.size);
+    batch_.push_back(std::move(it));
+  }
+  if (batch_.size() >= o_.batch_files || batch_bytes_ >= o_.batch_bytes) RunBatch();
+}
+
+// Hummingbird's flow for a peer without the batch extension.
+void FanOut::PlainExchange(Peer& p, const Item& it, bool* held) {
+  NativeSession& s = *p.session;
+  Status st = s.Send(native::ToJson(Request(p, it)));
+  if (st.ok()) st = s.Flush();
+  auto j = st.ok() ? s.Receive() : Result<nlohmann::json>(st);
+  native::SyncFileResponse r;
+  if (j.ok()) st = native::FromJson(*j, &r);
+  if (!j.ok() || !st.ok()) return Fail(p, j.ok() ? st : j.status());
+  if (r.exists || r.newer_exists) {
+    p.already++;
+    *held = true;
+    return;
+  }
+  if (!r.go_ahead) return;
+  hashes::UniqueFd fd(open(it.path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return Fail(p, Status::FromErrno("open " + it.path, errno));
+  std::string buf(kReadChunk, '\0');
+  for (int64_t off = 0; off < it.size;) {
+    ssize_t n = pread(fd.get(), buf.data(), std::min<int64_t>(buf.size(), it.size - off), off);
+    if (n <= 0) return Fail(p, Status::IOError("short read of " + it.path));
+    if (st = s.stream().Write(std::string_view(buf.data(), n)); !st.ok()) return Fail(p, st);
+    off += n;
+  }
+  if (st = s.Flush(); !st.ok()) return Fail(p, st);
+  auto up = s.Receive();
+  native::FileUploadResponse u;
+  if (up.ok()) st = native::FromJson(*up, &u);
+  if (!up.ok() || !st.ok()) return Fail(p, up.ok() ? st : up.status());
+  s.CountSent(static_cast<uint64_t>(it.size));
+  if (u.success) {
+    p.result.files_sent++;
+    *held = true;
+  }
+}
+
+// Reads the item's file once and streams it to every peer that asked for it: whole
+// bodies to most, a delta to those that sent a usable signature.
+void FanOut::SendBodies(const Item& it, std::vector<std::pair<Peer*, Answer*>>& to) {
+  hashes::UniqueFd fd(open(it.path.c_str(), O_RDONLY | O_CLOEXEC));
+  std::vector<std::pair<Peer*, Answer*>> full;
+  for (auto& [p, a] : to) {
+    if (fd.get() < 0) {
+      native::BodyHeader skip;
+      skip.skip = true;
+      if (Status st = p->session->Send(native::ToJson(skip)); !st.ok()) Fail(*p, st);
+      continue;
+    }
+    std::unique_ptr<native::DeltaEncoder> enc;
+    if (a->offer.delta && !a->signature.empty()) {
+      auto e = native::DeltaEncoder::Create(a->signature);
+      if (e.ok()) enc = std::move(*e);
+      else spdlog::warn("{}: unusable signature for {}: {}", p->session->name(), it.filename,
+                        e.status().message());
+    }
+    if (!enc) {
+      full.emplace_back(p, a);
+      continue;
+    }
+    native::BodyHeader h;
+    h.delta = true;
+    Status st = p->session->Send(native::ToJson(h));
+    uint64_t wire = 0;
+    if (st.ok()) {
+      st = enc->Encode(fd.get(), static_cast<uint64_t>(it.size), [&](std::string_view piece) {
+        wire += piece.size();
+        return native::WriteChunk(p->session->stream(), piece);
+      });
+    }
+    if (st.ok()) st = native::WriteChunk(p->session->stream(), "");
+    if (!st.ok()) {
+      Fail(*p, st);
+      continue;
+    }
+    a->sent = true;
+    p->deltas++;
+    p->session->CountSent(wire);
+  }
+  if (full.empty()) return;
+  for (auto& [p, a] : full) {
+    native::BodyHeader h;
+    h.size = it.size;
+    if (Status st = p->session->Send(native::ToJson(h)); !st.ok()) Fail(*p, st);
+  }
+  std::string buf(kReadChunk, '\0');
+  for (int64_t off = 0; off < it.size;) {
+    ssize_t n = pread(fd.get(), buf.data(), std::min<int64_t>(buf.size(), it.size - off), off);
+    if (n <= 0) {
+      // The peers are mid-body: only closing their sessions keeps them in step.
+      for (auto& [p, a] : full) Fail(*p, Status::IOError("short read of " + it.path));
+      return;
+    }
+    for (auto& [p, a] : full) {
+      if (p->failed) continue;
+      if (Status st = p->session->stream().Write(std::string_view(buf.data(), n)); !st.ok()) {
+        Fail(*p, st);
+      }
+    }
+    off += n;
+  }
+  for (auto& [p, a] : full) {
+    if (p->failed) continue;
+    a->sent = true;
+    p->session->CountSent(static_cast<uint64_t>(it.size));
+  }
+}
+
+void FanOut::RunBatch() {
+  std::vector<Item> items = std::move(batch_);
+  batch_.clear();
+  batch_bytes_ = 0;
+  if (items.empty()) return;
+  // answers[peer][item]; held[peer][item].
+  std::map<Peer*, std::vector<Answer>> answers;
+  std::map<Peer*, std::vector<bool>> held;
+  for (auto& p : peers_) {
+    if (!p.alive()) continue;
+    held[&p].assign(items.size(), false);
+    if (!p.session->extensions().batch) continue;
+    native::BatchRequest br;
+    for (const auto& it : items) {
+      if (Wants(p, it)) br.files.push_back(Request(p, it));
+    }
+    if (br.files.empty()) continue;
+    answers[&p].resize(br.files.size());
+    Status st = p.session->Send(native::ToJson(br));
+    if (st.ok()) st = p.session->Flush();
+    if (!st.ok()) Fail(p, st);
+  }
+  // The offers' answers, and the signatures that follow them.
+  for (auto& [p, ans] : answers) {
+    if (p->failed) continue;
+    auto j = p->session->Receive();
+    native::BatchResponse resp;
+    Status st = j.ok() ? native::FromJson(*j, &resp, ans.size()) : j.status();
+    if (st.ok() && resp.files.size() != ans.size()) {
+      st = Status::InvalidArgument(fmt::format("{} answers to {} offers", resp.files.size(), ans.size()));
+    }
+    for (size_t k = 0; st.ok() && k < ans.size(); ++k) {
+      ans[k].offer = resp.files[k];
+      if (ans[k].offer.delta) {
+        if (ans[k].offer.signature_size > kMaxSignature || !ans[k].offer.go_ahead) {
+          st = Status::InvalidArgument("bad signature announcement");
+          break;
+        }
+        ans[k].signature.resize(static_cast<size_t>(ans[k].offer.signature_size));
+        st = p->session->stream().ReadExact(ans[k].signature.data(), ans[k].signature.size(),
+                                            "signature");
+      }
+    }
+    if (!st.ok()) Fail(*p, st);
+  }
+  // Bodies, item by item; plain peers do their whole exchange inline.
+  std::map<Peer*, size_t> next;  // position in the peer's own offer list
+  for (size_t i = 0; i < items.size(); ++i) {
+    std::vector<std::pair<Peer*, Answer*>> to;
+    for (auto& p : peers_) {
+      if (!Wants(p, items[i])) continue;
+      if (!p.session->extensions().batch) {
+        bool h = false;
+        PlainExchange(p, items[i], &h);
+        held[&p][i] = h;
+        continue;
+      }
+      Answer& a = answers[&p][next[&p]++];
+      if (a.offer.exists || a.offer.newer_exists) {
+        held[&p][i] = true;
+        p.already++;
+      } else if (a.offer.go_ahead) {
+        to.emplace_back(&p, &a);
+      }
+    }
+    if (!to.empty()) SendBodies(items[i], to);
+  }
+  // The uploads' results: one answer per GoAhead, after the receiver's fsyncs.
+  for (auto& [p, ans] : answers) {
+    if (p->failed) continue;
+    size_t go = std::count_if(ans.begin(), ans.end(), [](const Answer& a) { return a.offer.go_ahead; });
+    if (go == 0) continue;
+    if (Status st = p->session->Flush(); !st.ok()) {
+      Fail(*p, st);
+      continue;
+    }
+    auto j = p->session->Receive();
+    native::BatchUploadResponse up;
+    Status st = j.ok() ? native::FromJson(*j, &up, go) : j.status();
+    if (st.ok() && up.files.size() != go) st = Status::InvalidArgument("wrong number of upload results");
+    if (!st.ok()) {
+      Fail(*p, st);
+      continue;
+    }
+    size_t k = 0, g = 0;
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (!Wants(*p, items[i])) continue;
+      const Answer& a = ans[k++];
+      if (!a.offer.go_ahead) continue;
+      const native::FileUploadResponse& r = up.files[g++];
+      if (r.success) {
+        held[p][i] = true;
+        p->result.files_sent++;
+      } else {
+        spdlog::error("{}: {} not stored: {}", p->session->name(), items[i].rel, r.msg);
+      }
+    }
+  }
+  for (auto& p : peers_) {
+    if (!held.count(&p)) continue;
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (!p.suffixes.count(items[i].suffix)) continue;
+      p.seen_hashes.insert(items[i].hash);
+      p.object_ts[items[i].hash] = items[i].ts;
+      if (!held[&p][i] || p.failed) p.failed_hashes.insert(items[i].hash);
+    }
+  }
+  DeleteConfirmed(items, held);
+}
+
+// Handoffs: an object whose files `delete_quorum` peers hold goes at once.
+void FanOut::DeleteConfirmed(const std::vector<Item>& items,
+                             const std::map<Peer*, std::vector<bool>>& held) {
+  if (!job_.is_handoff || job_.delete_quorum <= 0) return;
+  std::map<std::string, std::pair<size_t, size_t>> span;  // hash -> [first, last]
+  for (size_t i = 0; i < items.size(); ++i) {
+    auto [it, fresh] = span.emplace(items[i].hash, std::make_pair(i, i));
+    if (!fresh) it->second.second = i;
+  }
+  for (const auto& [hash, range] : span) {
+    int holders = 0;
+    for (const auto& [p, h] : held) {
+      bool all = !p->failed;
+      for (size_t i = range.first; all && i <= range.second; ++i) all = h[i];
+      holders += all;
+    }
+    if (holders < job_.delete_quorum) continue;
+    const Item& first = items[range.first];
+    std::string suffix_dir = job_.path + "/" + first.suffix;
+    std::error_code ec;
+    std::filesystem::remove_all(suffix_dir + "/" + hash, ec);
+    if (ec) {
+      spdlog::error("removing reverted object {}/{}: {}", suffix_dir, hash, ec.message());
+      continue;
+    }
+    // The suffix goes when empty; either way hashes.pkl must forget or rehash it.
+    (void)rmdir(suffix_dir.c_str());
+    (void)hashes::InvalidateHash(suffix_dir);
+  }
+}
+
+}  // namespace
+
+bool NativeBackend::KnownUnsupported(const std::string& peer) {
+  std::lock_guard<std::mutex> l(mu_);
+  return unsupported_.count(peer) > 0;
+}
+
+void NativeBackend::MarkUnsupported(const std::string& peer, const std::string& why) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (unsupported_.insert(peer).second) {
+    spdlog::info("{} does not speak the native protocol ({}); syncing it with ssync", peer, why);
+  }
+}
+
+SyncResult NativeBackend::Sync(const Device& node, const SyncJob& job,
+                               const std::vector<std::string>& suffixes) {
+  return SyncPeers(job, {PeerSync{node, suffixes}}).front();
+}
+
+std::vector<SyncResult> NativeBackend::SyncPeers(const SyncJob& job,
+                                                 const std::vector<PeerSync>& specs) {
+  std::vector<Peer> peers(specs.size());
+  // Sessions are opened in one global order (ip, port, device): each receiver holds a
+  // device lock for its session, so two jobs opening the same peers in opposite
+  // orders would otherwise wait on each other until the lock timeout.
+  std::vector<size_t> order(specs.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    const Device &x = specs[a].node, &y = specs[b].node;
+    return std::tie(x.replication_ip, x.replication_port, x.device) <
+           std::tie(y.replication_ip, y.replication_port, y.device);
+  });
+  for (size_t i : order) {
+    Peer& p = peers[i];
+    p.spec = &specs[i];
+    p.suffixes.insert(specs[i].suffixes.begin(), specs[i].suffixes.end());
+    std::string key = fmt::format("{}:{}", specs[i].node.replication_ip, specs[i].node.replication_port);
+    if (KnownUnsupported(key)) {
+      p.result.unsupported = true;
+      continue;
+    }
+    if (p.suffixes.empty()) {
+      p.result.success = true;
+      continue;
+    }
+    auto opened = NativeSession::Open(specs[i].node, job.partition, job.policy_index, opts_.session);
+    if (opened.error == NativeSession::OpenError::kUnsupported) {
+      MarkUnsupported(key, opened.status.message());
+      p.result.unsupported = true;
+    } else if (!opened.session) {
+      spdlog::error("native sync of {}/{}: {}", job.device, job.partition, opened.status.message());
+    }
+    p.session = std::move(opened.session);
+  }
+  FanOut(opts_, job, peers).Walk();
+  std::vector<SyncResult> out;
+  for (auto& p : peers) {
+    if (p.session) {
+      bool ok = !p.failed;
+      if (ok) p.session->Finish();
+      p.result.success = ok && p.failed_hashes.empty();
+      p.result.bytes_sent = p.session->bytes_sent();
+      for (const auto& h : p.seen_hashes) {
+        if (!p.failed_hashes.count(h)) p.result.in_sync_objects[h] = p.object_ts[h];
+      }
+      spdlog::info("native sync of {}/{} to {}: {} files sent ({} bytes, {} by delta), {} already "
+                   "there{}", job.device, job.partition, p.session->name(), p.result.files_sent,
+                   p.result.bytes_sent, p.deltas, p.already, p.result.success ? "" : ", failed");
+    }
+    out.push_back(std::move(p.result));
+  }
+  return out;
+}
+
+}  // namespace replicant::sync

@@ -1,0 +1,62 @@
+// NativeBackend: sync_method = native, the REPCONN protocol with fan-out.
+//
+// SyncPeers() opens one NativeSession per peer, then walks the union of the peers'
+// differing suffixes once: each hash dir is cleaned up by Swift's rules, and the files
+// Swift keeps (.data or .ts, and the .meta files) are offered to every peer that needs
+// that suffix. With the batch extension the offers go out in batches (batch_files
+// files or batch_bytes of bodies), every file a peer wants is read once and streamed
+// to all of them, and large .data files go as librsync deltas where the receiver holds
+// an older version. Peers without extensions (Hummingbird) get the plain per-file flow.
+//
+// A file counts as held by a peer when it answered Exists or NewerExists, or
+// acknowledged the upload (after its fsync). A peer that already has a newer file
+// leaves our older one in place for our own hash cleanup; it is not a failure. On a
+// handoff job with SyncJob::delete_quorum > 0, each object is removed locally as soon
+// as that many peers hold all of its files. A peer that answers REPCONN with 405/400
+// is reported `unsupported` (and remembered, logged once) so the replicator can use
+// ssync for it.
+//
+// Thread-safe: SyncPeers keeps per-call state on its stack; the set of peers known not
+// to speak REPCONN is locked.
+#pragma once
+
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "sync_backends/native/native_session.h"
+#include "sync_backends/sync_backend.h"
+
+namespace replicant::sync {
+
+struct NativeOptions {
+  native::SessionOptions session;
+  size_t batch_files = 256;
+  uint64_t batch_bytes = 16u << 20;
+  int64_t reclaim_age = 604800;
+  std::string devices_dir;  // for quarantining unreadable objects
+};
+
+class NativeBackend : public SyncBackend {
+ public:
+  explicit NativeBackend(NativeOptions options) : opts_(std::move(options)) {}
+  const char* name() const override { return "native"; }
+  bool NeedsRehashRequest() const override { return false; }
+  bool FansOut() const override { return true; }
+  bool ConfirmsObjects() const override { return true; }
+  SyncResult Sync(const Device& node, const SyncJob& job,
+                  const std::vector<std::string>& suffixes) override;
+  std::vector<SyncResult> SyncPeers(const SyncJob& job, const std::vector<PeerSync>& peers) override;
+
+  // Whether a peer (ip:port) answered REPCONN with 405/400 before; the first time
+  // is logged.
+  bool KnownUnsupported(const std::string& peer);
+  void MarkUnsupported(const std::string& peer, const std::string& why);
+
+ private:
+  NativeOptions opts_;
+  std::mutex mu_;
+  std::set<std::string> unsupported_;
+};
+
+}  // namespace replicant::sync

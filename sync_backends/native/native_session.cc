@@ -1,0 +1,81 @@
+#include "sync_backends/native/native_session.h"
+
+#include <fmt/format.h>
+
+#include "sync_backends/http_head.h"
+
+namespace replicant::sync::native {
+
+NativeSession::Opened NativeSession::Open(const Device& node, const std::string& partition,
+                                          int policy_index, const SessionOptions& opts) {
+  Opened out;
+  std::string name = fmt::format("{}:{}/{}", node.replication_ip, node.replication_port,
+                                 node.device);
+  auto fail = [&](OpenError e, Status st) {
+    out.error = e;
+    out.status = st.WithContext(name);
+    return std::move(out);
+  };
+  auto tcp = TcpStream::Connect(node.replication_ip, node.replication_port, opts.conn_timeout);
+  if (!tcp.ok()) return fail(OpenError::kFailed, tcp.status());
+  (*tcp)->set_write_timeout(opts.node_timeout);
+  (*tcp)->set_read_timeout(opts.node_timeout);
+  std::string head = fmt::format(
+      "REPCONN /{}/{} HTTP/1.1\r\nHost: {}\r\nUser-Agent: replicant-native\r\n"
+      "X-Backend-Storage-Policy-Index: {}\r\n",
+      node.device, partition, HostHeader(node.replication_ip, node.replication_port),
+      policy_index);
+  if (opts.offer.any()) head += fmt::format("{}: {}\r\n", kExtensionsHeader, opts.offer.ToHeader());
+  head += "\r\n";
+  Status st = (*tcp)->Write(head);
+  if (st.ok()) st = (*tcp)->Flush();
+  if (!st.ok()) return fail(OpenError::kFailed, st);
+  auto resp = ReadHttpResponseHead(**tcp);
+  if (!resp.ok()) return fail(OpenError::kFailed, resp.status());
+  if (resp->status == 405 || resp->status == 400) {
+    return fail(OpenError::kUnsupported,
+                Status::InvalidArgument(fmt::format("REPCONN answered {}", resp->status)));
+  }
+  if (resp->status / 100 != 2) {
+    return fail(OpenError::kFailed,
+                Status::IOError(fmt::format("REPCONN answered {}", resp->status)));
+  }
+  const std::string* accepted = resp->Header("x-replicant-native");
+  Extensions ext = Extensions::Parse(accepted ? *accepted : "").Intersect(opts.offer);
+  // The receiver may work on its disk for a while before it answers.
+  (*tcp)->set_read_timeout(opts.http_timeout);
+  std::unique_ptr<NativeSession> s(new NativeSession(std::move(*tcp), name, ext, opts.max_frame));
+  st = s->Send(ToJson(BeginReplicationRequest{node.device, partition, false}));
+  if (st.ok()) st = s->Flush();
+  if (!st.ok()) return fail(OpenError::kFailed, st);
+  auto begin = s->Receive();
+  if (!begin.ok()) return fail(OpenError::kFailed, begin.status().WithContext("begin"));
+  BeginReplicationResponse br;
+  if (Status bs = FromJson(*begin, &br); !bs.ok()) return fail(OpenError::kFailed, bs);
+  out.session = std::move(s);
+  return out;
+}
+
+Result<nlohmann::json> NativeSession::Receive() {
+  auto j = ReadFrame(*tcp_, max_frame_);
+  if (!j.ok()) {
+    if (j.status().IsNotFound()) return Status::IOError("peer closed the session");
+    return j.status();
+  }
+  if (j->is_object()) {
+    auto it = j->find("Error");
+    if (it != j->end() && it->is_string()) {
+      return Status::IOError("receiver: " + it->get<std::string>());
+    }
+  }
+  return j;
+}
+
+void NativeSession::Finish() {
+  SyncFileRequest done;
+  done.done = true;
+  if (Send(ToJson(done)).ok()) (void)Flush();
+  tcp_->Close();
+}
+
+}  // namespace replicant::sync::native

@@ -1,0 +1,284 @@
+"""The native backend (REPCONN), on loopback clusters of real Swift object servers.
+
+* replicant -> `replicant serve` converges with every extension set: all of them, batch
+  only, and none (Hummingbird's plain protocol); a second pass moves nothing;
+* replicant -> Swift object servers (they answer REPCONN with 405): falls back to ssync,
+  logged once per peer, and converges;
+* a large object with a small change travels as a librsync delta: far fewer bytes;
+* a hand-written plain Hummingbird client is served (hashes, GoAhead, upload), and what it
+  wrote reads back through Swift's object server;
+* hostile frames (huge length, truncated JSON, traversal paths, wrong Size, early close)
+  end their session only; the server answers the next one and wrote nothing partial.
+
+Correctness is checked through Swift's object server GET on every primary.
+"""
+import hashlib
+import json
+import os
+import pickle
+import re
+import socket
+import struct
+
+import pytest
+
+from cluster import Cluster
+from interop import (ACCOUNT, CONTAINER, Workload, object_files, recon, replicate,
+                     replicant_servers)
+
+
+def _log(c, node):
+    with open(os.path.join(c.log_dir, '%s-replicant-serve.log' % node.name)) as f:
+        return f.read()
+
+
+@pytest.mark.parametrize('extensions', ['batch,delta,md5', 'batch', ''])
+def test_native_to_replicant_serve_converges(extensions):
+    with Cluster(nodes=4, replicas=3, part_power=6, replication='external',
+                 replicator_options={'sync_method': 'native', 'concurrency': 2,
+                                     'native_extensions': extensions,
+                                     'native_batch_files': 4}) as c:
+        with replicant_servers(c):
+            src = c.nodes[0]
+            w = Workload(c, src, 'native')
+            p = replicate(src)
+            problems = w.problems()
+            assert not problems, (problems, p.stderr[-3000:])
+            stats = recon(src)
+            assert stats['failure'] == 0 and stats['suffix_sync'] > 0, stats
+            assert 'native sync of' in p.stderr
+            assert 'ssync' not in p.stderr.split('Starting replication pass')[1]
+            served = ''.join(_log(c, n) for n in c.nodes[1:])
+            assert 'REPCONN' in served
+            if extensions:
+                assert 'extensions ' + extensions in served
+            else:
+                assert 'extensions' not in served
+            p = replicate(src)
+            stats = recon(src)
+            assert stats['suffix_sync'] == 0 and stats['failure'] == 0, stats
+
+
+def test_native_falls_back_to_ssync_for_swift_object_servers():
+    with Cluster(nodes=4, replicas=3, part_power=6,
+                 replicator_options={'sync_method': 'native', 'concurrency': 2}) as c:
+        src = c.nodes[0]
+        w = Workload(c, src, 'fallback')
+        p = replicate(src)
+        problems = w.problems()
+        assert not problems, (problems, p.stderr[-3000:])
+        notes = re.findall(r'(\S+) does not speak the native protocol', p.stderr)
+        assert notes and len(notes) == len(set(notes)), notes  # once per peer
+        assert recon(src)['failure'] == 0
+        replicate(src)
+        assert recon(src)['suffix_sync'] == 0
+
+
+def test_delta_sends_far_fewer_bytes_than_the_object():
+    size = 4 << 20
+    with Cluster(nodes=4, replicas=3, part_power=4, replication='external',
+                 replicator_options={'sync_method': 'native'}) as c:
+        with replicant_servers(c):
+            src = c.nodes[0]
+            name = next(n for n in ('big-%d' % i for i in range(200))
+                        if c.is_primary(src, ACCOUNT, CONTAINER, n))
+            old = os.urandom(size)
+            ts = c.next_timestamp()
+            for p in c.primaries(ACCOUNT, CONTAINER, name):
+                c.put_object(p.node, ACCOUNT, CONTAINER, name, old, device=p.device,
+                             headers={'Content-Type': 'x/old'}, timestamp=ts)
+            new = bytearray(old)
+            new[size // 2:size // 2 + 100] = os.urandom(100)
+            new = bytes(new)
+            c.write_object_on(src, ACCOUNT, CONTAINER, name, new,
+                              headers={'Content-Type': 'x/new', 'X-Object-Meta-V': '2'})
+            p = replicate(src)
+            for prim in c.primaries(ACCOUNT, CONTAINER, name):
+                r = c.get_object(prim.node, ACCOUNT, CONTAINER, name, device=prim.device)
+                assert r.status == 200 and r.body == new, prim.node.name
+                assert r.headers['Etag'].strip('"') == hashlib.md5(new).hexdigest()
+                assert r.headers['X-Object-Meta-V'] == '2'
+            sent = [(int(b), int(d)) for b, d in re.findall(
+                r'native sync of \S+ to \S+: 1 files sent \((\d+) bytes, (\d+) by delta\)',
+                p.stderr)]
+            assert len(sent) == 2, p.stderr[-3000:]
+            for wire, deltas in sent:
+                assert deltas == 1 and wire < size // 20, (wire, size)
+
+
+# ----------------------------------------------------------------------------------------
+# hand-written clients
+
+def _frame(obj):
+    body = json.dumps(obj).encode()
+    return struct.pack('>I', len(body)) + body
+
+
+def _read_frame(s):
+    head = _recv_exact(s, 4)
+    (n,) = struct.unpack('>I', head)
+    return json.loads(_recv_exact(s, n))
+
+
+def _recv_exact(s, n):
+    data = b''
+    while len(data) < n:
+        got = s.recv(n - len(data))
+        if not got:
+            raise EOFError('closed after %d of %d bytes' % (len(data), n))
+        data += got
+    return data
+
+
+def _repconn(port, device, part, extensions=None):
+    s = socket.create_connection(('127.0.0.1', port), timeout=10)
+    head = 'REPCONN /%s/%s HTTP/1.1\r\nHost: x\r\nX-Backend-Storage-Policy-Index: 0\r\n' % (
+        device, part)
+    if extensions is not None:
+        head += 'X-Replicant-Native: %s\r\n' % extensions
+    s.sendall((head + '\r\n').encode())
+    resp = b''
+    while b'\r\n\r\n' not in resp:
+        got = s.recv(1)
+        assert got, resp
+        resp += got
+    assert resp.startswith(b'HTTP/1.1 200'), resp
+    return s, resp.decode()
+
+
+def _closed(s):
+    s.settimeout(10)
+    try:
+        while True:
+            if not s.recv(65536):
+                return True
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except socket.timeout:
+        return False
+
+
+def _metadata(name, body, ts):
+    return {b'name': ('/%s/%s/%s' % (ACCOUNT, CONTAINER, name)).encode(),
+            b'X-Timestamp': ts.encode(), b'Content-Type': b'application/x-test',
+            b'ETag': hashlib.md5(body).hexdigest().encode(),
+            b'Content-Length': str(len(body)).encode(), b'X-Object-Meta-Who': b'hummingbird'}
+
+
+def _pick(c, node, tag):
+    name = next(n for n in ('%s-%d' % (tag, i) for i in range(500))
+                if c.is_primary(node, ACCOUNT, CONTAINER, n))
+    return name, c.partition(ACCOUNT, CONTAINER, name), c.object_hash(ACCOUNT, CONTAINER, name)
+
+
+@pytest.fixture(scope='module')
+def served():
+    with Cluster(nodes=4, replicas=3, part_power=6, replication='external') as c:
+        with replicant_servers(c, nodes=[c.nodes[1]]) as procs:
+            yield c, c.nodes[1], procs[c.nodes[1].name]
+
+
+def test_plain_hummingbird_client_is_served(served):
+    c, node, _ = served
+    dev = node.devices[0]
+    name, part, h = _pick(c, node, 'hb')
+    body = os.urandom(70000)
+    ts = c.next_timestamp()
+    s, head = _repconn(node.replication_port, dev, part)
+    assert 'X-Replicant-Native' not in head  # a plain peer gets the plain protocol
+    s.sendall(_frame({'Device': dev, 'Partition': str(part), 'NeedHashes': True}))
+    begin = _read_frame(s)
+    assert isinstance(begin['Hashes'], dict)
+    path = '%s/objects/%d/%s/%s/%s.data' % (dev, part, h[-3:], h, ts)
+    xattrs = pickle.dumps(_metadata(name, body, ts), protocol=2).hex()
+    s.sendall(_frame({'Path': path, 'Xattrs': xattrs, 'Size': len(body), 'Check': False,
+                      'Ping': False, 'Done': False}))
+    r = _read_frame(s)
+    assert r['GoAhead'] and not r['Exists'], r
+    s.sendall(body)
+    assert _read_frame(s)['Success']
+    s.sendall(_frame({'Path': path, 'Xattrs': xattrs, 'Size': len(body)}))
+    assert _read_frame(s)['Exists']  # the same file again
+    s.sendall(_frame({'Ping': True}))
+    assert not _read_frame(s)['GoAhead']
+    s.sendall(_frame({'Done': True}))
+    assert _closed(s)
+    r = c.get_object(node, ACCOUNT, CONTAINER, name, device=dev)
+    assert r.status == 200 and r.body == body
+    assert r.headers['X-Object-Meta-Who'] == 'hummingbird'
+
+
+def _hostile(node, part, frames, raw=b''):
+    s, _ = _repconn(node.replication_port, node.devices[0], part, extensions='batch')
+    s.sendall(_frame({'Device': node.devices[0], 'Partition': str(part)}))
+    _read_frame(s)
+    for f in frames:
+        s.sendall(f)
+    if raw:
+        s.sendall(raw)
+    return s
+
+
+def test_hostile_frames_end_only_their_session(served):
+    c, node, proc = served
+    dev = node.devices[0]
+    name, part, h = _pick(c, node, 'hostile')
+    ts = c.next_timestamp()
+    body = b'x' * 5000
+    xattrs = pickle.dumps(_metadata(name, body, ts), protocol=2).hex()
+    good = '%s/objects/%d/%s/%s/%s.data' % (dev, part, h[-3:], h, ts)
+    cases = {
+        'huge length': [struct.pack('>I', 0xFFFFFFF0)],
+        'truncated JSON': [struct.pack('>I', 30) + b'{"Path": "abc'],
+        'not JSON': [_frame('x')[:4] + b'x' * 3],
+        'wrong types': [_frame({'Path': 5, 'Size': 'big'})],
+        'traversal': [_frame({'Path': '%s/objects/%d/../../../etc/passwd.data' % (dev, part),
+                              'Xattrs': xattrs, 'Size': 1})],
+        'absolute': [_frame({'Path': '/etc/%s.data' % ts, 'Xattrs': xattrs, 'Size': 1})],
+        'other partition': [_frame({'Path': good.replace('/%d/' % part, '/%d/' % (part + 1)),
+                                    'Xattrs': xattrs, 'Size': len(body)})],
+        'bad xattrs': [_frame({'Path': good, 'Xattrs': 'zz', 'Size': len(body)})],
+        'negative size': [_frame({'Path': good, 'Xattrs': xattrs, 'Size': -1})],
+        'batch body too long': [_frame({'Files': [{'Path': good, 'Xattrs': xattrs,
+                                                   'Size': len(body)}]}),
+                                _frame({'Size': len(body) + 10})],
+    }
+    for what, frames in cases.items():
+        s = _hostile(node, part, frames)
+        if what == 'truncated JSON':
+            s.shutdown(socket.SHUT_WR)  # the rest never comes
+        assert _closed(s), what
+        s.close()
+    # Early close in the middle of a body: nothing left in the hash dir or tmp.
+    s = _hostile(node, part, [_frame({'Path': good, 'Xattrs': xattrs, 'Size': len(body)})])
+    assert _read_frame(s)['GoAhead']
+    s.sendall(body[:1000])
+    s.close()
+    # A batch whose body is shorter than announced, then a close.
+    s = _hostile(node, part, [_frame({'Files': [{'Path': good, 'Xattrs': xattrs,
+                                                 'Size': len(body)}]})])
+    assert _read_frame(s)['Files'][0]['GoAhead']
+    s.sendall(_frame({'Size': len(body)}) + body[:10])
+    s.close()
+    assert proc.alive()
+    import time
+    deadline = time.monotonic() + 10
+    tmp = os.path.join(node.device_path(dev), 'tmp')
+    while time.monotonic() < deadline and os.path.isdir(tmp) and os.listdir(tmp):
+        time.sleep(0.05)
+    assert not os.path.isdir(tmp) or not os.listdir(tmp), os.listdir(tmp)
+    assert not object_files(c, node, h)
+    assert not os.path.exists(os.path.join(node.device_path(dev), 'etc'))
+    # The server still answers a correct session.
+    s = _hostile(node, part, [_frame({'Files': [{'Path': good, 'Xattrs': xattrs,
+                                                 'Size': len(body)}]})])
+    assert _read_frame(s)['Files'][0]['GoAhead']
+    s.sendall(_frame({'Size': len(body)}) + body)
+    assert _read_frame(s)['Files'][0]['Success']
+    s.sendall(_frame({'Done': True}))
+    assert _closed(s)
+    r = c.get_object(node, ACCOUNT, CONTAINER, name, device=dev)
+    assert r.status == 200 and r.body == body
+    log = _log(c, node)
+    for needle in ('exceeds the limit', 'not valid JSON', 'bad file path', 'bad xattrs'):
+        assert needle in log, needle
