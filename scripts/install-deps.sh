@@ -8,6 +8,7 @@ PKGS=(
   librsync-dev zlib1g-dev libssl-dev nlohmann-json3-dev
   rsync attr
   swift swift-object python3-swift python3-pytest
+  clang libclang-rt-14-dev
 )
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo

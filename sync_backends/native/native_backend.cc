@@ -221,10 +221,11 @@ void FanOut::SendBodies(const Item& it, std::vector<std::pair<Peer*, Answer*>>& 
     h.delta = true;
     Status st = p->session->Send(native::ToJson(h));
     uint64_t wire = 0;
+    ByteStream& out = p->session->stream();  // (clang 14 cannot capture bindings)
     if (st.ok()) {
       st = enc->Encode(fd.get(), static_cast<uint64_t>(it.size), [&](std::string_view piece) {
         wire += piece.size();
-        return native::WriteChunk(p->session->stream(), piece);
+        return native::WriteChunk(out, piece);
       });
     }
     if (st.ok()) st = native::WriteChunk(p->session->stream(), "");

@@ -7,11 +7,19 @@
 
 #include <fmt/format.h>
 #include <librsync.h>
+#include <spdlog/spdlog.h>
 
 namespace replicant::sync::native {
 namespace {
 
 constexpr size_t kBuf = 1 << 16;
+
+// librsync writes its own errors to stderr; ours carry the context, so its go to the
+// debug log.
+void RsTrace(rs_loglevel, char const* msg) { spdlog::debug("librsync: {}", msg); }
+struct TraceSetup {
+  TraceSetup() { rs_trace_to(&RsTrace); }
+} trace_setup;
 
 Status JobError(const char* what, rs_result r) {
   return Status::InvalidArgument(fmt::format("librsync {}: {}", what, rs_strerror(r)));

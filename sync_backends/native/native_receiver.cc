@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <map>
 #include <memory>
 #include <optional>
@@ -262,6 +263,8 @@ Status Session::Batch(const json& j) {
   std::sort(deferred.begin(), deferred.end());
   deferred.erase(std::unique(deferred.begin(), deferred.end()), deferred.end());
   for (const auto& dir : deferred) {
+    // A dir that cleanup removed (its file was obsolete on arrival) needs no fsync.
+    if (access(dir.c_str(), F_OK) != 0 && errno == ENOENT) continue;
     if (Status s = hashes::FsyncDir(dir); !s.ok()) {
       spdlog::error("{}: {}", who_, s.message());
       for (auto& f : results.files) f = {false, s.message()};
