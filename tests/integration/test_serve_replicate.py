@@ -196,9 +196,13 @@ def test_error_answers_match_swift(env):
     # method it does not serve (here its main port, replication_server = false).
     not_allowed = raw_request(node.port, 'REPLICATE', '/sdb1/1', p0)
     assert not_allowed[0] == 405
-    for method in ('GET', 'PUT', 'HEAD', 'OPTIONS', 'REPCONN', 'POST'):
+    for method in ('GET', 'PUT', 'HEAD', 'OPTIONS', 'POST'):
         got = raw_request(ours, method, '/sdb1/1/a/c/o', p0)
         assert got == (405, b'' if method == 'HEAD' else not_allowed[1]), (method, got)
+    # REPCONN (the native protocol, which Swift answers 405) takes /<dev>/<part> only.
+    assert raw_request(ours, 'REPCONN', '/sdb1/1/a/c/o', p0)[0] == 400
+    assert raw_request(ours, 'REPCONN', '/nodev/1', p0)[0] == 507
+    assert raw_request(swift_port, 'REPCONN', '/sdb1/1', p0)[0] == 405
     # Deliberately stricter than Swift, which answers 200 (touching objects/notanumber,
     # or silently dropping suffixes that are not 3 hex digits).
     for path in ('/sdb1/notanumber', '/sdb1/1/../../x', '/sdb1/01', '/sdb1/%00'):
