@@ -1,5 +1,8 @@
 #include "receiver/handlers.h"
 
+#include <functional>
+#include <optional>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -34,6 +37,35 @@ std::optional<HttpError> CheckPolicyType(const StoragePolicy& p) {
 std::string PartitionPath(const std::string& dev_path, const StoragePolicy& p,
                           const std::string& partition) {
   return dev_path + "/" + hashes::DataDirName(p.index) + "/" + partition;
+}
+
+// A session request (SSYNC, REPCONN) that passed Swift's checks.
+struct Admitted {
+  const StoragePolicy* policy;
+  SsyncTarget target;  // /<device>/<partition>
+};
+
+// Swift's Receiver.initialize_request checks, in its order, as plain HTTP answers:
+// policy, path, `extra` (protocol-specific headers), policy type, drive. On a refusal
+// the answer has been sent and *refused holds its status.
+std::optional<Admitted> Admit(Exchange& ex, Status* refused,
+                              const std::function<std::optional<HttpError>(const HttpRequest&)>& extra) {
+  const HttpRequest& req = ex.request();
+  ServerContext& ctx = ex.context();
+  auto refuse = [&](const HttpError& e, std::string why = "") -> std::optional<Admitted> {
+    *refused = Refuse(ex, e, std::move(why));
+    return std::nullopt;
+  };
+  const std::string* pidx = req.Header("x-backend-storage-policy-index");
+  const StoragePolicy* policy = ResolvePolicy(ctx.swift, pidx);
+  if (!policy) return refuse(NoSuchPolicy(pidx));
+  auto target = ParseSsyncPath(req.path);
+  if (!target.ok()) return refuse(BadRequest(target.status()));
+  if (auto e = extra(req)) return refuse(*e);
+  if (auto e = CheckPolicyType(*policy)) return refuse(*e);
+  auto dev = CheckDrive(ctx.config.devices, target->device, ctx.config.mount_check);
+  if (!dev.ok()) return refuse(InsufficientStorage(target->device), dev.status().message());
+  return Admitted{policy, std::move(*target)};
 }
 
 }  // namespace
@@ -81,20 +113,18 @@ Status HandleSsyncRequest(Exchange& ex) {
   const HttpRequest& req = ex.request();
   ServerContext& ctx = ex.context();
   const ServerConfig& cfg = ctx.config;
-  // Swift's Receiver.initialize_request, in its order; these are plain HTTP answers.
-  const std::string* pidx = req.Header("x-backend-storage-policy-index");
-  const StoragePolicy* policy = ResolvePolicy(ctx.swift, pidx);
-  if (!policy) return Refuse(ex, NoSuchPolicy(pidx));
-  auto target = ParseSsyncPath(req.path);
-  if (!target.ok()) return Refuse(ex, BadRequest(target.status()));
-  if (const std::string* frag = req.Header("x-backend-ssync-frag-index");
-      frag && !frag->empty() && !ParsePythonInt(*frag).ok()) {
-    return Refuse(ex, HttpError{400, "Invalid X-Backend-Ssync-Frag-Index " +
-                                         pickle::Value::Str(*frag).Repr(), "text/plain"});
-  }
-  if (auto e = CheckPolicyType(*policy)) return Refuse(ex, *e);
-  auto dev = CheckDrive(cfg.devices, target->device, cfg.mount_check);
-  if (!dev.ok()) return Refuse(ex, InsufficientStorage(target->device), dev.status().message());
+  Status refused;
+  auto admitted = Admit(ex, &refused, [](const HttpRequest& r) -> std::optional<HttpError> {
+    if (const std::string* frag = r.Header("x-backend-ssync-frag-index");
+        frag && !frag->empty() && !ParsePythonInt(*frag).ok()) {
+      return HttpError{400, "Invalid X-Backend-Ssync-Frag-Index " +
+                                pickle::Value::Str(*frag).Repr(), "text/plain"};
+    }
+    return std::nullopt;
+  });
+  if (!admitted) return refused;
+  const StoragePolicy* policy = admitted->policy;
+  const SsyncTarget* target = &admitted->target;
   std::string where = fmt::format("{}/{}/{}", req.peer, target->device, target->partition);
 
   sync::ssync::SsyncRequest sreq;
@@ -143,14 +173,11 @@ Status HandleRepconn(Exchange& ex) {
   const HttpRequest& req = ex.request();
   ServerContext& ctx = ex.context();
   const ServerConfig& cfg = ctx.config;
-  const std::string* pidx = req.Header("x-backend-storage-policy-index");
-  const StoragePolicy* policy = ResolvePolicy(ctx.swift, pidx);
-  if (!policy) return Refuse(ex, NoSuchPolicy(pidx));
-  auto target = ParseSsyncPath(req.path);  // the same /<device>/<partition> shape
-  if (!target.ok()) return Refuse(ex, BadRequest(target.status()));
-  if (auto e = CheckPolicyType(*policy)) return Refuse(ex, *e);
-  auto dev = CheckDrive(cfg.devices, target->device, cfg.mount_check);
-  if (!dev.ok()) return Refuse(ex, InsufficientStorage(target->device), dev.status().message());
+  Status refused;
+  auto admitted = Admit(ex, &refused, [](const HttpRequest&) { return std::optional<HttpError>(); });
+  if (!admitted) return refused;
+  const StoragePolicy* policy = admitted->policy;
+  const SsyncTarget* target = &admitted->target;
   auto slot = ctx.slots.TryAcquire();
   if (!slot) {
     return Refuse(ex, HttpError{503, kServiceUnavailable, "text/html; charset=UTF-8"},
