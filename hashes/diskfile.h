@@ -130,6 +130,10 @@ class ObjectWriter {
   // raw pickled metadata as received. The name must parse as a Swift object file
   // name and the pickle must decode.
   Result<std::string> PutRaw(std::string_view filename, std::string_view pickled_metadata);
+  // The same when the caller already decoded the pickle (to validate it): `decoded`
+  // must be DecodeMetadata(pickled_metadata).
+  Result<std::string> PutRaw(std::string_view filename, std::string_view pickled_metadata,
+                             const Metadata& decoded);
 
  private:
   ObjectWriter(std::string device_path, std::string hash_dir, WriterOptions options);

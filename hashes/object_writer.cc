@@ -192,6 +192,14 @@ Result<std::string> ObjectWriter::Put(ObjectFileType type, Metadata metadata) {
 
 Result<std::string> ObjectWriter::PutRaw(std::string_view filename,
                                          std::string_view pickled_metadata) {
+  Result<Metadata> md = DecodeMetadata(pickled_metadata);
+  if (!md.ok()) return md.status();
+  return PutRaw(filename, pickled_metadata, *md);
+}
+
+Result<std::string> ObjectWriter::PutRaw(std::string_view filename,
+                                         std::string_view pickled_metadata,
+                                         const Metadata& decoded) {
   if (filename.empty() || filename.find('/') != std::string_view::npos) {
     return Status::InvalidArgument("bad object file name '" + std::string(filename) + "'");
   }
@@ -199,10 +207,8 @@ Result<std::string> ObjectWriter::PutRaw(std::string_view filename,
   if (!parsed.ok() || parsed->kind == FileKind::kOther) {
     return Status::InvalidArgument("not an object file name: '" + std::string(filename) + "'");
   }
-  Result<Metadata> md = DecodeMetadata(pickled_metadata);
-  if (!md.ok()) return md.status();
   if (parsed->kind == FileKind::kData) {
-    Status s = CheckBody(*md, etag(), bytes_written_);
+    Status s = CheckBody(decoded, etag(), bytes_written_);
     if (!s.ok()) return s;
   } else if (bytes_written_ != 0) {
     return Status::InvalidArgument(".ts and .meta files take no body");

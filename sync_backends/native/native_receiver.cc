@@ -30,6 +30,7 @@ constexpr int64_t kMaxSignature = 64 << 20;
 struct Accepted {
   ObjectFilePath path;
   std::string pickled;  // raw metadata xattr
+  hashes::Metadata metadata;  // decoded from it
   int64_t size = 0;
   hashes::UniqueFd base_fd;  // delta base, held open from signature to patch
   uint64_t base_size = 0;
@@ -47,7 +48,9 @@ class Session {
  private:
   Status Violation(const std::string& msg);
   Status Send(const json& j) { return WriteFrame(conn_, j); }
-  Result<std::string> CheckXattrs(const SyncFileRequest& r, const ObjectFilePath& p);
+  // The raw pickle of r.Xattrs, once it decodes to metadata that matches the file.
+  Result<std::string> CheckXattrs(const SyncFileRequest& r, const ObjectFilePath& p,
+                                  hashes::Metadata* decoded);
   // Checks an offer against the names in its hash dir; on GoAhead fills *acc and
   // adds the name to `present`.
   Result<SyncFileResponse> Evaluate(const SyncFileRequest& r, ObjectFilePath path,
@@ -64,6 +67,7 @@ class Session {
   NativeSessionStats own_stats_;
   NativeSessionStats* stats_;
   std::string who_;
+  std::string buf_ = std::string(kCopyBuf, '\0');  // body copies, reused per file
 };
 
 Status Session::Violation(const std::string& msg) {
@@ -72,7 +76,8 @@ Status Session::Violation(const std::string& msg) {
   return Status::InvalidArgument(msg);
 }
 
-Result<std::string> Session::CheckXattrs(const SyncFileRequest& r, const ObjectFilePath& p) {
+Result<std::string> Session::CheckXattrs(const SyncFileRequest& r, const ObjectFilePath& p,
+                                         hashes::Metadata* decoded) {
   auto raw = HexDecode(r.xattrs);
   if (!raw.ok() || raw->empty()) return Status::InvalidArgument("bad xattrs for " + r.path);
   auto md = hashes::DecodeMetadata(*raw);
@@ -85,6 +90,7 @@ Result<std::string> Session::CheckXattrs(const SyncFileRequest& r, const ObjectF
   if (p.file.kind != hashes::FileKind::kData && r.size != 0) {
     return Status::InvalidArgument(r.path + ": .ts and .meta files have no body");
   }
+  *decoded = std::move(*md);
   return std::move(*raw);
 }
 
@@ -97,7 +103,7 @@ Result<SyncFileResponse> Session::Evaluate(const SyncFileRequest& r, ObjectFileP
     case Offer::kGoAhead: break;
   }
   if (r.check) return resp;  // Hummingbird's Check: existence only
-  auto pickled = CheckXattrs(r, path);
+  auto pickled = CheckXattrs(r, path, &acc->metadata);
   if (!pickled.ok()) return pickled.status();
   acc->path = std::move(path);
   acc->pickled = std::move(*pickled);
@@ -147,11 +153,10 @@ Result<FileUploadResponse> Session::ReceiveFile(Accepted& acc, bool delta,
     got = *n;
     stats_->delta_files++;
   } else {
-    std::string buf(kCopyBuf, '\0');
     while (got < static_cast<uint64_t>(acc.size)) {
-      size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), acc.size - got));
-      if (Status s = conn_.ReadExact(buf.data(), want, "file body"); !s.ok()) return s;
-      sink(std::string_view(buf.data(), want));
+      size_t want = static_cast<size_t>(std::min<uint64_t>(buf_.size(), acc.size - got));
+      if (Status s = conn_.ReadExact(buf_.data(), want, "file body"); !s.ok()) return s;
+      sink(std::string_view(buf_.data(), want));
       got += want;
     }
   }
@@ -166,7 +171,7 @@ Result<FileUploadResponse> Session::ReceiveFile(Accepted& acc, bool delta,
     resp.msg = fmt::format("got {} bytes, expected {}", got, acc.size);
     return resp;
   }
-  auto put = (*writer)->PutRaw(acc.path.filename, acc.pickled);
+  auto put = (*writer)->PutRaw(acc.path.filename, acc.pickled, acc.metadata);
   if (!put.ok()) {
     resp.msg = put.status().message();
     spdlog::error("{}: {}: {}", who_, acc.path.hash + "/" + acc.path.filename, resp.msg);
