@@ -158,6 +158,10 @@ TEST_CASE("REPLICATE requests carry Swift's request line and headers", "[replica
   CHECK(BuildReplicateRequest({"10.0.0.1", 6200, "sd b"}, "/sd b/17/abc-fff", 2) == want);
   CHECK_THAT(BuildReplicateRequest({"::1", 6200, "d"}, "/d/1", 0),
              Catch::Contains("Host: [::1]:6200\r\n"));
+  // http.client leaves out the default port.
+  CHECK_THAT(BuildReplicateRequest({"10.0.0.1", 80, "d"}, "/d/1", 0),
+             Catch::Contains("Host: 10.0.0.1\r\n"));
+  CHECK(Client().GetHashesMany({}, "1", 0).empty());
 }
 
 TEST_CASE("requests to a peer share one keep-alive connection", "[replicate_client]") {
