@@ -4,9 +4,12 @@
 //   REPLICATE /<device>/<partition>            -> 200, body pickle {suffix: md5}
 //   REPLICATE /<device>/<partition>/<s1-s2..>  -> peer invalidates those suffixes
 //
-// Each thread keeps its own libcurl handle so connections to a peer are reused
-// across partitions (keep-alive) without locking; the class itself is stateless
-// and thread-safe.
+// Requests carry Swift 2.30's exact headers (Host, Accept-Encoding: identity,
+// Content-Length: 0, User-Agent "object-replicator <pid>",
+// X-Backend-Storage-Policy-Index) and travel over HttpTransport: persistent keep-alive
+// connections cached per thread and per peer, TCP_NODELAY, conn_timeout for each
+// connect and http_timeout for the whole request. The class holds only its timeouts,
+// so one instance may be shared by every worker thread.
 #pragma once
 
 #include <map>
@@ -35,6 +38,10 @@ struct ReplicateTimeouts {
   double http_timeout = 60;   // seconds for the whole request
 };
 
+// A response body larger than this is an error (a partition's hashes are ~200 KB at
+// most: 4096 suffixes); it bounds what a broken peer can make us buffer.
+constexpr size_t kMaxReplicateBody = 64 << 20;
+
 class ReplicateClient {
  public:
   explicit ReplicateClient(ReplicateTimeouts t) : timeouts_(t) {}
@@ -44,14 +51,30 @@ class ReplicateClient {
   // response for the caller to interpret.
   Result<ReplicateResponse> GetHashes(const ReplicatePeer& peer, const std::string& partition,
                                       int policy_index) const;
+
+  // GetHashes to every peer at once: the requests are in flight concurrently (one
+  // connection per peer, one poll loop, on the calling thread), so a partition costs
+  // about one round trip instead of one per peer. Returns one result per peer, in
+  // the order of `peers`, each exactly what GetHashes would have returned for it; a
+  // slow or failing peer delays or fails only its own entry (each has the full
+  // http_timeout). Drop-in for a loop of GetHashes in Update(): ask the primaries
+  // with one call; a peer answering 507 is replaced by the next handoff, which the
+  // caller asks with GetHashes (or another GetHashesMany).
+  std::vector<Result<ReplicateResponse>> GetHashesMany(const std::vector<ReplicatePeer>& peers,
+                                                       const std::string& partition,
+                                                       int policy_index) const;
+
   // Tells the peer to rehash `suffixes` (body ignored).
   Result<ReplicateResponse> Rehash(const ReplicatePeer& peer, const std::string& partition,
                                    int policy_index, const std::vector<std::string>& suffixes) const;
 
  private:
-  Result<ReplicateResponse> Request(const ReplicatePeer& peer, const std::string& path,
-                                    int policy_index, bool parse_body) const;
   ReplicateTimeouts timeouts_;
 };
+
+// The request bytes Swift 2.30's replicator sends for REPLICATE `path` (exposed for
+// tests).
+std::string BuildReplicateRequest(const ReplicatePeer& peer, const std::string& path,
+                                  int policy_index);
 
 }  // namespace replicant

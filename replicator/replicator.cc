@@ -538,6 +538,7 @@ Result<std::shared_ptr<sync::SyncBackend>> MakeSyncBackend(const ReplicatorConfi
     o.bwlimit = cfg.rsync_bwlimit;
     o.compress = cfg.rsync_compress;
     o.log_transfers = cfg.log_rsync_transfers;
+    o.tcp_nodelay = cfg.rsync_tcp_nodelay;
     o.error_log_line_length = static_cast<size_t>(std::max(0, cfg.rsync_error_log_line_length));
     auto b = sync::RsyncBackend::Create(std::move(o));
     if (!b.ok()) return b.status().WithContext(cfg.config_path + ": [object-replicator] sync_method");

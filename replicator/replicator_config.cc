@@ -57,6 +57,7 @@ Result<ReplicatorConfig> LoadReplicatorConfig(const std::string& path) {
   while (!c.rsync_module.empty() && c.rsync_module.back() == '/') c.rsync_module.pop_back();
   if (c.rsync_module.empty()) c.rsync_module = "{replication_ip}::object";
   Take(s.GetBool("log_rsync_transfers", c.log_rsync_transfers), &c.log_rsync_transfers, &err);
+  Take(s.GetBool("rsync_tcp_nodelay", c.rsync_tcp_nodelay), &c.rsync_tcp_nodelay, &err);
   if (Take(s.GetInt("rsync_error_log_line_length", 0), &i64, &err)) {
     c.rsync_error_log_line_length = static_cast<int>(i64);
   }

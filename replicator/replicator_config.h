@@ -33,6 +33,7 @@ struct ReplicatorConfig {
   std::string rsync_module = "{replication_ip}::object";
   bool log_rsync_transfers = true;
   int rsync_error_log_line_length = 0;
+  bool rsync_tcp_nodelay = true;  // replicant addition: --sockopts=TCP_NODELAY to daemons
   // network
   double http_timeout = 60;
   double conn_timeout = 0.5;

@@ -90,6 +90,20 @@ Result<std::string> InterpolateRsyncModule(const std::string& tmpl, const Device
   return out;
 }
 
+bool IsRsyncDaemonDestination(const std::string& dest) {
+  if (dest.rfind("rsync://", 0) == 0) return true;
+  size_t host_end = 0;
+  if (!dest.empty() && dest[0] == '[') {
+    host_end = dest.find(']');
+    if (host_end == std::string::npos) return false;
+    ++host_end;
+  } else {
+    host_end = dest.find(':');
+    if (host_end == std::string::npos) return false;  // a local path
+  }
+  return dest.compare(host_end, 2, "::") == 0;
+}
+
 std::vector<std::string> BuildRsyncArgs(const RsyncOptions& opts, const Device& node,
                                         const SyncJob& job, const std::string& module,
                                         const std::vector<std::string>& suffix_paths) {
@@ -101,6 +115,9 @@ std::vector<std::string> BuildRsyncArgs(const RsyncOptions& opts, const Device& 
       // Swift's exclusion of rsync's own in-flight temp files (.name.XXXXXX).
       "--exclude=.*.[0-9a-zA-Z][0-9a-zA-Z][0-9a-zA-Z][0-9a-zA-Z][0-9a-zA-Z][0-9a-zA-Z]"};
   if (opts.compress && job.region != node.region) args.push_back("--compress");
+  if (opts.tcp_nodelay && IsRsyncDaemonDestination(module)) {
+    args.push_back("--sockopts=TCP_NODELAY");
+  }
   args.insert(args.end(), suffix_paths.begin(), suffix_paths.end());
   std::string data_dir = job.policy_index == 0 ? "objects"
                                                : "objects-" + std::to_string(job.policy_index);

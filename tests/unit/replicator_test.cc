@@ -14,6 +14,7 @@
 using namespace replicant;
 using sync::BuildRsyncArgs;
 using sync::InterpolateRsyncModule;
+using sync::IsRsyncDaemonDestination;
 using sync::RsyncOptions;
 namespace fs = std::filesystem;
 
@@ -81,11 +82,33 @@ TEST_CASE("rsync arguments are Swift's", "[replicator]") {
       "--bwlimit=100",
       "--exclude=.*.[0-9a-zA-Z][0-9a-zA-Z][0-9a-zA-Z][0-9a-zA-Z][0-9a-zA-Z][0-9a-zA-Z]",
       "--compress",  // regions differ (1 vs 2)
+      "--sockopts=TCP_NODELAY",  // replicant's rsync_tcp_nodelay, on by default
       "/srv/node/sdb1/objects-1/123/abc", "10.0.0.2::object/sdc1/objects-1/123"};
   CHECK(args == want);
+  // rsync_tcp_nodelay = false: exactly Swift's list.
+  o.tcp_nodelay = false;
+  want.erase(std::find(want.begin(), want.end(), "--sockopts=TCP_NODELAY"));
+  CHECK(BuildRsyncArgs(o, node, job, "10.0.0.2::object", {"/srv/node/sdb1/objects-1/123/abc"}) ==
+        want);
+  o.tcp_nodelay = true;
   node.region = 1;
   auto same_region = BuildRsyncArgs(o, node, job, "m", {});
   CHECK(std::find(same_region.begin(), same_region.end(), "--compress") == same_region.end());
+  // Not a daemon destination (a local path): no socket, no socket option.
+  CHECK(std::find(same_region.begin(), same_region.end(), "--sockopts=TCP_NODELAY") ==
+        same_region.end());
+}
+
+TEST_CASE("rsync daemon destinations are told apart from remote-shell ones", "[replicator]") {
+  CHECK(IsRsyncDaemonDestination("10.0.0.2::object"));
+  CHECK(IsRsyncDaemonDestination("host::object6200/sdb1"));
+  CHECK(IsRsyncDaemonDestination("[fe80::1]::object"));
+  CHECK(IsRsyncDaemonDestination("rsync://127.0.0.1:8730/object"));
+  CHECK(IsRsyncDaemonDestination("rsync://[::1]/object"));
+  CHECK_FALSE(IsRsyncDaemonDestination("10.0.0.2:/srv/node"));   // remote shell
+  CHECK_FALSE(IsRsyncDaemonDestination("[fe80::1]:/srv/node"));  // remote shell, IPv6
+  CHECK_FALSE(IsRsyncDaemonDestination("/srv/node"));            // local
+  CHECK_FALSE(IsRsyncDaemonDestination("[fe80::1"));
 }
 
 TEST_CASE("a missing rsync binary is a clear error", "[replicator]") {
@@ -131,6 +154,11 @@ TEST_CASE("replicator config: Swift defaults and options", "[replicator]") {
   CHECK(c->interval == 7);  // deprecated run_pause still honoured
   CHECK(c->sync_method == "rsync");
   CHECK(c->ring_ip == "0.0.0.0");
+  CHECK(c->rsync_tcp_nodelay);  // replicant's addition defaults on
+  auto off = t.Write("off.conf", "[object-replicator]\nrsync_tcp_nodelay = false\n");
+  auto o = LoadReplicatorConfig(off);
+  REQUIRE(o.ok());
+  CHECK_FALSE(o->rsync_tcp_nodelay);
 }
 
 TEST_CASE("replicator config errors name the option", "[replicator]") {

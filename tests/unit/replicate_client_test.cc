@@ -1,0 +1,380 @@
+// ReplicateClient over HttpTransport against scripted loopback servers: Swift's
+// request bytes, keep-alive reuse, servers that close kept-alive connections (idle,
+// or under the next request), cut-short and oversized responses, timeouts, and the
+// concurrent GetHashesMany.
+#include <catch2/catch.hpp>
+
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "formats/pickle.h"
+#include "replicator/http_transport.h"
+#include "replicator/replicate_client.h"
+
+namespace {
+
+using namespace replicant;
+using Clock = std::chrono::steady_clock;
+
+// Reads one request head; false when the client closed first.
+bool ReadHead(int fd, std::string* out = nullptr) {
+  std::string head;
+  char c;
+  while (head.size() < 4 || head.compare(head.size() - 4, 4, "\r\n\r\n") != 0) {
+    if (recv(fd, &c, 1, 0) != 1) return false;
+    head += c;
+  }
+  if (out) *out = head;
+  return true;
+}
+
+// A server on 127.0.0.1 (free port) running `handler(fd, n)` for its n-th connection,
+// each on its own thread; stopped and joined by the destructor.
+class ScriptedServer {
+ public:
+  using Handler = std::function<void(int fd, int n)>;
+  explicit ScriptedServer(Handler h) : handler_(std::move(h)) {
+    listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(listen_fd_ >= 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(listen(listen_fd_, 16) == 0);
+    socklen_t len = sizeof a;
+    getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    acceptor_ = std::thread([this] { AcceptLoop(); });
+  }
+  ~ScriptedServer() {
+    stop_ = true;
+    acceptor_.join();
+    close(listen_fd_);
+    {
+      // Handlers blocked reading from a client that keeps its connection: end them.
+      std::lock_guard<std::mutex> l(mu_);
+      for (int fd : open_) shutdown(fd, SHUT_RDWR);
+    }
+    for (auto& t : conns_) t.join();
+  }
+  int port() const { return port_; }
+  int connections() const { return n_; }
+  std::string last_head() {
+    std::lock_guard<std::mutex> l(mu_);
+    return last_head_;
+  }
+  // Reads one request head (kept for last_head()); false when the client closed first.
+  bool ReadRequest(int fd) {
+    std::string head;
+    if (!ReadHead(fd, &head)) return false;
+    std::lock_guard<std::mutex> l(mu_);
+    last_head_ = head;
+    return true;
+  }
+
+ private:
+  void AcceptLoop() {
+    while (!stop_) {
+      pollfd p{listen_fd_, POLLIN, 0};
+      if (poll(&p, 1, 20) <= 0) continue;
+      int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) continue;
+      timeval tv{3, 0};  // no handler outlives a stuck client for long
+      setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      int n = n_++;
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        open_.insert(fd);
+      }
+      conns_.emplace_back([this, fd, n] {
+        handler_(fd, n);
+        std::lock_guard<std::mutex> l(mu_);
+        open_.erase(fd);
+        close(fd);
+      });
+    }
+  }
+
+  Handler handler_;
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> n_{0};
+  std::thread acceptor_;
+  std::vector<std::thread> conns_;
+  std::mutex mu_;
+  std::string last_head_;
+  std::set<int> open_;
+};
+
+// Runs on server threads, where Catch's assertions must not be used; a failed send
+// shows up as the client's error.
+void Send(int fd, const std::string& s) { (void)!send(fd, s.data(), s.size(), MSG_NOSIGNAL); }
+
+std::string HashesPickle(const std::string& hash) {
+  return pickle::Dumps(pickle::Value::MakeDict(
+      {{pickle::Value::Str("abc"), pickle::Value::Str(hash)},
+       {pickle::Value::Str("def"), pickle::Value::None()}}));
+}
+
+std::string Ok(const std::string& body, const std::string& extra_headers = "") {
+  return "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" +
+         extra_headers + "\r\n" + body;
+}
+
+const std::string kHash = "0123456789abcdef0123456789abcdef";
+
+struct Fresh {  // each test starts with no cached connections and zero counters
+  Fresh() {
+    CloseThreadHttpConnections();
+    ResetThreadHttpCounters();
+  }
+  ~Fresh() { CloseThreadHttpConnections(); }
+};
+
+ReplicateClient Client(double http_timeout = 5) { return ReplicateClient({1.0, http_timeout}); }
+
+}  // namespace
+
+TEST_CASE("REPLICATE requests carry Swift's request line and headers", "[replicate_client]") {
+  std::string want =
+      "REPLICATE /sd%20b/17/abc-fff HTTP/1.1\r\n"
+      "Host: 10.0.0.1:6200\r\n"
+      "Accept-Encoding: identity\r\n"
+      "Content-Length: 0\r\n"
+      "user-agent: object-replicator " + std::to_string(getpid()) + "\r\n"
+      "X-Backend-Storage-Policy-Index: 2\r\n\r\n";
+  CHECK(BuildReplicateRequest({"10.0.0.1", 6200, "sd b"}, "/sd b/17/abc-fff", 2) == want);
+  CHECK_THAT(BuildReplicateRequest({"::1", 6200, "d"}, "/d/1", 0),
+             Catch::Contains("Host: [::1]:6200\r\n"));
+  // http.client leaves out the default port.
+  CHECK_THAT(BuildReplicateRequest({"10.0.0.1", 80, "d"}, "/d/1", 0),
+             Catch::Contains("Host: 10.0.0.1\r\n"));
+  CHECK(Client().GetHashesMany({}, "1", 0).empty());
+}
+
+TEST_CASE("requests to a peer share one keep-alive connection", "[replicate_client]") {
+  Fresh fresh;
+  ScriptedServer server([&](int fd, int) {
+    while (server.ReadRequest(fd)) Send(fd, Ok(HashesPickle(kHash)));
+  });
+  auto client = Client();
+  ReplicatePeer peer{"127.0.0.1", server.port(), "sdb"};
+  for (int i = 0; i < 3; ++i) {
+    auto r = client.GetHashes(peer, "5", 1);
+    REQUIRE(r.ok());
+    CHECK(r->http_status == 200);
+    CHECK(r->hashes.at("abc") == kHash);
+    CHECK(r->hashes.at("def").empty());
+  }
+  CHECK(server.last_head() == BuildReplicateRequest(peer, "/sdb/5", 1));
+  auto rh = client.Rehash(peer, "5", 1, {"abc", "def"});
+  REQUIRE(rh.ok());
+  CHECK(rh->hashes.empty());
+  CHECK_THAT(server.last_head(), Catch::StartsWith("REPLICATE /sdb/5/abc-def HTTP/1.1\r\n"));
+  CHECK(server.connections() == 1);
+  auto c = ThreadHttpCounters();
+  CHECK(c.connects == 1);
+  CHECK(c.reuses == 3);
+  CHECK(c.retries == 0);
+}
+
+TEST_CASE("a kept-alive connection the server closed while idle is replaced",
+          "[replicate_client]") {
+  Fresh fresh;
+  ScriptedServer server([&](int fd, int) {
+    if (server.ReadRequest(fd)) Send(fd, Ok(HashesPickle(kHash)));
+    // and close, without having said "Connection: close"
+  });
+  auto client = Client();
+  ReplicatePeer peer{"127.0.0.1", server.port(), "sdb"};
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(client.GetHashes(peer, "5", 0).ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // let the FIN arrive
+  }
+  CHECK(server.connections() == 3);
+  CHECK(ThreadHttpCounters().connects == 3);
+}
+
+TEST_CASE("a request the server drops on a kept-alive connection is retried once",
+          "[replicate_client]") {
+  Fresh fresh;
+  ScriptedServer server([&](int fd, int n) {
+    if (!server.ReadRequest(fd)) return;
+    Send(fd, Ok(HashesPickle(kHash)));
+    // The first connection takes the second request and closes without a byte, as a
+    // server whose keep-alive timeout fired just then does.
+    if (n == 0) { server.ReadRequest(fd); return; }
+    while (server.ReadRequest(fd)) Send(fd, Ok(HashesPickle(kHash)));
+  });
+  auto client = Client();
+  ReplicatePeer peer{"127.0.0.1", server.port(), "sdb"};
+  REQUIRE(client.GetHashes(peer, "5", 0).ok());
+  auto r = client.GetHashes(peer, "5", 0);
+  REQUIRE(r.ok());
+  CHECK(r->hashes.at("abc") == kHash);
+  auto c = ThreadHttpCounters();
+  CHECK(c.retries == 1);
+  CHECK(c.connects == 2);
+  CHECK(server.connections() == 2);
+}
+
+TEST_CASE("a response cut short is an error and is not retried", "[replicate_client]") {
+  Fresh fresh;
+  ScriptedServer server([&](int fd, int) {
+    if (!server.ReadRequest(fd)) return;
+    Send(fd, Ok(HashesPickle(kHash)));
+    if (!server.ReadRequest(fd)) return;
+    Send(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc");
+  });
+  auto client = Client();
+  ReplicatePeer peer{"127.0.0.1", server.port(), "sdb"};
+  REQUIRE(client.GetHashes(peer, "5", 0).ok());
+  auto r = client.GetHashes(peer, "5", 0);
+  REQUIRE_FALSE(r.ok());
+  CHECK_THAT(r.status().message(), Catch::Contains("truncated") && Catch::Contains("REPLICATE 127.0.0.1"));
+  CHECK(ThreadHttpCounters().retries == 0);
+  CHECK(server.connections() == 1);
+}
+
+TEST_CASE("Connection: close and HTTP/1.0 responses are not reused", "[replicate_client]") {
+  Fresh fresh;
+  ScriptedServer server([&](int fd, int n) {
+    // Keeps reading: only the client's decision closes these connections.
+    while (server.ReadRequest(fd)) {
+      std::string resp = Ok(HashesPickle(kHash), n == 0 ? "Connection: close\r\n" : "");
+      if (n == 1) resp.replace(0, 8, "HTTP/1.0");
+      Send(fd, resp);
+    }
+  });
+  auto client = Client();
+  ReplicatePeer peer{"127.0.0.1", server.port(), "sdb"};
+  for (int i = 0; i < 3; ++i) REQUIRE(client.GetHashes(peer, "5", 0).ok());
+  CHECK(server.connections() == 3);
+}
+
+TEST_CASE("chunked REPLICATE responses are decoded", "[replicate_client]") {
+  Fresh fresh;
+  ScriptedServer server([&](int fd, int) {
+    if (!server.ReadRequest(fd)) return;
+    std::string body = HashesPickle(kHash);
+    std::string half = body.substr(0, 10), rest = body.substr(10);
+    char a[16], b[16];
+    snprintf(a, sizeof a, "%zx", half.size());
+    snprintf(b, sizeof b, "%zx", rest.size());
+    Send(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + std::string(a) + "\r\n" +
+                 half + "\r\n" + b + "\r\n" + rest + "\r\n0\r\n\r\n");
+  });
+  auto r = Client().GetHashes({"127.0.0.1", server.port(), "sdb"}, "5", 0);
+  REQUIRE(r.ok());
+  CHECK(r->hashes.at("abc") == kHash);
+}
+
+TEST_CASE("HTTP errors are responses; bad bodies are errors", "[replicate_client]") {
+  Fresh fresh;
+  ScriptedServer server([&](int fd, int n) {
+    if (!server.ReadRequest(fd)) return;
+    if (n == 0) Send(fd, "HTTP/1.1 507 Insufficient Storage\r\nContent-Length: 4\r\n\r\nnope");
+    if (n == 1) Send(fd, Ok("not a pickle", "Connection: close\r\n"));
+    if (n == 2) Send(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\n");
+    if (n == 3) Send(fd, "garbage\r\n\r\n");
+  });
+  auto client = Client();
+  ReplicatePeer peer{"127.0.0.1", server.port(), "sdb"};
+  auto r507 = client.GetHashes(peer, "5", 0);
+  REQUIRE(r507.ok());
+  CHECK(r507->http_status == 507);
+  CHECK(r507->hashes.empty());
+  CloseThreadHttpConnections();
+  auto bad = client.GetHashes(peer, "5", 0);
+  REQUIRE_FALSE(bad.ok());
+  CHECK_THAT(bad.status().message(), Catch::Contains("bad hashes pickle"));
+  auto big = client.GetHashes(peer, "5", 0);
+  REQUIRE_FALSE(big.ok());
+  CHECK(big.status().IsCorruption());
+  CHECK_THAT(big.status().message(), Catch::Contains("byte limit"));
+  auto junk = client.GetHashes(peer, "5", 0);
+  REQUIRE_FALSE(junk.ok());
+  CHECK_THAT(junk.status().message(), Catch::Contains("bad HTTP status line"));
+}
+
+TEST_CASE("a silent server times out after http_timeout", "[replicate_client]") {
+  Fresh fresh;
+  ScriptedServer server([&](int fd, int) {
+    server.ReadRequest(fd);
+    char c;
+    recv(fd, &c, 1, 0);  // until the client gives up and closes
+  });
+  auto t0 = Clock::now();
+  auto r = Client(0.3).GetHashes({"127.0.0.1", server.port(), "sdb"}, "5", 0);
+  double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().code() == Status::Code::kUnavailable);
+  CHECK_THAT(r.status().message(), Catch::Contains("timed out after 0.3s"));
+  CHECK(secs >= 0.29);
+  CHECK(secs < 2.0);
+}
+
+TEST_CASE("a refused connection is Unavailable", "[replicate_client]") {
+  Fresh fresh;
+  int port;
+  {
+    ScriptedServer gone([](int, int) {});
+    port = gone.port();
+  }
+  auto r = Client().GetHashes({"127.0.0.1", port, "sdb"}, "5", 0);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().code() == Status::Code::kUnavailable);
+  CHECK_THAT(r.status().message(), Catch::Contains("connect"));
+}
+
+TEST_CASE("GetHashesMany asks every peer at once and keeps their order",
+          "[replicate_client]") {
+  Fresh fresh;
+  std::vector<std::unique_ptr<ScriptedServer>> servers;
+  for (char h : {'a', 'b', 'c'}) {
+    servers.push_back(std::make_unique<ScriptedServer>([h](int fd, int) {
+      while (ReadHead(fd)) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        Send(fd, Ok(HashesPickle(std::string(32, h))));
+      }
+    }));
+  }
+  int refused;
+  {
+    ScriptedServer gone([](int, int) {});
+    refused = gone.port();
+  }
+  std::vector<ReplicatePeer> peers = {{"127.0.0.1", servers[0]->port(), "d0"},
+                                      {"127.0.0.1", refused, "d1"},
+                                      {"127.0.0.1", servers[1]->port(), "d2"},
+                                      {"127.0.0.1", servers[2]->port(), "d3"}};
+  auto client = Client();
+  for (int round = 0; round < 2; ++round) {  // the second round reuses the connections
+    auto t0 = Clock::now();
+    auto rs = client.GetHashesMany(peers, "9", 0);
+    double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    REQUIRE(rs.size() == 4);
+    REQUIRE(rs[0].ok());
+    CHECK(rs[0]->hashes.at("abc") == std::string(32, 'a'));
+    REQUIRE_FALSE(rs[1].ok());
+    CHECK_THAT(rs[1].status().message(), Catch::Contains(std::to_string(refused)));
+    REQUIRE(rs[2].ok());
+    CHECK(rs[2]->hashes.at("abc") == std::string(32, 'b'));
+    REQUIRE(rs[3].ok());
+    CHECK(rs[3]->hashes.at("abc") == std::string(32, 'c'));
+    CHECK(secs < 0.75);  // one at a time would take 0.9 s
+  }
+  CHECK(ThreadHttpCounters().reuses == 3);
+}
