@@ -164,6 +164,11 @@ void Replicator::Pass::Update(const PartitionJob& job) {
     static thread_local std::mt19937_64 rng{std::random_device{}()};
     std::shuffle(nodes.begin(), nodes.end(), rng);
   }
+  // Every primary is asked at once (one round trip per partition, not one per peer);
+  // handoffs that stand in for a 507 are asked one by one below.
+  std::vector<ReplicatePeer> primary_peers;
+  for (const auto& n : nodes) primary_peers.push_back({n.replication_ip, n.replication_port, n.device});
+  auto prefetched = r_.client_.GetHashesMany(primary_peers, job.sync.partition, job.sync.policy_index);
   HandoffIterator handoffs(*job.ring, job.partition);
   size_t next_primary = 0;
   size_t attempts_left = nodes.size();
@@ -191,7 +196,9 @@ void Replicator::Pass::Update(const PartitionJob& job) {
   };
   while (attempts_left > 0) {
     Device node;
+    std::optional<Result<ReplicateResponse>> answer;
     if (next_primary < nodes.size()) {
+      answer = std::move(prefetched[next_primary]);
       node = nodes[next_primary++];
     } else {
       const Device* h = handoffs.Next();
@@ -208,7 +215,8 @@ void Replicator::Pass::Update(const PartitionJob& job) {
     attempts_left--;
     if (synced_remote_regions.count(node.region)) continue;
     ReplicatePeer peer{node.replication_ip, node.replication_port, node.device};
-    auto resp = r_.client_.GetHashes(peer, job.sync.partition, job.sync.policy_index);
+    auto resp = answer ? std::move(*answer)
+                       : r_.client_.GetHashes(peer, job.sync.partition, job.sync.policy_index);
     if (!resp.ok()) {
       failures.emplace(node.replication_ip, node.device);
       spdlog::error("Error syncing {} with node {}: {}", JobName(job), NodeName(node),
