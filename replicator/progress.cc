@@ -31,7 +31,27 @@ std::string ProgressFilePath(const std::string& recon_cache_path) {
 }
 
 ProgressTracker::ProgressTracker(std::string path, std::string sync_method, double min_interval)
-    : path_(std::move(path)), sync_method_(std::move(sync_method)), min_interval_(min_interval) {}
+    : path_(std::move(path)),
+      sync_method_(std::move(sync_method)),
+      min_interval_(min_interval),
+      flusher_([this] { FlushLoop(); }) {}
+
+ProgressTracker::~ProgressTracker() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    closing_ = true;
+  }
+  cv_.notify_all();
+  flusher_.join();
+}
+
+void ProgressTracker::FlushLoop() {
+  std::unique_lock<std::mutex> l(mu_);
+  while (!closing_) {
+    cv_.wait_for(l, std::chrono::duration<double>(min_interval_), [&] { return closing_; });
+    if (dirty_) WriteLocked();
+  }
+}
 
 void ProgressTracker::PassStarted(const std::vector<PartitionJob>& jobs) {
   std::lock_guard<std::mutex> l(mu_);
@@ -56,16 +76,14 @@ void ProgressTracker::JobFinished(const PartitionJob& job, double) {
   d.all.done++;
   d.policies[job.sync.policy_index].done++;
   d.last_update = WallNow();
-  if (std::chrono::steady_clock::now() - last_write_ >=
-      std::chrono::duration<double>(min_interval_)) {
-    WriteLocked();
-  }
+  dirty_ = true;  // the flusher writes it within min_interval
 }
 
 void ProgressTracker::StatsChanged(const std::string& device, const ReplicationStats&,
                                    const ReplicationStats& after) {
   std::lock_guard<std::mutex> l(mu_);
   devices_[device].stats = after;
+  dirty_ = true;
 }
 
 void ProgressTracker::PassFinished(const PassSummary& s) {
@@ -134,7 +152,7 @@ nlohmann::json ProgressTracker::SnapshotLocked() const {
 }
 
 void ProgressTracker::WriteLocked() {
-  last_write_ = std::chrono::steady_clock::now();
+  dirty_ = false;
   Status st = WriteFileAtomically(path_, SnapshotLocked().dump() + "\n");
   // One warning, not one per job: a read-only cache dir must not flood the log.
   if (!st.ok() && !warned_) spdlog::warn("Cannot write the progress file: {}", st.message());

@@ -15,14 +15,17 @@
 // Files and bytes sent are not in it: the sync backends do not report them.
 //
 // The file is rewritten whole through a temp file and rename, so readers never see a
-// partial document, and at most once per min_interval while jobs finish (state
-// changes are written at once). Thread-safe: the hooks run on worker threads.
+// partial document: state changes at once, job progress at most once per min_interval
+// by a small flusher thread of the tracker's own (so the last jobs before a stall
+// still show). Thread-safe: the hooks run on worker threads.
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -38,6 +41,9 @@ std::string ProgressFilePath(const std::string& recon_cache_path);
 class ProgressTracker : public PassObserver {
  public:
   ProgressTracker(std::string path, std::string sync_method, double min_interval = 1.0);
+  ~ProgressTracker();
+  ProgressTracker(const ProgressTracker&) = delete;
+  ProgressTracker& operator=(const ProgressTracker&) = delete;
 
   void PassStarted(const std::vector<PartitionJob>& jobs) override;
   void JobFinished(const PartitionJob& job, double seconds) override;
@@ -64,6 +70,7 @@ class ProgressTracker : public PassObserver {
   };
   nlohmann::json SnapshotLocked() const;
   void WriteLocked();
+  void FlushLoop();
 
   const std::string path_;
   const std::string sync_method_;
@@ -75,8 +82,11 @@ class ProgressTracker : public PassObserver {
   double pass_start_ = 0;
   std::map<std::string, DeviceProgress> devices_;
   nlohmann::json last_pass_;  // null until a pass ended
-  std::chrono::steady_clock::time_point last_write_{};
+  bool dirty_ = false;
   bool warned_ = false;
+  bool closing_ = false;
+  std::condition_variable cv_;
+  std::thread flusher_;  // last: starts after every member it uses
 };
 
 // Writes text to path through path.tmp.<pid> + rename.
