@@ -112,6 +112,14 @@ int RunReplicate(int argc, char** argv) {
     return 2;
   }
 
+  // Daemon mode takes signals with sigwait in one thread: block them before Load()
+  // starts any thread (the progress flusher), so every thread inherits the mask.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  if (!once) pthread_sigmask(SIG_BLOCK, &set, nullptr);
   auto loaded = Load(conf_path);
   if (!loaded.ok()) {
     std::cerr << "replicant replicate: " << loaded.status().message() << "\n";
@@ -132,12 +140,6 @@ int RunReplicate(int argc, char** argv) {
     return s.aborted ? 1 : 0;
   }
 
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
   SignalState sig;
   Replicator* current = loaded->replicator.get();
   ReplicatorOps* current_ops = loaded->ops.get();
