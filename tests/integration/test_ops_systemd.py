@@ -211,3 +211,19 @@ def test_cmake_install_layout(tmp_path):
         assert (doc / f).is_file(), f
     out = run([str(binary), '--help'], check=True).stdout
     assert 'status' in out
+
+
+def test_sample_config_documents_every_option_read():
+    """Every option the replicator, the server, logging and statsd read appears in
+    etc/object-server.conf-sample."""
+    with open(os.path.join(SOURCE_DIR, 'etc', 'object-server.conf-sample')) as f:
+        sample = f.read()
+    read = set()
+    for src in ('replicator/replicator_config.cc', 'receiver/server_config.cc',
+                'replicator/log_setup.cc', 'replicator/statsd.cc'):
+        with open(os.path.join(SOURCE_DIR, src)) as f:
+            code = f.read()
+        read |= set(re.findall(r'(?:Get\w*|Has|Int|IntOr|PositiveSeconds)\("([a-z_]+)"', code))
+    assert len(read) > 30, read
+    missing = sorted(o for o in read if not re.search(r'^#? ?%s\b' % o, sample, re.M))
+    assert not missing, missing
