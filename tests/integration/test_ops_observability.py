@@ -319,3 +319,23 @@ def test_log_to_syslog_socket(cluster, tmp_path):
     assert 'Running object replicator in script mode.' not in p.stderr
     # LOG_LOCAL3 = 19, info = 6: <158>; Swift's SysLogHandler format with a trailing NUL.
     assert '<158>repl-test: Running object replicator in script mode.\x00' in lines, lines[:5]
+
+
+def test_log_rsync_transfers(cluster):
+    """rsync's per-file "<f+++..." lines are logged (at debug) only with
+    log_rsync_transfers, as in Swift."""
+    c = cluster
+    node0 = c.nodes[0]
+    rng = seeded_random('test_log_rsync_transfers')
+    seen = {}
+    try:
+        for flag in ('false', 'true'):
+            for name, body, _ in pick_objects(rng, c, node0, count=8):
+                c.write_object_on(node0, ACCOUNT, CONTAINER, '%s-%s' % (flag, name), body)
+            c.set_replicator_options(nodes=[node0], log_rsync_transfers=flag)
+            p = run([REPLICANT_BIN, 'replicate', node0.conf_path, '--once', '-v'], timeout=300)
+            assert 'Successful rsync' in p.stderr
+            seen[flag] = re.findall(r'debug: <f\S* ', p.stderr)
+    finally:
+        c.set_replicator_options(nodes=[node0], log_rsync_transfers=None)
+    assert seen['false'] == [] and seen['true'], seen
