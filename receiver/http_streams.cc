@@ -94,6 +94,7 @@ Status SocketStream::Fill() {
     }
     pos_ = 0;
     end_ = static_cast<size_t>(got);
+    received_ += end_;
     return Status::OK();
   }
 }

@@ -42,6 +42,8 @@ class SocketStream : public sync::ByteStream {
   void set_timeout(double seconds) { timeout_ = seconds; }
   void set_deadline(std::optional<Clock::time_point> d) { deadline_ = d; }
   size_t buffered() const { return end_ - pos_; }
+  // Bytes received on this socket so far (for the server's metrics).
+  uint64_t bytes_received() const { return received_; }
   int fd() const { return fd_; }
   // Stops both directions so a thread blocked on this socket returns (shutdown(2)).
   void Shutdown();
@@ -60,6 +62,7 @@ class SocketStream : public sync::ByteStream {
   std::optional<Clock::time_point> deadline_;
   std::string buf_;
   size_t pos_ = 0, end_ = 0;
+  uint64_t received_ = 0;
 };
 
 // A request body of exactly `length` bytes; an early end is an error.

@@ -51,6 +51,8 @@ std::string LogSafe(std::string_view s, size_t max = 200) {
 
 }  // namespace
 
+Status RespondMethodNotAllowed(Exchange& ex) { return ex.Respond(405, kMethodNotAllowed); }
+
 Server::Server(ServerConfig config, SwiftConf swift) : ctx_(std::move(config), std::move(swift)) {
   if (pipe2(wake_pipe_, O_CLOEXEC | O_NONBLOCK) != 0) wake_pipe_[0] = wake_pipe_[1] = -1;
 }
@@ -221,6 +223,7 @@ void Server::ServeConnection(int fd, std::string peer) {
 Server::Next Server::ServeOne(SocketStream& s, const std::string& peer, bool first,
                               uint64_t id) {
   const double timeout = ctx_.config.client_timeout;
+  const uint64_t bytes_before = s.bytes_received();
   HeadResult head = ReadRequestHead(s, limits_, timeout, timeout);
   auto start = std::chrono::steady_clock::now();
   using Kind = HeadResult::Kind;
@@ -238,6 +241,7 @@ Server::Next Server::ServeOne(SocketStream& s, const std::string& peer, bool fir
     case Kind::kBad: {
       spdlog::warn("{}: bad request ({} {}): {}; closing", peer, head.error.status,
                    ReasonPhrase(head.error.status), LogSafe(head.error.message, 1000));
+      ctx_.metrics.AddBytes(s.bytes_received() - bytes_before);
       std::string body = head.error.message + "\n";
       s.Write(ResponseHead(head.error.status,
                            {{"Content-Type", "text/plain"},
@@ -252,6 +256,7 @@ Server::Next Server::ServeOne(SocketStream& s, const std::string& peer, bool fir
   }
   HttpRequest& req = head.request;
   req.peer = peer;
+  ctx_.metrics.RequestStarted();
   Exchange ex(s, req, ctx_);
   Status result;
   auto it = handlers_.find(req.method);
@@ -259,7 +264,7 @@ Server::Next Server::ServeOne(SocketStream& s, const std::string& peer, bool fir
     // Swift's object server checks this before anything else.
     result = ex.Respond(412, "Invalid UTF8 or contains NULL");
   } else if (it == handlers_.end()) {
-    result = ex.Respond(405, kMethodNotAllowed);
+    result = RespondMethodNotAllowed(ex);
   } else {
     try {
       result = it->second(ex);
@@ -272,6 +277,7 @@ Server::Next Server::ServeOne(SocketStream& s, const std::string& peer, bool fir
     }
   }
   bool keep = ex.Finish();
+  ctx_.metrics.RequestFinished(req.method, ex.status(), s.bytes_received() - bytes_before);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::string note = ex.note().empty() ? "" : " (" + LogSafe(ex.note(), 1000) + ")";
   // One line per request; a failure is told on the same line.

@@ -37,15 +37,18 @@
 #include "receiver/http_streams.h"
 #include "receiver/replication_slots.h"
 #include "receiver/server_config.h"
+#include "receiver/server_metrics.h"
 #include "receiver/swift_path.h"
 
 namespace replicant::receiver {
 
-// What handlers share: configuration, policies and the replication slots.
+// What handlers share: configuration, policies, the replication slots and the
+// server's own counters.
 struct ServerContext {
   ServerConfig config;
   SwiftConf swift;
   ReplicationSlots slots;
+  ServerMetrics metrics;
 
   ServerContext(ServerConfig c, SwiftConf s)
       : config(std::move(c)), swift(std::move(s)), slots(config.replication_concurrency) {}
@@ -101,6 +104,10 @@ class Exchange {
 };
 
 using Handler = std::function<Status(Exchange&)>;
+
+// Swift's answer to a method a server does not serve (405 with its HTML body); also
+// what a handler answers for a path it does not serve with that method.
+Status RespondMethodNotAllowed(Exchange& ex);
 
 class Server {
  public:

@@ -9,31 +9,19 @@
 #include <thread>
 
 #include <boost/program_options.hpp>
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "formats/config.h"
 #include "formats/swift_conf.h"
 #include "replicator/commands.h"
+#include "replicator/log_setup.h"
 #include "replicator/replicator.h"
+#include "replicator/replicator_ops.h"
 
 namespace po = boost::program_options;
 
 namespace replicant::cli {
 namespace {
-
-void SetupLogging(const std::string& name, const std::string& level, bool verbose) {
-  auto logger = spdlog::stderr_logger_mt(name);
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %n %l: %v");
-  auto lvl = spdlog::level::from_str(level == "WARNING" ? "warn" : [&] {
-    std::string l = level;
-    for (auto& c : l) c = static_cast<char>(tolower(c));
-    return l;
-  }());
-  if (lvl == spdlog::level::off && level != "off") lvl = spdlog::level::info;
-  logger->set_level(verbose ? spdlog::level::debug : lvl);
-  logger->flush_on(spdlog::level::trace);
-  spdlog::set_default_logger(logger);
-}
 
 // Signals are taken synchronously by one thread (sigwait), so handlers never run
 // inside worker threads.
@@ -44,22 +32,10 @@ struct SignalState {
   bool reload = false;
 };
 
-void WriteRecon(const ReplicatorConfig& cfg, const PassSummary& s) {
-  double end = std::chrono::duration<double>(
-                   std::chrono::system_clock::now().time_since_epoch()).count();
-  double minutes = s.seconds / 60.0;
-  nlohmann::json update = {{"replication_stats", s.total.ToRecon()},
-                           {"replication_time", minutes},
-                           {"replication_last", end},
-                           {"object_replication_time", minutes},
-                           {"object_replication_last", end}};
-  auto st = DumpReconCache(update, cfg.recon_cache_path + "/object.recon");
-  if (!st.ok()) spdlog::error("Exception dumping recon cache: {}", st.message());
-}
-
 struct Loaded {
   ReplicatorConfig cfg;
   std::unique_ptr<Replicator> replicator;
+  std::unique_ptr<ReplicatorOps> ops;
 };
 
 Result<Loaded> Load(const std::string& conf_path) {
@@ -71,7 +47,18 @@ Result<Loaded> Load(const std::string& conf_path) {
   if (!backend.ok()) return backend.status();
   auto r = std::make_unique<Replicator>(*cfg, *swift, *backend);
   if (auto st = r->LoadRings(); !st.ok()) return st;
-  return Loaded{*cfg, std::move(r)};
+  auto ops = ReplicatorOps::Create(*cfg);
+  if (!ops.ok()) return ops.status();
+  r->SetObserver((*ops)->observer());
+  return Loaded{*cfg, std::move(r), std::move(*ops)};
+}
+
+Status SetupReplicatorLogging(const ReplicatorConfig& cfg, bool verbose) {
+  auto file = ConfigFile::Load(cfg.config_path);
+  if (!file.ok()) return file.status();
+  auto sec = file->Section("object-replicator");
+  if (!sec.ok()) return sec.status();
+  return SetupLogging(LogOptionsFromSection(*sec, cfg.log_name), verbose);
 }
 
 }  // namespace
@@ -125,29 +112,37 @@ int RunReplicate(int argc, char** argv) {
     return 2;
   }
 
-  auto loaded = Load(conf_path);
-  if (!loaded.ok()) {
-    std::cerr << "replicant replicate: " << loaded.status().message() << "\n";
-    return 1;
-  }
-  SetupLogging(loaded->cfg.log_name, loaded->cfg.log_level, vm.count("verbose"));
-
-  if (once) {
-    spdlog::info("Running object replicator in script mode.");
-    PassSummary s = loaded->replicator->RunPass(overrides);
-    spdlog::info("Object replication complete (once). ({:.2f} minutes)", s.seconds / 60.0);
-    if (!overrides.any()) WriteRecon(loaded->cfg, s);
-    return s.aborted ? 1 : 0;
-  }
-
+  // Daemon mode takes signals with sigwait in one thread: block them before Load()
+  // starts any thread (the progress flusher), so every thread inherits the mask.
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  if (!once) pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  auto loaded = Load(conf_path);
+  if (!loaded.ok()) {
+    std::cerr << "replicant replicate: " << loaded.status().message() << "\n";
+    return 1;
+  }
+  if (auto st = SetupReplicatorLogging(loaded->cfg, vm.count("verbose")); !st.ok()) {
+    std::cerr << "replicant replicate: " << st.message() << "\n";
+    return 1;
+  }
+
+  if (once) {
+    spdlog::info("Running object replicator in script mode.");
+    loaded->ops->PassStarting();
+    PassSummary s = loaded->replicator->RunPass(overrides);
+    spdlog::info("Object replication complete (once). ({:.2f} minutes)", s.seconds / 60.0);
+    // As in Swift, a pass limited by -d/-p/-i does not publish recon stats.
+    loaded->ops->PassFinished(s, !overrides.any());
+    return s.aborted ? 1 : 0;
+  }
+
   SignalState sig;
   Replicator* current = loaded->replicator.get();
+  ReplicatorOps* current_ops = loaded->ops.get();
   std::mutex current_mu;
   std::thread watcher([&] {
     for (;;) {
@@ -161,6 +156,7 @@ int RunReplicate(int argc, char** argv) {
         sig.terminate = true;
         spdlog::info("Signal {}: finishing the jobs in flight and exiting", signo);
         std::lock_guard<std::mutex> cl(current_mu);
+        current_ops->Stopping();
         current->Stop();
       }
       sig.cv.notify_all();
@@ -169,14 +165,18 @@ int RunReplicate(int argc, char** argv) {
   });
 
   spdlog::info("Starting object replicator in daemon mode.");
+  loaded->ops->Ready("daemon mode");
   for (;;) {
     spdlog::info("Starting object replication pass.");
+    loaded->ops->PassStarting();
     PassSummary s = loaded->replicator->RunPass({});
     spdlog::info("Object replication complete. ({:.2f} minutes)", s.seconds / 60.0);
-    WriteRecon(loaded->cfg, s);
+    loaded->ops->PassFinished(s, true);
     std::unique_lock<std::mutex> l(sig.mu);
-    sig.cv.wait_for(l, std::chrono::duration<double>(loaded->cfg.interval),
-                    [&] { return sig.terminate || sig.reload; });
+    loaded->ops->IdleWait(loaded->cfg.interval, [&](double step) {
+      return sig.cv.wait_for(l, std::chrono::duration<double>(step),
+                             [&] { return sig.terminate || sig.reload; });
+    });
     if (sig.terminate) break;
     if (sig.reload) {
       sig.reload = false;
@@ -189,11 +189,13 @@ int RunReplicate(int argc, char** argv) {
         std::lock_guard<std::mutex> cl(current_mu);
         *loaded = std::move(*fresh);
         current = loaded->replicator.get();
+        current_ops = loaded->ops.get();
         spdlog::info("Configuration reloaded from {}", conf_path);
       }
     }
   }
   watcher.join();
+  loaded->ops->Exited();
   spdlog::info("Object replicator exiting.");
   return 0;
 }

@@ -5,32 +5,45 @@
 #include <thread>
 
 #include <boost/program_options.hpp>
-#include <spdlog/sinks/stdout_sinks.h>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "formats/config.h"
 #include "formats/swift_conf.h"
 #include "receiver/handlers.h"
 #include "receiver/server.h"
 #include "receiver/server_config.h"
 #include "replicator/commands.h"
+#include "replicator/log_setup.h"
+#include "replicator/progress.h"
+#include "replicator/sd_notify.h"
+#include "replicator/serve_ops.h"
 
 namespace po = boost::program_options;
 
 namespace replicant::cli {
 namespace {
 
-void SetupServeLogging(const std::string& name, const std::string& level, bool verbose) {
-  auto logger = spdlog::stderr_logger_mt(name);
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %n %l: %v");
-  std::string l = level;
-  for (auto& c : l) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
-  if (l == "warning") l = "warn";
-  if (l == "notice") l = "info";
-  auto lvl = spdlog::level::from_str(l);
-  if (lvl == spdlog::level::off && l != "off") lvl = spdlog::level::info;
-  logger->set_level(verbose ? spdlog::level::debug : lvl);
-  logger->flush_on(spdlog::level::trace);
-  spdlog::set_default_logger(logger);
+// The progress file the replicator on this node writes: recon_cache_path of
+// [replicant-server] (with [DEFAULT]), else of [object-replicator], else Swift's default.
+std::string ProgressPathFor(const std::string& conf_path) {
+  std::string recon = "/var/cache/swift";
+  auto file = ConfigFile::Load(conf_path);
+  if (!file.ok()) return ProgressFilePath(recon);
+  if (auto r = file->Items("object-replicator"); r.ok()) recon = r->GetString("recon_cache_path", recon);
+  if (auto s = file->Items(receiver::kServerSection); s.ok()) {
+    recon = s->GetString("recon_cache_path", recon);
+  }
+  return ProgressFilePath(recon);
+}
+
+Status SetupServeLogging(const std::string& conf_path, const std::string& default_name,
+                         bool verbose) {
+  auto file = ConfigFile::Load(conf_path);
+  if (!file.ok()) return file.status();
+  auto sec = file->Section(receiver::kServerSection, default_name);
+  if (!sec.ok()) return sec.status();
+  return SetupLogging(LogOptionsFromSection(*sec, default_name), verbose);
 }
 
 }  // namespace
@@ -72,7 +85,10 @@ int RunServe(int argc, char** argv) {
     std::cerr << "replicant serve: " << swift.status().message() << "\n";
     return 1;
   }
-  SetupServeLogging(cfg->log_name, cfg->log_level, vm.count("verbose"));
+  if (auto st = SetupServeLogging(conf_path, cfg->log_name, vm.count("verbose")); !st.ok()) {
+    std::cerr << "replicant serve: " << st.message() << "\n";
+    return 1;
+  }
 
   // Signals are taken by one thread with sigwait; every other thread blocks them.
   sigset_t set;
@@ -85,6 +101,8 @@ int RunServe(int argc, char** argv) {
 
   receiver::Server server(*cfg, *swift);
   receiver::RegisterReplicationHandlers(server);
+  std::string progress_path = ProgressPathFor(conf_path);
+  RegisterOpsHandlers(server, progress_path);
   if (auto st = server.Listen(); !st.ok()) {
     std::cerr << "replicant serve: " << st.message() << "\n";
     return 1;
@@ -93,6 +111,9 @@ int RunServe(int argc, char** argv) {
                "replication_concurrency {}, per device {})",
                cfg->bind_ip, server.port(), cfg->devices, cfg->mount_check,
                cfg->replication_concurrency, cfg->replication_concurrency_per_device);
+  spdlog::info("GET /metrics and /progress read {}", progress_path);
+  SystemdNotifier notifier;
+  notifier.Ready(fmt::format("serving REPLICATE and SSYNC on {}:{}", cfg->bind_ip, server.port()));
 
   std::thread watcher([&] {
     for (;;) {
@@ -103,6 +124,7 @@ int RunServe(int argc, char** argv) {
         continue;
       }
       spdlog::info("Signal {}: no new connections; finishing the requests in flight", signo);
+      notifier.Stopping("finishing the requests in flight");
       server.Stop();
       return;
     }

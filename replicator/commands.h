@@ -8,5 +8,6 @@ int RunRing(int argc, char** argv);
 int RunHashes(int argc, char** argv);
 int RunReplicate(int argc, char** argv);
 int RunServe(int argc, char** argv);
+int RunStatus(int argc, char** argv);
 
 }  // namespace replicant::cli

@@ -12,6 +12,7 @@ constexpr const char* kUsage =
     "commands:\n"
     "  replicate [CONFIG] [--once] [-d DEVS] [-p PARTS] [-i POLICIES] [-v]\n"
     "  serve [CONFIG] [-v]\n"
+    "  status [CONFIG] [--json] [--once] [--file PATH | --url URL]\n"
     "  ring RINGFILE (--partition P | --object A/C/O [--swift-dir DIR]) [--handoffs K] [--json]\n"
     "  hashes PARTITION_DIR [--reclaim-age SECONDS] [--json]\n"
     "run 'replicant COMMAND --help' for a command's options\n";
@@ -27,6 +28,7 @@ int main(int argc, char** argv) {
   if (cmd == "ring") return replicant::cli::RunRing(argc - 1, argv + 1);
   if (cmd == "replicate") return replicant::cli::RunReplicate(argc - 1, argv + 1);
   if (cmd == "serve") return replicant::cli::RunServe(argc - 1, argv + 1);
+  if (cmd == "status") return replicant::cli::RunStatus(argc - 1, argv + 1);
   if (cmd == "hashes") return replicant::cli::RunHashes(argc - 1, argv + 1);
   std::fprintf(stderr, "replicant: unknown command '%s'\n%s", argv[1], kUsage);
   return 2;

@@ -109,6 +109,7 @@ bool Replicator::Pass::RunJobs(size_t begin, size_t end) {
         aborted_ = true;
         return;
       }
+      ObservedJob observed(r_.observer_, job);
       auto drive = CheckDrive(r_.cfg_.devices, job.sync.device, r_.cfg_.mount_check);
       if (!drive.ok()) {
         NodeSet nodes;
@@ -476,6 +477,12 @@ PassSummary Replicator::RunPass(const PassOverrides& overrides) {
     rings_[i].ring = watchers_[i]->ring();
   }
   StatsBook stats;
+  if (observer_) {
+    stats.SetObserver([o = observer_](const std::string& dev, const ReplicationStats& before,
+                                      const ReplicationStats& after) {
+      o->StatsChanged(dev, before, after);
+    });
+  }
   CollectOptions copts;
   copts.devices_dir = cfg_.devices;
   copts.mount_check = cfg_.mount_check;
@@ -493,6 +500,7 @@ PassSummary Replicator::RunPass(const PassOverrides& overrides) {
   spdlog::info("Starting replication pass: {} partitions ({} handoffs) with sync_method={}",
                jobs.size(), handoff_jobs, backend_->name());
   Pass pass(*this, std::move(jobs), stats);
+  if (observer_) observer_->PassStarted(pass.jobs());
   std::thread progress([&] { pass.ProgressLoop(); });
   bool completed;
   if (cfg_.handoffs_first) {

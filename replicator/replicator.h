@@ -17,6 +17,7 @@
 
 #include "formats/swift_conf.h"
 #include "replicator/job_collector.h"
+#include "replicator/pass_observer.h"
 #include "replicator/replicate_client.h"
 #include "replicator/replicator_config.h"
 #include "replicator/stats.h"
@@ -54,6 +55,8 @@ class Replicator {
   // Asks a running pass to finish the jobs in flight and return.
   void Stop() { stop_ = true; }
   bool stopping() const { return stop_; }
+  // Hooks for statsd, progress and the watchdog (may be null); set between passes.
+  void SetObserver(PassObserver* o) { observer_ = o; }
 
  private:
   class Pass;  // per-pass state, in replicator.cc
@@ -66,6 +69,7 @@ class Replicator {
   std::vector<PolicyRing> rings_;
   std::vector<std::unique_ptr<RingWatcher>> watchers_;  // parallel to rings_
   std::atomic<bool> stop_{false};
+  PassObserver* observer_ = nullptr;
   int replication_cycle_;
 };
 

@@ -2,9 +2,11 @@
 // Swift's names (attempted, failure, hashmatch, remove, rsync, success, suffix_count,
 // suffix_hash, suffix_sync, failure_nodes), and the recon cache that publishes them.
 //
-// StatsBook is shared by all worker threads of a pass; every method locks.
+// StatsBook is shared by all worker threads of a pass; every method locks. An
+// optional observer sees each update (before/after) under that lock.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -31,11 +33,22 @@ struct ReplicationStats {
 
 class StatsBook {
  public:
+  using Observer = std::function<void(const std::string& device, const ReplicationStats& before,
+                                      const ReplicationStats& after)>;
+  // Before the pass starts; called for every Update afterwards.
+  void SetObserver(Observer o) { observer_ = std::move(o); }
   // Runs f(stats of `device`) under the lock.
   template <typename F>
   void Update(const std::string& device, F&& f) {
     std::lock_guard<std::mutex> l(mu_);
-    f(per_device_[device]);
+    ReplicationStats& s = per_device_[device];
+    if (!observer_) {
+      f(s);
+      return;
+    }
+    ReplicationStats before = s;
+    f(s);
+    observer_(device, before, s);
   }
   ReplicationStats Total() const;
   std::map<std::string, ReplicationStats> PerDevice() const;
@@ -43,6 +56,7 @@ class StatsBook {
  private:
   mutable std::mutex mu_;
   std::map<std::string, ReplicationStats> per_device_;
+  Observer observer_;
 };
 
 // Swift's dump_recon_cache: merges `update` into the JSON object in `cache_file`

@@ -5,10 +5,12 @@ set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config
   libboost-program-options-dev libfmt-dev libspdlog-dev catch2
-  librsync-dev zlib1g-dev libssl-dev nlohmann-json3-dev
+  librsync-dev zlib1g-dev libssl-dev nlohmann-json3-dev libsystemd-dev
   rsync attr
   swift swift-object python3-swift python3-pytest
   clang libclang-rt-14-dev
+  # systemd-analyze verifies the units in the tests
+  systemd
 )
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo

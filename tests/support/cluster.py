@@ -360,6 +360,8 @@ class Cluster:
         handoffs_first, interval, reclaim_age, ...); rsync_module defaults to the template.
     object_server_options: extra [app:object-server] options; default_options: extra [DEFAULT].
     replicant_server_options: extra [replicant-server] options (bind_port = replication_port).
+    recon: put Swift's recon middleware in front of each object server (it serves
+        /recon/... from the node's recon_cache_path, for swift-recon).
     base_dir: build there (created; never deleted); default a fresh temp dir, removed by stop()
         unless keep=True, $REPLICANT_KEEP_CLUSTER is set, or the `with` body raised.
     """
@@ -369,7 +371,7 @@ class Cluster:
                  object_server_options=None, default_options=None,
                  replicant_server_options=None, log_level='INFO', base_dir=None, keep=False,
                  device_name='sdb{d}', rsync=True, rsync_max_connections=32, ring_seed=None,
-                 precreate_datadirs=True, start_timeout=30.0):
+                 precreate_datadirs=True, start_timeout=30.0, recon=False):
         if replication not in ('same', 'swift', 'external'):
             raise ValueError('replication must be same, swift or external')
         self.num_nodes = nodes
@@ -382,6 +384,7 @@ class Cluster:
         self.rsync_max_connections = rsync_max_connections
         self.ring_seed = ring_seed
         self.precreate_datadirs = precreate_datadirs
+        self.recon = recon
         self.start_timeout = start_timeout
         self.base_replicator_options = dict(replicator_options or {})
         self.object_server_options = dict(object_server_options or {})
@@ -590,9 +593,12 @@ class Cluster:
         app.update(self.object_server_options)
         replicant = {'bind_ip': node.replication_ip, 'bind_port': node.replication_port}
         replicant.update(self.replicant_server_options)
+        pipeline = ('[pipeline:main]\npipeline = recon object-server\n'
+                    '[filter:recon]\nuse = egg:swift#recon\n' if self.recon
+                    else '[pipeline:main]\npipeline = object-server\n')
         text = '\n'.join([
             self._default_section(node, node.port),
-            '[pipeline:main]\npipeline = object-server\n',
+            pipeline,
             _conf_section('app:object-server', app),
             _conf_section('object-replicator', self.replicator_options_for(node)),
             _conf_section('replicant-server', replicant),

@@ -1,0 +1,56 @@
+// PassObserver: what a replication pass tells the operations side (statsd, the
+// progress file, the systemd watchdog) while it runs. The pass calls these hooks from
+// its worker threads, so implementations must be thread-safe and quick; they must not
+// call back into the pass. The default implementations ignore everything.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "replicator/job_collector.h"
+#include "replicator/stats.h"
+
+namespace replicant {
+
+class PassObserver {
+ public:
+  virtual ~PassObserver() = default;
+  // The jobs were collected (in the order they will run); nothing has run yet.
+  virtual void PassStarted(const std::vector<PartitionJob>& jobs) {}
+  virtual void JobStarted(const PartitionJob& job) {}
+  // The job is over (also when its drive was gone); `seconds` it took.
+  virtual void JobFinished(const PartitionJob& job, double seconds) {}
+  // One update of `device`'s counters (under the StatsBook's lock: be quick).
+  virtual void StatsChanged(const std::string& device, const ReplicationStats& before,
+                            const ReplicationStats& after) {}
+};
+
+// Calls JobStarted now and JobFinished when it goes out of scope.
+class ObservedJob {
+ public:
+  ObservedJob(PassObserver* o, const PartitionJob& job);
+  ~ObservedJob();
+  ObservedJob(const ObservedJob&) = delete;
+  ObservedJob& operator=(const ObservedJob&) = delete;
+
+ private:
+  PassObserver* o_;
+  const PartitionJob& job_;
+  double start_;
+};
+
+// Forwards every hook to each observer, in order.
+class ObserverList : public PassObserver {
+ public:
+  void Add(PassObserver* o) { if (o) list_.push_back(o); }
+  void PassStarted(const std::vector<PartitionJob>& jobs) override;
+  void JobStarted(const PartitionJob& job) override;
+  void JobFinished(const PartitionJob& job, double seconds) override;
+  void StatsChanged(const std::string& device, const ReplicationStats& before,
+                    const ReplicationStats& after) override;
+
+ private:
+  std::vector<PassObserver*> list_;
+};
+
+}  // namespace replicant

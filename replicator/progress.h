@@ -1,0 +1,97 @@
+// ProgressTracker: the replicator's live progress, per device and policy, published
+// as a small JSON document (`<recon_cache_path>/replicant-progress.json`) that
+// `replicant status`, `replicant serve`'s /progress and /metrics read.
+//
+// The document (version 1):
+//   {"version":1, "pid", "updated" (unix time), "state" ("starting", "running", "idle",
+//    "stopping"), "sync_method",
+//    "pass": null | {"number", "start", "partitions_total", "partitions_done"},
+//    "devices": {dev: {"partitions_total", "partitions_done", "handoffs_total",
+//                      "pass_start", "last_update", "policies": {"<index>":
+//                      {"partitions_total", "partitions_done"}}, "stats": {recon stats}}},
+//    "failures_by_peer": {replication_ip: {device: failures}},
+//    "last_pass": null | {"number", "start", "end", "seconds", "partitions", "aborted",
+//                         "handoffs_remaining", "stats": {...}, "per_device": {dev: {...}}}}
+// Files and bytes sent are not in it: the sync backends do not report them.
+//
+// The file is rewritten whole through a temp file and rename, so readers never see a
+// partial document: state changes at once, job progress at most once per min_interval
+// by a small flusher thread of the tracker's own (so the last jobs before a stall
+// still show). Thread-safe: the hooks run on worker threads.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "formats/status.h"
+#include "replicator/pass_observer.h"
+#include "replicator/replicator.h"
+
+namespace replicant {
+
+inline constexpr const char* kProgressFileName = "replicant-progress.json";
+std::string ProgressFilePath(const std::string& recon_cache_path);
+
+class ProgressTracker : public PassObserver {
+ public:
+  ProgressTracker(std::string path, std::string sync_method, double min_interval = 1.0);
+  ~ProgressTracker();
+  ProgressTracker(const ProgressTracker&) = delete;
+  ProgressTracker& operator=(const ProgressTracker&) = delete;
+
+  void PassStarted(const std::vector<PartitionJob>& jobs) override;
+  void JobFinished(const PartitionJob& job, double seconds) override;
+  void StatsChanged(const std::string& device, const ReplicationStats& before,
+                    const ReplicationStats& after) override;
+  // The pass RunPass returned: it becomes last_pass and the state "idle".
+  void PassFinished(const PassSummary& summary);
+  // "starting", "idle", "stopping"...; written at once.
+  void SetState(const std::string& state);
+
+  nlohmann::json Snapshot() const;
+  const std::string& path() const { return path_; }
+
+ private:
+  struct Counts {
+    int64_t total = 0, done = 0;
+  };
+  struct DeviceProgress {
+    Counts all;
+    int64_t handoffs = 0;
+    std::map<int, Counts> policies;
+    double last_update = 0;
+    ReplicationStats stats;
+  };
+  nlohmann::json SnapshotLocked() const;
+  void WriteLocked();
+  void FlushLoop();
+
+  const std::string path_;
+  const std::string sync_method_;
+  const double min_interval_;
+  mutable std::mutex mu_;
+  std::string state_ = "starting";
+  int64_t pass_number_ = 0;
+  bool in_pass_ = false;
+  double pass_start_ = 0;
+  std::map<std::string, DeviceProgress> devices_;
+  nlohmann::json last_pass_;  // null until a pass ended
+  bool dirty_ = false;
+  bool warned_ = false;
+  bool closing_ = false;
+  std::condition_variable cv_;
+  std::thread flusher_;  // last: starts after every member it uses
+};
+
+// Writes text to path through path.tmp.<pid> + rename.
+Status WriteFileAtomically(const std::string& path, const std::string& text);
+// Reads and parses a progress document; NotFound when the file is absent.
+Result<nlohmann::json> ReadProgressFile(const std::string& path);
+
+}  // namespace replicant
