@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config
-  libboost-program-options-dev libfmt-dev libspdlog-dev catch2
+  libcurl4-openssl-dev libboost-program-options-dev libfmt-dev libspdlog-dev catch2
   librsync-dev zlib1g-dev libssl-dev nlohmann-json3-dev libsystemd-dev
   rsync attr
   swift swift-object python3-swift python3-pytest
