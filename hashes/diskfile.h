@@ -134,10 +134,19 @@ class ObjectWriter {
   // must be DecodeMetadata(pickled_metadata).
   Result<std::string> PutRaw(std::string_view filename, std::string_view pickled_metadata,
                              const Metadata& decoded);
+  // PutRaw in three steps, for a receiver that makes many files durable at once:
+  // PrepareRaw checks the name and body and writes the metadata; SyncData fsyncs the
+  // temp file (writers of one batch may do this from several threads at once); Commit
+  // then publishes it exactly as Put does. Commit refuses a writer that was not synced.
+  Status PrepareRaw(std::string_view filename, std::string_view pickled_metadata,
+                    const Metadata& decoded);
+  Status SyncData();
+  Result<std::string> Commit();
 
  private:
   ObjectWriter(std::string device_path, std::string hash_dir, WriterOptions options);
   Status Finalize(const std::string& filename, std::string_view pickled);
+  Status Seal(std::string filename, std::string_view pickled);
 
   std::string device_path_, hash_dir_, tmp_path_;
   WriterOptions options_;
@@ -146,6 +155,8 @@ class ObjectWriter {
   struct Md5State;
   std::unique_ptr<Md5State> md5_;
   bool done_ = false;  // put (or failed past the point of retrying)
+  std::string filename_;  // set by Seal
+  bool synced_ = false;   // SyncData done
 };
 
 // ---- Reading ----

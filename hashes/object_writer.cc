@@ -200,6 +200,13 @@ Result<std::string> ObjectWriter::PutRaw(std::string_view filename,
 Result<std::string> ObjectWriter::PutRaw(std::string_view filename,
                                          std::string_view pickled_metadata,
                                          const Metadata& decoded) {
+  if (Status s = PrepareRaw(filename, pickled_metadata, decoded); !s.ok()) return s;
+  if (Status s = SyncData(); !s.ok()) return s;
+  return Commit();
+}
+
+Status ObjectWriter::PrepareRaw(std::string_view filename, std::string_view pickled_metadata,
+                                const Metadata& decoded) {
   if (filename.empty() || filename.find('/') != std::string_view::npos) {
     return Status::InvalidArgument("bad object file name '" + std::string(filename) + "'");
   }
@@ -213,22 +220,42 @@ Result<std::string> ObjectWriter::PutRaw(std::string_view filename,
   } else if (bytes_written_ != 0) {
     return Status::InvalidArgument(".ts and .meta files take no body");
   }
-  std::string name(filename);
-  Status s = Finalize(name, pickled_metadata);
-  if (!s.ok()) return s;
-  return hash_dir_ + "/" + name;
+  return Seal(std::string(filename), pickled_metadata);
 }
 
-// _finalize_put + renamer: metadata, fsync, invalidate, rename, fsync dirs, cleanup.
-Status ObjectWriter::Finalize(const std::string& filename, std::string_view pickled) {
+Status ObjectWriter::Seal(std::string filename, std::string_view pickled) {
   if (done_ || fd_.get() < 0) return Status::InvalidArgument("writer is closed");
   Status s = WriteRawMetadata(fd_.get(), pickled, options_.xattr_chunk_size);
   if (!s.ok()) return s.WithContext(tmp_path_);
+  filename_ = std::move(filename);
+  return Status::OK();
+}
+
+Status ObjectWriter::SyncData() {
+  if (done_ || fd_.get() < 0) return Status::InvalidArgument("writer is closed");
   // Data and xattrs reach the disk before the name does: the rename can only
   // publish a complete file.
   if (fsync(fd_.get()) != 0) return Status::FromErrno("fsync " + tmp_path_, errno);
   posix_fadvise(fd_.get(), 0, 0, POSIX_FADV_DONTNEED);
+  synced_ = true;
+  return Status::OK();
+}
 
+// _finalize_put + renamer: metadata, fsync, invalidate, rename, fsync dirs, cleanup.
+Status ObjectWriter::Finalize(const std::string& filename, std::string_view pickled) {
+  if (Status s = Seal(filename, pickled); !s.ok()) return s;
+  if (Status s = SyncData(); !s.ok()) return s;
+  auto done = Commit();
+  return done.ok() ? Status::OK() : done.status();
+}
+
+Result<std::string> ObjectWriter::Commit() {
+  if (done_ || fd_.get() < 0 || filename_.empty()) {
+    return Status::InvalidArgument("writer is closed or not sealed");
+  }
+  if (!synced_) return Status::InvalidArgument("commit before the data was synced");
+  Status s;
+  const std::string& filename = filename_;
   Result<int> created = MakeDirsCount(hash_dir_);
   if (!created.ok()) return created.status();
   // Swift invalidates before the rename: a crash right after the rename then still
@@ -262,7 +289,7 @@ Status ObjectWriter::Finalize(const std::string& filename, std::string_view pick
     // As Swift, a failed cleanup does not fail the put: the file is in place.
     (void)CleanupOnDiskFiles(hash_dir_, options_.reclaim_age, Timestamp::Now().seconds());
   }
-  return Status::OK();
+  return target;
 }
 
 }  // namespace replicant::hashes

@@ -174,6 +174,7 @@ void Replicator::Pass::Update(const PartitionJob& job) {
   size_t next_primary = 0;
   size_t attempts_left = nodes.size();
   std::set<int> synced_remote_regions;
+  std::set<std::string> rehashed;
   auto differing = [](const hashes::SuffixHashes& mine,
                       const std::map<std::string, std::string>& theirs) {
     std::vector<std::string> out;
@@ -242,17 +243,24 @@ void Replicator::Pass::Update(const PartitionJob& job) {
       stats_.Update(dev, [](ReplicationStats& s) { s.hashmatch++; });
       continue;
     }
+    // Rehash what differs before syncing it, as Swift does; a suffix rehashed for an
+    // earlier peer of this job is not rehashed again.
     hashes::GetHashesOptions recalc;
     recalc.reclaim_age = r_.cfg_.reclaim_age;
-    recalc.recalculate = suffixes;
-    auto again = hashes::GetHashes(job.sync.path, recalc);
-    if (!again.ok()) {
-      failures.emplace(node.replication_ip, node.device);
-      spdlog::error("Error rehashing {}: {}", JobName(job), again.status().message());
-      continue;
+    for (const auto& sfx : suffixes) {
+      if (!rehashed.count(sfx)) recalc.recalculate.push_back(sfx);
     }
-    local_hash = again->hashes;
-    stats_.Update(dev, [&](ReplicationStats& s) { s.suffix_hash += again->hashed; });
+    if (!recalc.recalculate.empty()) {
+      auto again = hashes::GetHashes(job.sync.path, recalc);
+      if (!again.ok()) {
+        failures.emplace(node.replication_ip, node.device);
+        spdlog::error("Error rehashing {}: {}", JobName(job), again.status().message());
+        continue;
+      }
+      rehashed.insert(recalc.recalculate.begin(), recalc.recalculate.end());
+      local_hash = again->hashes;
+      stats_.Update(dev, [&](ReplicationStats& s) { s.suffix_hash += again->hashed; });
+    }
     suffixes = differing(local_hash, resp->hashes);
     if (suffixes.empty()) {
       stats_.Update(dev, [](ReplicationStats& s) { s.hashmatch++; });

@@ -333,15 +333,17 @@ void FanOut::RunBatch() {
     }
     if (!to.empty()) SendBodies(items[i], to);
   }
+  // Every peer gets the rest of its bodies before we wait for any of them, so the
+  // receivers write and fsync at the same time.
+  for (auto& [p, ans] : answers) {
+    if (p->failed) continue;
+    if (Status st = p->session->Flush(); !st.ok()) Fail(*p, st);
+  }
   // The uploads' results: one answer per GoAhead, after the receiver's fsyncs.
   for (auto& [p, ans] : answers) {
     if (p->failed) continue;
     size_t go = std::count_if(ans.begin(), ans.end(), [](const Answer& a) { return a.offer.go_ahead; });
     if (go == 0) continue;
-    if (Status st = p->session->Flush(); !st.ok()) {
-      Fail(*p, st);
-      continue;
-    }
     auto j = p->session->Receive();
     native::BatchUploadResponse up;
     Status st = j.ok() ? native::FromJson(*j, &up, go) : j.status();
