@@ -13,6 +13,7 @@
 
 #include "formats/config.h"
 #include "formats/swift_conf.h"
+#include "replicator/cli_args.h"
 #include "replicator/commands.h"
 #include "replicator/log_setup.h"
 #include "replicator/replicator.h"
@@ -76,24 +77,8 @@ int RunReplicate(int argc, char** argv) {
       "partitions,p", po::value(&parts), "only these partitions (comma list)")(
       "policies,i", po::value(&policies), "only these policy indexes (comma list)")(
       "verbose,v", "log debug lines");
-  po::options_description hidden;
-  hidden.add_options()("config", po::value(&conf_path));
-  po::positional_options_description pos;
-  pos.add("config", 1);
-  po::options_description all;
-  all.add(desc).add(hidden);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const std::exception& e) {
-    std::cerr << "replicant replicate: " << e.what() << "\n" << desc << "\n";
-    return 2;
-  }
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    return 0;
-  }
+  if (int rc = ParseCommandLine("replicate", argc, argv, desc, &conf_path, &vm); rc >= 0) return rc;
   bool once = vm.count("once");
   PassOverrides overrides;
   if (vm.count("devices")) overrides.devices = ParseNameList(devs);

@@ -1,4 +1,4 @@
-// `replicant serve`: the replication server (REPLICATE, SSYNC) on the replication port.
+// `replicant serve`: the replication server (REPLICATE, SSYNC, REPCONN) on the replication port.
 #include <signal.h>
 
 #include <iostream>
@@ -13,6 +13,7 @@
 #include "receiver/handlers.h"
 #include "receiver/server.h"
 #include "receiver/server_config.h"
+#include "replicator/cli_args.h"
 #include "replicator/commands.h"
 #include "replicator/log_setup.h"
 #include "replicator/progress.h"
@@ -51,29 +52,14 @@ Status SetupServeLogging(const std::string& conf_path, const std::string& defaul
 int RunServe(int argc, char** argv) {
   po::options_description desc(
       "usage: replicant serve [CONFIG] [-v]\n"
-      "Serves REPLICATE and SSYNC on the replication port, as Swift's object server does.\n"
+      "Serves REPLICATE, SSYNC and REPCONN (native) on the replication port, as Swift's object\n"
+      "server does for the first two; GET /metrics and /progress for operators.\n"
       "CONFIG is a Swift object-server.conf ([DEFAULT] + [replicant-server]); default\n"
       "/etc/swift/object-server.conf.\noptions");
   std::string conf_path = receiver::kDefaultServerConfig;
   desc.add_options()("help,h", "show this help")("verbose,v", "log debug lines");
-  po::options_description hidden;
-  hidden.add_options()("config", po::value(&conf_path));
-  po::positional_options_description pos;
-  pos.add("config", 1);
-  po::options_description all;
-  all.add(desc).add(hidden);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const std::exception& e) {
-    std::cerr << "replicant serve: " << e.what() << "\n" << desc << "\n";
-    return 2;
-  }
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    return 0;
-  }
+  if (int rc = ParseCommandLine("serve", argc, argv, desc, &conf_path, &vm); rc >= 0) return rc;
 
   auto cfg = receiver::LoadServerConfig(conf_path);
   if (!cfg.ok()) {

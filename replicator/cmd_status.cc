@@ -11,6 +11,7 @@
 #include <boost/program_options.hpp>
 #include <curl/curl.h>
 
+#include "replicator/cli_args.h"
 #include "replicator/commands.h"
 #include "replicator/progress.h"
 #include "replicator/replicator_config.h"
@@ -72,24 +73,8 @@ int RunStatus(int argc, char** argv) {
       "once", "draw once and exit")("file", po::value(&file), "the progress file to read")(
       "url", po::value(&url), "a replicant serve's progress URL (http://HOST:PORT/progress)")(
       "interval", po::value(&interval), "seconds between redraws (default 1)");
-  po::options_description hidden;
-  hidden.add_options()("config", po::value(&conf_path));
-  po::positional_options_description pos;
-  pos.add("config", 1);
-  po::options_description all;
-  all.add(desc).add(hidden);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const std::exception& e) {
-    std::cerr << "replicant status: " << e.what() << "\n" << desc << "\n";
-    return 2;
-  }
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    return 0;
-  }
+  if (int rc = ParseCommandLine("status", argc, argv, desc, &conf_path, &vm); rc >= 0) return rc;
   if (file.empty() && url.empty()) {
     auto cfg = LoadReplicatorConfig(conf_path);
     if (!cfg.ok()) {

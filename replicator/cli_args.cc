@@ -1,0 +1,32 @@
+#include "replicator/cli_args.h"
+
+#include <iostream>
+
+namespace po = boost::program_options;
+
+namespace replicant::cli {
+
+int ParseCommandLine(const char* command, int argc, char** argv,
+                     const po::options_description& desc, std::string* config,
+                     po::variables_map* vm) {
+  po::options_description hidden;
+  hidden.add_options()("config", po::value(config));
+  po::positional_options_description pos;
+  pos.add("config", 1);
+  po::options_description all;
+  all.add(desc).add(hidden);
+  try {
+    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), *vm);
+    po::notify(*vm);
+  } catch (const std::exception& e) {
+    std::cerr << "replicant " << command << ": " << e.what() << "\n" << desc << "\n";
+    return 2;
+  }
+  if (vm->count("help")) {
+    std::cout << desc << "\n";
+    return 0;
+  }
+  return -1;
+}
+
+}  // namespace replicant::cli

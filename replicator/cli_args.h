@@ -1,0 +1,18 @@
+// Command-line parsing shared by the subcommands that take an optional CONFIG path
+// (replicate, serve, status), with Boost.Program_options. Stateless; thread-safe.
+#pragma once
+
+#include <string>
+
+#include <boost/program_options.hpp>
+
+namespace replicant::cli {
+
+// Parses argv against `desc` plus one positional CONFIG (left as is when absent) into
+// *vm. Returns -1 to go on, or the exit code after printing: 0 for --help (the options),
+// 2 for a usage error ("replicant <command>: <error>" and the options).
+int ParseCommandLine(const char* command, int argc, char** argv,
+                     const boost::program_options::options_description& desc, std::string* config,
+                     boost::program_options::variables_map* vm);
+
+}  // namespace replicant::cli
