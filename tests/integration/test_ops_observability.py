@@ -8,7 +8,6 @@ import json
 import os
 import re
 import socket
-import subprocess
 import threading
 import time
 

@@ -1,6 +1,5 @@
 """replicant replicate --once with sync_method=rsync on a loopback cluster of real
 swift-object-server processes and a real rsync daemon."""
-import hashlib
 import json
 import os
 import shutil

@@ -11,9 +11,7 @@ dumps them in one run, and the `replicant ring` CLI is checked on a handful.
 import array
 import gzip
 import json
-import os
 import struct
-import subprocess
 import sys
 
 import pytest

@@ -9,9 +9,7 @@
 Each cluster pass is checked through Swift's object server GET (body, ETag, metadata,
 Content-Type) on every primary, handoffs gone, and a second pass that syncs nothing.
 """
-import contextlib
 import hashlib
-import json
 import os
 import pickle
 import signal
@@ -19,13 +17,11 @@ import socket
 import subprocess
 import time
 
-import pytest
-
-from cluster import SWIFT_PYTHON, Cluster, install_swift_conf, wait_for_port
-from replicant_test import REPLICANT_BIN, TEST_HASH_PREFIX, TEST_HASH_SUFFIX, run, tool
+from cluster import SWIFT_PYTHON, Cluster, install_swift_conf
+from replicant_test import TEST_HASH_PREFIX, TEST_HASH_SUFFIX, tool
 
 from interop import (ACCOUNT, CONTAINER, Workload, object_files, recent_ts, recon, replicate,
-                     replicant_servers, serve_available, ssync_request, start_server)
+                     replicant_servers, ssync_request, start_server)
 
 # Swift's own receiver, in a fresh process (swift reads swift.conf at import).
 SWIFT_RECEIVER = r'''
@@ -170,10 +166,6 @@ def test_replicant_ssync_to_swift_object_server():
 # ----------------------------------------------------------------------------------------
 # senders against `replicant serve`
 
-needs_serve = pytest.mark.skipif(not serve_available(), reason='replicant serve not built')
-
-
-@needs_serve
 def test_swift_replicator_to_replicant_serve():
     with Cluster(nodes=4, replicas=3, part_power=6, replication='external',
                  replicator_options={'sync_method': 'ssync'}) as c:
@@ -204,7 +196,6 @@ def test_swift_replicator_to_replicant_serve():
             assert compared >= 4, compared
 
 
-@needs_serve
 def test_replicant_to_replicant_serve_with_failures():
     with Cluster(nodes=4, replicas=3, part_power=6, replication='external',
                  replicator_options={'sync_method': 'ssync', 'concurrency': 4}) as c:

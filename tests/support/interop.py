@@ -33,10 +33,6 @@ def recent_ts(offset):
     return '%016.05f' % (int(time.time()) - 1000 + offset)
 
 
-def serve_available():
-    return run([REPLICANT_BIN, 'serve', '--help'], check=False).returncode == 0
-
-
 @contextlib.contextmanager
 def replicant_servers(c, nodes=None):
     """`replicant serve` on each node's replication port; killed on exit."""
