@@ -6,8 +6,6 @@
 // memoizes by identity, as CPython does). Everything here is stateless and thread-safe.
 #pragma once
 
-#include <optional>
-
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -54,12 +52,6 @@ bool ParseStringLine(std::string_view line, Value* out, std::string* error);  //
 bool ParseUnicodeLine(std::string_view line, Value* out, std::string* error);  // UNICODE
 // A little-endian two's complement integer, as LONG1/LONG4 write it.
 bool DecodeLong(std::string_view bytes, int64_t* out, std::string* error);
-
-// pickle_flat.cc: protocol-2 flat dicts of str keys to None/bool/int/float/str, the
-// shape of hashes.pkl and REPLICATE bodies; nullopt for anything else.
-std::optional<Value> LoadFlatDict(std::string_view data);
-// The general loader alone (tests compare it with the fast path).
-Result<Value> LoadsGeneral(std::string_view data);
 
 }  // namespace internal
 }  // namespace replicant::pickle

@@ -549,13 +549,6 @@ Result<Value> Loader::Run() {
 
 }  // namespace
 
-namespace internal {
-Result<Value> LoadsGeneral(std::string_view data) { return Loader(data).Run(); }
-}  // namespace internal
-
-Result<Value> Loads(std::string_view data) {
-  if (auto flat = internal::LoadFlatDict(data)) return std::move(*flat);
-  return Loader(data).Run();
-}
+Result<Value> Loads(std::string_view data) { return Loader(data).Run(); }
 
 }  // namespace replicant::pickle

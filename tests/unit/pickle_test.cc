@@ -5,20 +5,16 @@
 
 #include <cmath>
 #include <limits>
-#include <random>
-#include <set>
 #include <string>
 #include <string_view>
 
 #include "formats/pickle.h"
-#include "formats/pickle_internal.h"
 
 using replicant::pickle::Dict;
 using replicant::pickle::Dumps;
 using replicant::pickle::List;
 using replicant::pickle::Loads;
 using replicant::pickle::Value;
-namespace pickle = replicant::pickle;
 using namespace std::string_literals;
 using namespace std::string_view_literals;
 
@@ -491,62 +487,4 @@ TEST_CASE("Loads handles protocol 0/1 details", "[pickle]") {
   CHECK(Load("\x80\x02\x8a\x09\xff\xff\xff\xff\xff\xff\xff\xff\xff."sv) == "-1");
   CHECK(Load("\x80\x02\x8a\x00."sv) == "0");
   CHECK(Load("cbuiltins\nbytes\n)R."sv) == "b''");
-}
-
-TEST_CASE("The flat-dict fast path agrees with the general loader", "[pickle]") {
-  std::mt19937 rng(12345);
-  auto rand_str = [&](size_t max) {
-    std::string s;
-    size_t n = rng() % (max + 1);
-    for (size_t i = 0; i < n; ++i) s += static_cast<char>('a' + rng() % 26);
-    if (rng() % 5 == 0) s += "\xc3\xa9";  // é: UTF-8 in a str
-    return s;
-  };
-  for (int round = 0; round < 300; ++round) {
-    pickle::Dict items;
-    std::set<std::string> used;
-    size_t n = rng() % 40;
-    for (size_t i = 0; i < n; ++i) {
-      std::string k = rand_str(6);
-      if (!used.insert(k).second) continue;
-      pickle::Value v;
-      switch (rng() % 6) {
-        case 0: v = pickle::Value::None(); break;
-        case 1: v = pickle::Value::Bool(rng() % 2); break;
-        case 2: v = pickle::Value::Int(static_cast<int64_t>(rng() % 70000) - 35000); break;
-        case 3: v = pickle::Value::Float(rng() / 7.0); break;
-        default: v = pickle::Value::Str(rand_str(32)); break;
-      }
-      items.emplace_back(pickle::Value::Str(k), std::move(v));
-    }
-    std::string data = pickle::Dumps(pickle::Value::MakeDict(items));
-    auto fast = pickle::internal::LoadFlatDict(data);
-    auto general = pickle::internal::LoadsGeneral(data);
-    REQUIRE(general.ok());
-    REQUIRE(fast.has_value());  // this is the shape it exists for
-    CHECK(*fast == *general);
-    CHECK(pickle::Dumps(*fast) == data);
-    // Every corruption: Loads (fast path first) must say what the general loader says.
-    for (int m = 0; m < 20; ++m) {
-      std::string bad = data;
-      if (m < 10) {
-        bad.resize(rng() % data.size());
-      } else {
-        bad[rng() % bad.size()] = static_cast<char>(rng());
-      }
-      auto a = pickle::Loads(bad);
-      auto b = pickle::internal::LoadsGeneral(bad);
-      REQUIRE(a.ok() == b.ok());
-      if (a.ok()) CHECK(*a == *b);
-    }
-  }
-  // Shapes it leaves to the general loader: duplicate keys, bytes keys, memo reads.
-  // {'a': 1, 'a': 2} as a hand-made pickle (Python cannot write it).
-  std::string dup = "\x80\x02}q\x00(X\x01\x00\x00\x00" "aK\x01X\x01\x00\x00\x00" "aK\x02u."s;
-  CHECK_FALSE(pickle::internal::LoadFlatDict(dup).has_value());
-  auto d = pickle::Loads(dup);
-  REQUIRE(d.ok());
-  CHECK(d->Get("a")->as_int() == 2);
-  CHECK_FALSE(pickle::internal::LoadFlatDict(pickle::Dumps(pickle::Value::MakeDict(
-      {{pickle::Value::Bytes("k"), pickle::Value::None()}}))).has_value());
 }
