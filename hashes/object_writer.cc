@@ -285,7 +285,12 @@ Result<std::string> ObjectWriter::Commit() {
     }
     dir = Dirname(dir);
   }
-  if (options_.cleanup) {
+  // A hash dir made by this put holds only our file (unless another writer raced us
+  // into it, whose leftovers the next get_hashes cleans up), and a lone .data is never
+  // obsolete or reclaimable: nothing to clean. A lone old .ts or .meta is, as in Swift.
+  bool lone_data = *created > 0 && filename.size() > 5 &&
+                   filename.compare(filename.size() - 5, 5, ".data") == 0;
+  if (options_.cleanup && !lone_data) {
     // As Swift, a failed cleanup does not fail the put: the file is in place.
     (void)CleanupOnDiskFiles(hash_dir_, options_.reclaim_age, Timestamp::Now().seconds());
   }
