@@ -1,24 +1,11 @@
 #!/usr/bin/env bash
-# Installs what the benchmarks need on top of scripts/install-deps.sh (Swift, rsync, build
-# tools): matplotlib for the PNG charts and GNU time for peak RSS / CPU seconds. Then builds
+# Installs what the benchmarks need: scripts/install-deps.sh's packages (Swift, rsync, build
+# tools, GNU time) plus matplotlib for the PNG charts. Then builds
 # the replicant binary into $BUILD_DIR (default build-bench; BENCH_SKIP_BUILD=1 skips it).
 # Idempotent; needs root (or sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
-PKGS=(python3-matplotlib time tar)
-SUDO=""
-[ "$(id -u)" = 0 ] || SUDO=sudo
-missing=()
-for p in "${PKGS[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  echo "bench/setup.sh: installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -q
-  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+scripts/install-deps.sh python3-matplotlib
 if [ "${BENCH_SKIP_BUILD:-}" != 1 ]; then
   # only the replicant binary (the tests are not needed to benchmark)
   BUILD_DIR=${BUILD_DIR:-build-bench}

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs every Debian package that building, testing and benchmarking replicant needs.
+# Extra package names given as arguments are installed too (bench/setup.sh).
 # Idempotent; needs root (or sudo).
 set -euo pipefail
 PKGS=(
@@ -11,6 +12,9 @@ PKGS=(
   clang libclang-rt-14-dev
   # systemd-analyze verifies the units in the tests
   systemd
+  # GNU time: peak RSS and CPU seconds in bench/ (its smoke run is a test)
+  time tar
+  "$@"
 )
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
