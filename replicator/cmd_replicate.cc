@@ -1,5 +1,6 @@
 // `replicant replicate`: the object replicator daemon (forever or --once).
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -31,6 +32,7 @@ struct SignalState {
   std::condition_variable cv;
   bool terminate = false;
   bool reload = false;
+  bool finished = false;  // the main loop has left its last pass
 };
 
 struct Loaded {
@@ -129,7 +131,22 @@ int RunReplicate(int argc, char** argv) {
   Replicator* current = loaded->replicator.get();
   ReplicatorOps* current_ops = loaded->ops.get();
   std::mutex current_mu;
+  // After SIGTERM/SIGINT the jobs in flight get stop_timeout seconds to finish; a job
+  // stuck on a silent peer (up to http_timeout or rsync_timeout) must not hold the stop
+  // for minutes. Exiting under it is safe: receivers commit by rename and a handoff is
+  // removed only after its syncs were confirmed. A second signal exits at once.
+  auto exit_now = [&](const char* why) {
+    spdlog::warn("{}: exiting with jobs in flight (their partitions are retried next pass)",
+                 why);
+    {
+      std::lock_guard<std::mutex> cl(current_mu);
+      current_ops->Exited();
+    }
+    spdlog::shutdown();  // flushes the sinks
+    _exit(0);
+  };
   std::thread watcher([&] {
+    double grace = 0;
     for (;;) {
       int signo = 0;
       if (sigwait(&set, &signo) != 0) continue;
@@ -137,15 +154,36 @@ int RunReplicate(int argc, char** argv) {
       if (signo == SIGHUP) {
         sig.reload = true;
         spdlog::info("SIGHUP: configuration will be reloaded before the next pass");
-      } else {
-        sig.terminate = true;
-        spdlog::info("Signal {}: finishing the jobs in flight and exiting", signo);
+        sig.cv.notify_all();
+        continue;
+      }
+      sig.terminate = true;
+      {
         std::lock_guard<std::mutex> cl(current_mu);
+        grace = loaded->cfg.stop_timeout;
+        spdlog::info("Signal {}: finishing the jobs in flight (at most {}s) and exiting", signo,
+                     grace);
         current_ops->Stopping();
         current->Stop();
       }
       sig.cv.notify_all();
-      if (sig.terminate) return;
+      break;
+    }
+    auto deadline = std::chrono::steady_clock::now() +
+                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                        std::chrono::duration<double>(grace));
+    for (;;) {
+      {
+        std::lock_guard<std::mutex> l(sig.mu);
+        if (sig.finished) return;
+      }
+      auto left = deadline - std::chrono::steady_clock::now();
+      if (left <= std::chrono::steady_clock::duration::zero()) exit_now("stop_timeout reached");
+      auto slice = std::min<std::chrono::steady_clock::duration>(left, std::chrono::milliseconds(100));
+      auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(slice).count();
+      timespec ts{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+      int signo = sigtimedwait(&set, nullptr, &ts);
+      if (signo == SIGTERM || signo == SIGINT) exit_now("second stop signal");
     }
   });
 
@@ -162,7 +200,10 @@ int RunReplicate(int argc, char** argv) {
       return sig.cv.wait_for(l, std::chrono::duration<double>(step),
                              [&] { return sig.terminate || sig.reload; });
     });
-    if (sig.terminate) break;
+    if (sig.terminate) {
+      sig.finished = true;
+      break;
+    }
     if (sig.reload) {
       sig.reload = false;
       l.unlock();

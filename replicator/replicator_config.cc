@@ -47,6 +47,7 @@ Result<ReplicatorConfig> LoadReplicatorConfig(const std::string& path) {
   Take(s.GetDouble("run_pause", c.interval), &run_pause, &err);
   Take(s.GetDouble("interval", run_pause), &c.interval, &err);
   Take(s.GetInt("reclaim_age", c.reclaim_age), &c.reclaim_age, &err);
+  Take(s.GetDouble("stop_timeout", c.stop_timeout), &c.stop_timeout, &err);
   c.sync_method = s.GetString("sync_method", c.sync_method);
   if (c.sync_method.empty()) c.sync_method = "rsync";
   if (Take(s.GetInt("rsync_timeout", c.rsync_timeout), &i64, &err)) c.rsync_timeout = static_cast<int>(i64);
@@ -106,6 +107,9 @@ Result<ReplicatorConfig> LoadReplicatorConfig(const std::string& path) {
                   positive("native_batch_files", c.native_batch_files),
                   positive("native_batch_bytes", static_cast<double>(c.native_batch_bytes))}) {
     if (!st.ok()) return st;
+  }
+  if (c.stop_timeout < 0) {
+    return Status::InvalidArgument(path + ": [object-replicator] stop_timeout: must not be negative");
   }
   if (c.reclaim_age < 0) {
     return Status::InvalidArgument(path + ": [object-replicator] reclaim_age: must not be negative");

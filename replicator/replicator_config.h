@@ -23,6 +23,7 @@ struct ReplicatorConfig {
   double stats_interval = 300;
   double ring_check_interval = 15;
   double interval = 30;
+  double stop_timeout = 30;  // replicant: seconds jobs in flight get after SIGTERM
   int64_t reclaim_age = 604800;
   std::string sync_method = "rsync";
   // rsync backend

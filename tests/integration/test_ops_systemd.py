@@ -19,6 +19,7 @@ from replicant_test import BUILD_DIR, REPLICANT_BIN, SOURCE_DIR, run, seeded_ran
 
 UNITS_DIR = os.path.join(SOURCE_DIR, 'etc', 'systemd')
 WATCHDOG_SECONDS = 1.0
+STOP_TIMEOUT = 3.0
 
 
 class NotifySocket:
@@ -113,7 +114,7 @@ def test_replicator_notifies_and_watchdog_follows_progress(cluster, tmp_path):
         hang.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         hang.bind(('127.0.0.1', victim.port))
         hang.listen(64)
-        c.set_replicator_options(nodes=[node0], http_timeout=60)
+        c.set_replicator_options(nodes=[node0], http_timeout=60, stop_timeout=STOP_TIMEOUT)
         os.kill(proc.pid, signal.SIGHUP)  # reload: the next pass uses http_timeout 60
         hang.settimeout(60)
         conn, _ = hang.accept()
@@ -129,9 +130,18 @@ def test_replicator_notifies_and_watchdog_follows_progress(cluster, tmp_path):
         notify.wait_for(lambda kv: kv.get('WATCHDOG') == '1', 30, 'WATCHDOG=1 after the stall',
                         since=t_resume)
 
+        # SIGTERM while a job is stuck on the silent peer again (the next pass reaches it):
+        # the daemon gives the job stop_timeout seconds, not http_timeout, and exits 0.
+        conn2, _ = hang.accept()
+        t_term = time.monotonic()
         os.kill(proc.pid, signal.SIGTERM)
         notify.wait_for(lambda kv: kv.get('STOPPING') == '1', 10, 'STOPPING=1')
-        assert proc.popen.wait(60) == 0
+        assert proc.popen.wait(30) == 0
+        waited = time.monotonic() - t_term
+        assert STOP_TIMEOUT - 0.5 <= waited < STOP_TIMEOUT + 10, waited
+        conn2.close()
+        with open(proc.log_path) as f:
+            assert 'stop_timeout reached: exiting with jobs in flight' in f.read()
     finally:
         if hang is not None:
             hang.close()

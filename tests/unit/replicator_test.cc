@@ -155,6 +155,7 @@ TEST_CASE("replicator config: Swift defaults and options", "[replicator]") {
   CHECK(c->sync_method == "rsync");
   CHECK(c->ring_ip == "0.0.0.0");
   CHECK(c->rsync_tcp_nodelay);  // replicant's addition defaults on
+  CHECK(c->stop_timeout == 30);
   auto off = t.Write("off.conf", "[object-replicator]\nrsync_tcp_nodelay = false\n");
   auto o = LoadReplicatorConfig(off);
   REQUIRE(o.ok());
@@ -179,6 +180,10 @@ TEST_CASE("replicator config errors name the option", "[replicator]") {
   r = LoadReplicatorConfig(bad_hd);
   REQUIRE_FALSE(r.ok());
   CHECK_THAT(r.status().message(), Catch::Contains("handoff_delete"));
+  auto neg_stop = t.Write("f.conf", "[object-replicator]\nstop_timeout = -1\n");
+  r = LoadReplicatorConfig(neg_stop);
+  REQUIRE_FALSE(r.ok());
+  CHECK_THAT(r.status().message(), Catch::Contains("stop_timeout"));
   auto no_section = t.Write("e.conf", "[DEFAULT]\ndevices = /d\n");
   CHECK_FALSE(LoadReplicatorConfig(no_section).ok());
   CHECK_FALSE(LoadReplicatorConfig((t.path / "missing.conf").string()).ok());
