@@ -172,13 +172,19 @@ Status WriteHashes(const std::string& partition_dir, HashesDict* hashes) {
 }
 
 Result<HashesDict> ConsolidateHashes(const std::string& partition_dir, double lock_timeout) {
+  std::string path = fs::Join(partition_dir, kInvalidationsFile);
+  std::string text;
+  // Nothing to consolidate (the common case): read hashes.pkl without the lock. The
+  // invalidations are read first, so a consolidation racing us can only make the
+  // hashes.pkl we then read newer, never lose an entry; an invalidation appended after
+  // our read is one a locked call a moment earlier would have missed as well.
+  int err = fs::ReadFile(path, &text);
+  if (err == ENOENT || (err == 0 && text.empty())) return ReadHashes(partition_dir);
+
   Result<PartitionLock> lock = PartitionLock::Acquire(partition_dir, lock_timeout);
   if (!lock.ok()) return lock.status();
   HashesDict hashes = ReadHashes(partition_dir);
-
-  std::string path = fs::Join(partition_dir, kInvalidationsFile);
-  std::string text;
-  int err = fs::ReadFile(path, &text);
+  err = fs::ReadFile(path, &text);
   if (err == ENOENT) return hashes;
   if (err != 0) return Status::FromErrno("read " + path, err);
   if (!pystr::IsStrictUtf8(text)) return Status::Corruption(path + ": not UTF-8");

@@ -67,7 +67,10 @@ Result<ReplicateResponse> ToResponse(HttpExchange& x, const std::string& where, 
 std::string BuildReplicateRequest(const ReplicatePeer& peer, const std::string& path,
                                   int policy_index) {
   // What http.client puts first (Host, bracketed for IPv6; Accept-Encoding), then
-  // Swift's default_headers and the policy, in Swift's order.
+  // Swift's default_headers and the policy, in Swift's order. getpid() is a system
+  // call in glibc; a request per partition and peer need not repeat it (a fork would
+  // not go through here: the replicator never forks without exec).
+  static const pid_t pid = getpid();
   std::string host = peer.ip.find(':') != std::string::npos ? "[" + peer.ip + "]" : peer.ip;
   if (peer.port != 80) host += ":" + std::to_string(peer.port);
   return fmt::format(
@@ -78,7 +81,7 @@ std::string BuildReplicateRequest(const ReplicatePeer& peer, const std::string& 
       "user-agent: object-replicator {}\r\n"
       "X-Backend-Storage-Policy-Index: {}\r\n"
       "\r\n",
-      Quote(path), host, getpid(), policy_index);
+      Quote(path), host, pid, policy_index);
 }
 
 Result<ReplicateResponse> ReplicateClient::GetHashes(const ReplicatePeer& peer,

@@ -1,6 +1,8 @@
 // [hashes] GetHashes, hashes.pkl / hashes.invalid handling, the partition lock and
 // quarantine (hashes/partition_hashes.h). Expected digests were computed once with
 // Swift 2.30's DiskFileManager._get_hashes on the same trees.
+#include <sys/stat.h>
+
 #include <catch2/catch.hpp>
 
 #include <chrono>
@@ -327,4 +329,51 @@ TEST_CASE("Quarantine of a file where a hash dir belongs", "[hashes]") {
   CHECK(r->dict.Get("abc")->is_none());
   CHECK(r->errors.size() == 1);
   CHECK(LoadPkl(p2).Get("abc")->is_none());
+}
+
+TEST_CASE("GetHashes: no pending invalidations, no lock; held lock still guards them",
+          "[hashes]") {
+  TempDir tmp;
+  std::string p = MakeKnownTree(tmp);
+  REQUIRE(GetHashes(p, NoReclaim()).ok());  // writes a valid hashes.pkl
+  {
+    auto held = PartitionLock::Acquire(p);
+    REQUIRE(held.ok());
+    GetHashesOptions o = NoReclaim();
+    o.lock_timeout = 0.2;
+    auto r = GetHashes(p, o);  // reads hashes.pkl only: must not wait for the lock
+    REQUIRE(r.ok());
+    CHECK(r->hashes == kKnownHashes);
+    WriteFile(p + "/hashes.invalid", "");  // empty: still nothing to consolidate
+    REQUIRE(GetHashes(p, o).ok());
+    WriteFile(p + "/hashes.invalid", "abc\n");  // now consolidation needs the lock
+    r = GetHashes(p, o);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().code() == Status::Code::kUnavailable);
+  }  // lock released: the invalidation is consolidated and rehashed
+  REQUIRE(GetHashes(p, NoReclaim()).ok());
+  CHECK(ReadFile(p + "/hashes.invalid").empty());
+}
+
+TEST_CASE("GetHashes: a listing that changes nothing leaves hashes.pkl alone", "[hashes]") {
+  TempDir tmp;
+  std::string p = MakeKnownTree(tmp);
+  GetHashesOptions listing = NoReclaim();
+  listing.do_listdir = true;
+  REQUIRE(GetHashes(p, listing).ok());
+  struct stat before, after;
+  REQUIRE(stat((p + "/hashes.pkl").c_str(), &before) == 0);
+  auto r = GetHashes(p, listing);
+  REQUIRE(r.ok());
+  CHECK(r->hashes == kKnownHashes);
+  REQUIRE(stat((p + "/hashes.pkl").c_str(), &after) == 0);
+  CHECK(after.st_ino == before.st_ino);  // not replaced
+  // A new suffix found by the listing is written.
+  WriteFile(p + "/aaa/55555555555555555555555555555aaa/1400000007.00000.ts");
+  r = GetHashes(p, listing);
+  REQUIRE(r.ok());
+  CHECK(r->hashes.count("aaa") == 1);
+  REQUIRE(stat((p + "/hashes.pkl").c_str(), &after) == 0);
+  CHECK(after.st_ino != before.st_ino);
+  CHECK(LoadPkl(p).Get("aaa")->is_str());
 }
