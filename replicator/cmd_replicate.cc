@@ -14,6 +14,7 @@
 
 #include "formats/config.h"
 #include "formats/swift_conf.h"
+#include "replicator/backend_factory.h"
 #include "replicator/cli_args.h"
 #include "replicator/commands.h"
 #include "replicator/log_setup.h"

@@ -22,10 +22,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Bounds on what one thread keeps open: a worker talks to a partition's few peers,
-// so a handful per (ip, port) is plenty; the total keeps fds bounded on big rings.
-constexpr size_t kMaxIdlePerPeer = 4;
-constexpr size_t kMaxIdleTotal = 64;
+// Bounds on what one thread keeps open: a worker surveys a window of partitions at
+// once (replicate_window, default 8), so a peer may hold a connection per partition
+// of the window; the total keeps fds bounded on big rings.
+constexpr size_t kMaxIdlePerPeer = 16;
+constexpr size_t kMaxIdleTotal = 128;
 
 struct IdleConn {
   std::string ip;
@@ -149,9 +150,11 @@ class ExchangeLoop {
  public:
   ExchangeLoop(const HttpTimeouts& t, size_t max_body) : t_(t), max_body_(max_body) {}
 
-  void Run(std::vector<HttpExchange>& xs) {
+  // Starts every exchange (each one's deadline runs from here) and returns once every
+  // request is sent: new connections are waited for, answers are not.
+  void StartAll(std::vector<HttpExchange>& xs) {
     auto now = Clock::now();
-    flights_.reserve(xs.size());
+    flights_.reserve(xs.size());  // Flights are never moved: Step() holds references
     for (auto& x : xs) {
       flights_.emplace_back(max_body_);
       Flight& f = flights_.back();
@@ -159,15 +162,24 @@ class ExchangeLoop {
       f.deadline = After(now, t_.request_timeout);
       Start(f, /*allow_cached=*/true);
     }
+    Drive(/*until_sent=*/true);
+  }
+
+  // Drives every started exchange to completion or failure.
+  void Finish() { Drive(/*until_sent=*/false); }
+
+ private:
+  void Drive(bool until_sent) {
     std::vector<pollfd> pfds;
     std::vector<Flight*> owners;
     for (;;) {
       pfds.clear();
       owners.clear();
-      now = Clock::now();
+      auto now = Clock::now();
       int wait_ms = -1;
       for (auto& f : flights_) {
         if (f.phase == Phase::kDone) continue;
+        if (until_sent && f.phase == Phase::kReceiving) continue;
         Clock::time_point until = f.phase == Phase::kConnecting
                                       ? std::min(f.connect_deadline, f.deadline)
                                       : f.deadline;
@@ -198,7 +210,6 @@ class ExchangeLoop {
     }
   }
 
- private:
   void Start(Flight& f, bool allow_cached) {
     f.sent = 0;
     f.parser = HttpResponseParser(HttpResponseParser::Limits{64 << 10, max_body_});
@@ -323,7 +334,28 @@ class ExchangeLoop {
 void RunExchanges(std::vector<HttpExchange>& exchanges, const HttpTimeouts& timeouts,
                   size_t max_body) {
   ExchangeLoop loop(timeouts, max_body);
-  loop.Run(exchanges);
+  loop.StartAll(exchanges);
+  loop.Finish();
+}
+
+struct PendingExchanges::Loop : ExchangeLoop {
+  using ExchangeLoop::ExchangeLoop;
+};
+
+PendingExchanges::PendingExchanges(std::vector<HttpExchange> exchanges,
+                                   const HttpTimeouts& timeouts, size_t max_body)
+    : exchanges_(std::move(exchanges)), loop_(std::make_unique<Loop>(timeouts, max_body)) {
+  loop_->StartAll(exchanges_);
+}
+
+PendingExchanges::~PendingExchanges() { Wait(); }
+
+std::vector<HttpExchange>& PendingExchanges::Wait() {
+  if (!waited_) {
+    waited_ = true;
+    loop_->Finish();
+  }
+  return exchanges_;
 }
 
 HttpTransportCounters ThreadHttpCounters() { return Cache().counters; }

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,29 @@ struct HttpTransportCounters {
 // done. The response body of each is bounded by max_body bytes.
 void RunExchanges(std::vector<HttpExchange>& exchanges, const HttpTimeouts& timeouts,
                   size_t max_body);
+
+// The same, in two steps: the constructor starts every exchange (requests sent,
+// deadlines running), Wait() completes them. Work done in between (hashing the same
+// partitions locally) overlaps with the peers answering. Owned and waited on by the
+// thread that made it (its connections come from that thread's cache); the
+// destructor waits if Wait() was not called.
+class PendingExchanges {
+ public:
+  PendingExchanges(std::vector<HttpExchange> exchanges, const HttpTimeouts& timeouts,
+                   size_t max_body);
+  ~PendingExchanges();
+  PendingExchanges(const PendingExchanges&) = delete;
+  PendingExchanges& operator=(const PendingExchanges&) = delete;
+
+  // Returns the exchanges, each complete or failed, in the order given.
+  std::vector<HttpExchange>& Wait();
+
+ private:
+  struct Loop;
+  std::vector<HttpExchange> exchanges_;
+  std::unique_ptr<Loop> loop_;
+  bool waited_ = false;
+};
 
 // The calling thread's counters since it started (or since ResetThreadHttpCounters).
 HttpTransportCounters ThreadHttpCounters();

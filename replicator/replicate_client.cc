@@ -111,6 +111,37 @@ std::vector<Result<ReplicateResponse>> ReplicateClient::GetHashesMany(
   return out;
 }
 
+struct PendingHashes::Flights {
+  std::vector<std::string> where;
+  std::unique_ptr<PendingExchanges> exchanges;
+};
+
+PendingHashes::PendingHashes(std::unique_ptr<Flights> f) : flights_(std::move(f)) {}
+PendingHashes::~PendingHashes() = default;
+
+std::vector<Result<ReplicateResponse>> PendingHashes::Collect() {
+  std::vector<HttpExchange>& xs = flights_->exchanges->Wait();
+  std::vector<Result<ReplicateResponse>> out;
+  out.reserve(xs.size());
+  for (size_t i = 0; i < xs.size(); ++i) out.push_back(ToResponse(xs[i], flights_->where[i], true));
+  return out;
+}
+
+std::unique_ptr<PendingHashes> ReplicateClient::StartGetHashes(
+    const std::vector<HashesRequest>& requests) const {
+  auto f = std::make_unique<PendingHashes::Flights>();
+  std::vector<HttpExchange> xs;
+  xs.reserve(requests.size());
+  for (const auto& r : requests) {
+    std::string path = GetHashesPath(r.peer, r.partition);
+    xs.push_back(MakeExchange(r.peer, path, r.policy_index));
+    f->where.push_back(Where(r.peer, path));
+  }
+  f->exchanges = std::make_unique<PendingExchanges>(std::move(xs), Transport(timeouts_),
+                                                    kMaxReplicateBody);
+  return std::unique_ptr<PendingHashes>(new PendingHashes(std::move(f)));
+}
+
 Result<ReplicateResponse> ReplicateClient::Rehash(const ReplicatePeer& peer,
                                                   const std::string& partition, int policy_index,
                                                   const std::vector<std::string>& suffixes) const {

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,27 @@ struct ReplicateTimeouts {
 // most: 4096 suffixes); it bounds what a broken peer can make us buffer.
 constexpr size_t kMaxReplicateBody = 64 << 20;
 
+struct HashesRequest {
+  ReplicatePeer peer;
+  std::string partition;
+  int policy_index = 0;
+};
+
+// REPLICATE requests started by ReplicateClient::StartGetHashes, collected later on
+// the thread that started them (their connections are that thread's).
+class PendingHashes {
+ public:
+  ~PendingHashes();
+  // Waits for every answer; one result per request, in order, as GetHashes returns.
+  std::vector<Result<ReplicateResponse>> Collect();
+
+ private:
+  friend class ReplicateClient;
+  struct Flights;
+  explicit PendingHashes(std::unique_ptr<Flights> f);
+  std::unique_ptr<Flights> flights_;
+};
+
 class ReplicateClient {
  public:
   explicit ReplicateClient(ReplicateTimeouts t) : timeouts_(t) {}
@@ -63,6 +85,11 @@ class ReplicateClient {
   std::vector<Result<ReplicateResponse>> GetHashesMany(const std::vector<ReplicatePeer>& peers,
                                                        const std::string& partition,
                                                        int policy_index) const;
+
+  // GetHashes for many (peer, partition) pairs, in two steps: the requests go out now,
+  // each with its own http_timeout from now, and Collect() gathers the answers, so
+  // the caller can hash the same partitions locally while the peers answer.
+  std::unique_ptr<PendingHashes> StartGetHashes(const std::vector<HashesRequest>& requests) const;
 
   // Tells the peer to rehash `suffixes` (body ignored).
   Result<ReplicateResponse> Rehash(const ReplicatePeer& peer, const std::string& partition,

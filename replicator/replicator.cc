@@ -5,7 +5,6 @@
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
-#include <random>
 #include <thread>
 
 #include <fmt/format.h>
@@ -14,8 +13,8 @@
 #include "hashes/handoff_cleanup.h"
 #include "hashes/partition_hashes.h"
 #include "hashes/replication_lock.h"
-#include "sync_backends/native/native_backend.h"
-#include "sync_backends/rsync/rsync_backend.h"
+#include "replicator/backend_factory.h"
+#include "replicator/partition_survey.h"
 #include "sync_backends/ssync/ssync_backend.h"
 
 namespace replicant {
@@ -44,7 +43,16 @@ class Replicator::Pass {
 
   // Runs jobs [begin, end) on the worker pool; returns false when the pass aborted.
   bool RunJobs(size_t begin, size_t end);
-  void Update(const PartitionJob& job);
+  // Skips (and accounts for) a job whose drive is unmounted or whose partition path is
+  // a file (removed); true when the job can run.
+  bool Ready(const PartitionJob& job);
+  hashes::GetHashesOptions SurveyOptions() const {
+    hashes::GetHashesOptions o;
+    o.reclaim_age = r_.cfg_.reclaim_age;
+    return o;
+  }
+  // `survey`: the job's first look, taken with its window; null to take it now.
+  void Update(const PartitionJob& job, Survey* survey);
   void UpdateDeleted(const PartitionJob& job);
   // After a backend's sync to one node: ssync for a peer that does not speak the
   // backend's protocol, then the REPLICATE rehash request where the backend needs one.
@@ -98,42 +106,51 @@ bool Replicator::Pass::RingChanged() {
 
 bool Replicator::Pass::RunJobs(size_t begin, size_t end) {
   next_job_ = begin;
+  const size_t window = static_cast<size_t>(std::max(1, r_.cfg_.replicate_window));
+  // A worker takes `window` jobs at a time: their update jobs are surveyed together
+  // (partition_survey.h), then every job runs in order.
   auto worker = [&] {
     for (;;) {
       if (aborted_ || r_.stop_) return;
-      size_t i = next_job_.fetch_add(1);
-      if (i >= end) return;
-      const PartitionJob& job = jobs_[i];
-      if (RingChanged()) {
-        spdlog::info("Ring change detected. Aborting current replication pass.");
-        aborted_ = true;
-        return;
+      size_t first = next_job_.fetch_add(window);
+      if (first >= end) return;
+      size_t last = std::min(end, first + window);
+      std::vector<size_t> ready;
+      for (size_t i = first; i < last; ++i) {
+        if (Ready(jobs_[i])) ready.push_back(i);
+        else ++done_jobs_;
       }
-      ObservedJob observed(r_.observer_, job);
-      auto drive = CheckDrive(r_.cfg_.devices, job.sync.device, r_.cfg_.mount_check);
-      if (!drive.ok()) {
-        NodeSet nodes;
-        for (const auto& n : job.nodes) nodes.emplace(n.replication_ip, n.device);
-        stats_.Update(job.sync.device, [&](ReplicationStats& s) { s.AddFailures(nodes); });
-        spdlog::warn("{}", drive.status().message());
+      std::vector<const PartitionJob*> updates;
+      for (size_t i : ready) {
+        if (!jobs_[i].sync.is_handoff) updates.push_back(&jobs_[i]);
+      }
+      std::vector<Survey> surveys;
+      if (window > 1 && !updates.empty()) {
+        surveys = SurveyJobs(updates, r_.client_, SurveyOptions(), r_.replication_cycle_);
+      }
+      size_t next_survey = 0;
+      for (size_t i : ready) {
+        if (aborted_ || r_.stop_) return;
+        const PartitionJob& job = jobs_[i];
+        if (RingChanged()) {
+          spdlog::info("Ring change detected. Aborting current replication pass.");
+          aborted_ = true;
+          return;
+        }
+        ObservedJob observed(r_.observer_, job);
+        auto begin_t = Clock::now();
+        if (job.sync.is_handoff) {
+          UpdateDeleted(job);
+        } else {
+          Survey* survey = next_survey < surveys.size() ? &surveys[next_survey++] : nullptr;
+          Update(job, survey && survey->fresh(begin_t) ? survey : nullptr);
+        }
+        {
+          std::lock_guard<std::mutex> l(times_mu_);
+          partition_times_.push_back(std::chrono::duration<double>(Clock::now() - begin_t).count());
+        }
         ++done_jobs_;
-        continue;
       }
-      std::error_code ec;
-      if (std::filesystem::is_regular_file(job.sync.path, ec)) {
-        spdlog::warn("Removing partition directory which was a file: {}", job.sync.path);
-        std::filesystem::remove(job.sync.path, ec);
-        ++done_jobs_;
-        continue;
-      }
-      auto begin_t = Clock::now();
-      if (job.sync.is_handoff) UpdateDeleted(job);
-      else Update(job);
-      {
-        std::lock_guard<std::mutex> l(times_mu_);
-        partition_times_.push_back(std::chrono::duration<double>(Clock::now() - begin_t).count());
-      }
-      ++done_jobs_;
     }
   };
   int n = std::max(1, std::min<int>(r_.cfg_.concurrency, static_cast<int>(end - begin)));
@@ -143,14 +160,36 @@ bool Replicator::Pass::RunJobs(size_t begin, size_t end) {
   return !aborted_ && !r_.stop_;
 }
 
-void Replicator::Pass::Update(const PartitionJob& job) {
+bool Replicator::Pass::Ready(const PartitionJob& job) {
+  auto drive = CheckDrive(r_.cfg_.devices, job.sync.device, r_.cfg_.mount_check);
+  if (!drive.ok()) {
+    ObservedJob observed(r_.observer_, job);
+    NodeSet nodes;
+    for (const auto& n : job.nodes) nodes.emplace(n.replication_ip, n.device);
+    stats_.Update(job.sync.device, [&](ReplicationStats& s) { s.AddFailures(nodes); });
+    spdlog::warn("{}", drive.status().message());
+    return false;
+  }
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(job.sync.path, ec)) {
+    ObservedJob observed(r_.observer_, job);
+    spdlog::warn("Removing partition directory which was a file: {}", job.sync.path);
+    std::filesystem::remove(job.sync.path, ec);
+    return false;
+  }
+  return true;
+}
+
+void Replicator::Pass::Update(const PartitionJob& job, Survey* survey) {
   const std::string& dev = job.sync.device;
   stats_.Update(dev, [](ReplicationStats& s) { s.attempted++; });
   NodeSet targets, failures;
-  hashes::GetHashesOptions hopts;
-  hopts.reclaim_age = r_.cfg_.reclaim_age;
-  hopts.do_listdir = (job.partition + r_.replication_cycle_) % 10 == 0;
-  auto local = hashes::GetHashes(job.sync.path, hopts);
+  Survey own;
+  if (!survey) {  // replicate_window 1, or the window's survey went stale
+    own = std::move(SurveyJobs({&job}, r_.client_, SurveyOptions(), r_.replication_cycle_)[0]);
+    survey = &own;
+  }
+  auto& local = survey->local;
   if (!local.ok()) {
     spdlog::error("Error syncing partition {}: {}", JobName(job), local.status().ToString());
     for (const auto& n : job.nodes) failures.emplace(n.replication_ip, n.device);
@@ -160,16 +199,10 @@ void Replicator::Pass::Update(const PartitionJob& job) {
   hashes::SuffixHashes local_hash = local->hashes;
   stats_.Update(dev, [&](ReplicationStats& s) { s.suffix_hash += local->hashed; });
 
-  std::vector<Device> nodes = job.nodes;
-  {
-    static thread_local std::mt19937_64 rng{std::random_device{}()};
-    std::shuffle(nodes.begin(), nodes.end(), rng);
-  }
-  // Every primary is asked at once (one round trip per partition, not one per peer);
-  // handoffs that stand in for a 507 are asked one by one below.
-  std::vector<ReplicatePeer> primary_peers;
-  for (const auto& n : nodes) primary_peers.push_back({n.replication_ip, n.replication_port, n.device});
-  auto prefetched = r_.client_.GetHashesMany(primary_peers, job.sync.partition, job.sync.policy_index);
+  // The primaries were asked at once; handoffs that stand in for a 507 are asked one
+  // by one below.
+  const std::vector<Device>& nodes = survey->nodes;
+  auto& prefetched = survey->answers;
   HandoffIterator handoffs(*job.ring, job.partition);
   size_t next_primary = 0;
   size_t attempts_left = nodes.size();
@@ -541,51 +574,6 @@ PassSummary Replicator::RunPass(const PassOverrides& overrides) {
       t.success, t.failure, t.hashmatch, t.rsync, t.suffix_sync, t.remove,
       summary.handoffs_remaining);
   return summary;
-}
-
-sync::SsyncOptions SsyncOptionsFor(const ReplicatorConfig& cfg) {
-  sync::SsyncOptions o;
-  o.conn_timeout = cfg.conn_timeout;
-  o.node_timeout = cfg.node_timeout;
-  o.http_timeout = cfg.http_timeout;
-  o.network_chunk_size = static_cast<size_t>(std::max(1, cfg.network_chunk_size));
-  o.reclaim_age = cfg.reclaim_age;
-  return o;
-}
-
-Result<std::shared_ptr<sync::SyncBackend>> MakeSyncBackend(const ReplicatorConfig& cfg) {
-  if (cfg.sync_method == "rsync") {
-    sync::RsyncOptions o;
-    o.module_template = cfg.rsync_module;
-    o.timeout_seconds = cfg.rsync_timeout;
-    o.io_timeout = cfg.rsync_io_timeout;
-    o.bwlimit = cfg.rsync_bwlimit;
-    o.compress = cfg.rsync_compress;
-    o.log_transfers = cfg.log_rsync_transfers;
-    o.tcp_nodelay = cfg.rsync_tcp_nodelay;
-    o.error_log_line_length = static_cast<size_t>(std::max(0, cfg.rsync_error_log_line_length));
-    auto b = sync::RsyncBackend::Create(std::move(o));
-    if (!b.ok()) return b.status().WithContext(cfg.config_path + ": [object-replicator] sync_method");
-    return std::shared_ptr<sync::SyncBackend>(std::move(*b));
-  }
-  if (cfg.sync_method == "ssync") {
-    return std::shared_ptr<sync::SyncBackend>(std::make_shared<sync::SsyncBackend>(SsyncOptionsFor(cfg)));
-  }
-  if (cfg.sync_method == "native") {
-    sync::NativeOptions o;
-    o.session.conn_timeout = cfg.conn_timeout;
-    o.session.node_timeout = cfg.node_timeout;
-    o.session.http_timeout = cfg.http_timeout;
-    o.session.offer = sync::native::Extensions::Parse(cfg.native_extensions);
-    o.session.max_frame = cfg.native_max_frame;
-    o.batch_files = static_cast<size_t>(cfg.native_batch_files);
-    o.batch_bytes = static_cast<uint64_t>(cfg.native_batch_bytes);
-    o.reclaim_age = cfg.reclaim_age;
-    o.devices_dir = cfg.devices;
-    return std::shared_ptr<sync::SyncBackend>(std::make_shared<sync::NativeBackend>(o));
-  }
-  return Status::InvalidArgument(cfg.config_path + ": [object-replicator] sync_method = " +
-                                 cfg.sync_method + " is not available in this build");
 }
 
 }  // namespace replicant

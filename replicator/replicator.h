@@ -73,9 +73,4 @@ class Replicator {
   int replication_cycle_;
 };
 
-// The ssync backend's options from the replicator's (Swift's names).
-sync::SsyncOptions SsyncOptionsFor(const ReplicatorConfig& cfg);
-// Builds the backend named by cfg.sync_method.
-Result<std::shared_ptr<sync::SyncBackend>> MakeSyncBackend(const ReplicatorConfig& cfg);
-
 }  // namespace replicant

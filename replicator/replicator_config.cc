@@ -40,6 +40,9 @@ Result<ReplicatorConfig> LoadReplicatorConfig(const std::string& path) {
   if (servers_per_port > 0) c.bind_port.reset();
   else c.bind_port = static_cast<int>(bind_port);
   if (Take(s.GetInt("concurrency", c.concurrency), &i64, &err)) c.concurrency = static_cast<int>(i64);
+  if (Take(s.GetInt("replicate_window", c.replicate_window), &i64, &err)) {
+    c.replicate_window = static_cast<int>(std::clamp<int64_t>(i64, 0, 1 << 20));
+  }
   Take(s.GetDouble("stats_interval", c.stats_interval), &c.stats_interval, &err);
   Take(s.GetDouble("ring_check_interval", c.ring_check_interval), &c.ring_check_interval, &err);
   // Swift: interval, or the deprecated run_pause, default 30.
@@ -99,7 +102,8 @@ Result<ReplicatorConfig> LoadReplicatorConfig(const std::string& path) {
     return Status::InvalidArgument(path + ": [object-replicator] " + name +
                                    ": must be greater than 0");
   };
-  for (auto st : {positive("concurrency", c.concurrency), positive("http_timeout", c.http_timeout),
+  for (auto st : {positive("concurrency", c.concurrency),
+                  positive("replicate_window", c.replicate_window), positive("http_timeout", c.http_timeout),
                   positive("rsync_timeout", c.rsync_timeout),
                   positive("conn_timeout", c.conn_timeout),
                   positive("node_timeout", c.node_timeout),

@@ -20,6 +20,7 @@ struct ReplicatorConfig {
   std::string ring_ip;                 // ring_ip, else bind_ip, else 0.0.0.0
   std::optional<int> bind_port = 6200;  // unset when servers_per_port > 0
   int concurrency = 1;
+  int replicate_window = 8;  // replicant: update jobs whose REPLICATEs go out together
   double stats_interval = 300;
   double ring_check_interval = 15;
   double interval = 30;

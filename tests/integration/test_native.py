@@ -268,7 +268,7 @@ def test_hostile_frames_end_only_their_session(served):
     tmp = os.path.join(node.device_path(dev), 'tmp')
     while time.monotonic() < deadline and os.path.isdir(tmp) and os.listdir(tmp):
         time.sleep(0.05)
-    assert not os.path.isdir(tmp) or not os.listdir(tmp), os.listdir(tmp)
+    assert not os.path.isdir(tmp) or not os.listdir(tmp), (os.listdir(tmp), proc.tail(40))
     assert not object_files(c, node, h)
     assert not os.path.exists(os.path.join(node.device_path(dev), 'etc'))
     # The server still answers a correct session.

@@ -68,6 +68,43 @@ class NotifySocket:
         self.sock.close()
 
 
+class HangingPeer:
+    """Listens on a port, accepts every connection and never answers."""
+
+    def __init__(self, port):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(('127.0.0.1', port))
+        self.sock.listen(64)
+        self.conns = []
+        self._stop = False
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self):
+        self.sock.settimeout(0.1)
+        while not self._stop:
+            try:
+                self.conns.append(self.sock.accept()[0])
+            except socket.timeout:
+                pass
+            except OSError:
+                return
+
+    def wait_for_connection(self, timeout):
+        deadline = time.monotonic() + timeout
+        while not self.conns:
+            assert time.monotonic() < deadline, 'nobody connected to the hanging peer'
+            time.sleep(0.05)
+
+    def close(self):
+        self._stop = True
+        self._thread.join(5)
+        self.sock.close()  # connections still in the backlog are reset
+        for conn in self.conns:
+            conn.close()
+
+
 def notify_env(c, notify):
     env = dict(c.env)
     env['NOTIFY_SOCKET'] = notify.path
@@ -110,14 +147,10 @@ def test_replicator_notifies_and_watchdog_follows_progress(cluster, tmp_path):
         # Now a peer that accepts and never answers: the pass stalls on it, and the
         # pings must stop although the daemon's other threads are alive.
         victim.server.stop()
-        hang = socket.socket()
-        hang.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        hang.bind(('127.0.0.1', victim.port))
-        hang.listen(64)
+        hang = HangingPeer(victim.port)
         c.set_replicator_options(nodes=[node0], http_timeout=60, stop_timeout=STOP_TIMEOUT)
         os.kill(proc.pid, signal.SIGHUP)  # reload: the next pass uses http_timeout 60
-        hang.settimeout(60)
-        conn, _ = hang.accept()
+        hang.wait_for_connection(60)
         time.sleep(0.3)  # pings sent before the stall was reached may still arrive
         t_stall = time.monotonic()
         time.sleep(4 * WATCHDOG_SECONDS)
@@ -126,20 +159,20 @@ def test_replicator_notifies_and_watchdog_follows_progress(cluster, tmp_path):
         assert not pings, 'watchdog pinged while the pass was stuck: %r' % stalled
         assert proc.alive()
         t_resume = time.monotonic()
-        conn.close()  # the peer gives up: the pass moves on, the pings come back
+        hang.close()  # the peer dies: the pass moves on, the pings come back
         notify.wait_for(lambda kv: kv.get('WATCHDOG') == '1', 30, 'WATCHDOG=1 after the stall',
                         since=t_resume)
 
-        # SIGTERM while a job is stuck on the silent peer again (the next pass reaches it):
+        # SIGTERM while a job is stuck on the silent peer again (a later pass reaches it):
         # the daemon gives the job stop_timeout seconds, not http_timeout, and exits 0.
-        conn2, _ = hang.accept()
+        hang = HangingPeer(victim.port)
+        hang.wait_for_connection(60)
         t_term = time.monotonic()
         os.kill(proc.pid, signal.SIGTERM)
         notify.wait_for(lambda kv: kv.get('STOPPING') == '1', 10, 'STOPPING=1')
         assert proc.popen.wait(30) == 0
         waited = time.monotonic() - t_term
         assert STOP_TIMEOUT - 0.5 <= waited < STOP_TIMEOUT + 10, waited
-        conn2.close()
         with open(proc.log_path) as f:
             assert 'stop_timeout reached: exiting with jobs in flight' in f.read()
     finally:

@@ -65,7 +65,7 @@ TEST_CASE("chunked bodies with extensions and trailers", "[http]") {
   }
 }
 
-TEST_CASE("interim 1xx responses are skipped; 204 has no body", "[http]") {
+TEST_CASE("interim 1xx responses are skipped and 204 has no body", "[http]") {
   HttpResponseParser p;
   REQUIRE(p.Feed("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 507 Insufficient Storage\r\n"
                  "Content-Length: 3\r\n\r\nabc").ok());

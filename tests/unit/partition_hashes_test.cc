@@ -331,7 +331,7 @@ TEST_CASE("Quarantine of a file where a hash dir belongs", "[hashes]") {
   CHECK(LoadPkl(p2).Get("abc")->is_none());
 }
 
-TEST_CASE("GetHashes: no pending invalidations, no lock; held lock still guards them",
+TEST_CASE("GetHashes: no pending invalidations means no lock, a held lock still guards them",
           "[hashes]") {
   TempDir tmp;
   std::string p = MakeKnownTree(tmp);

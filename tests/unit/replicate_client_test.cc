@@ -281,7 +281,7 @@ TEST_CASE("chunked REPLICATE responses are decoded", "[replicate_client]") {
   CHECK(r->hashes.at("abc") == kHash);
 }
 
-TEST_CASE("HTTP errors are responses; bad bodies are errors", "[replicate_client]") {
+TEST_CASE("HTTP errors are responses, bad bodies are errors", "[replicate_client]") {
   Fresh fresh;
   ScriptedServer server([&](int fd, int n) {
     if (!server.ReadRequest(fd)) return;
@@ -377,4 +377,49 @@ TEST_CASE("GetHashesMany asks every peer at once and keeps their order",
     CHECK(secs < 0.75);  // one at a time would take 0.9 s
   }
   CHECK(ThreadHttpCounters().reuses == 3);
+}
+
+TEST_CASE("StartGetHashes sends at once and a silent peer costs one timeout for all",
+          "[replicate_client]") {
+  Fresh fresh;
+  std::atomic<int> answered{0};
+  // Answers each request as it comes, on as many connections as the client opens.
+  ScriptedServer good([&](int fd, int) {
+    while (ReadHead(fd)) {
+      Send(fd, Ok(HashesPickle(std::string(32, 'g'))));
+      ++answered;
+    }
+  });
+  ScriptedServer silent([](int fd, int) {
+    while (ReadHead(fd)) {
+    }
+  });
+  ReplicateTimeouts t;
+  t.http_timeout = 0.6;
+  ReplicateClient client(t);
+  std::vector<HashesRequest> reqs;
+  for (const char* part : {"1", "2", "3"}) {
+    reqs.push_back({{"127.0.0.1", good.port(), "sdb"}, part, 0});
+    reqs.push_back({{"127.0.0.1", silent.port(), "sdc"}, part, 0});
+  }
+  auto t0 = Clock::now();
+  auto pending = client.StartGetHashes(reqs);
+  // The requests are out before Collect(): the good peer answers all three meanwhile.
+  auto deadline = Clock::now() + std::chrono::seconds(5);
+  while (answered < 3 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  CHECK(answered == 3);
+  auto rs = pending->Collect();
+  double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  REQUIRE(rs.size() == 6);
+  for (size_t i = 0; i < rs.size(); i += 2) {
+    REQUIRE(rs[i].ok());
+    CHECK(rs[i]->hashes.at("abc") == std::string(32, 'g'));
+    REQUIRE_FALSE(rs[i + 1].ok());
+    CHECK_THAT(rs[i + 1].status().message(), Catch::Contains("timed out"));
+    CHECK_THAT(rs[i + 1].status().message(), Catch::Contains("/sdc/" + reqs[i + 1].partition));
+  }
+  CHECK(secs >= 0.55);
+  CHECK(secs < 1.1);  // one after another would take 1.8 s
 }

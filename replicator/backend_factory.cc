@@ -1,0 +1,55 @@
+#include "replicator/backend_factory.h"
+
+#include <algorithm>
+
+#include "sync_backends/native/native_backend.h"
+#include "sync_backends/rsync/rsync_backend.h"
+
+namespace replicant {
+
+sync::SsyncOptions SsyncOptionsFor(const ReplicatorConfig& cfg) {
+  sync::SsyncOptions o;
+  o.conn_timeout = cfg.conn_timeout;
+  o.node_timeout = cfg.node_timeout;
+  o.http_timeout = cfg.http_timeout;
+  o.network_chunk_size = static_cast<size_t>(std::max(1, cfg.network_chunk_size));
+  o.reclaim_age = cfg.reclaim_age;
+  return o;
+}
+
+Result<std::shared_ptr<sync::SyncBackend>> MakeSyncBackend(const ReplicatorConfig& cfg) {
+  if (cfg.sync_method == "rsync") {
+    sync::RsyncOptions o;
+    o.module_template = cfg.rsync_module;
+    o.timeout_seconds = cfg.rsync_timeout;
+    o.io_timeout = cfg.rsync_io_timeout;
+    o.bwlimit = cfg.rsync_bwlimit;
+    o.compress = cfg.rsync_compress;
+    o.log_transfers = cfg.log_rsync_transfers;
+    o.tcp_nodelay = cfg.rsync_tcp_nodelay;
+    o.error_log_line_length = static_cast<size_t>(std::max(0, cfg.rsync_error_log_line_length));
+    auto b = sync::RsyncBackend::Create(std::move(o));
+    if (!b.ok()) return b.status().WithContext(cfg.config_path + ": [object-replicator] sync_method");
+    return std::shared_ptr<sync::SyncBackend>(std::move(*b));
+  }
+  if (cfg.sync_method == "ssync") {
+    return std::shared_ptr<sync::SyncBackend>(std::make_shared<sync::SsyncBackend>(SsyncOptionsFor(cfg)));
+  }
+  if (cfg.sync_method == "native") {
+    sync::NativeOptions o;
+    o.session.conn_timeout = cfg.conn_timeout;
+    o.session.node_timeout = cfg.node_timeout;
+    o.session.http_timeout = cfg.http_timeout;
+    o.session.offer = sync::native::Extensions::Parse(cfg.native_extensions);
+    o.session.max_frame = cfg.native_max_frame;
+    o.batch_files = static_cast<size_t>(cfg.native_batch_files);
+    o.batch_bytes = static_cast<uint64_t>(cfg.native_batch_bytes);
+    o.reclaim_age = cfg.reclaim_age;
+    o.devices_dir = cfg.devices;
+    return std::shared_ptr<sync::SyncBackend>(std::make_shared<sync::NativeBackend>(o));
+  }
+  return Status::InvalidArgument(cfg.config_path + ": [object-replicator] sync_method = " +
+                                 cfg.sync_method + " is not available in this build");
+}
+
+}  // namespace replicant

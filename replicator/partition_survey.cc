@@ -1,0 +1,49 @@
+#include "replicator/partition_survey.h"
+
+#include <algorithm>
+#include <random>
+
+namespace replicant {
+
+bool ListsThisPass(const PartitionJob& job, int replication_cycle) {
+  return (job.partition + static_cast<uint32_t>(replication_cycle)) % 10 == 0;
+}
+
+std::vector<Device> ShuffledNodes(const PartitionJob& job) {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::vector<Device> nodes = job.nodes;
+  std::shuffle(nodes.begin(), nodes.end(), rng);
+  return nodes;
+}
+
+std::vector<Survey> SurveyJobs(const std::vector<const PartitionJob*>& jobs,
+                               const ReplicateClient& client,
+                               const hashes::GetHashesOptions& base, int replication_cycle) {
+  std::vector<Survey> out(jobs.size());
+  std::vector<HashesRequest> requests;
+  auto now = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    out[i].taken = now;
+    out[i].nodes = ShuffledNodes(*jobs[i]);
+    for (const Device& n : out[i].nodes) {
+      requests.push_back({{n.replication_ip, n.replication_port, n.device},
+                          jobs[i]->sync.partition,
+                          jobs[i]->sync.policy_index});
+    }
+  }
+  auto pending = client.StartGetHashes(requests);
+  // The peers work on their answers meanwhile.
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    hashes::GetHashesOptions o = base;
+    o.do_listdir = ListsThisPass(*jobs[i], replication_cycle);
+    out[i].local = hashes::GetHashes(jobs[i]->sync.path, o);
+  }
+  auto answers = pending->Collect();
+  size_t k = 0;
+  for (auto& s : out) {
+    for (size_t j = 0; j < s.nodes.size(); ++j) s.answers.push_back(std::move(answers[k++]));
+  }
+  return out;
+}
+
+}  // namespace replicant
