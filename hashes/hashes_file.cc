@@ -143,6 +143,7 @@ HashesDict ReadHashes(const std::string& partition_dir) {
     if (!ValidSuffix(k) && k != "valid" && k != "updated") return Invalid();
     d.Set(k, value);
   }
+  d.as_on_disk = d.Get("valid") != nullptr && d.Get("updated") != nullptr;
   d.SetDefault("valid", pickle::Value::Bool(true));
   d.SetDefault("updated", pickle::Value::Int(-1));
   return d;

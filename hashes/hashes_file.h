@@ -34,6 +34,11 @@ class HashesDict {
   bool Equals(const HashesDict& other) const;
   pickle::Value ToPickle(bool drop_valid_updated = false) const;
 
+  // Set by ReadHashes: the file held 'valid' and 'updated' itself, so this dict is
+  // exactly what it says (no defaults filled in). Only then may an unchanged pass skip
+  // rewriting it.
+  bool as_on_disk = false;
+
  private:
   struct Entry {
     std::string key;

@@ -122,8 +122,9 @@ Result<Pass> RunPass(const SuffixContext& base_ctx, std::vector<std::string>* re
   // Swift rewrites hashes.pkl whenever it listed the partition or rehashed a suffix,
   // even when nothing came out different; the only change would then be 'updated',
   // which nothing reads. Skipping that write spares an idle pass a temp file, two
-  // fsyncs and a rename on one partition in ten (the listdir ones).
-  if (modified && hashes.Equals(orig)) modified = false;
+  // fsyncs and a rename on one partition in ten (the listdir ones). A file that lacked
+  // 'valid' or 'updated' is rewritten, as Swift does, so it gains them.
+  if (modified && orig.as_on_disk && hashes.Equals(orig)) modified = false;
   if (modified) {
     Result<PartitionLock> lock = PartitionLock::Acquire(part, lock_timeout);
     if (!lock.ok()) return lock.status();

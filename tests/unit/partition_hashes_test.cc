@@ -376,4 +376,14 @@ TEST_CASE("GetHashes: a listing that changes nothing leaves hashes.pkl alone", "
   REQUIRE(stat((p + "/hashes.pkl").c_str(), &after) == 0);
   CHECK(after.st_ino != before.st_ino);
   CHECK(LoadPkl(p).Get("aaa")->is_str());
+  // A hashes.pkl without 'valid' and 'updated' (old Swift) is rewritten with them, as
+  // Swift does, even when its hashes are right.
+  pickle::Value bare = pickle::Value::MakeDict();
+  for (const auto& [sfx, h] : r->hashes) bare.Set(sfx, pickle::Value::Str(h));
+  WritePkl(p, bare);
+  REQUIRE(GetHashes(p, listing).ok());
+  pickle::Value rewritten = LoadPkl(p);
+  REQUIRE(rewritten.Get("valid") != nullptr);
+  CHECK(rewritten.Get("valid")->as_bool());
+  CHECK(rewritten.Get("updated") != nullptr);
 }
