@@ -91,7 +91,7 @@ void ProgressTracker::PassFinished(const PassSummary& s) {
   double end = WallNow();
   nlohmann::json per_device = nlohmann::json::object();
   for (const auto& [dev, st] : s.per_device) {
-    per_device[dev] = st.ToRecon();
+    per_device[dev] = st.ToProgress();
     devices_[dev].stats = st;
   }
   last_pass_ = {{"number", pass_number_},
@@ -101,7 +101,7 @@ void ProgressTracker::PassFinished(const PassSummary& s) {
                 {"partitions", s.jobs},
                 {"aborted", s.aborted},
                 {"handoffs_remaining", s.handoffs_remaining},
-                {"stats", s.total.ToRecon()},
+                {"stats", s.total.ToProgress()},
                 {"per_device", per_device}};
   in_pass_ = false;
   state_ = "idle";
@@ -134,7 +134,7 @@ nlohmann::json ProgressTracker::SnapshotLocked() const {
                      {"pass_start", pass_start_},
                      {"last_update", d.last_update},
                      {"policies", policies},
-                     {"stats", d.stats.ToRecon()}};
+                     {"stats", d.stats.ToProgress()}};
     stats[name] = d.stats;
     total += d.all.total;
     done += d.all.done;

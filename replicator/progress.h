@@ -12,7 +12,8 @@
 //    "failures_by_peer": {replication_ip: {device: failures}},
 //    "last_pass": null | {"number", "start", "end", "seconds", "partitions", "aborted",
 //                         "handoffs_remaining", "stats": {...}, "per_device": {dev: {...}}}}
-// Files and bytes sent are not in it: the sync backends do not report them.
+// "stats" hold Swift's replication_stats plus files_sent and bytes_sent, what the
+// sync backends reported sending.
 //
 // The file is rewritten whole through a temp file and rename, so readers never see a
 // partial document: state changes at once, job progress at most once per min_interval

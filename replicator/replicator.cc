@@ -53,6 +53,11 @@ class Replicator::Pass {
   }
   // `survey`: the job's first look, taken with its window; null to take it now.
   void Update(const PartitionJob& job, Survey* survey);
+  // Completes one peer's sync (fallback, rehash request, stats, log line); false and
+  // the peer added to *failures when it failed.
+  bool FinishSync(const PartitionJob& job, const Device& node,
+                  const std::vector<std::string>& suffixes, sync::SyncResult result,
+                  NodeSet* failures);
   void UpdateDeleted(const PartitionJob& job);
   // After a backend's sync to one node: ssync for a peer that does not speak the
   // backend's protocol, then the REPLICATE rehash request where the backend needs one.
@@ -221,13 +226,10 @@ void Replicator::Pass::Update(const PartitionJob& job, Survey* survey) {
   std::vector<sync::PeerSync> deferred;
   auto finish = [&](const Device& node, const std::vector<std::string>& suffixes,
                     sync::SyncResult result) {
-    stats_.Update(dev, [](ReplicationStats& s) { s.rsync++; });
-    result = Complete(job, node, suffixes, std::move(result), false);
-    if (!result.success) failures.emplace(node.replication_ip, node.device);
-    if (result.success && node.region != job.sync.region) synced_remote_regions.insert(node.region);
-    spdlog::info("Synced {} suffixes of {} to {} ({})", suffixes.size(), JobName(job),
-                 NodeName(node), result.success ? "ok" : "failed");
-    stats_.Update(dev, [&](ReplicationStats& s) { s.suffix_sync += suffixes.size(); });
+    if (FinishSync(job, node, suffixes, std::move(result), &failures) &&
+        node.region != job.sync.region) {
+      synced_remote_regions.insert(node.region);
+    }
   };
   while (attempts_left > 0) {
     Device node;
@@ -310,7 +312,7 @@ void Replicator::Pass::Update(const PartitionJob& job, Survey* survey) {
   if (!deferred.empty()) {
     auto results = r_.backend_->SyncPeers(job.sync, deferred);
     for (size_t i = 0; i < deferred.size(); ++i) {
-      finish(deferred[i].node, deferred[i].suffixes, std::move(results[i]));
+      FinishSync(job, deferred[i].node, deferred[i].suffixes, std::move(results[i]), &failures);
     }
   }
   stats_.Update(dev, [&](ReplicationStats& s) {
@@ -318,6 +320,23 @@ void Replicator::Pass::Update(const PartitionJob& job, Survey* survey) {
     s.AddFailures(failures);
     for (const auto& t : targets) s.success += failures.count(t) ? 0 : 1;
   });
+}
+
+bool Replicator::Pass::FinishSync(const PartitionJob& job, const Device& node,
+                                  const std::vector<std::string>& suffixes,
+                                  sync::SyncResult result, NodeSet* failures) {
+  const std::string& dev = job.sync.device;
+  stats_.Update(dev, [](ReplicationStats& s) { s.rsync++; });
+  result = Complete(job, node, suffixes, std::move(result), false);
+  if (!result.success) failures->emplace(node.replication_ip, node.device);
+  spdlog::info("Synced {} suffixes of {} to {} ({})", suffixes.size(), JobName(job),
+               NodeName(node), result.success ? "ok" : "failed");
+  stats_.Update(dev, [&](ReplicationStats& s) {
+    s.suffix_sync += suffixes.size();
+    s.files_sent += result.files_sent;
+    s.bytes_sent += result.bytes_sent;
+  });
+  return result.success;
 }
 
 sync::SyncResult Replicator::Pass::Complete(const PartitionJob& job, const Device& node,
@@ -382,8 +401,12 @@ void Replicator::Pass::UpdateDeleted(const PartitionJob& job) {
       auto results = r_.backend_->SyncPeers(sjob, peers);
       for (size_t i = 0; i < peers.size(); ++i) {
         const Device& node = peers[i].node;
-        stats_.Update(dev, [](ReplicationStats& s) { s.rsync++; });
         auto result = Complete(job, node, suffixes, std::move(results[i]), true);
+        stats_.Update(dev, [&](ReplicationStats& s) {
+          s.rsync++;
+          s.files_sent += result.files_sent;
+          s.bytes_sent += result.bytes_sent;
+        });
         responses++;
         if (result.success) successes++;
         else failures.emplace(node.replication_ip, node.device);

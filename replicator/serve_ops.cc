@@ -7,6 +7,8 @@ namespace {
 
 constexpr const char* kStatNames[] = {"attempted", "success", "failure", "hashmatch", "rsync",
                                       "remove", "suffix_count", "suffix_hash", "suffix_sync"};
+// replicant's own counters in the same per-device stats.
+constexpr const char* kSentNames[] = {"files_sent", "bytes_sent"};
 
 double Num(const nlohmann::json& j, const char* key) {
   auto it = j.find(key);
@@ -28,6 +30,13 @@ void AddStats(const nlohmann::json& per_device, const std::string& prefix,
     for (const auto& [dev, stats] : per_device.items()) {
       out.Gauge("replicant_replicator_" + prefix + "_" + stat,
                 "Swift replication_stats '" + std::string(stat) + "' of " + when + ", per device",
+                Num(stats, stat), {{"device", dev}});
+    }
+  }
+  for (const char* stat : kSentNames) {
+    for (const auto& [dev, stats] : per_device.items()) {
+      out.Gauge("replicant_replicator_" + prefix + "_" + stat,
+                std::string(stat) + " by the sync backend in " + when + ", per device",
                 Num(stats, stat), {{"device", dev}});
     }
   }

@@ -24,6 +24,8 @@ void ReplicationStats::Add(const ReplicationStats& o) {
   suffix_count += o.suffix_count;
   suffix_hash += o.suffix_hash;
   suffix_sync += o.suffix_sync;
+  files_sent += o.files_sent;
+  bytes_sent += o.bytes_sent;
   for (const auto& [ip, devs] : o.failure_nodes)
     for (const auto& [dev, n] : devs) failure_nodes[ip][dev] += n;
 }
@@ -42,6 +44,13 @@ nlohmann::json ReplicationStats::ToRecon() const {
           {"remove", remove},       {"rsync", rsync},             {"success", success},
           {"suffix_count", suffix_count}, {"suffix_hash", suffix_hash},
           {"suffix_sync", suffix_sync},   {"failure_nodes", failures}};
+}
+
+nlohmann::json ReplicationStats::ToProgress() const {
+  nlohmann::json j = ToRecon();
+  j["files_sent"] = files_sent;
+  j["bytes_sent"] = bytes_sent;
+  return j;
 }
 
 ReplicationStats StatsBook::Total() const {

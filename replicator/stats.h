@@ -22,6 +22,8 @@ namespace replicant {
 struct ReplicationStats {
   int64_t attempted = 0, failure = 0, hashmatch = 0, remove = 0, rsync = 0, success = 0,
           suffix_count = 0, suffix_hash = 0, suffix_sync = 0;
+  // replicant's own: what the sync backends reported sending (not in Swift's recon)
+  uint64_t files_sent = 0, bytes_sent = 0;
   // replication_ip -> device -> failures
   std::map<std::string, std::map<std::string, int64_t>> failure_nodes;
 
@@ -29,6 +31,8 @@ struct ReplicationStats {
   // Swift's add_failure_stats: one failure per (ip, device).
   void AddFailures(const std::set<std::pair<std::string, std::string>>& nodes);
   nlohmann::json ToRecon() const;
+  // ToRecon() plus files_sent and bytes_sent, for the progress file.
+  nlohmann::json ToProgress() const;
 };
 
 class StatsBook {

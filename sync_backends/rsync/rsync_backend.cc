@@ -155,11 +155,12 @@ SyncResult RsyncBackend::Sync(const Device& node, const SyncJob& job,
   std::string where = fmt::format("{}/{} partition {} -> {}:{}/{}", job.device,
                                   job.policy_index, job.partition, node.replication_ip,
                                   node.replication_port, node.device);
-  result.success = RunRsync(args, where) == 0;
+  result.success = RunRsync(args, where, job.path, &result) == 0;
   return result;
 }
 
-int RsyncBackend::RunRsync(const std::vector<std::string>& args, const std::string& where) const {
+int RsyncBackend::RunRsync(const std::vector<std::string>& args, const std::string& where,
+                           const std::string& base, SyncResult* counts) const {
   auto start = std::chrono::steady_clock::now();
   int pipefd[2];
   if (pipe2(pipefd, O_CLOEXEC) != 0) {
@@ -220,6 +221,13 @@ int RsyncBackend::RunRsync(const std::vector<std::string>& args, const std::stri
     std::string line = output.substr(pos, nl - pos);
     pos = nl + 1;
     if (line.empty() || line.rfind("cd+", 0) == 0) continue;
+    // "<f+++++++++ abc/<hash>/<ts>.data": a file sent, named relative to the partition.
+    if (counts && line.rfind("<f", 0) == 0 && line.size() > 12 && line[11] == ' ') {
+      counts->files_sent++;
+      struct stat st;
+      std::string local = base + "/" + line.substr(12);
+      if (stat(local.c_str(), &st) == 0) counts->bytes_sent += static_cast<uint64_t>(st.st_size);
+    }
     if (line[0] == '<' && !opts_.log_transfers) continue;
     if (ret == 0) spdlog::debug("{}", line);
     else spdlog::error("{}", line);

@@ -58,7 +58,10 @@ class RsyncBackend final : public SyncBackend {
   explicit RsyncBackend(RsyncOptions opts) : opts_(std::move(opts)) {}
   // Runs rsync; returns its exit code (or 1 after a kill on timeout) and logs its
   // output as Swift does.
-  int RunRsync(const std::vector<std::string>& args, const std::string& where) const;
+  // Runs rsync, logs its output as Swift does; counts the files it sent (itemized
+  // "<f" lines, sizes from `base`, the synced partition dir) into *counts when set.
+  int RunRsync(const std::vector<std::string>& args, const std::string& where,
+               const std::string& base, SyncResult* counts) const;
 
   RsyncOptions opts_;
 };

@@ -91,6 +91,8 @@ SyncResult SsyncBackend::Sync(const Device& node, const SyncJob& job,
   (void)request.Finish();
   tcp.Close();
   const ssync::SenderStats& s = sender.stats();
+  result.files_sent = s.puts + s.posts + s.deletes;
+  result.bytes_sent = s.bytes;
   if (!done.ok()) {
     spdlog::error("{} {}", where, done.status().message());
     return result;

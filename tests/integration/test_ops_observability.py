@@ -100,6 +100,7 @@ def cluster():
         objects = pick_objects(rng, c, node0, count=20)
         for name, body, meta in objects:
             c.write_object_on(node0, ACCOUNT, CONTAINER, name, body)
+        c.test_objects = objects
         yield c
 
 
@@ -201,6 +202,15 @@ def test_progress_file_after_a_pass(cluster, first_pass):
     assert d['partitions_done'] == d['partitions_total'] > 0
     assert sum(p['partitions_total'] for p in d['policies'].values()) == d['partitions_total']
     last = progress['last_pass']
+    # Beyond Swift's keys: what rsync sent, a .data per object to each primary but node0.
+    files_sent, bytes_sent = last['stats'].pop('files_sent'), last['stats'].pop('bytes_sent')
+    want_files = want_bytes = 0
+    for name, body, _ in cluster.test_objects:
+        _, nodes = cluster.ring(0).get_nodes(ACCOUNT, CONTAINER, name)
+        copies = sum(1 for n in nodes if cluster.node_of(n) is not cluster.nodes[0])
+        want_files += copies
+        want_bytes += copies * len(body)
+    assert (files_sent, bytes_sent) == (want_files, want_bytes)
     assert without_empty_failures(last['stats']) == \
         without_empty_failures(recon['replication_stats'])
     assert last['partitions'] == d['partitions_total'] and last['aborted'] is False

@@ -88,6 +88,8 @@ TEST_CASE("ProgressTracker counts jobs per device and policy and writes the file
     PassSummary s;
     s.jobs = 3;
     s.per_device["sdb1"].failure_nodes["10.0.0.2"]["sdd1"] = 2;
+    s.per_device["sdb1"].files_sent = 5;
+    s.per_device["sdb1"].bytes_sent = 20480;
     t.PassFinished(s);
   }
   auto doc = ReadProgressFile(path);
@@ -102,6 +104,11 @@ TEST_CASE("ProgressTracker counts jobs per device and policy and writes the file
   CHECK(text.find("replicant_replicator_partitions_done{device=\"sdb1\",policy=\"1\"} 1\n") !=
         std::string::npos);
   CHECK(text.find("replicant_replicator_peer_failures{peer=\"10.0.0.2\",device=\"sdd1\"} 2\n") !=
+        std::string::npos);
+  CHECK((*doc)["last_pass"]["per_device"]["sdb1"]["files_sent"] == 5);
+  CHECK(text.find("replicant_replicator_last_pass_files_sent{device=\"sdb1\"} 5\n") !=
+        std::string::npos);
+  CHECK(text.find("replicant_replicator_last_pass_bytes_sent{device=\"sdb1\"} 20480\n") !=
         std::string::npos);
   CHECK(ReadProgressFile((dir / "absent.json").string()).status().code() == Status::Code::kNotFound);
   std::filesystem::remove_all(dir);
