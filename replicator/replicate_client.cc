@@ -97,18 +97,10 @@ Result<ReplicateResponse> ReplicateClient::GetHashes(const ReplicatePeer& peer,
 std::vector<Result<ReplicateResponse>> ReplicateClient::GetHashesMany(
     const std::vector<ReplicatePeer>& peers, const std::string& partition,
     int policy_index) const {
-  std::vector<HttpExchange> xs;
-  xs.reserve(peers.size());
-  for (const auto& peer : peers) {
-    xs.push_back(MakeExchange(peer, GetHashesPath(peer, partition), policy_index));
-  }
-  RunExchanges(xs, Transport(timeouts_), kMaxReplicateBody);
-  std::vector<Result<ReplicateResponse>> out;
-  out.reserve(peers.size());
-  for (size_t i = 0; i < peers.size(); ++i) {
-    out.push_back(ToResponse(xs[i], Where(peers[i], GetHashesPath(peers[i], partition)), true));
-  }
-  return out;
+  std::vector<HashesRequest> requests;
+  requests.reserve(peers.size());
+  for (const auto& peer : peers) requests.push_back({peer, partition, policy_index});
+  return StartGetHashes(requests)->Collect();
 }
 
 struct PendingHashes::Flights {

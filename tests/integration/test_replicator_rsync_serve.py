@@ -5,9 +5,7 @@ back. Also: ReplicateClient's keep-alive connections against `replicant serve` a
 against Swift's object server, including servers that close idle connections."""
 import json
 import os
-import shutil
 import sys
-import tempfile
 
 import pytest
 
@@ -16,6 +14,7 @@ from cluster import Cluster  # noqa: E402
 from objects import ACCOUNT, CONTAINER  # noqa: E402
 from replicant_test import REPLICANT_BIN, run, tool  # noqa: E402
 from test_serve_replicate import raw_request, start_swift_replication_server  # noqa: E402
+from interop import cluster_dir_kept_on_failure  # noqa: E402
 from test_ssync_compat import Workload, replicant_servers  # noqa: E402
 
 IDLE_TIMEOUT = 1.0  # servers close kept-alive connections idle this long
@@ -23,20 +22,14 @@ IDLE_TIMEOUT = 1.0  # servers close kept-alive connections idle this long
 
 @pytest.fixture(scope='module')
 def env(request):
-    base = tempfile.mkdtemp(prefix='replicant-rsync-serve-test-')
-    failed_before = request.session.testsfailed
-    with Cluster(nodes=4, replicas=3, part_power=6, replication='external', base_dir=base,
-                 replicator_options={'sync_method': 'rsync', 'concurrency': 2},
-                 default_options={'client_timeout': IDLE_TIMEOUT},
-                 replicant_server_options={'client_timeout': IDLE_TIMEOUT}) as c:
+    with cluster_dir_kept_on_failure(request, 'replicant-rsync-serve-test-') as base, \
+            Cluster(nodes=4, replicas=3, part_power=6, replication='external', base_dir=base,
+                    replicator_options={'sync_method': 'rsync', 'concurrency': 2},
+                    default_options={'client_timeout': IDLE_TIMEOUT},
+                    replicant_server_options={'client_timeout': IDLE_TIMEOUT}) as c:
         with replicant_servers(c) as serves:
             swift_port = start_swift_replication_server(c, c.nodes[1])
             yield c, serves, swift_port
-    if request.session.testsfailed == failed_before and \
-            not os.environ.get('REPLICANT_KEEP_CLUSTER'):
-        shutil.rmtree(base, ignore_errors=True)
-    else:
-        sys.stderr.write('cluster kept in %s\n' % base)
 
 
 def replicate(node):

@@ -11,14 +11,13 @@ import pickle
 import shutil
 import signal
 import socket
-import sys
-import tempfile
 import time
 
 import pytest
 
 from cluster import Cluster, free_port, wait_for_port
 from objects import ACCOUNT, CONTAINER, check_spread, pick_objects
+from interop import cluster_dir_kept_on_failure
 from replicant_test import REPLICANT_BIN, seeded_random
 
 CLIENT_TIMEOUT = 1.0
@@ -66,19 +65,13 @@ def start_swift_replication_server(c, node):
 @pytest.fixture(scope='module')
 def env(request):
     # Our own temp dir (not replicant-cluster-*), kept when a test failed.
-    base = tempfile.mkdtemp(prefix='replicant-serve-test-')
-    failed_before = request.session.testsfailed
-    with Cluster(nodes=4, replicas=3, part_power=6, replication='external', base_dir=base,
-                 replicant_server_options={'client_timeout': CLIENT_TIMEOUT,
-                                           'replication_concurrency': 1}) as c:
+    with cluster_dir_kept_on_failure(request, 'replicant-serve-test-') as base, \
+            Cluster(nodes=4, replicas=3, part_power=6, replication='external', base_dir=base,
+                    replicant_server_options={'client_timeout': CLIENT_TIMEOUT,
+                                              'replication_concurrency': 1}) as c:
         serves = [start_serve(c, n) for n in c.nodes]
         swift_port = start_swift_replication_server(c, c.nodes[0])
         yield c, serves, swift_port
-    if request.session.testsfailed == failed_before and \
-            not os.environ.get('REPLICANT_KEEP_CLUSTER'):
-        shutil.rmtree(base, ignore_errors=True)
-    else:
-        sys.stderr.write('test_serve_replicate: cluster kept in %s\n' % base)
 
 
 def write_mixed_objects(c, node, rng, count=20):

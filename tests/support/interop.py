@@ -6,7 +6,10 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import socket
+import sys
+import tempfile
 import time
 
 from cluster import wait_for_port
@@ -14,6 +17,21 @@ from replicant_test import REPLICANT_BIN, run
 
 ACCOUNT = 'AUTH_ssync'
 CONTAINER = 'c'
+
+@contextlib.contextmanager
+def cluster_dir_kept_on_failure(request, prefix):
+    """A fresh base dir for a module's Cluster, removed afterwards unless a test of the
+    session failed meanwhile (pytest's failures never reach the fixture's `with`) or
+    $REPLICANT_KEEP_CLUSTER is set."""
+    base = tempfile.mkdtemp(prefix=prefix)
+    failed_before = request.session.testsfailed
+    yield base
+    if request.session.testsfailed == failed_before and \
+            not os.environ.get('REPLICANT_KEEP_CLUSTER'):
+        shutil.rmtree(base, ignore_errors=True)
+    else:
+        sys.stderr.write('cluster kept in %s\n' % base)
+
 
 def replicate(node, check=True, extra=()):
     p = run([REPLICANT_BIN, 'replicate', node.conf_path, '--once', '-v'] + list(extra),
