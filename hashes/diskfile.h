@@ -141,6 +141,9 @@ class ObjectWriter {
   Status PrepareRaw(std::string_view filename, std::string_view pickled_metadata,
                     const Metadata& decoded);
   Status SyncData();
+  // Instead of SyncData: the caller made the temp file durable itself, by a syncfs(2)
+  // of its filesystem that began after PrepareRaw returned.
+  void DataSyncedByFilesystemSync();
   Result<std::string> Commit();
 
  private:

@@ -241,6 +241,12 @@ Status ObjectWriter::SyncData() {
   return Status::OK();
 }
 
+void ObjectWriter::DataSyncedByFilesystemSync() {
+  if (done_ || fd_.get() < 0) return;
+  posix_fadvise(fd_.get(), 0, 0, POSIX_FADV_DONTNEED);
+  synced_ = true;
+}
+
 // _finalize_put + renamer: metadata, fsync, invalidate, rename, fsync dirs, cleanup.
 Status ObjectWriter::Finalize(const std::string& filename, std::string_view pickled) {
   if (Status s = Seal(filename, pickled); !s.ok()) return s;

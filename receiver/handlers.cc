@@ -193,6 +193,8 @@ Status HandleRepconn(Exchange& ex) {
   nreq.max_frame = cfg.native_max_frame;
   nreq.max_batch_files = static_cast<size_t>(cfg.native_max_batch);
   nreq.delta_min_size = static_cast<uint64_t>(cfg.native_delta_min_size);
+  nreq.batch_sync = cfg.native_batch_sync == "fsync" ? sync::native::BatchSync::kFsync
+                                                     : sync::native::BatchSync::kSyncfs;
   nreq.replication_lock_timeout = cfg.replication_lock_timeout;
   nreq.replication_concurrency_per_device = cfg.replication_concurrency_per_device;
   Headers headers;
@@ -203,8 +205,9 @@ Status HandleRepconn(Exchange& ex) {
   if (!conn.ok()) return conn.status();
   sync::native::NativeSessionStats stats;
   Status st = sync::native::HandleNativeSession(nreq, **conn, &stats);
-  ex.Note(fmt::format("{} files, {} bytes received ({} by delta){}", stats.files_received,
-                      stats.bytes_received, stats.delta_files,
+  ex.Note(fmt::format("{} files, {} bytes received ({} by delta), {} batch {}{}", stats.files_received,
+                      stats.bytes_received, stats.delta_files, stats.batch_syncs,
+                      nreq.batch_sync == sync::native::BatchSync::kSyncfs ? "syncfs" : "fsyncs",
                       nreq.extensions.any() ? ", extensions " + nreq.extensions.ToHeader() : ""));
   return st;
 }

@@ -92,6 +92,9 @@ Result<ServerConfig> ServerConfigFromSection(const ConfigSection& s) {
   r.Int("native_max_batch", 1, 1 << 16, &c.native_max_batch);
   r.Take(s.GetInt("native_delta_min_size", c.native_delta_min_size), &c.native_delta_min_size);
   r.Check("native_delta_min_size", c.native_delta_min_size >= 0, "must not be negative");
+  c.native_batch_sync = s.GetString("native_batch_sync", c.native_batch_sync);
+  r.Check("native_batch_sync", c.native_batch_sync == "syncfs" || c.native_batch_sync == "fsync",
+          "expected syncfs or fsync");
   c.log_name = s.GetString("log_name", c.log_name);
   // readconf sets log_name to the section name when absent; keep ours readable.
   if (c.log_name.empty() || c.log_name == kServerSection) c.log_name = "replicant-server";

@@ -5,13 +5,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <map>
-#include <thread>
 #include <memory>
 #include <optional>
 #include <set>
+#include <thread>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -89,14 +91,21 @@ class Session {
   Result<FileUploadResponse> ReceiveFile(Accepted& acc, bool delta,
                                          std::vector<std::string>* deferred,
                                          std::vector<Pending>* pending, size_t result);
-  // fsyncs the pending files together, then publishes each into its result.
+  // Makes the pending files durable together, then publishes each into its result.
   void CommitPending(std::vector<Pending>& pending, BatchUploadResponse& results);
+  // Makes the batch's renames durable: the directories they touched (fsync mode) or
+  // the whole filesystem (syncfs mode).
+  Status SyncDirs(std::vector<std::string>& dirs);
+  // syncfs(2) of the device's filesystem, through a descriptor opened when the session
+  // began, so that any write-back error since then is reported here.
+  Status SyncFilesystem();
 
   const NativeRequest& req_;
   ByteStream& conn_;
   NativeSessionStats own_stats_;
   NativeSessionStats* stats_;
   std::string who_;
+  hashes::UniqueFd device_fd_;  // for syncfs; opened before the session writes anything
   std::string buf_ = std::string(kCopyBuf, '\0');  // body copies, reused per file
 };
 
@@ -225,10 +234,27 @@ Result<FileUploadResponse> Session::ReceiveFile(Accepted& acc, bool delta,
   return resp;
 }
 
+Status Session::SyncFilesystem() {
+  stats_->batch_syncs++;
+  if (syncfs(device_fd_.get()) != 0) {
+    return Status::FromErrno("syncfs " + req_.target.device_path(), errno);
+  }
+  return Status::OK();
+}
+
 void Session::CommitPending(std::vector<Pending>& pending, BatchUploadResponse& results) {
   std::vector<Status> synced(pending.size());
-  ParallelFor(pending.size(), kSyncThreads,
-              [&](size_t i) { synced[i] = pending[i].writer->SyncData(); });
+  if (req_.batch_sync == BatchSync::kSyncfs) {
+    Status s = SyncFilesystem();
+    for (size_t i = 0; i < pending.size(); ++i) {
+      if (s.ok()) pending[i].writer->DataSyncedByFilesystemSync();
+      synced[i] = s;
+    }
+  } else {
+    ParallelFor(pending.size(), kSyncThreads,
+                [&](size_t i) { synced[i] = pending[i].writer->SyncData(); });
+    stats_->batch_syncs += pending.size();
+  }
   for (size_t i = 0; i < pending.size(); ++i) {
     FileUploadResponse& r = results.files[pending[i].result];
     auto done = synced[i].ok() ? pending[i].writer->Commit() : Result<std::string>(synced[i]);
@@ -327,23 +353,33 @@ Status Session::Batch(const json& j) {
     results.files.push_back(std::move(*up));
   }
   CommitPending(pending, results);
-  // One fsync per directory for the whole batch, before anything is acknowledged.
-  std::sort(deferred.begin(), deferred.end());
-  deferred.erase(std::unique(deferred.begin(), deferred.end()), deferred.end());
-  std::vector<Status> dir_synced(deferred.size());
-  ParallelFor(deferred.size(), kSyncThreads, [&](size_t i) {
-    // A dir that cleanup removed (its file was obsolete on arrival) needs no fsync.
-    if (access(deferred[i].c_str(), F_OK) != 0 && errno == ENOENT) return;
-    dir_synced[i] = hashes::FsyncDir(deferred[i]);
-  });
-  for (const Status& s : dir_synced) {
-    if (s.ok()) continue;
+  if (Status s = SyncDirs(deferred); !s.ok()) {
     spdlog::error("{}: {}", who_, s.message());
     for (auto& f : results.files) f = {false, s.message()};
-    break;
   }
   if (Status s = Send(ToJson(results)); !s.ok()) return s;
   return conn_.Flush();
+}
+
+Status Session::SyncDirs(std::vector<std::string>& dirs) {
+  if (dirs.empty()) return Status::OK();
+  if (req_.batch_sync == BatchSync::kSyncfs) return SyncFilesystem();
+  // One fsync per directory for the whole batch.
+  std::sort(dirs.begin(), dirs.end());
+  dirs.erase(std::unique(dirs.begin(), dirs.end()), dirs.end());
+  std::vector<Status> synced(dirs.size());
+  std::atomic<uint64_t> fsyncs{0};
+  ParallelFor(dirs.size(), kSyncThreads, [&](size_t i) {
+    // A dir that cleanup removed (its file was obsolete on arrival) needs no fsync.
+    if (access(dirs[i].c_str(), F_OK) != 0 && errno == ENOENT) return;
+    synced[i] = hashes::FsyncDir(dirs[i]);
+    fsyncs++;
+  });
+  stats_->batch_syncs += fsyncs;
+  for (const Status& s : synced) {
+    if (!s.ok()) return s;
+  }
+  return Status::OK();
 }
 
 Status Session::Run() {
@@ -370,6 +406,11 @@ Status Session::Run() {
                                               req_.replication_lock_timeout);
     if (!l.ok()) return Violation("device busy: " + l.status().message());
     dev_lock.emplace(std::move(*l));
+  }
+  device_fd_ = hashes::UniqueFd(
+      open(req_.target.device_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (device_fd_.get() < 0) {
+    return Violation("open " + req_.target.device_path() + ": " + strerror(errno));
   }
   BeginReplicationResponse br;
   if (begin.need_hashes) {

@@ -9,8 +9,9 @@
 //
 // Every file is written as Swift writes it: into <device>/tmp, fsynced, renamed into
 // its hash dir, suffix invalidated, obsolete files cleaned up. A .data body must match
-// its ETag and Content-Length before it is renamed into place. In a batch, the
-// directories are fsynced once per batch before any file of it is acknowledged.
+// its ETag and Content-Length before it is renamed into place. In a batch, the files
+// are made durable before their renames and the directories before any file of the
+// batch is acknowledged (see BatchSync).
 // Anything malformed (frame length, JSON shape, Path outside the session's partition,
 // wrong Size, metadata that does not unpickle or whose X-Timestamp disagrees with the
 // file name) ends the session with an {"Error": ...} frame and a log line; a body cut
@@ -28,6 +29,13 @@
 
 namespace replicant::sync::native {
 
+// How a batch's files and directories reach the disk before it is acknowledged.
+// kSyncfs: the received temp files are flushed by one syncfs(2) of the device's
+// filesystem before they are renamed, and the renames by one more before the answer;
+// write-back errors anywhere on that filesystem since the session began fail the batch.
+// kFsync: an fsync of each temp file, then of each directory the batch touched.
+enum class BatchSync { kSyncfs, kFsync };
+
 struct NativeRequest {
   SessionTarget target;
   std::string remote_addr;           // for log lines
@@ -38,10 +46,12 @@ struct NativeRequest {
   uint64_t delta_min_size = 1 << 20;  // smallest .data offered a delta
   double replication_lock_timeout = 15;
   int replication_concurrency_per_device = 0;  // 0: no device lock
+  BatchSync batch_sync = BatchSync::kSyncfs;
 };
 
 struct NativeSessionStats {
   uint64_t files_received = 0, bytes_received = 0, delta_files = 0;
+  uint64_t batch_syncs = 0;  // syncfs or fsync calls that made batches durable
 };
 
 // Runs the session to its end. The status says how it ended, for the server's log.

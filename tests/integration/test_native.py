@@ -32,13 +32,15 @@ def _log(c, node):
         return f.read()
 
 
-@pytest.mark.parametrize('extensions', ['batch,delta,md5', 'delta,md5', 'batch,md5',
-                                        'batch,delta', ''])
-def test_native_to_replicant_serve_converges(extensions):
+@pytest.mark.parametrize('extensions,batch_sync', [
+    ('batch,delta,md5', 'syncfs'), ('batch,delta,md5', 'fsync'), ('delta,md5', 'syncfs'),
+    ('batch,md5', 'syncfs'), ('batch,delta', 'syncfs'), ('', 'syncfs')])
+def test_native_to_replicant_serve_converges(extensions, batch_sync):
     with Cluster(nodes=4, replicas=3, part_power=6, replication='external',
                  replicator_options={'sync_method': 'native', 'concurrency': 2,
                                      'native_extensions': extensions,
-                                     'native_batch_files': 4}) as c:
+                                     'native_batch_files': 4},
+                 replicant_server_options={'native_batch_sync': batch_sync}) as c:
         with replicant_servers(c):
             src = c.nodes[0]
             w = Workload(c, src, 'native')
@@ -56,6 +58,20 @@ def test_native_to_replicant_serve_converges(extensions):
                 assert 'extensions ' + extensions in served
             else:
                 assert 'extensions' not in served
+            # Batches are made durable as configured: a syncfs before the renames and one
+            # after, or an fsync of every file and then of every dir.
+            sessions = re.findall(r'(\d+) files, \d+ bytes received \(\d+ by delta\), '
+                                  r'(\d+) batch (syncfs|fsyncs)', served)
+            files = sum(int(f) for f, _, _ in sessions)
+            syncs = [int(n) for f, n, _ in sessions if int(f)]
+            assert files > 0 and {k for _, _, k in sessions} == {
+                'syncfs' if batch_sync == 'syncfs' else 'fsyncs'}, sessions
+            if 'batch' not in extensions:
+                assert not any(syncs), sessions
+            elif batch_sync == 'syncfs':
+                assert all(n > 0 and n % 2 == 0 for n in syncs), sessions
+            else:
+                assert sum(syncs) >= 2 * files, sessions
             p = replicate(src)
             stats = recon(src)
             assert stats['suffix_sync'] == 0 and stats['failure'] == 0, stats

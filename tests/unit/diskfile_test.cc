@@ -501,6 +501,28 @@ TEST_CASE("PutRaw stores shipped files verbatim", "[diskfile]") {
   CHECK(obj->metadata == md);
 }
 
+TEST_CASE("A prepared file is published only once it is synced", "[diskfile]") {
+  TempDir t;
+  std::string hash_dir = HashDirFor(t.path, "sda", 0, 7, kHash);
+  Metadata md{{"X-Timestamp", "2.00000"}, {"Content-Length", "3"}, {"ETag", Md5Hex("abc")},
+              {"name", "/a/c/o"}};
+  std::string pickled = EncodeMetadata(md);
+  auto w = NewWriter(t);
+  REQUIRE(w->Write("abc").ok());
+  REQUIRE(w->PrepareRaw("2.00000.data", pickled, md).ok());
+  // Neither fsynced nor covered by a filesystem sync: refused, nothing published.
+  CHECK(w->Commit().status().code() == Status::Code::kInvalidArgument);
+  CHECK_FALSE(fs::exists(hash_dir));
+  w->DataSyncedByFilesystemSync();
+  auto p = w->Commit();
+  REQUIRE(p.ok());
+  CHECK(*p == hash_dir + "/2.00000.data");
+  auto obj = OpenObject(hash_dir);
+  REQUIRE(obj.ok());
+  CHECK(obj->metadata == md);
+  CHECK(fs::is_empty(fs::path(t.path) / "sda" / "tmp"));
+}
+
 TEST_CASE("ListSuffixes keeps 3-character hex names", "[diskfile]") {
   TempDir t;
   for (const char* d : {"abc", "0f1", "ABC", "xyz", "abcd", "tmp"}) fs::create_directory(t.path + "/" + d);

@@ -213,6 +213,7 @@ TEST_CASE("Server config: Swift's defaults", "[serve]") {
   CHECK(c->reclaim_age == 3600);
   CHECK(c->log_name == "replicant-server");
   CHECK(c->log_level == "INFO");
+  CHECK(c->native_batch_sync == "syncfs");
 }
 
 TEST_CASE("Server config: option parsing follows Swift's", "[serve]") {
@@ -264,6 +265,9 @@ TEST_CASE("Server config errors name the file, section and option", "[serve]") {
   CHECK_THAT(ConfigError("reclaim_age = -1\n"), Catch::Contains("reclaim_age"));
   CHECK_THAT(ConfigError("log_level = LOUD\n"), Catch::Contains("log_level = LOUD"));
   CHECK(ConfigError("log_level = warning\n") == "ok");
+  CHECK(ConfigError("native_batch_sync = fsync\n") == "ok");
+  CHECK_THAT(ConfigError("native_batch_sync = none\n"),
+             Catch::Contains("native_batch_sync = none: expected syncfs or fsync"));
 }
 
 TEST_CASE("LoadServerConfig reads a file and reports a missing one", "[serve]") {
