@@ -205,9 +205,9 @@ Status HandleRepconn(Exchange& ex) {
   if (!conn.ok()) return conn.status();
   sync::native::NativeSessionStats stats;
   Status st = sync::native::HandleNativeSession(nreq, **conn, &stats);
-  ex.Note(fmt::format("{} files, {} bytes received ({} by delta), {} batch {}{}", stats.files_received,
-                      stats.bytes_received, stats.delta_files, stats.batch_syncs,
-                      nreq.batch_sync == sync::native::BatchSync::kSyncfs ? "syncfs" : "fsyncs",
+  ex.Note(fmt::format("{} files, {} bytes received ({} by delta), batches synced by {} syncfs "
+                      "+ {} fsyncs{}", stats.files_received, stats.bytes_received,
+                      stats.delta_files, stats.batch_syncfs, stats.batch_fsyncs,
                       nreq.extensions.any() ? ", extensions " + nreq.extensions.ToHeader() : ""));
   return st;
 }

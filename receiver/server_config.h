@@ -36,9 +36,9 @@ struct ServerConfig {
   size_t native_max_frame = 32u << 20;                // largest frame accepted
   int native_max_batch = 1024;                        // files per batch
   int64_t native_delta_min_size = 1 << 20;            // smallest .data given a signature
-  // How a batch is made durable before it is acknowledged: "syncfs" (one syncfs(2) of
-  // the device's filesystem before the renames and one after) or "fsync" (every temp
-  // file and every touched directory on its own). Same guarantee, far fewer flushes.
+  // How a batch is made durable before it is acknowledged: "fsync" (every temp file,
+  // then every touched directory) or "syncfs" (one syncfs(2) of the device's filesystem
+  // in place of many small fsyncs; see native::BatchSync). Same guarantee.
   std::string native_batch_sync = "syncfs";
   std::string log_name = "replicant-server";
   std::string log_level = "INFO";

@@ -33,6 +33,12 @@ constexpr int64_t kMaxSignature = 64 << 20;
 // (and ext4's journal) commits concurrent fsyncs together.
 constexpr size_t kSyncGroup = 64;
 constexpr size_t kSyncThreads = 8;
+// syncfs mode uses a syncfs only where it replaces at least kSyncfsMin fsyncs of small
+// files or directories. A file of kFsyncAlwaysSize or more is fsynced on its own, and a
+// batch with one keeps per-dir fsyncs: syncfs waits for all dirty data on the
+// filesystem, other writers' too, which then costs more than the fsyncs it saves.
+constexpr size_t kSyncfsMin = 8;
+constexpr uint64_t kFsyncAlwaysSize = 1 << 20;
 
 // Runs f(i) for i in [0, n) on up to `threads` threads (the caller's among them).
 template <typename F>
@@ -52,6 +58,7 @@ struct Pending {
   std::unique_ptr<hashes::ObjectWriter> writer;
   size_t result;  // its index in the batch's upload results
   std::string name;
+  bool own_fsync = false;  // synced by its own fsync even in syncfs mode
 };
 
 // One file the sender offered and we accepted, waiting for its body.
@@ -106,6 +113,7 @@ class Session {
   NativeSessionStats* stats_;
   std::string who_;
   hashes::UniqueFd device_fd_;  // for syncfs; opened before the session writes anything
+  bool batch_has_large_ = false;  // the batch being received holds a large file
   std::string buf_ = std::string(kCopyBuf, '\0');  // body copies, reused per file
 };
 
@@ -215,7 +223,9 @@ Result<FileUploadResponse> Session::ReceiveFile(Accepted& acc, bool delta,
   if (pending) {
     Status st = (*writer)->PrepareRaw(acc.path.filename, acc.pickled, acc.metadata);
     if (st.ok()) {
-      pending->push_back({std::move(*writer), result, std::move(name)});
+      bool large = (*writer)->bytes_written() >= kFsyncAlwaysSize;
+      batch_has_large_ |= large;
+      pending->push_back({std::move(*writer), result, std::move(name), large});
       resp.msg = "pending";
       return resp;
     }
@@ -235,7 +245,7 @@ Result<FileUploadResponse> Session::ReceiveFile(Accepted& acc, bool delta,
 }
 
 Status Session::SyncFilesystem() {
-  stats_->batch_syncs++;
+  stats_->batch_syncfs++;
   if (syncfs(device_fd_.get()) != 0) {
     return Status::FromErrno("syncfs " + req_.target.device_path(), errno);
   }
@@ -244,16 +254,23 @@ Status Session::SyncFilesystem() {
 
 void Session::CommitPending(std::vector<Pending>& pending, BatchUploadResponse& results) {
   std::vector<Status> synced(pending.size());
-  if (req_.batch_sync == BatchSync::kSyncfs) {
+  std::vector<size_t> own;  // fsynced one by one; the others by one syncfs after them
+  size_t small = 0;
+  for (const Pending& p : pending) small += !p.own_fsync;
+  bool use_syncfs = req_.batch_sync == BatchSync::kSyncfs && small >= kSyncfsMin;
+  for (size_t i = 0; i < pending.size(); ++i) {
+    if (pending[i].own_fsync || !use_syncfs) own.push_back(i);
+  }
+  ParallelFor(own.size(), kSyncThreads,
+              [&](size_t k) { synced[own[k]] = pending[own[k]].writer->SyncData(); });
+  stats_->batch_fsyncs += own.size();
+  if (use_syncfs) {
     Status s = SyncFilesystem();
     for (size_t i = 0; i < pending.size(); ++i) {
+      if (pending[i].own_fsync) continue;
       if (s.ok()) pending[i].writer->DataSyncedByFilesystemSync();
       synced[i] = s;
     }
-  } else {
-    ParallelFor(pending.size(), kSyncThreads,
-                [&](size_t i) { synced[i] = pending[i].writer->SyncData(); });
-    stats_->batch_syncs += pending.size();
   }
   for (size_t i = 0; i < pending.size(); ++i) {
     FileUploadResponse& r = results.files[pending[i].result];
@@ -329,6 +346,7 @@ Status Session::Batch(const json& j) {
   if (accepted.empty()) return Status::OK();  // no bodies, no upload results
 
   BatchUploadResponse results;
+  batch_has_large_ = false;
   std::vector<std::string> deferred;
   std::vector<Pending> pending;
   for (Accepted& acc : accepted) {
@@ -363,10 +381,12 @@ Status Session::Batch(const json& j) {
 
 Status Session::SyncDirs(std::vector<std::string>& dirs) {
   if (dirs.empty()) return Status::OK();
-  if (req_.batch_sync == BatchSync::kSyncfs) return SyncFilesystem();
-  // One fsync per directory for the whole batch.
+  // One fsync per directory for the whole batch, or one syncfs for them all.
   std::sort(dirs.begin(), dirs.end());
   dirs.erase(std::unique(dirs.begin(), dirs.end()), dirs.end());
+  if (req_.batch_sync == BatchSync::kSyncfs && !batch_has_large_ && dirs.size() >= kSyncfsMin) {
+    return SyncFilesystem();
+  }
   std::vector<Status> synced(dirs.size());
   std::atomic<uint64_t> fsyncs{0};
   ParallelFor(dirs.size(), kSyncThreads, [&](size_t i) {
@@ -375,7 +395,7 @@ Status Session::SyncDirs(std::vector<std::string>& dirs) {
     synced[i] = hashes::FsyncDir(dirs[i]);
     fsyncs++;
   });
-  stats_->batch_syncs += fsyncs;
+  stats_->batch_fsyncs += fsyncs;
   for (const Status& s : synced) {
     if (!s.ok()) return s;
   }

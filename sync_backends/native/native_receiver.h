@@ -30,10 +30,13 @@
 namespace replicant::sync::native {
 
 // How a batch's files and directories reach the disk before it is acknowledged.
-// kSyncfs: the received temp files are flushed by one syncfs(2) of the device's
-// filesystem before they are renamed, and the renames by one more before the answer;
-// write-back errors anywhere on that filesystem since the session began fail the batch.
 // kFsync: an fsync of each temp file, then of each directory the batch touched.
+// kSyncfs: where that would be many fsyncs of small files (8 or more, each under
+// 1 MiB), one syncfs(2) of the device's filesystem instead, before the renames, and one
+// more for the directories before the answer; write-back errors anywhere on that
+// filesystem since the session began then fail the batch. Large files, and the
+// directories of a batch that has one, keep their fsyncs: a syncfs would also wait for
+// the other dirty data on the filesystem, which large writes make plentiful.
 enum class BatchSync { kSyncfs, kFsync };
 
 struct NativeRequest {
@@ -51,7 +54,7 @@ struct NativeRequest {
 
 struct NativeSessionStats {
   uint64_t files_received = 0, bytes_received = 0, delta_files = 0;
-  uint64_t batch_syncs = 0;  // syncfs or fsync calls that made batches durable
+  uint64_t batch_syncfs = 0, batch_fsyncs = 0;  // the calls that made batches durable
 };
 
 // Runs the session to its end. The status says how it ended, for the server's log.

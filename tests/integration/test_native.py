@@ -32,15 +32,20 @@ def _log(c, node):
         return f.read()
 
 
-@pytest.mark.parametrize('extensions,batch_sync', [
-    ('batch,delta,md5', 'syncfs'), ('batch,delta,md5', 'fsync'), ('delta,md5', 'syncfs'),
-    ('batch,md5', 'syncfs'), ('batch,delta', 'syncfs'), ('', 'syncfs')])
-def test_native_to_replicant_serve_converges(extensions, batch_sync):
+def _batch_syncs(served):
+    """(files, syncfs, fsyncs) of every native session in serve logs."""
+    return [tuple(map(int, m)) for m in re.findall(
+        r'(\d+) files, \d+ bytes received \(\d+ by delta\), batches synced by (\d+) '
+        r'syncfs \+ (\d+) fsyncs', served)]
+
+
+@pytest.mark.parametrize('extensions', ['batch,delta,md5', 'delta,md5', 'batch,md5',
+                                        'batch,delta', ''])
+def test_native_to_replicant_serve_converges(extensions):
     with Cluster(nodes=4, replicas=3, part_power=6, replication='external',
                  replicator_options={'sync_method': 'native', 'concurrency': 2,
                                      'native_extensions': extensions,
-                                     'native_batch_files': 4},
-                 replicant_server_options={'native_batch_sync': batch_sync}) as c:
+                                     'native_batch_files': 4}) as c:
         with replicant_servers(c):
             src = c.nodes[0]
             w = Workload(c, src, 'native')
@@ -58,23 +63,43 @@ def test_native_to_replicant_serve_converges(extensions, batch_sync):
                 assert 'extensions ' + extensions in served
             else:
                 assert 'extensions' not in served
-            # Batches are made durable as configured: a syncfs before the renames and one
-            # after, or an fsync of every file and then of every dir.
-            sessions = re.findall(r'(\d+) files, \d+ bytes received \(\d+ by delta\), '
-                                  r'(\d+) batch (syncfs|fsyncs)', served)
-            files = sum(int(f) for f, _, _ in sessions)
-            syncs = [int(n) for f, n, _ in sessions if int(f)]
-            assert files > 0 and {k for _, _, k in sessions} == {
-                'syncfs' if batch_sync == 'syncfs' else 'fsyncs'}, sessions
+            # Batches of at most 4 files: fsyncs in either mode, none without batches.
+            sessions = _batch_syncs(served)
+            assert sum(f for f, _, _ in sessions) > 0
+            assert all(sfs == 0 for _, sfs, _ in sessions), sessions
             if 'batch' not in extensions:
-                assert not any(syncs), sessions
-            elif batch_sync == 'syncfs':
-                assert all(n > 0 and n % 2 == 0 for n in syncs), sessions
-            else:
-                assert sum(syncs) >= 2 * files, sessions
+                assert all(fs == 0 for _, _, fs in sessions), sessions
             p = replicate(src)
             stats = recon(src)
             assert stats['suffix_sync'] == 0 and stats['failure'] == 0, stats
+
+
+@pytest.mark.parametrize('batch_sync', ['syncfs', 'fsync'])
+def test_batches_of_small_files_are_made_durable_together(batch_sync):
+    # syncfs mode: a batch of many small files costs one syncfs before its renames and
+    # one after, instead of an fsync per file and per directory (fsync mode).
+    with Cluster(nodes=4, replicas=3, part_power=2, replication='external',
+                 replicator_options={'sync_method': 'native'},
+                 replicant_server_options={'native_batch_sync': batch_sync}) as c:
+        with replicant_servers(c):
+            src = c.nodes[0]
+            bodies = {'small-%02d' % i: os.urandom(100 + i) for i in range(80)}
+            for name, body in bodies.items():
+                c.write_object_on(src, ACCOUNT, CONTAINER, name, body)
+            p = replicate(src)
+            assert recon(src)['failure'] == 0, p.stderr[-3000:]
+            for name, body in bodies.items():
+                for prim in c.primaries(ACCOUNT, CONTAINER, name):
+                    r = c.get_object(prim.node, ACCOUNT, CONTAINER, name, device=prim.device)
+                    assert r.status == 200 and r.body == body, (name, prim.node.name, r.status)
+            sessions = _batch_syncs(''.join(_log(c, n) for n in c.nodes[1:]))
+            big = [s for s in sessions if s[0] >= 8]
+            assert big, sessions
+            for files, sfs, fsyncs in big:
+                if batch_sync == 'syncfs':
+                    assert (sfs, fsyncs) == (2, 0), sessions
+                else:
+                    assert sfs == 0 and fsyncs >= 2 * files, sessions
 
 
 def test_native_falls_back_to_ssync_for_swift_object_servers():
