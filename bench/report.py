@@ -19,6 +19,11 @@ def _median(xs):
     return statistics.median(xs) if xs else None
 
 
+def is_limit(method):
+    """The limit rows: `tar` alone (the ceiling ratios refer to) and tar + sync."""
+    return method.startswith('limit')
+
+
 def summarize(runs, baseline, limit):
     """One row (dict) per (scenario, method), in first-seen order."""
     groups = {}
@@ -37,7 +42,7 @@ def summarize(runs, baseline, limit):
             'objects': ok[0].objects, 'copies': ok[0].copies, 'bytes': ok[0].bytes,
             'cpu_s': _median([r.user_s + r.sys_s for r in ok]),
             'peak_rss_mb': max(r.maxrss_kb for r in ok) / 1024.0,
-            'cluster_cpu_s': _median([r.cluster_cpu_s for r in ok]) if method != limit
+            'cluster_cpu_s': _median([r.cluster_cpu_s for r in ok]) if not is_limit(method)
             else None,
             'notes': '; '.join(sorted({r.note for r in rs if r.note})),
         }
@@ -50,7 +55,7 @@ def summarize(runs, baseline, limit):
     for row in rows:
         base = by_key.get((row['scenario'], baseline))
         lim = by_key.get((row['scenario'], limit))
-        if base and row['method'] != limit and base['median_s'] and row['median_s']:
+        if base and not is_limit(row['method']) and base['median_s'] and row['median_s']:
             row['speed_vs_baseline'] = base['median_s'] / row['median_s']
             if base['cpu_s'] and row['cpu_s'] is not None:
                 row['cpu_vs_baseline'] = row['cpu_s'] / base['cpu_s']
@@ -58,9 +63,9 @@ def summarize(runs, baseline, limit):
             row['fraction_of_limit'] = row['copies_per_s'] / lim['copies_per_s']
     # the limit's objects/s: its files/s spread over the replica copies an object needs
     for row in rows:
-        if row['method'] == limit and row.get('copies_per_s'):
+        if is_limit(row['method']) and row.get('copies_per_s'):
             others = [r for r in rows if r['scenario'] == row['scenario'] and
-                      r['method'] != limit and r.get('copies')]
+                      not is_limit(r['method']) and r.get('copies')]
             if others:
                 per_obj = others[0]['copies'] / float(others[0]['objects'])
                 row['objects_per_s'] = row['copies_per_s'] / per_obj
@@ -180,7 +185,8 @@ def write_all(out_dir, rows, runs, notes, info, baseline, limit):
            'obj/s: objects placed on all their primaries per second; copies/s: replica files '
            'written per second (MB/s: their bytes, 1 MB = 10^6 B); for %s, tar\'s files/s, and '
            'obj/s = files/s ÷ copies per object. speed vs %s: its median time ÷ this one '
-           '(higher is faster); of limit: copies/s ÷ the tar copy\'s files/s. CPU s and peak '
+           '(higher is faster); of limit: copies/s ÷ the tar copy\'s files/s (limit (tar + '
+           'sync): the same copy until a sync of its filesystem returned). CPU s and peak '
            'RSS: the replicator and its children (rsync) from /usr/bin/time -v; cluster CPU s: '
            'object servers, rsync daemon and `replicant serve` processes during the run.'
            % (limit, baseline), '']
@@ -206,7 +212,7 @@ def draw_charts(out_dir, rows, baseline, limit):
     def bars(ax, title, items, fmt, ylabel, log=False):
         names = [n for n, _, _ in items]
         vals = [v for _, v, _ in items]
-        colors = ['#888888' if n == limit else '#d9822b' if n.startswith('swift')
+        colors = ['#888888' if is_limit(n) else '#d9822b' if n.startswith('swift')
                   else '#2b7bd9' for n in names]
         ax.bar(range(len(vals)), vals, color=colors)
         ax.set_xticks(range(len(vals)))
@@ -253,7 +259,7 @@ def draw_charts(out_dir, rows, baseline, limit):
         fig, axes = plt.subplots(1, len(scen), figsize=(4 * len(scen), 4.5), squeeze=False)
         for ax, s in zip(axes[0], scen):
             items = [(r['method'], r['median_s'], ratio_label(r)) for r in rows
-                     if r['scenario'] == s and r['method'] != limit and r['median_s']]
+                     if r['scenario'] == s and not is_limit(r['method']) and r['median_s']]
             bars(ax, '%s: wall s' % s, items, lambda v: '%.3g' % v, 'seconds (log)',
                  log=True)
         fig.suptitle('pass time per method, end to end (lower is better; ×N = speed vs %s)'

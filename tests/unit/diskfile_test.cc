@@ -88,6 +88,12 @@ std::unique_ptr<ObjectWriter> NewWriter(const TempDir& t, int policy = 0) {
   return std::move(*w);
 }
 
+// Metadata of a .data at 2.00000 whose body is "abc".
+Metadata AbcMetadata() {
+  return {{"X-Timestamp", "2.00000"}, {"Content-Length", "3"}, {"ETag", Md5Hex("abc")},
+          {"name", "/a/c/o"}};
+}
+
 }  // namespace
 
 TEST_CASE("Metadata keeps insertion order with dict semantics", "[diskfile]") {
@@ -479,8 +485,7 @@ TEST_CASE("Reader refuses what Swift would quarantine", "[diskfile]") {
 TEST_CASE("PutRaw stores shipped files verbatim", "[diskfile]") {
   TempDir t;
   std::string hash_dir = HashDirFor(t.path, "sda", 0, 7, kHash);
-  Metadata md{{"X-Timestamp", "2.00000"}, {"Content-Length", "3"}, {"ETag", Md5Hex("abc")},
-              {"name", "/a/c/o"}};
+  Metadata md = AbcMetadata();
   std::string pickled = EncodeMetadata(md);
   {
     auto w = NewWriter(t);
@@ -504,8 +509,7 @@ TEST_CASE("PutRaw stores shipped files verbatim", "[diskfile]") {
 TEST_CASE("A prepared file is published only once it is synced", "[diskfile]") {
   TempDir t;
   std::string hash_dir = HashDirFor(t.path, "sda", 0, 7, kHash);
-  Metadata md{{"X-Timestamp", "2.00000"}, {"Content-Length", "3"}, {"ETag", Md5Hex("abc")},
-              {"name", "/a/c/o"}};
+  Metadata md = AbcMetadata();
   std::string pickled = EncodeMetadata(md);
   auto w = NewWriter(t);
   REQUIRE(w->Write("abc").ok());
