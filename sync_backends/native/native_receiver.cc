@@ -58,7 +58,7 @@ struct Pending {
   std::unique_ptr<hashes::ObjectWriter> writer;
   size_t result;  // its index in the batch's upload results
   std::string name;
-  bool own_fsync = false;  // synced by its own fsync even in syncfs mode
+  bool large = false;  // kFsyncAlwaysSize or more: its own fsync in either mode
 };
 
 // One file the sender offered and we accepted, waiting for its body.
@@ -254,12 +254,12 @@ Status Session::SyncFilesystem() {
 
 void Session::CommitPending(std::vector<Pending>& pending, BatchUploadResponse& results) {
   std::vector<Status> synced(pending.size());
-  std::vector<size_t> own;  // fsynced one by one; the others by one syncfs after them
-  size_t small = 0;
-  for (const Pending& p : pending) small += !p.own_fsync;
+  size_t small = std::count_if(pending.begin(), pending.end(),
+                               [](const Pending& p) { return !p.large; });
   bool use_syncfs = req_.batch_sync == BatchSync::kSyncfs && small >= kSyncfsMin;
+  std::vector<size_t> own;  // fsynced one by one; the others by one syncfs after them
   for (size_t i = 0; i < pending.size(); ++i) {
-    if (pending[i].own_fsync || !use_syncfs) own.push_back(i);
+    if (pending[i].large || !use_syncfs) own.push_back(i);
   }
   ParallelFor(own.size(), kSyncThreads,
               [&](size_t k) { synced[own[k]] = pending[own[k]].writer->SyncData(); });
@@ -267,7 +267,7 @@ void Session::CommitPending(std::vector<Pending>& pending, BatchUploadResponse& 
   if (use_syncfs) {
     Status s = SyncFilesystem();
     for (size_t i = 0; i < pending.size(); ++i) {
-      if (pending[i].own_fsync) continue;
+      if (pending[i].large) continue;
       if (s.ok()) pending[i].writer->DataSyncedByFilesystemSync();
       synced[i] = s;
     }
