@@ -94,6 +94,9 @@ struct WriterOptions {
   // directory before it acknowledges any file of it. The file itself is always
   // fsynced before the rename.
   std::vector<std::string>* deferred_dir_syncs = nullptr;
+  // The caller invalidates the suffix before Commit (InvalidateHashes, once for a
+  // whole batch); Put and Commit then leave hashes.invalid alone.
+  bool caller_invalidates = false;
 };
 
 // fsync of a directory.
@@ -145,6 +148,8 @@ class ObjectWriter {
   // of its filesystem that began after PrepareRaw returned.
   void DataSyncedByFilesystemSync();
   Result<std::string> Commit();
+  // The suffix dir the file goes to, for a caller that invalidates it.
+  std::string suffix_dir() const;
 
  private:
   ObjectWriter(std::string device_path, std::string hash_dir, WriterOptions options);

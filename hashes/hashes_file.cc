@@ -202,19 +202,27 @@ Result<HashesDict> ConsolidateHashes(const std::string& partition_dir, double lo
 }
 
 Status InvalidateHash(const std::string& suffix_dir) {
-  std::string suffix = fs::Basename(suffix_dir);
-  std::string partition_dir = fs::Dirname(suffix_dir);
-  // Swift fails here too (suffix.encode('utf-8') raises); writing the raw bytes would
-  // make every later consolidation fail on the undecodable line.
-  if (!pystr::IsStrictUtf8(suffix)) {
-    return Status::InvalidArgument(suffix_dir + ": suffix name is not UTF-8");
+  return InvalidateHashes(fs::Dirname(suffix_dir), {fs::Basename(suffix_dir)});
+}
+
+Status InvalidateHashes(const std::string& partition_dir, const std::vector<std::string>& suffixes) {
+  std::string lines;
+  for (const auto& suffix : suffixes) {
+    // Swift fails here too (suffix.encode('utf-8') raises); writing the raw bytes would
+    // make every later consolidation fail on the undecodable line.
+    if (!pystr::IsStrictUtf8(suffix)) {
+      return Status::InvalidArgument(fs::Join(partition_dir, suffix) +
+                                     ": suffix name is not UTF-8");
+    }
+    lines += suffix + "\n";
   }
+  if (lines.empty()) return Status::OK();
   Result<PartitionLock> lock = PartitionLock::Acquire(partition_dir);
   if (!lock.ok()) return lock.status();
   std::string path = fs::Join(partition_dir, kInvalidationsFile);
   int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
   if (fd < 0) return Status::FromErrno("open " + path, errno);
-  int err = fs::WriteAll(fd, suffix + "\n");
+  int err = fs::WriteAll(fd, lines);
   close(fd);
   if (err != 0) return Status::FromErrno("append to " + path, err);
   return Status::OK();

@@ -320,7 +320,7 @@ Result<std::string> ReadRawMetadataFile(const std::string& path) {
   return raw;
 }
 
-Status WriteRawMetadata(int fd, std::string_view pickled, size_t chunk_size) {
+Status WriteRawMetadata(int fd, std::string_view pickled, size_t chunk_size, bool fresh_file) {
   if (pickled.empty()) return Status::InvalidArgument("empty metadata pickle");
   if (chunk_size == 0) return Status::InvalidArgument("xattr chunk size 0");
   size_t n = 0;
@@ -330,7 +330,7 @@ Status WriteRawMetadata(int fd, std::string_view pickled, size_t chunk_size) {
       return Status::FromErrno("write " + PieceName(n), errno);
     }
   }
-  if (fremovexattr(fd, PieceName(n).c_str()) != 0 && errno != ENODATA) {
+  if (!fresh_file && fremovexattr(fd, PieceName(n).c_str()) != 0 && errno != ENODATA) {
     return Status::FromErrno("remove stale " + PieceName(n), errno);
   }
   std::string checksum = Md5Hex(pickled);

@@ -84,9 +84,10 @@ Result<std::string> ReadRawMetadata(int fd);
 Result<std::string> ReadRawMetadataFile(const std::string& path);
 
 // Stores pickled bytes as pieces of chunk_size plus the checksum, and removes a
-// stale next piece left by a longer earlier value so readers never concatenate it.
+// stale next piece left by a longer earlier value so readers never concatenate it
+// (`fresh_file`: the caller created fd's file and set no xattr on it, so there is none).
 Status WriteRawMetadata(int fd, std::string_view pickled,
-                        size_t chunk_size = kDefaultXattrChunkSize);
+                        size_t chunk_size = kDefaultXattrChunkSize, bool fresh_file = false);
 
 // Read + decode, and encode + write.
 Result<Metadata> ReadMetadata(int fd);

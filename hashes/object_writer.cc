@@ -25,7 +25,6 @@ std::string Dirname(const std::string& path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
-// Swift's makedirs_count: mkdir -p, returning how many dirs it created.
 // 8 characters from Python's tempfile alphabet.
 std::string RandomName() {
   static constexpr char kChars[] = "abcdefghijklmnopqrstuvwxyz0123456789_";
@@ -35,22 +34,46 @@ std::string RandomName() {
   return out;
 }
 
+// A mkdir that met EEXIST: fine when a dir is there (a racing writer made it).
+Status ExistingDir(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return Status::OK();
+  return Status::IOError("mkdir " + path + ": exists and is not a directory");
+}
+
+// Below a missing dir it tries mkdir first and climbs only on ENOENT: a new object's
+// hash dir in an existing suffix costs one mkdir, not a stat of every level.
+Result<int> MakeMissingDirs(const std::string& path) {
+  if (mkdir(path.c_str(), 0777) == 0) return 1;
+  int err = errno;
+  if (err == EEXIST) {
+    Status st = ExistingDir(path);
+    if (!st.ok()) return st;
+    return 0;
+  }
+  std::string parent = Dirname(path);
+  if (err != ENOENT || parent == path || parent == "/" || parent == ".") {
+    return Status::FromErrno("mkdir " + path, err);
+  }
+  Result<int> count = MakeMissingDirs(parent);
+  if (!count.ok()) return count;
+  if (mkdir(path.c_str(), 0777) == 0) return *count + 1;
+  err = errno;
+  if (err != EEXIST) return Status::FromErrno("mkdir " + path, err);
+  Status st = ExistingDir(path);
+  if (!st.ok()) return st;
+  return *count;
+}
+
+// Swift's makedirs_count: mkdir -p, returning how many dirs it created.
 Result<int> MakeDirsCount(const std::string& path) {
   struct stat st;
   if (stat(path.c_str(), &st) == 0) {
     if (S_ISDIR(st.st_mode)) return 0;
     return Status::IOError("mkdir " + path + ": exists and is not a directory");
   }
-  int count = 0;
-  std::string parent = Dirname(path);
-  if (parent != path && parent != "/" && parent != ".") {
-    Result<int> c = MakeDirsCount(parent);
-    if (!c.ok()) return c;
-    count = *c;
-  }
-  if (mkdir(path.c_str(), 0777) == 0) return count + 1;
-  if (errno == EEXIST && stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return count;
-  return Status::FromErrno("mkdir " + path, errno);
+  if (errno != ENOENT) return Status::FromErrno("stat " + path, errno);
+  return MakeMissingDirs(path);
 }
 
 std::string ToLower(std::string s) {
@@ -106,8 +129,6 @@ Result<std::unique_ptr<ObjectWriter>> ObjectWriter::Create(std::string device_pa
   std::unique_ptr<ObjectWriter> w(
       new ObjectWriter(std::move(device_path), std::move(hash_dir), options));
   std::string tmp_dir = w->device_path_ + "/" + TmpDirName(options.policy_index);
-  Result<int> made = MakeDirsCount(tmp_dir);
-  if (!made.ok()) return made.status();
   // Swift's mkstemp(dir=tmpdir) path: a named file in the device's tmp dir, never
   // visible in the hash dir until complete. Mode 0777 & ~umask rather than
   // mkstemp's 0600: that is what Swift's default O_TMPFILE path leaves on disk.
@@ -116,6 +137,11 @@ Result<std::unique_ptr<ObjectWriter>> ObjectWriter::Create(std::string device_pa
   for (int attempt = 0; attempt < 100 && fd < 0; ++attempt) {
     path = tmp_dir + "/tmp" + RandomName();
     fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0777);
+    if (fd < 0 && errno == ENOENT && attempt == 0) {  // the first write to this device
+      Result<int> made = MakeDirsCount(tmp_dir);
+      if (!made.ok()) return made.status();
+      fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0777);
+    }
     if (fd < 0 && errno != EEXIST) return Status::FromErrno("create temp file " + path, errno);
   }
   if (fd < 0) return Status::IOError("no free temp file name in " + tmp_dir);
@@ -225,7 +251,8 @@ Status ObjectWriter::PrepareRaw(std::string_view filename, std::string_view pick
 
 Status ObjectWriter::Seal(std::string filename, std::string_view pickled) {
   if (done_ || fd_.get() < 0) return Status::InvalidArgument("writer is closed");
-  Status s = WriteRawMetadata(fd_.get(), pickled, options_.xattr_chunk_size);
+  // The temp file is ours, made with O_EXCL: no stale piece to remove.
+  Status s = WriteRawMetadata(fd_.get(), pickled, options_.xattr_chunk_size, true);
   if (!s.ok()) return s.WithContext(tmp_path_);
   filename_ = std::move(filename);
   return Status::OK();
@@ -255,6 +282,8 @@ Status ObjectWriter::Finalize(const std::string& filename, std::string_view pick
   return done.ok() ? Status::OK() : done.status();
 }
 
+std::string ObjectWriter::suffix_dir() const { return Dirname(hash_dir_); }
+
 Result<std::string> ObjectWriter::Commit() {
   if (done_ || fd_.get() < 0 || filename_.empty()) {
     return Status::InvalidArgument("writer is closed or not sealed");
@@ -266,9 +295,10 @@ Result<std::string> ObjectWriter::Commit() {
   if (!created.ok()) return created.status();
   // Swift invalidates before the rename: a crash right after the rename then still
   // leaves the suffix marked for rehashing, so replication notices the new file.
-  std::string suffix_dir = Dirname(hash_dir_);
-  s = InvalidateHash(suffix_dir);
-  if (!s.ok()) return s;
+  if (!options_.caller_invalidates) {
+    s = InvalidateHash(suffix_dir());
+    if (!s.ok()) return s;
+  }
 
   std::string target = hash_dir_ + "/" + filename;
   if (rename(tmp_path_.c_str(), target.c_str()) != 0) {

@@ -19,6 +19,7 @@
 #include <spdlog/spdlog.h>
 
 #include "hashes/diskfile.h"
+#include "hashes/fs_util.h"
 #include "hashes/partition_hashes.h"
 #include "hashes/replication_lock.h"
 #include "sync_backends/native/native_delta.h"
@@ -182,6 +183,7 @@ Result<FileUploadResponse> Session::ReceiveFile(Accepted& acc, bool delta,
   wo.policy_index = req_.target.policy_index;
   wo.reclaim_age = req_.reclaim_age;
   wo.deferred_dir_syncs = deferred;
+  wo.caller_invalidates = pending != nullptr;  // CommitPending does it for the batch
   auto writer = hashes::ObjectWriter::Create(req_.target.device_path(), acc.path.hash_dir, wo);
   std::optional<Status> write_error;
   auto sink = [&](std::string_view piece) -> Status {
@@ -272,8 +274,20 @@ void Session::CommitPending(std::vector<Pending>& pending, BatchUploadResponse& 
       synced[i] = s;
     }
   }
+  // Swift invalidates each suffix before its rename; one append does it for the batch.
+  std::map<std::string, std::set<std::string>> suffixes;  // partition dir -> suffixes
+  for (size_t i = 0; i < pending.size(); ++i) {
+    std::string dir = pending[i].writer->suffix_dir();
+    if (synced[i].ok()) suffixes[hashes::fs::Dirname(dir)].insert(hashes::fs::Basename(dir));
+  }
+  std::map<std::string, Status> invalidated;
+  for (const auto& [part, names] : suffixes) {
+    invalidated[part] = hashes::InvalidateHashes(part, {names.begin(), names.end()});
+  }
   for (size_t i = 0; i < pending.size(); ++i) {
     FileUploadResponse& r = results.files[pending[i].result];
+    std::string part = hashes::fs::Dirname(pending[i].writer->suffix_dir());
+    if (synced[i].ok()) synced[i] = invalidated[part];
     auto done = synced[i].ok() ? pending[i].writer->Commit() : Result<std::string>(synced[i]);
     if (done.ok()) {
       stats_->files_received++;

@@ -281,6 +281,25 @@ TEST_CASE("InvalidateHash appends under the lock", "[hashes]") {
   CHECK(InvalidateHash(p + "/\xff\xfe\xfd").code() == Status::Code::kInvalidArgument);
 }
 
+TEST_CASE("InvalidateHashes appends a batch's suffixes at once, as consolidation reads them",
+          "[hashes]") {
+  TempDir tmp;
+  std::string p = tmp / "sda/objects/6";
+  REQUIRE(InvalidateHashes(p, {"abc", "def"}).ok());
+  CHECK(ReadFile(p + "/hashes.invalid") == "abc\ndef\n");
+  REQUIRE(InvalidateHashes(p, {}).ok());
+  CHECK(ReadFile(p + "/hashes.invalid") == "abc\ndef\n");
+  // A bad name writes nothing, not even the good ones before it.
+  CHECK(InvalidateHashes(p, {"123", "\xff"}).code() == Status::Code::kInvalidArgument);
+  CHECK(ReadFile(p + "/hashes.invalid") == "abc\ndef\n");
+  auto c = ConsolidateHashes(p, 1);
+  REQUIRE(c.ok());
+  pickle::Value pkl = LoadPkl(p);
+  CHECK(pkl.Get("abc")->is_none());
+  CHECK(pkl.Get("def")->is_none());
+  CHECK(ReadFile(p + "/hashes.invalid").empty());
+}
+
 TEST_CASE("PartitionLock times out instead of hanging", "[hashes]") {
   TempDir tmp;
   std::string p = tmp / "sda/objects/5";
