@@ -4,6 +4,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -14,6 +16,7 @@
 #include "hashes/partition_hashes.h"
 #include "hashes/replication_lock.h"
 #include "replicator/backend_factory.h"
+#include "replicator/job_pipeline.h"
 #include "replicator/partition_survey.h"
 #include "sync_backends/ssync/ssync_backend.h"
 
@@ -51,8 +54,17 @@ class Replicator::Pass {
     o.reclaim_age = r_.cfg_.reclaim_age;
     return o;
   }
-  // `survey`: the job's first look, taken with its window; null to take it now.
-  void Update(const PartitionJob& job, Survey* survey);
+  // An update job between its stages: the peers compared, the syncs still to run.
+  struct UpdatePlan {
+    NodeSet targets, failures;
+    std::vector<sync::PeerSync> deferred;  // a fan-out backend's syncs, run by SyncPlanned
+    size_t suffix_count = 0;
+  };
+  // Compares the partition with its peers (syncing each in turn unless the backend
+  // fans out). `survey`: the job's first look, taken with its window; null to take it now.
+  UpdatePlan PlanUpdate(const PartitionJob& job, Survey* survey);
+  // Runs the plan's deferred syncs and books the job's stats.
+  void SyncPlanned(const PartitionJob& job, UpdatePlan plan);
   // Completes one peer's sync (fallback, rehash request, stats, log line); false and
   // the peer added to *failures when it failed.
   bool FinishSync(const PartitionJob& job, const Device& node,
@@ -114,7 +126,11 @@ bool Replicator::Pass::RunJobs(size_t begin, size_t end) {
   const size_t window = static_cast<size_t>(std::max(1, r_.cfg_.replicate_window));
   // A worker takes `window` jobs at a time: their update jobs are surveyed together
   // (partition_survey.h), then every job runs in order.
+  // With a fan-out backend a worker syncs earlier jobs while it prepares the next
+  // (job_pipeline.h); other backends sync peer by peer inside PlanUpdate.
+  const int depth = r_.backend_->FansOut() ? r_.cfg_.pipeline_depth : 1;
   auto worker = [&] {
+    StagePipeline stages(depth);
     for (;;) {
       if (aborted_ || r_.stop_) return;
       size_t first = next_job_.fetch_add(window);
@@ -142,19 +158,26 @@ bool Replicator::Pass::RunJobs(size_t begin, size_t end) {
           aborted_ = true;
           return;
         }
-        ObservedJob observed(r_.observer_, job);
+        auto observed = std::make_shared<ObservedJob>(r_.observer_, job);
         auto begin_t = Clock::now();
+        std::function<void()> stage;
         if (job.sync.is_handoff) {
-          UpdateDeleted(job);
+          stage = [this, &job] { UpdateDeleted(job); };
         } else {
           Survey* survey = next_survey < surveys.size() ? &surveys[next_survey++] : nullptr;
-          Update(job, survey && survey->fresh(begin_t) ? survey : nullptr);
+          auto plan = std::make_shared<UpdatePlan>(
+              PlanUpdate(job, survey && survey->fresh(begin_t) ? survey : nullptr));
+          stage = [this, &job, plan] { SyncPlanned(job, std::move(*plan)); };
         }
-        {
-          std::lock_guard<std::mutex> l(times_mu_);
-          partition_times_.push_back(std::chrono::duration<double>(Clock::now() - begin_t).count());
-        }
-        ++done_jobs_;
+        stages.Submit([this, stage = std::move(stage), observed = std::move(observed), begin_t] {
+          stage();
+          {
+            std::lock_guard<std::mutex> l(times_mu_);
+            partition_times_.push_back(
+                std::chrono::duration<double>(Clock::now() - begin_t).count());
+          }
+          ++done_jobs_;
+        });
       }
     }
   };
@@ -185,10 +208,13 @@ bool Replicator::Pass::Ready(const PartitionJob& job) {
   return true;
 }
 
-void Replicator::Pass::Update(const PartitionJob& job, Survey* survey) {
+Replicator::Pass::UpdatePlan Replicator::Pass::PlanUpdate(const PartitionJob& job,
+                                                          Survey* survey) {
   const std::string& dev = job.sync.device;
   stats_.Update(dev, [](ReplicationStats& s) { s.attempted++; });
-  NodeSet targets, failures;
+  UpdatePlan plan;
+  NodeSet& targets = plan.targets;
+  NodeSet& failures = plan.failures;
   Survey own;
   if (!survey) {  // replicate_window 1, or the window's survey went stale
     own = std::move(SurveyJobs({&job}, r_.client_, SurveyOptions(), r_.replication_cycle_)[0]);
@@ -198,8 +224,7 @@ void Replicator::Pass::Update(const PartitionJob& job, Survey* survey) {
   if (!local.ok()) {
     spdlog::error("Error syncing partition {}: {}", JobName(job), local.status().ToString());
     for (const auto& n : job.nodes) failures.emplace(n.replication_ip, n.device);
-    stats_.Update(dev, [&](ReplicationStats& s) { s.AddFailures(failures); });
-    return;
+    return plan;  // no targets: the failures are all SyncPlanned books
   }
   hashes::SuffixHashes local_hash = local->hashes;
   stats_.Update(dev, [&](ReplicationStats& s) { s.suffix_hash += local->hashed; });
@@ -223,7 +248,7 @@ void Replicator::Pass::Update(const PartitionJob& job, Survey* survey) {
     return out;
   };
   const bool fan_out = r_.backend_->FansOut();
-  std::vector<sync::PeerSync> deferred;
+  std::vector<sync::PeerSync>& deferred = plan.deferred;
   auto finish = [&](const Device& node, const std::vector<std::string>& suffixes,
                     sync::SyncResult result) {
     if (FinishSync(job, node, suffixes, std::move(result), &failures) &&
@@ -309,16 +334,22 @@ void Replicator::Pass::Update(const PartitionJob& job, Survey* survey) {
     }
     finish(node, suffixes, r_.backend_->Sync(node, job.sync, suffixes));
   }
-  if (!deferred.empty()) {
-    auto results = r_.backend_->SyncPeers(job.sync, deferred);
-    for (size_t i = 0; i < deferred.size(); ++i) {
-      FinishSync(job, deferred[i].node, deferred[i].suffixes, std::move(results[i]), &failures);
+  plan.suffix_count = local_hash.size();
+  return plan;
+}
+
+void Replicator::Pass::SyncPlanned(const PartitionJob& job, UpdatePlan plan) {
+  if (!plan.deferred.empty()) {
+    auto results = r_.backend_->SyncPeers(job.sync, plan.deferred);
+    for (size_t i = 0; i < plan.deferred.size(); ++i) {
+      FinishSync(job, plan.deferred[i].node, plan.deferred[i].suffixes, std::move(results[i]),
+                 &plan.failures);
     }
   }
-  stats_.Update(dev, [&](ReplicationStats& s) {
-    s.suffix_count += local_hash.size();
-    s.AddFailures(failures);
-    for (const auto& t : targets) s.success += failures.count(t) ? 0 : 1;
+  stats_.Update(job.sync.device, [&](ReplicationStats& s) {
+    s.suffix_count += plan.suffix_count;
+    s.AddFailures(plan.failures);
+    for (const auto& t : plan.targets) s.success += plan.failures.count(t) ? 0 : 1;
   });
 }
 

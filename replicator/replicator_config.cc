@@ -43,6 +43,9 @@ Result<ReplicatorConfig> LoadReplicatorConfig(const std::string& path) {
   if (Take(s.GetInt("replicate_window", c.replicate_window), &i64, &err)) {
     c.replicate_window = static_cast<int>(std::clamp<int64_t>(i64, 0, 1 << 20));
   }
+  if (Take(s.GetInt("pipeline_depth", c.pipeline_depth), &i64, &err)) {
+    c.pipeline_depth = static_cast<int>(std::clamp<int64_t>(i64, 0, 64));
+  }
   Take(s.GetDouble("stats_interval", c.stats_interval), &c.stats_interval, &err);
   Take(s.GetDouble("ring_check_interval", c.ring_check_interval), &c.ring_check_interval, &err);
   // Swift: interval, or the deprecated run_pause, default 30.
@@ -103,7 +106,9 @@ Result<ReplicatorConfig> LoadReplicatorConfig(const std::string& path) {
                                    ": must be greater than 0");
   };
   for (auto st : {positive("concurrency", c.concurrency),
-                  positive("replicate_window", c.replicate_window), positive("http_timeout", c.http_timeout),
+                  positive("replicate_window", c.replicate_window),
+                  positive("pipeline_depth", c.pipeline_depth),
+                  positive("http_timeout", c.http_timeout),
                   positive("rsync_timeout", c.rsync_timeout),
                   positive("conn_timeout", c.conn_timeout),
                   positive("node_timeout", c.node_timeout),

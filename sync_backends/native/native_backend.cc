@@ -7,7 +7,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <filesystem>
+#include <functional>
 #include <map>
+#include <optional>
 #include <tuple>
 
 #include <fmt/format.h>
@@ -24,6 +26,10 @@ namespace {
 using native::NativeSession;
 constexpr size_t kReadChunk = 256 << 10;
 constexpr int64_t kMaxSignature = 64 << 20;
+// Small .data bodies are read during the walk, with their metadata, before any
+// session is open: the receivers then never wait on our disk reads. Bounded per batch.
+constexpr int64_t kPreloadMax = 64 << 10;
+constexpr uint64_t kPreloadBudget = 4 << 20;
 
 // One object file offered to the peers.
 struct Item {
@@ -33,6 +39,7 @@ struct Item {
   std::string xattrs;    // hex
   int64_t size = 0;
   std::string ts;        // timestamp of the object's .data/.ts, for in_sync_objects
+  std::optional<std::string> body;  // preloaded (small .data files)
 };
 
 // Per peer state across the batches of one SyncPeers() call.
@@ -43,6 +50,7 @@ struct Peer {
   std::set<std::string> failed_hashes, seen_hashes;
   std::map<std::string, std::string> object_ts;
   bool failed = false;
+  bool wanted = false;  // needs a session (opened with the first batch)
   SyncResult result;
   uint64_t deltas = 0, already = 0;
   bool alive() const { return session && !failed; }
@@ -57,8 +65,11 @@ struct Answer {
 
 class FanOut {
  public:
-  FanOut(const NativeOptions& o, const SyncJob& job, std::vector<Peer>& peers)
-      : o_(o), job_(job), peers_(peers) {}
+  // `open` opens the wanted peers' sessions; it runs once, when the first batch is
+  // ready, so the local walk for it happens before any receiver waits on us.
+  FanOut(const NativeOptions& o, const SyncJob& job, std::vector<Peer>& peers,
+         std::function<void()> open)
+      : o_(o), job_(job), peers_(peers), open_(std::move(open)) {}
 
   void Walk();
 
@@ -87,14 +98,17 @@ class FanOut {
   const NativeOptions& o_;
   const SyncJob& job_;
   std::vector<Peer>& peers_;
+  std::function<void()> open_;
   std::vector<Item> batch_;
   uint64_t batch_bytes_ = 0;
+  uint64_t batch_preloaded_ = 0;
+  std::string read_buf_;  // for bodies that were not preloaded
 };
 
 void FanOut::Walk() {
   std::set<std::string> all;
   for (const auto& p : peers_) {
-    if (p.alive()) all.insert(p.suffixes.begin(), p.suffixes.end());
+    if (p.wanted) all.insert(p.suffixes.begin(), p.suffixes.end());
   }
   for (const auto& suffix : all) {
     std::vector<std::string> hashes;
@@ -106,6 +120,7 @@ void FanOut::Walk() {
     for (const auto& h : hashes) AddObject(suffix, h);
   }
   RunBatch();
+  if (open_) open_();  // nothing to offer: the sessions still say whether peers are up
 }
 
 void FanOut::AddObject(const std::string& suffix, const std::string& hash) {
@@ -137,9 +152,11 @@ void FanOut::AddObject(const std::string& suffix, const std::string& hash) {
     it.rel = job_.obj_path.substr(job_.obj_path.find_last_of('/') + 1) + "/" + job_.partition +
              "/" + suffix + "/" + hash + "/" + file->name;
     it.ts = ts;
-    auto raw = hashes::ReadRawMetadataFile(it.path);
+    hashes::UniqueFd fd(open(it.path.c_str(), O_RDONLY | O_CLOEXEC));
+    auto raw = fd.get() >= 0 ? hashes::ReadRawMetadata(fd.get())
+                             : Result<std::string>(Status::FromErrno("open " + it.path, errno));
     struct stat st;
-    if (!raw.ok() || stat(it.path.c_str(), &st) != 0) {
+    if (!raw.ok() || fstat(fd.get(), &st) != 0) {
       if (raw.ok() || raw.status().IsNotFound()) return;  // replaced meanwhile: next pass
       spdlog::error("{} failed audit and is being quarantined: {}", dir, raw.status().message());
       auto q = hashes::QuarantineHashDir(job_.obj_path.substr(0, job_.obj_path.find_last_of('/')),
@@ -149,6 +166,13 @@ void FanOut::AddObject(const std::string& suffix, const std::string& hash) {
     }
     it.xattrs = native::HexEncode(*raw);
     it.size = file->kind == hashes::FileKind::kData ? st.st_size : 0;
+    if (it.size > 0 && it.size <= kPreloadMax && batch_preloaded_ + it.size <= kPreloadBudget) {
+      std::string body(static_cast<size_t>(it.size), '\0');
+      if (pread(fd.get(), body.data(), body.size(), 0) == it.size) {
+        batch_preloaded_ += static_cast<uint64_t>(it.size);
+        it.body = std::move(body);
+      }  // else SendBodies reads it again and reports what went wrong
+    }
     items.push_back(std::move(it));
   }
   for (auto& it : items) {
@@ -197,17 +221,20 @@ void FanOut::PlainExchange(Peer& p, const Item& it, bool* held) {
 // Reads the item's file once and streams it to every peer that asked for it: whole
 // bodies to most, a delta to those that sent a usable signature.
 void FanOut::SendBodies(const Item& it, std::vector<std::pair<Peer*, Answer*>>& to) {
-  hashes::UniqueFd fd(open(it.path.c_str(), O_RDONLY | O_CLOEXEC));
+  hashes::UniqueFd fd;
+  if (!it.body) fd = hashes::UniqueFd(open(it.path.c_str(), O_RDONLY | O_CLOEXEC));
   std::vector<std::pair<Peer*, Answer*>> full;
   for (auto& [p, a] : to) {
-    if (fd.get() < 0) {
+    if (!it.body && fd.get() < 0) {
       native::BodyHeader skip;
       skip.skip = true;
       if (Status st = p->session->Send(native::ToJson(skip)); !st.ok()) Fail(*p, st);
       continue;
     }
     std::unique_ptr<native::DeltaEncoder> enc;
-    if (a->offer.delta && !a->signature.empty()) {
+    // A preloaded body is small: whole costs no more than a delta (and is valid after
+    // one was offered).
+    if (a->offer.delta && !a->signature.empty() && !it.body) {
       auto e = native::DeltaEncoder::Create(a->signature);
       if (e.ok()) enc = std::move(*e);
       else spdlog::warn("{}: unusable signature for {}: {}", p->session->name(), it.filename,
@@ -243,8 +270,15 @@ void FanOut::SendBodies(const Item& it, std::vector<std::pair<Peer*, Answer*>>& 
     h.size = it.size;
     if (Status st = p->session->Send(native::ToJson(h)); !st.ok()) Fail(*p, st);
   }
-  std::string buf(kReadChunk, '\0');
-  for (int64_t off = 0; off < it.size;) {
+  if (it.body) {
+    for (auto& [p, a] : full) {
+      if (p->failed) continue;
+      if (Status st = p->session->stream().Write(*it.body); !st.ok()) Fail(*p, st);
+    }
+  }
+  if (read_buf_.empty() && !it.body) read_buf_.resize(kReadChunk);
+  std::string& buf = read_buf_;
+  for (int64_t off = it.body ? it.size : 0; off < it.size;) {
     ssize_t n = pread(fd.get(), buf.data(), std::min<int64_t>(buf.size(), it.size - off), off);
     if (n <= 0) {
       // The peers are mid-body: only closing their sessions keeps them in step.
@@ -270,7 +304,12 @@ void FanOut::RunBatch() {
   std::vector<Item> items = std::move(batch_);
   batch_.clear();
   batch_bytes_ = 0;
+  batch_preloaded_ = 0;
   if (items.empty()) return;
+  if (open_) {
+    open_();
+    open_ = nullptr;
+  }
   // answers[peer][item]; held[peer][item].
   std::map<Peer*, std::vector<Answer>> answers;
   std::map<Peer*, std::vector<bool>> held;
@@ -423,6 +462,10 @@ void NativeBackend::MarkUnsupported(const std::string& peer, const std::string& 
   }
 }
 
+std::string NativeBackend::PeerKey(const Device& node) {
+  return fmt::format("{}:{}", node.replication_ip, node.replication_port);
+}
+
 SyncResult NativeBackend::Sync(const Device& node, const SyncJob& job,
                                const std::vector<std::string>& suffixes) {
   return SyncPeers(job, {PeerSync{node, suffixes}}).front();
@@ -431,39 +474,50 @@ SyncResult NativeBackend::Sync(const Device& node, const SyncJob& job,
 std::vector<SyncResult> NativeBackend::SyncPeers(const SyncJob& job,
                                                  const std::vector<PeerSync>& specs) {
   std::vector<Peer> peers(specs.size());
-  // Sessions are opened in one global order (ip, port, device): each receiver holds a
-  // device lock for its session, so two jobs opening the same peers in opposite
-  // orders would otherwise wait on each other until the lock timeout.
-  std::vector<size_t> order(specs.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    const Device &x = specs[a].node, &y = specs[b].node;
-    return std::tie(x.replication_ip, x.replication_port, x.device) <
-           std::tie(y.replication_ip, y.replication_port, y.device);
-  });
-  for (size_t i : order) {
+  std::vector<std::string> devices;  // the peer devices this call's sessions use
+  for (size_t i = 0; i < specs.size(); ++i) {
     Peer& p = peers[i];
     p.spec = &specs[i];
     p.suffixes.insert(specs[i].suffixes.begin(), specs[i].suffixes.end());
-    std::string key = fmt::format("{}:{}", specs[i].node.replication_ip, specs[i].node.replication_port);
-    if (KnownUnsupported(key)) {
+    if (KnownUnsupported(PeerKey(specs[i].node))) {
       p.result.unsupported = true;
-      continue;
-    }
-    if (p.suffixes.empty()) {
+    } else if (p.suffixes.empty()) {
       p.result.success = true;
-      continue;
+    } else {
+      p.wanted = true;
+      devices.push_back(PeerKey(specs[i].node) + "/" + specs[i].node.device);
     }
-    auto opened = NativeSession::Open(specs[i].node, job.partition, job.policy_index, opts_.session);
-    if (opened.error == NativeSession::OpenError::kUnsupported) {
-      MarkUnsupported(key, opened.status.message());
-      p.result.unsupported = true;
-    } else if (!opened.session) {
-      spdlog::error("native sync of {}/{}: {}", job.device, job.partition, opened.status.message());
-    }
-    p.session = std::move(opened.session);
   }
-  FanOut(opts_, job, peers).Walk();
+  // Held from the first session's opening to the end of the call: another job's
+  // sessions to these devices (concurrency, pipelining) wait here, not on the lock.
+  std::optional<PeerGate::Hold> hold;
+  auto open = [&] {
+    hold.emplace(gate_.Acquire(devices));
+    // One global order (ip, port, device): each receiver holds a device lock for the
+    // session, so two senders opening the same peers in opposite orders would
+    // otherwise wait on each other until the lock timeout.
+    std::vector<size_t> order;
+    for (size_t i = 0; i < peers.size(); ++i) {
+      if (peers[i].wanted) order.push_back(i);
+    }
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      const Device &x = specs[a].node, &y = specs[b].node;
+      return std::tie(x.replication_ip, x.replication_port, x.device) <
+             std::tie(y.replication_ip, y.replication_port, y.device);
+    });
+    for (size_t i : order) {
+      auto opened = NativeSession::Open(specs[i].node, job.partition, job.policy_index, opts_.session);
+      if (opened.error == NativeSession::OpenError::kUnsupported) {
+        MarkUnsupported(PeerKey(specs[i].node), opened.status.message());
+        peers[i].result.unsupported = true;
+      } else if (!opened.session) {
+        spdlog::error("native sync of {}/{}: {}", job.device, job.partition,
+                      opened.status.message());
+      }
+      peers[i].session = std::move(opened.session);
+    }
+  };
+  FanOut(opts_, job, peers, open).Walk();
   std::vector<SyncResult> out;
   for (auto& p : peers) {
     if (p.session) {

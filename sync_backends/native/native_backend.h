@@ -1,9 +1,11 @@
 // NativeBackend: sync_method = native, the REPCONN protocol with fan-out.
 //
-// SyncPeers() opens one NativeSession per peer, then walks the union of the peers'
-// differing suffixes once: each hash dir is cleaned up by Swift's rules, and the files
-// Swift keeps (.data or .ts, and the .meta files) are offered to every peer that needs
-// that suffix. With the batch extension the offers go out in batches (batch_files
+// SyncPeers() walks the union of the peers' differing suffixes once: each hash dir is
+// cleaned up by Swift's rules, and the files Swift keeps (.data or .ts, and the .meta
+// files) are offered to every peer that needs that suffix. The first batch (with the
+// bodies of small files) is read before any session opens; then the peers' devices are
+// taken in the backend's PeerGate, so concurrent jobs never meet on a receiver's device
+// lock, and one NativeSession per peer is opened. With the batch extension the offers go out in batches (batch_files
 // files or batch_bytes of bodies), every file a peer wants is read once and streamed
 // to all of them, and large .data files go as librsync deltas where the receiver holds
 // an older version. Peers without extensions (Hummingbird) get the plain per-file flow.
@@ -25,6 +27,7 @@
 #include <string>
 
 #include "sync_backends/native/native_session.h"
+#include "sync_backends/peer_gate.h"
 #include "sync_backends/sync_backend.h"
 
 namespace replicant::sync {
@@ -54,9 +57,12 @@ class NativeBackend : public SyncBackend {
   void MarkUnsupported(const std::string& peer, const std::string& why);
 
  private:
+  static std::string PeerKey(const Device& node);  // ip:port
+
   NativeOptions opts_;
   std::mutex mu_;
   std::set<std::string> unsupported_;
+  PeerGate gate_;  // one session per peer device at a time, across jobs
 };
 
 }  // namespace replicant::sync

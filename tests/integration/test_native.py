@@ -102,6 +102,36 @@ def test_batches_of_small_files_are_made_durable_together(batch_sync):
                     assert sfs == 0 and fsyncs >= 2 * files, sessions
 
 
+@pytest.mark.parametrize('depth', [1, 3])
+def test_concurrent_and_pipelined_jobs_never_meet_on_a_peer_device(depth):
+    # Receivers that refuse a second session on a device at once (lock timeout 0):
+    # four workers, each with `depth` partitions in flight, must still never be turned
+    # away, since sessions to one device wait for each other in the replicator.
+    with Cluster(nodes=4, replicas=3, part_power=3, replication='external',
+                 replicator_options={'sync_method': 'native', 'concurrency': 4,
+                                     'pipeline_depth': depth},
+                 replicant_server_options={'replication_lock_timeout': 0}) as c:
+        with replicant_servers(c):
+            src = c.nodes[0]
+            w = Workload(c, src, 'gate')
+            bodies = {'many-%02d' % i: os.urandom(64 + i) for i in range(60)}
+            for name, body in bodies.items():
+                c.write_object_on(src, ACCOUNT, CONTAINER, name, body)
+            p = replicate(src)
+            served = ''.join(_log(c, n) for n in c.nodes[1:])
+            assert 'device busy' not in served and 'device busy' not in p.stderr
+            problems = w.problems()
+            assert not problems, (problems, p.stderr[-3000:])
+            stats = recon(src)
+            assert stats['failure'] == 0 and stats['suffix_sync'] > 0, stats
+            for name, body in bodies.items():
+                for prim in c.primaries(ACCOUNT, CONTAINER, name):
+                    r = c.get_object(prim.node, ACCOUNT, CONTAINER, name, device=prim.device)
+                    assert r.status == 200 and r.body == body, (name, prim.node.name, r.status)
+            replicate(src)
+            assert recon(src)['suffix_sync'] == 0
+
+
 def test_native_falls_back_to_ssync_for_swift_object_servers():
     with Cluster(nodes=4, replicas=3, part_power=6,
                  replicator_options={'sync_method': 'native', 'concurrency': 2}) as c:

@@ -2,13 +2,19 @@
 
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
+#include <mutex>
+#include <thread>
 #include <filesystem>
 #include <fstream>
 
+#include "replicator/job_pipeline.h"
 #include "replicator/local_devices.h"
 #include "replicator/replicator_config.h"
 #include "replicator/stats.h"
+#include "sync_backends/peer_gate.h"
 #include "sync_backends/rsync/rsync_backend.h"
 
 using namespace replicant;
@@ -156,6 +162,7 @@ TEST_CASE("replicator config: Swift defaults and options", "[replicator]") {
   CHECK(c->ring_ip == "0.0.0.0");
   CHECK(c->rsync_tcp_nodelay);  // replicant's addition defaults on
   CHECK(c->stop_timeout == 30);
+  CHECK(c->pipeline_depth == 2);
   auto off = t.Write("off.conf", "[object-replicator]\nrsync_tcp_nodelay = false\n");
   auto o = LoadReplicatorConfig(off);
   REQUIRE(o.ok());
@@ -184,6 +191,10 @@ TEST_CASE("replicator config errors name the option", "[replicator]") {
   r = LoadReplicatorConfig(neg_stop);
   REQUIRE_FALSE(r.ok());
   CHECK_THAT(r.status().message(), Catch::Contains("stop_timeout"));
+  auto no_depth = t.Write("g.conf", "[object-replicator]\npipeline_depth = 0\n");
+  r = LoadReplicatorConfig(no_depth);
+  REQUIRE_FALSE(r.ok());
+  CHECK_THAT(r.status().message(), Catch::Contains("pipeline_depth: must be greater than 0"));
   auto no_section = t.Write("e.conf", "[DEFAULT]\ndevices = /d\n");
   CHECK_FALSE(LoadReplicatorConfig(no_section).ok());
   CHECK_FALSE(LoadReplicatorConfig((t.path / "missing.conf").string()).ok());
@@ -229,4 +240,63 @@ TEST_CASE("stats add up per device and failure node", "[replicator]") {
   CHECK(t.failure == 3);
   CHECK(t.failure_nodes["10.0.0.1"]["sdc"] == 2);
   CHECK(t.ToRecon()["failure_nodes"]["10.0.0.2"]["sdd"] == 1);
+}
+
+TEST_CASE("a PeerGate holds a device for one holder at a time", "[replicator]") {
+  sync::PeerGate gate;
+  std::atomic<int> inside{0}, most{0}, disjoint_ran{0};
+  auto first = std::make_unique<sync::PeerGate::Hold>(gate.Acquire({"a/sdb1", "b/sdb1"}));
+  // Disjoint devices do not wait.
+  { auto other = gate.Acquire({"c/sdb1"}); disjoint_ran++; }
+  CHECK(disjoint_ran == 1);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&, i] {
+      // Overlapping sets, in different orders: taken all at once, so no deadlock.
+      auto h = gate.Acquire(i % 2 ? std::vector<std::string>{"b/sdb1", "c/sdb1"}
+                                  : std::vector<std::string>{"c/sdb1", "a/sdb1", "a/sdb1"});
+      int now = ++inside;
+      int seen = most;
+      while (now > seen && !most.compare_exchange_weak(seen, now)) {}
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      --inside;
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  CHECK(inside == 0);  // all wait for the first holder
+  first.reset();
+  for (auto& t : threads) t.join();
+  CHECK(most == 1);  // every pair shares c/sdb1 or a/sdb1 with the others
+}
+
+TEST_CASE("a StagePipeline runs stages beside its worker, at most depth-1 at once", "[replicator]") {
+  std::mutex mu;
+  std::vector<int> order;
+  {
+    StagePipeline inline_stages(1);
+    inline_stages.Submit([&] { order.push_back(1); });
+    CHECK(order == std::vector<int>{1});  // depth 1: before Submit returns
+  }
+  std::atomic<bool> release{false};
+  std::atomic<int> running{0}, most{0}, done{0};
+  StagePipeline stages(3);
+  for (int i = 0; i < 6; ++i) {
+    stages.Submit([&] {
+      int now = ++running;
+      int seen = most;
+      while (now > seen && !most.compare_exchange_weak(seen, now)) {}
+      while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      --running;
+      ++done;
+    });
+    if (i == 1) {
+      // Two in flight and the worker is free: the third Submit would wait for one.
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      CHECK(running == 2);
+      release = true;
+    }
+  }
+  stages.Drain();
+  CHECK(done == 6);
+  CHECK(most <= 2);
 }
