@@ -7,7 +7,7 @@ void StagePipeline::Submit(std::function<void()> stage) {
     stage();
     return;
   }
-  while (inflight_.size() >= depth_ - 1) {
+  while (inflight_.size() >= depth_) {
     inflight_.front().get();
     inflight_.pop_front();
   }

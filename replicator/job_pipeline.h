@@ -4,7 +4,7 @@
 // A partition job has two stages: preparing (local suffix hashes, the peers' hashes
 // by REPLICATE, what differs) and syncing (sessions with the peers, which spend most
 // of their time waiting for the receivers to write and fsync). A StagePipeline lets
-// one worker run the second stage of up to depth-1 jobs on their own threads while it
+// one worker run the second stage of up to `depth` jobs on their own threads while it
 // prepares the next; depth 1 runs every stage inline, as Swift does.
 //
 // A backend whose stages could meet on one peer device keeps them apart itself (the
@@ -28,7 +28,7 @@ class StagePipeline {
   ~StagePipeline() { Drain(); }
 
   // Runs `stage` inline (depth 1) or on a thread of its own, after waiting for the
-  // oldest stage in flight when depth-1 are running.
+  // oldest stage in flight when `depth` are running.
   void Submit(std::function<void()> stage);
   // Waits for every stage in flight.
   void Drain();

@@ -376,6 +376,7 @@ sync::SyncResult Replicator::Pass::Complete(const PartitionJob& job, const Devic
   sync::SyncBackend* used = r_.backend_.get();
   if (result.unsupported && r_.fallback_) {
     used = r_.fallback_.get();
+    auto hold = r_.fallback_gate_.Acquire({NodeName(node)});
     result = used->Sync(node, job.sync, suffixes);
   }
   if (used->NeedsRehashRequest() && (result.success || !strict)) {

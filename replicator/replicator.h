@@ -22,6 +22,7 @@
 #include "replicator/replicator_config.h"
 #include "replicator/stats.h"
 #include "ring/ring_watcher.h"
+#include "sync_backends/peer_gate.h"
 #include "sync_backends/ssync/ssync_backend.h"
 #include "sync_backends/sync_backend.h"
 
@@ -65,6 +66,9 @@ class Replicator {
   SwiftConf swift_;
   std::shared_ptr<sync::SyncBackend> backend_;
   std::shared_ptr<sync::SyncBackend> fallback_;  // ssync, for peers a fan-out backend cannot reach
+  // One fallback sync per peer device at a time: pipelined and concurrent jobs would
+  // otherwise exceed a Swift object server's SSYNC limits (503).
+  sync::PeerGate fallback_gate_;
   ReplicateClient client_;
   std::vector<PolicyRing> rings_;
   std::vector<std::unique_ptr<RingWatcher>> watchers_;  // parallel to rings_

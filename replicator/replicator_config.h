@@ -21,7 +21,7 @@ struct ReplicatorConfig {
   std::optional<int> bind_port = 6200;  // unset when servers_per_port > 0
   int concurrency = 1;
   int replicate_window = 8;  // replicant: update jobs whose REPLICATEs go out together
-  int pipeline_depth = 2;    // replicant: partitions a worker has in flight (fan-out backends)
+  int pipeline_depth = 4;    // replicant: partitions a worker syncs at once (fan-out backends)
   double stats_interval = 300;
   double ring_check_interval = 15;
   double interval = 30;

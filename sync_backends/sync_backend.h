@@ -58,7 +58,7 @@ class SyncBackend {
   // Pushes `suffixes` of job's partition to `node`.
   virtual SyncResult Sync(const Device& node, const SyncJob& job,
                           const std::vector<std::string>& suffixes) = 0;
-  // Whether SyncPeers reads each local file once for all the peers (fan-out), so the
+  // Whether SyncPeers walks the partition once for all the peers (fan-out), so the
   // replicator should collect every peer's suffixes first and call it once.
   virtual bool FansOut() const { return false; }
   // Whether SyncResult::in_sync_objects lists what a peer confirmed, so a handoff may

@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <thread>
 #include <tuple>
 
 #include <fmt/format.h>
@@ -51,8 +52,10 @@ struct Peer {
   std::map<std::string, std::string> object_ts;
   bool failed = false;
   bool wanted = false;  // needs a session (opened with the first batch)
+  std::optional<PeerGate::Hold> device;  // from opening to Done
   SyncResult result;
   uint64_t deltas = 0, already = 0;
+  std::string read_buf;  // for bodies that were not preloaded
   bool alive() const { return session && !failed; }
 };
 
@@ -65,17 +68,22 @@ struct Answer {
 
 class FanOut {
  public:
-  // `open` opens the wanted peers' sessions; it runs once, when the first batch is
-  // ready, so the local walk for it happens before any receiver waits on us.
+  // `open` takes a wanted peer's device and opens its session; it runs when the
+  // first batch is ready, so the local walk for it happens before the receiver waits
+  // on us.
   FanOut(const NativeOptions& o, const SyncJob& job, std::vector<Peer>& peers,
-         std::function<void()> open)
+         std::function<void(Peer&)> open)
       : o_(o), job_(job), peers_(peers), open_(std::move(open)) {}
 
   void Walk();
 
  private:
   void AddObject(const std::string& suffix, const std::string& hash);
-  void RunBatch();
+  // Each peer's exchange of a batch runs on its own thread: a receiver that is done
+  // is not held up by a slower one. On the last batch a peer's session ends (Done)
+  // and its device is released as soon as its own exchange is over.
+  void RunBatch(bool last);
+  void PeerBatch(Peer& p, const std::vector<Item>& items, std::vector<bool>& held, bool last);
   void Fail(Peer& p, const Status& st) {
     if (p.failed) return;
     spdlog::error("native sync of {}/{} to {}: {}", job_.device, job_.partition,
@@ -98,11 +106,10 @@ class FanOut {
   const NativeOptions& o_;
   const SyncJob& job_;
   std::vector<Peer>& peers_;
-  std::function<void()> open_;
+  std::function<void(Peer&)> open_;
   std::vector<Item> batch_;
   uint64_t batch_bytes_ = 0;
   uint64_t batch_preloaded_ = 0;
-  std::string read_buf_;  // for bodies that were not preloaded
 };
 
 void FanOut::Walk() {
@@ -119,8 +126,8 @@ void FanOut::Walk() {
     std::sort(hashes.begin(), hashes.end());
     for (const auto& h : hashes) AddObject(suffix, h);
   }
-  RunBatch();
-  if (open_) open_();  // nothing to offer: the sessions still say whether peers are up
+  // The last batch, possibly empty: the sessions still say whether the peers are up.
+  RunBatch(true);
 }
 
 void FanOut::AddObject(const std::string& suffix, const std::string& hash) {
@@ -179,7 +186,7 @@ void FanOut::AddObject(const std::string& suffix, const std::string& hash) {
     batch_bytes_ += static_cast<uint64_t>(it.size);
     batch_.push_back(std::move(it));
   }
-  if (batch_.size() >= o_.batch_files || batch_bytes_ >= o_.batch_bytes) RunBatch();
+  if (batch_.size() >= o_.batch_files || batch_bytes_ >= o_.batch_bytes) RunBatch(false);
 }
 
 // Hummingbird's flow for a peer without the batch extension.
@@ -276,8 +283,8 @@ void FanOut::SendBodies(const Item& it, std::vector<std::pair<Peer*, Answer*>>& 
       if (Status st = p->session->stream().Write(*it.body); !st.ok()) Fail(*p, st);
     }
   }
-  if (read_buf_.empty() && !it.body) read_buf_.resize(kReadChunk);
-  std::string& buf = read_buf_;
+  std::string& buf = full.front().first->read_buf;  // one peer's, for this read
+  if (buf.empty() && !it.body) buf.resize(kReadChunk);
   for (int64_t off = it.body ? it.size : 0; off < it.size;) {
     ssize_t n = pread(fd.get(), buf.data(), std::min<int64_t>(buf.size(), it.size - off), off);
     if (n <= 0) {
@@ -300,121 +307,124 @@ void FanOut::SendBodies(const Item& it, std::vector<std::pair<Peer*, Answer*>>& 
   }
 }
 
-void FanOut::RunBatch() {
+void FanOut::RunBatch(bool last) {
   std::vector<Item> items = std::move(batch_);
   batch_.clear();
   batch_bytes_ = 0;
   batch_preloaded_ = 0;
-  if (items.empty()) return;
-  if (open_) {
-    open_();
-    open_ = nullptr;
-  }
-  // answers[peer][item]; held[peer][item].
-  std::map<Peer*, std::vector<Answer>> answers;
-  std::map<Peer*, std::vector<bool>> held;
+  if (items.empty() && !last) return;
+  std::vector<Peer*> working;
   for (auto& p : peers_) {
-    if (!p.alive()) continue;
-    held[&p].assign(items.size(), false);
-    if (!p.session->extensions().batch) continue;
+    if (p.wanted && !p.failed) working.push_back(&p);
+  }
+  std::map<Peer*, std::vector<bool>> held;
+  for (Peer* p : working) held[p].assign(items.size(), false);
+  if (working.size() == 1) {
+    PeerBatch(*working[0], items, held[working[0]], last);
+  } else {
+    std::vector<std::thread> threads;
+    for (Peer* p : working) {
+      std::vector<bool>& h = held[p];  // looked up here: threads only use their own
+      threads.emplace_back([&, p] { PeerBatch(*p, items, h, last); });
+    }
+    for (auto& t : threads) t.join();
+  }
+  if (last) {
+    for (auto& p : peers_) p.device.reset();  // those that failed in an earlier batch
+  }
+  for (Peer* p : working) {
+    if (!p->session) continue;
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (!p->suffixes.count(items[i].suffix)) continue;
+      p->seen_hashes.insert(items[i].hash);
+      p->object_ts[items[i].hash] = items[i].ts;
+      if (!held[p][i] || p->failed) p->failed_hashes.insert(items[i].hash);
+    }
+  }
+  DeleteConfirmed(items, held);
+}
+
+void FanOut::PeerBatch(Peer& p, const std::vector<Item>& items, std::vector<bool>& held,
+                       bool last) {
+  if (!p.session) open_(p);
+  if (p.alive() && !p.session->extensions().batch) {
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (!Wants(p, items[i])) continue;
+      bool h = false;
+      PlainExchange(p, items[i], &h);
+      held[i] = h;
+    }
+  } else if (p.alive()) {
     native::BatchRequest br;
     for (const auto& it : items) {
       if (Wants(p, it)) br.files.push_back(Request(p, it));
     }
-    if (br.files.empty()) continue;
-    answers[&p].resize(br.files.size());
-    Status st = p.session->Send(native::ToJson(br));
-    if (st.ok()) st = p.session->Flush();
-    if (!st.ok()) Fail(p, st);
-  }
-  // The offers' answers, and the signatures that follow them.
-  for (auto& [p, ans] : answers) {
-    if (p->failed) continue;
-    auto j = p->session->Receive();
-    native::BatchResponse resp;
-    Status st = j.ok() ? native::FromJson(*j, &resp, ans.size()) : j.status();
-    if (st.ok() && resp.files.size() != ans.size()) {
-      st = Status::InvalidArgument(fmt::format("{} answers to {} offers", resp.files.size(), ans.size()));
-    }
-    for (size_t k = 0; st.ok() && k < ans.size(); ++k) {
-      ans[k].offer = resp.files[k];
-      if (ans[k].offer.delta) {
+    std::vector<Answer> ans(br.files.size());
+    Status st = Status::OK();
+    if (!br.files.empty()) {
+      st = p.session->Send(native::ToJson(br));
+      if (st.ok()) st = p.session->Flush();
+      // The offers' answers, and the signatures that follow them.
+      auto j = st.ok() ? p.session->Receive() : Result<nlohmann::json>(st);
+      native::BatchResponse resp;
+      st = j.ok() ? native::FromJson(*j, &resp, ans.size()) : j.status();
+      if (st.ok() && resp.files.size() != ans.size()) {
+        st = Status::InvalidArgument(
+            fmt::format("{} answers to {} offers", resp.files.size(), ans.size()));
+      }
+      for (size_t k = 0; st.ok() && k < ans.size(); ++k) {
+        ans[k].offer = resp.files[k];
+        if (!ans[k].offer.delta) continue;
         if (ans[k].offer.signature_size > kMaxSignature || !ans[k].offer.go_ahead) {
           st = Status::InvalidArgument("bad signature announcement");
           break;
         }
         ans[k].signature.resize(static_cast<size_t>(ans[k].offer.signature_size));
-        st = p->session->stream().ReadExact(ans[k].signature.data(), ans[k].signature.size(),
-                                            "signature");
+        st = p.session->stream().ReadExact(ans[k].signature.data(), ans[k].signature.size(),
+                                           "signature");
       }
+      if (!st.ok()) Fail(p, st);
     }
-    if (!st.ok()) Fail(*p, st);
-  }
-  // Bodies, item by item; plain peers do their whole exchange inline.
-  std::map<Peer*, size_t> next;  // position in the peer's own offer list
-  for (size_t i = 0; i < items.size(); ++i) {
-    std::vector<std::pair<Peer*, Answer*>> to;
-    for (auto& p : peers_) {
+    // Bodies in offer order, then the uploads' results: one per GoAhead, after the
+    // receiver made them durable.
+    size_t k = 0, go = 0;
+    for (size_t i = 0; p.alive() && i < items.size(); ++i) {
       if (!Wants(p, items[i])) continue;
-      if (!p.session->extensions().batch) {
-        bool h = false;
-        PlainExchange(p, items[i], &h);
-        held[&p][i] = h;
-        continue;
-      }
-      Answer& a = answers[&p][next[&p]++];
+      Answer& a = ans[k++];
       if (a.offer.exists || a.offer.newer_exists) {
-        held[&p][i] = true;
+        held[i] = true;
         p.already++;
       } else if (a.offer.go_ahead) {
-        to.emplace_back(&p, &a);
+        std::vector<std::pair<Peer*, Answer*>> to{{&p, &a}};
+        SendBodies(items[i], to);
+        go++;
       }
     }
-    if (!to.empty()) SendBodies(items[i], to);
-  }
-  // Every peer gets the rest of its bodies before we wait for any of them, so the
-  // receivers write and fsync at the same time.
-  for (auto& [p, ans] : answers) {
-    if (p->failed) continue;
-    if (Status st = p->session->Flush(); !st.ok()) Fail(*p, st);
-  }
-  // The uploads' results: one answer per GoAhead, after the receiver's fsyncs.
-  for (auto& [p, ans] : answers) {
-    if (p->failed) continue;
-    size_t go = std::count_if(ans.begin(), ans.end(), [](const Answer& a) { return a.offer.go_ahead; });
-    if (go == 0) continue;
-    auto j = p->session->Receive();
-    native::BatchUploadResponse up;
-    Status st = j.ok() ? native::FromJson(*j, &up, go) : j.status();
-    if (st.ok() && up.files.size() != go) st = Status::InvalidArgument("wrong number of upload results");
-    if (!st.ok()) {
-      Fail(*p, st);
-      continue;
-    }
-    size_t k = 0, g = 0;
-    for (size_t i = 0; i < items.size(); ++i) {
-      if (!Wants(*p, items[i])) continue;
-      const Answer& a = ans[k++];
-      if (!a.offer.go_ahead) continue;
-      const native::FileUploadResponse& r = up.files[g++];
-      if (r.success) {
-        held[p][i] = true;
-        p->result.files_sent++;
-      } else {
-        spdlog::error("{}: {} not stored: {}", p->session->name(), items[i].rel, r.msg);
+    if (p.alive() && go > 0) {
+      st = p.session->Flush();
+      auto j = st.ok() ? p.session->Receive() : Result<nlohmann::json>(st);
+      native::BatchUploadResponse up;
+      st = j.ok() ? native::FromJson(*j, &up, go) : j.status();
+      if (st.ok() && up.files.size() != go) st = Status::InvalidArgument("wrong number of upload results");
+      if (!st.ok()) Fail(p, st);
+      for (size_t i = 0, k2 = 0, g = 0; st.ok() && i < items.size(); ++i) {
+        if (!Wants(p, items[i])) continue;
+        const Answer& a2 = ans[k2++];
+        if (!a2.offer.go_ahead) continue;
+        const native::FileUploadResponse& r = up.files[g++];
+        if (r.success) {
+          held[i] = true;
+          p.result.files_sent++;
+        } else {
+          spdlog::error("{}: {} not stored: {}", p.session->name(), items[i].rel, r.msg);
+        }
       }
     }
   }
-  for (auto& p : peers_) {
-    if (!held.count(&p)) continue;
-    for (size_t i = 0; i < items.size(); ++i) {
-      if (!p.suffixes.count(items[i].suffix)) continue;
-      p.seen_hashes.insert(items[i].hash);
-      p.object_ts[items[i].hash] = items[i].ts;
-      if (!held[&p][i] || p.failed) p.failed_hashes.insert(items[i].hash);
-    }
+  if (last) {
+    if (p.alive()) p.session->Finish();
+    p.device.reset();  // the next job's session to this device may start
   }
-  DeleteConfirmed(items, held);
 }
 
 // Handoffs: an object whose files `delete_quorum` peers hold goes at once.
@@ -474,7 +484,6 @@ SyncResult NativeBackend::Sync(const Device& node, const SyncJob& job,
 std::vector<SyncResult> NativeBackend::SyncPeers(const SyncJob& job,
                                                  const std::vector<PeerSync>& specs) {
   std::vector<Peer> peers(specs.size());
-  std::vector<std::string> devices;  // the peer devices this call's sessions use
   for (size_t i = 0; i < specs.size(); ++i) {
     Peer& p = peers[i];
     p.spec = &specs[i];
@@ -485,44 +494,29 @@ std::vector<SyncResult> NativeBackend::SyncPeers(const SyncJob& job,
       p.result.success = true;
     } else {
       p.wanted = true;
-      devices.push_back(PeerKey(specs[i].node) + "/" + specs[i].node.device);
     }
   }
-  // Held from the first session's opening to the end of the call: another job's
-  // sessions to these devices (concurrency, pipelining) wait here, not on the lock.
-  std::optional<PeerGate::Hold> hold;
-  auto open = [&] {
-    hold.emplace(gate_.Acquire(devices));
-    // One global order (ip, port, device): each receiver holds a device lock for the
-    // session, so two senders opening the same peers in opposite orders would
-    // otherwise wait on each other until the lock timeout.
-    std::vector<size_t> order;
-    for (size_t i = 0; i < peers.size(); ++i) {
-      if (peers[i].wanted) order.push_back(i);
+  // A peer's device is held from its session's opening to its Done: another job's
+  // session to it (concurrency, pipelining) waits here, not on the receiver's lock.
+  // Each peer thread holds one device at a time, so senders never deadlock.
+  auto open = [&](Peer& p) {
+    const Device& node = p.spec->node;
+    p.device.emplace(gate_.Acquire({PeerKey(node) + "/" + node.device}));
+    auto opened = NativeSession::Open(node, job.partition, job.policy_index, opts_.session);
+    if (opened.error == NativeSession::OpenError::kUnsupported) {
+      MarkUnsupported(PeerKey(node), opened.status.message());
+      p.result.unsupported = true;
+    } else if (!opened.session) {
+      spdlog::error("native sync of {}/{}: {}", job.device, job.partition, opened.status.message());
     }
-    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-      const Device &x = specs[a].node, &y = specs[b].node;
-      return std::tie(x.replication_ip, x.replication_port, x.device) <
-             std::tie(y.replication_ip, y.replication_port, y.device);
-    });
-    for (size_t i : order) {
-      auto opened = NativeSession::Open(specs[i].node, job.partition, job.policy_index, opts_.session);
-      if (opened.error == NativeSession::OpenError::kUnsupported) {
-        MarkUnsupported(PeerKey(specs[i].node), opened.status.message());
-        peers[i].result.unsupported = true;
-      } else if (!opened.session) {
-        spdlog::error("native sync of {}/{}: {}", job.device, job.partition,
-                      opened.status.message());
-      }
-      peers[i].session = std::move(opened.session);
-    }
+    p.session = std::move(opened.session);
+    if (!p.session) p.device.reset();
   };
   FanOut(opts_, job, peers, open).Walk();
   std::vector<SyncResult> out;
   for (auto& p : peers) {
     if (p.session) {
       bool ok = !p.failed;
-      if (ok) p.session->Finish();
       p.result.success = ok && p.failed_hashes.empty();
       p.result.bytes_sent = p.session->bytes_sent();
       for (const auto& h : p.seen_hashes) {

@@ -3,12 +3,13 @@
 // SyncPeers() walks the union of the peers' differing suffixes once: each hash dir is
 // cleaned up by Swift's rules, and the files Swift keeps (.data or .ts, and the .meta
 // files) are offered to every peer that needs that suffix. The first batch (with the
-// bodies of small files) is read before any session opens; then the peers' devices are
-// taken in the backend's PeerGate, so concurrent jobs never meet on a receiver's device
-// lock, and one NativeSession per peer is opened. With the batch extension the offers go out in batches (batch_files
-// files or batch_bytes of bodies), every file a peer wants is read once and streamed
-// to all of them, and large .data files go as librsync deltas where the receiver holds
-// an older version. Peers without extensions (Hummingbird) get the plain per-file flow.
+// bodies of small files) is read before any session opens. Each peer's exchange of a
+// batch runs on a thread of its own; its session takes the peer's device in the
+// backend's PeerGate first (so concurrent jobs never meet on a receiver's device lock)
+// and ends, releasing the device, as soon as that peer is done. With the batch
+// extension the offers go out in batches (batch_files files or batch_bytes of bodies)
+// and large .data files go as librsync deltas where the receiver holds an older
+// version. Peers without extensions (Hummingbird) get the plain per-file flow.
 //
 // A file counts as held by a peer when it answered Exists or NewerExists, or
 // acknowledged the upload (after its fsync). A peer that already has a newer file
@@ -18,8 +19,9 @@
 // is reported `unsupported` (and remembered, logged once) so the replicator can use
 // ssync for it.
 //
-// Thread-safe: SyncPeers keeps per-call state on its stack; the set of peers known not
-// to speak REPCONN is locked.
+// Thread-safe: SyncPeers keeps per-call state on its stack (each peer thread touches
+// only its own peer's); the set of peers known not to speak REPCONN, and the gate,
+// are locked.
 #pragma once
 
 #include <mutex>
