@@ -161,15 +161,17 @@ bool Replicator::Pass::RunJobs(size_t begin, size_t end) {
         auto observed = std::make_shared<ObservedJob>(r_.observer_, job);
         auto begin_t = Clock::now();
         std::function<void()> stage;
+        bool syncs = true;
         if (job.sync.is_handoff) {
           stage = [this, &job] { UpdateDeleted(job); };
         } else {
           Survey* survey = next_survey < surveys.size() ? &surveys[next_survey++] : nullptr;
           auto plan = std::make_shared<UpdatePlan>(
               PlanUpdate(job, survey && survey->fresh(begin_t) ? survey : nullptr));
+          syncs = !plan->deferred.empty();
           stage = [this, &job, plan] { SyncPlanned(job, std::move(*plan)); };
         }
-        stages.Submit([this, stage = std::move(stage), observed = std::move(observed), begin_t] {
+        auto finish = [this, stage = std::move(stage), observed = std::move(observed), begin_t] {
           stage();
           {
             std::lock_guard<std::mutex> l(times_mu_);
@@ -177,7 +179,10 @@ bool Replicator::Pass::RunJobs(size_t begin, size_t end) {
                 std::chrono::duration<double>(Clock::now() - begin_t).count());
           }
           ++done_jobs_;
-        });
+        };
+        // Nothing to sync (an idle pass's usual job): no thread for it.
+        if (syncs) stages.Submit(std::move(finish));
+        else finish();
       }
     }
   };
