@@ -132,6 +132,24 @@ def test_concurrent_and_pipelined_jobs_never_meet_on_a_peer_device(depth):
             assert recon(src)['suffix_sync'] == 0
 
 
+def test_bodies_past_the_preload_budget_are_read_when_sent():
+    # ~100 bodies of 60,000 bytes per partition: one batch, of which the sender
+    # preloads 4 MiB during the walk and reads the rest as it sends them.
+    with Cluster(nodes=4, replicas=3, part_power=1, replication='external',
+                 replicator_options={'sync_method': 'native'}) as c:
+        with replicant_servers(c):
+            src = c.nodes[0]
+            bodies = {'mid-%03d' % i: os.urandom(60000) for i in range(200)}
+            for name, body in bodies.items():
+                c.write_object_on(src, ACCOUNT, CONTAINER, name, body)
+            p = replicate(src)
+            assert recon(src)['failure'] == 0, p.stderr[-3000:]
+            for name, body in bodies.items():
+                for prim in c.primaries(ACCOUNT, CONTAINER, name):
+                    r = c.get_object(prim.node, ACCOUNT, CONTAINER, name, device=prim.device)
+                    assert r.status == 200 and r.body == body, (name, prim.node.name, r.status)
+
+
 def test_native_falls_back_to_ssync_for_swift_object_servers():
     with Cluster(nodes=4, replicas=3, part_power=6,
                  replicator_options={'sync_method': 'native', 'concurrency': 2}) as c:
