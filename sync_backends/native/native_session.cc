@@ -74,7 +74,13 @@ Result<nlohmann::json> NativeSession::Receive() {
 void NativeSession::Finish() {
   SyncFileRequest done;
   done.done = true;
-  if (Send(ToJson(done)).ok()) (void)Flush();
+  if (Send(ToJson(done)).ok() && Flush().ok()) {
+    // The receiver closes once its session returned, i.e. once it released its
+    // partition and device locks: whoever opens the next session to this device
+    // (another job, here or elsewhere) then finds it free, not busy for a moment.
+    char c;
+    (void)tcp_->Read(&c, 1);  // EOF (or the read timeout) is all that can come
+  }
   tcp_->Close();
 }
 
