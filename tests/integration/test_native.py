@@ -39,6 +39,20 @@ def _batch_syncs(served):
         r'syncfs \+ (\d+) fsyncs', served)]
 
 
+def _write_on(c, node, bodies):
+    """Writes each name -> body on `node` only, with Swift's DiskFile."""
+    for name, body in bodies.items():
+        c.write_object_on(node, ACCOUNT, CONTAINER, name, body)
+
+
+def _check_on_every_primary(c, bodies):
+    """Every primary serves each body, through Swift's object server."""
+    for name, body in bodies.items():
+        for prim in c.primaries(ACCOUNT, CONTAINER, name):
+            r = c.get_object(prim.node, ACCOUNT, CONTAINER, name, device=prim.device)
+            assert r.status == 200 and r.body == body, (name, prim.node.name, r.status)
+
+
 @pytest.mark.parametrize('extensions', ['batch,delta,md5', 'delta,md5', 'batch,md5',
                                         'batch,delta', ''])
 def test_native_to_replicant_serve_converges(extensions):
@@ -84,14 +98,10 @@ def test_batches_of_small_files_are_made_durable_together(batch_sync):
         with replicant_servers(c):
             src = c.nodes[0]
             bodies = {'small-%02d' % i: os.urandom(100 + i) for i in range(80)}
-            for name, body in bodies.items():
-                c.write_object_on(src, ACCOUNT, CONTAINER, name, body)
+            _write_on(c, src, bodies)
             p = replicate(src)
             assert recon(src)['failure'] == 0, p.stderr[-3000:]
-            for name, body in bodies.items():
-                for prim in c.primaries(ACCOUNT, CONTAINER, name):
-                    r = c.get_object(prim.node, ACCOUNT, CONTAINER, name, device=prim.device)
-                    assert r.status == 200 and r.body == body, (name, prim.node.name, r.status)
+            _check_on_every_primary(c, bodies)
             sessions = _batch_syncs(''.join(_log(c, n) for n in c.nodes[1:]))
             big = [s for s in sessions if s[0] >= 8]
             assert big, sessions
@@ -115,8 +125,7 @@ def test_concurrent_and_pipelined_jobs_never_meet_on_a_peer_device(depth):
             src = c.nodes[0]
             w = Workload(c, src, 'gate')
             bodies = {'many-%02d' % i: os.urandom(64 + i) for i in range(60)}
-            for name, body in bodies.items():
-                c.write_object_on(src, ACCOUNT, CONTAINER, name, body)
+            _write_on(c, src, bodies)
             p = replicate(src)
             served = ''.join(_log(c, n) for n in c.nodes[1:])
             assert 'device busy' not in served and 'device busy' not in p.stderr
@@ -124,10 +133,7 @@ def test_concurrent_and_pipelined_jobs_never_meet_on_a_peer_device(depth):
             assert not problems, (problems, p.stderr[-3000:])
             stats = recon(src)
             assert stats['failure'] == 0 and stats['suffix_sync'] > 0, stats
-            for name, body in bodies.items():
-                for prim in c.primaries(ACCOUNT, CONTAINER, name):
-                    r = c.get_object(prim.node, ACCOUNT, CONTAINER, name, device=prim.device)
-                    assert r.status == 200 and r.body == body, (name, prim.node.name, r.status)
+            _check_on_every_primary(c, bodies)
             replicate(src)
             assert recon(src)['suffix_sync'] == 0
 
@@ -140,14 +146,10 @@ def test_bodies_past_the_preload_budget_are_read_when_sent():
         with replicant_servers(c):
             src = c.nodes[0]
             bodies = {'mid-%03d' % i: os.urandom(60000) for i in range(200)}
-            for name, body in bodies.items():
-                c.write_object_on(src, ACCOUNT, CONTAINER, name, body)
+            _write_on(c, src, bodies)
             p = replicate(src)
             assert recon(src)['failure'] == 0, p.stderr[-3000:]
-            for name, body in bodies.items():
-                for prim in c.primaries(ACCOUNT, CONTAINER, name):
-                    r = c.get_object(prim.node, ACCOUNT, CONTAINER, name, device=prim.device)
-                    assert r.status == 200 and r.body == body, (name, prim.node.name, r.status)
+            _check_on_every_primary(c, bodies)
 
 
 def test_native_falls_back_to_ssync_for_swift_object_servers():
