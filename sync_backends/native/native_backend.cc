@@ -52,6 +52,7 @@ struct Peer {
   std::map<std::string, std::string> object_ts;
   bool failed = false;
   bool wanted = false;  // needs a session (opened with the first batch)
+  bool opened = false;  // its session was tried (it may have failed to open)
   std::optional<PeerGate::Hold> device;  // from opening to Done
   SyncResult result;
   uint64_t deltas = 0, already = 0;
@@ -68,12 +69,14 @@ struct Answer {
 
 class FanOut {
  public:
-  // `open` takes a wanted peer's device and opens its session; it runs when the
-  // first batch is ready, so the local walk for it happens before the receiver waits
-  // on us.
+  // Sessions open when the first batch is ready, so the local walk for it happens
+  // before any receiver waits on us. `open_one` takes one peer's device and opens its
+  // session (from that peer's thread); `open_all` takes every wanted peer's device at
+  // once and opens their sessions in one global order.
   FanOut(const NativeOptions& o, const SyncJob& job, std::vector<Peer>& peers,
-         std::function<void(Peer&)> open)
-      : o_(o), job_(job), peers_(peers), open_(std::move(open)) {}
+         std::function<void(Peer&)> open_one, std::function<void()> open_all)
+      : o_(o), job_(job), peers_(peers), open_one_(std::move(open_one)),
+        open_all_(std::move(open_all)) {}
 
   void Walk();
 
@@ -106,7 +109,9 @@ class FanOut {
   const NativeOptions& o_;
   const SyncJob& job_;
   std::vector<Peer>& peers_;
-  std::function<void(Peer&)> open_;
+  std::function<void(Peer&)> open_one_;
+  std::function<void()> open_all_;
+  bool opened_ = false;
   std::vector<Item> batch_;
   uint64_t batch_bytes_ = 0;
   uint64_t batch_preloaded_ = 0;
@@ -313,6 +318,13 @@ void FanOut::RunBatch(bool last) {
   batch_bytes_ = 0;
   batch_preloaded_ = 0;
   if (items.empty() && !last) return;
+  if (!opened_ && !last) {
+    // More than one batch: a peer's session stays open across the batches while the
+    // others finish theirs. Taking every device first, in one order, keeps two jobs
+    // (here or on other nodes) from each holding a device the other waits for.
+    open_all_();
+  }
+  opened_ = true;
   std::vector<Peer*> working;
   for (auto& p : peers_) {
     if (p.wanted && !p.failed) working.push_back(&p);
@@ -346,7 +358,7 @@ void FanOut::RunBatch(bool last) {
 
 void FanOut::PeerBatch(Peer& p, const std::vector<Item>& items, std::vector<bool>& held,
                        bool last) {
-  if (!p.session) open_(p);
+  if (!p.session && !p.opened) open_one_(p);
   if (p.alive() && !p.session->extensions().batch) {
     for (size_t i = 0; i < items.size(); ++i) {
       if (!Wants(p, items[i])) continue;
@@ -476,6 +488,10 @@ std::string NativeBackend::PeerKey(const Device& node) {
   return fmt::format("{}:{}", node.replication_ip, node.replication_port);
 }
 
+std::string NativeBackend::DeviceKey(const Device& node) {
+  return PeerKey(node) + "/" + node.device;
+}
+
 SyncResult NativeBackend::Sync(const Device& node, const SyncJob& job,
                                const std::vector<std::string>& suffixes) {
   return SyncPeers(job, {PeerSync{node, suffixes}}).front();
@@ -496,12 +512,13 @@ std::vector<SyncResult> NativeBackend::SyncPeers(const SyncJob& job,
       p.wanted = true;
     }
   }
-  // A peer's device is held from its session's opening to its Done: another job's
-  // session to it (concurrency, pipelining) waits here, not on the receiver's lock.
-  // Each peer thread holds one device at a time, so senders never deadlock.
-  auto open = [&](Peer& p) {
+  // A single-batch partition (the usual case) opens each peer's session from that
+  // peer's thread, holding its device from the opening to its Done: another job's
+  // session to it (concurrency, pipelining) waits here, not on the receiver's lock,
+  // and a peer thread holds one device at a time, so no two jobs deadlock.
+  auto open_session = [&](Peer& p) {
     const Device& node = p.spec->node;
-    p.device.emplace(gate_.Acquire({PeerKey(node) + "/" + node.device}));
+    p.opened = true;
     auto opened = NativeSession::Open(node, job.partition, job.policy_index, opts_.session);
     if (opened.error == NativeSession::OpenError::kUnsupported) {
       MarkUnsupported(PeerKey(node), opened.status.message());
@@ -512,7 +529,29 @@ std::vector<SyncResult> NativeBackend::SyncPeers(const SyncJob& job,
     p.session = std::move(opened.session);
     if (!p.session) p.device.reset();
   };
-  FanOut(opts_, job, peers, open).Walk();
+  auto open_one = [&](Peer& p) {
+    p.device.emplace(gate_.Acquire({DeviceKey(p.spec->node)}));
+    open_session(p);
+  };
+  std::optional<PeerGate::Hold> all_devices;  // a multi-batch partition's
+  auto open_all = [&] {
+    std::vector<std::string> devices;
+    std::vector<Peer*> order;
+    for (auto& p : peers) {
+      if (!p.wanted) continue;
+      devices.push_back(DeviceKey(p.spec->node));
+      order.push_back(&p);
+    }
+    all_devices.emplace(gate_.Acquire(devices));
+    std::sort(order.begin(), order.end(), [](const Peer* a, const Peer* b) {
+      const Device &x = a->spec->node, &y = b->spec->node;
+      return std::tie(x.replication_ip, x.replication_port, x.device) <
+             std::tie(y.replication_ip, y.replication_port, y.device);
+    });
+    for (Peer* p : order) open_session(*p);
+  };
+  FanOut(opts_, job, peers, open_one, open_all).Walk();
+  all_devices.reset();
   std::vector<SyncResult> out;
   for (auto& p : peers) {
     if (p.session) {

@@ -59,7 +59,8 @@ class NativeBackend : public SyncBackend {
   void MarkUnsupported(const std::string& peer, const std::string& why);
 
  private:
-  static std::string PeerKey(const Device& node);  // ip:port
+  static std::string PeerKey(const Device& node);    // ip:port
+  static std::string DeviceKey(const Device& node);  // ip:port/device
 
   NativeOptions opts_;
   std::mutex mu_;

@@ -112,14 +112,16 @@ def test_batches_of_small_files_are_made_durable_together(batch_sync):
                     assert sfs == 0 and fsyncs >= 2 * files, sessions
 
 
-@pytest.mark.parametrize('depth', [1, 3])
-def test_concurrent_and_pipelined_jobs_never_meet_on_a_peer_device(depth):
+@pytest.mark.parametrize('depth,batch_files', [(1, 256), (3, 256), (3, 4)])
+def test_concurrent_and_pipelined_jobs_never_meet_on_a_peer_device(depth, batch_files):
     # Receivers that refuse a second session on a device at once (lock timeout 0):
     # four workers, each with `depth` partitions in flight, must still never be turned
-    # away, since sessions to one device wait for each other in the replicator.
+    # away, since sessions to one device wait for each other in the replicator. With
+    # batches of 4 files, sessions stay open across batches: jobs must not deadlock.
     with Cluster(nodes=4, replicas=3, part_power=3, replication='external',
                  replicator_options={'sync_method': 'native', 'concurrency': 4,
-                                     'pipeline_depth': depth},
+                                     'pipeline_depth': depth,
+                                     'native_batch_files': batch_files},
                  replicant_server_options={'replication_lock_timeout': 0}) as c:
         with replicant_servers(c):
             src = c.nodes[0]
