@@ -4,9 +4,11 @@
 // cleaned up by Swift's rules, and the files Swift keeps (.data or .ts, and the .meta
 // files) are offered to every peer that needs that suffix. The first batch (with the
 // bodies of small files) is read before any session opens. Each peer's exchange of a
-// batch runs on a thread of its own; its session takes the peer's device in the
-// backend's PeerGate first (so concurrent jobs never meet on a receiver's device lock)
-// and ends, releasing the device, as soon as that peer is done. With the batch
+// batch runs on a thread of its own. In a single-batch partition each peer's session
+// takes its device in the backend's PeerGate (so concurrent jobs never meet on a
+// receiver's device lock) and ends, releasing it, as soon as that peer is done; a
+// partition of several batches takes all its devices at once and opens the sessions
+// in one global order, since each stays open while the others finish a batch. With the batch
 // extension the offers go out in batches (batch_files files or batch_bytes of bodies)
 // and large .data files go as librsync deltas where the receiver holds an older
 // version. Peers without extensions (Hummingbird) get the plain per-file flow.
