@@ -15,16 +15,14 @@ Scenarios (see docs/bench.md):
 Every method of a scenario runs in the same loop, interleaved (order rotated per repeat);
 the median of --repeat runs is reported, as ratios to Swift's rsync run and to the limit.
 
-Methods are pluggable (METHODS below): a method the replicant build does not support yet
+Methods are pluggable (METHODS in options.py): a method the replicant build does not support yet
 (`replicant replicate` rejecting its sync_method, or no `replicant serve`) is skipped with
 a note. Stdlib + Swift + matplotlib (optional: no charts without it). Run with Debian's
 /usr/bin/python3 (bench/run.sh does).
 """
-import argparse
 import collections
 import json
 import os
-import platform
 import re
 import shutil
 import subprocess
@@ -40,186 +38,28 @@ import cluster as cluster_mod  # noqa: E402
 import replicant_test  # noqa: E402
 import report  # noqa: E402
 import seed  # noqa: E402
+from host import (GNU_TIME, load1, log, machine_info, mount_fs_image,  # noqa: E402
+                  parse_gnu_time, parse_pass_seconds, proc_cpu_seconds, unmount_fs_image)
+from options import (ALL_SCENARIOS, BASELINE, LIMIT, LIMIT_SYNCED, METHODS,  # noqa: E402
+                     SCENARIO_METHODS)
+import options  # noqa: E402
 
 SWIFT_REPLICATOR = '/usr/bin/swift-object-replicator'
-GNU_TIME = '/usr/bin/time'
-BASELINE = 'swift-rsync'
-LIMIT = 'limit (tar)'
-# tar, then `sync -f` of the destination's filesystem: the same copy made durable, which
-# a replicator must do before it acknowledges a file (and tar alone never does)
-LIMIT_SYNCED = 'limit (tar + sync)'
 SOURCE_NODE = 0   # initial sync and idle passes: node 0's replicator
 DRAIN_NODE = 3    # drain: node 3 loses its weight
 
-# name, tool (swift | replicant), sync_method, peers (swift: Swift object servers answer
-# REPLICATE/SSYNC; serve: `replicant serve` on each node's replication port), variant
-# ('nodelay': a what-if, the replicator's `rsync` is a PATH wrapper adding
-# --sockopts=TCP_NODELAY; see docs/bench.md)
-Method = collections.namedtuple('Method', 'name tool sync_method peers variant',
-                                defaults=('',))
-METHODS = [
-    Method('swift-rsync', 'swift', 'rsync', 'swift'),
-    Method('swift-ssync', 'swift', 'ssync', 'swift'),
-    Method('replicant-rsync', 'replicant', 'rsync', 'swift'),
-    Method('swift-rsync+nodelay', 'swift', 'rsync', 'swift', 'nodelay'),
-    Method('replicant-rsync+nodelay', 'replicant', 'rsync', 'swift', 'nodelay'),
-    Method('replicant-ssync', 'replicant', 'ssync', 'swift'),
-    Method('replicant-rsync/serve', 'replicant', 'rsync', 'serve'),
-    Method('replicant-ssync/serve', 'replicant', 'ssync', 'serve'),
-    Method('replicant-native/serve', 'replicant', 'native', 'serve'),
-]
-# which methods each scenario compares
-SCENARIO_METHODS = {
-    'initial': ['swift-rsync', 'swift-ssync', 'replicant-rsync', 'replicant-ssync',
-                'replicant-ssync/serve', 'replicant-native/serve', 'swift-rsync+nodelay',
-                'replicant-rsync+nodelay'],
-    'idle': ['swift-rsync', 'replicant-rsync', 'replicant-rsync/serve',
-             'replicant-native/serve'],
-    'drain': ['swift-rsync', 'swift-ssync', 'replicant-rsync', 'replicant-ssync',
-              'replicant-ssync/serve', 'replicant-native/serve', 'swift-rsync+nodelay',
-              'replicant-rsync+nodelay'],
-}
-ALL_SCENARIOS = ('initial-small', 'initial-large', 'idle', 'drain')
+
+def parse_args(argv):
+    return options.parse_args(argv, __doc__)
+
 
 Run = collections.namedtuple(
     'Run', 'scenario method repeat wall pass_s passes converged rc user_s sys_s maxrss_kb '
            'cluster_cpu_s load1 objects copies bytes note')
 
 
-def log(msg):
-    print('[%s] %s' % (time.strftime('%H:%M:%S'), msg), flush=True)
-
-
-def load1():
-    return os.getloadavg()[0]
-
-
-def default_replicant_bin():
-    env = os.environ.get('REPLICANT_BIN')
-    if env:
-        return env
-    for d in ('build-bench', 'build'):
-        p = os.path.join(SOURCE_DIR, d, 'replicant')
-        if os.access(p, os.X_OK):
-            return p
-    return os.path.join(SOURCE_DIR, 'build-bench', 'replicant')
-
-
-def parse_args(argv):
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--quick', action='store_true',
-                    help='smoke size (CI): 1 repeat, 60 x 4 KiB + 2 x 1 MiB objects, part '
-                         'power 3 (idle 3 and 5); results under bench/results/quick')
-    ap.add_argument('--repeat', type=int, help='runs per method (median quoted); default 3')
-    ap.add_argument('--objects', type=int, help='small objects (default 20000)')
-    ap.add_argument('--size', type=int, help='small object size in bytes (default 4096)')
-    ap.add_argument('--large-objects', type=int, help='large objects (default 200)')
-    ap.add_argument('--large-size', type=int, help='large object size (default 4 MiB)')
-    ap.add_argument('--part-power', type=int, help='initial sync and drain (default 10)')
-    ap.add_argument('--idle-part-powers', help='comma list (default 10,14)')
-    ap.add_argument('--idle-objects', type=int, help='objects in the idle tree '
-                                                     '(default --objects)')
-    ap.add_argument('--scenarios', default=','.join(ALL_SCENARIOS),
-                    help='comma list of %s' % ', '.join(ALL_SCENARIOS))
-    ap.add_argument('--methods', help='comma list of method names (default: all available; '
-                                      '%s always runs)' % BASELINE)
-    ap.add_argument('--concurrency', type=int, default=1,
-                    help='[object-replicator] concurrency for every replicator (default 1, '
-                         "Swift's default)")
-    ap.add_argument('--nodes', type=int, default=4)
-    ap.add_argument('--replicas', type=int, default=3)
-    ap.add_argument('--max-passes', type=int, default=3,
-                    help='passes allowed to converge (their times add up)')
-    ap.add_argument('--pass-timeout', type=float, default=3600)
-    ap.add_argument('--max-load', type=float, default=0,
-                    help='before each timed run wait (up to --load-wait s) until the 1-minute '
-                         'load average is below this (0: do not wait)')
-    ap.add_argument('--load-wait', type=float, default=900)
-    ap.add_argument('--replicant', default=default_replicant_bin(),
-                    help='replicant binary (default build-bench/replicant, $REPLICANT_BIN)')
-    ap.add_argument('--workdir', default='/var/tmp/replicant-bench',
-                    help='clusters, cached object templates, logs (needs room for the trees)')
-    ap.add_argument('--fs-image', metavar='SIZE',
-                    help='put the clusters, templates and the limit copy on a fresh ext4 '
-                         '(with journal) loop-mounted image of SIZE (e.g. 16G) under '
-                         '--workdir, made and removed by the run (needs root)')
-    ap.add_argument('--out', help='results dir (default bench/results, quick: '
-                                  'bench/results/quick)')
-    ap.add_argument('--keep', action='store_true', help='keep cluster dirs and logs')
-    ap.add_argument('--report-only', action='store_true',
-                    help='only redo the tables and charts from --out/runs.csv')
-    a = ap.parse_args(argv)
-    quick = dict(repeat=1, objects=60, size=4096, large_objects=2, large_size=1 << 20,
-                 part_power=3, idle_part_powers='3,5')
-    full = dict(repeat=3, objects=20000, size=4096, large_objects=200, large_size=4 << 20,
-                part_power=10, idle_part_powers='10,14')
-    for k, v in (quick if a.quick else full).items():
-        if getattr(a, k) is None:
-            setattr(a, k, v)
-    if a.idle_objects is None:
-        a.idle_objects = a.objects
-    a.idle_part_powers = [int(x) for x in a.idle_part_powers.split(',') if x]
-    a.scenarios = [s for s in a.scenarios.split(',') if s]
-    for s in a.scenarios:
-        if s not in ALL_SCENARIOS:
-            ap.error('unknown scenario %r' % s)
-    a.methods = None if not a.methods else [m for m in a.methods.split(',') if m]
-    if a.methods is not None:
-        known = {m.name for m in METHODS}
-        for m in a.methods:
-            if m not in known:
-                ap.error('unknown method %r (known: %s)' % (m, ', '.join(sorted(known))))
-        if BASELINE not in a.methods:
-            a.methods.insert(0, BASELINE)
-    if a.out is None:
-        a.out = os.path.join(BENCH_DIR, 'results', 'quick' if a.quick else '')
-    a.out = os.path.abspath(a.out)
-    return a
-
-
 # ----------------------------------------------------------------------------------------
 # processes and measurements
-
-def proc_cpu_seconds(pid):
-    """utime+stime+cutime+cstime of a live process (its reaped children included)."""
-    try:
-        with open('/proc/%d/stat' % pid) as f:
-            fields = f.read().rsplit(')', 1)[1].split()
-        return sum(int(x) for x in fields[11:15]) / os.sysconf('SC_CLK_TCK')
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
-def parse_gnu_time(path):
-    out = {'user_s': 0.0, 'sys_s': 0.0, 'maxrss_kb': 0}
-    try:
-        with open(path) as f:
-            text = f.read()
-    except OSError:
-        return out
-    for key, pat, conv in (('user_s', r'User time \(seconds\): ([\d.]+)', float),
-                           ('sys_s', r'System time \(seconds\): ([\d.]+)', float),
-                           ('maxrss_kb', r'Maximum resident set size \(kbytes\): (\d+)', int)):
-        m = re.search(pat, text)
-        if m:
-            out[key] = conv(m.group(1))
-    return out
-
-
-def parse_pass_seconds(text):
-    """The replicator's own pass time from its log (without process start-up)."""
-    m = re.findall(r'Replication pass \w+: \d+ partitions in ([\d.]+)s', text)
-    if m:
-        return float(m[-1])
-    m = re.findall(r'partitions replicated in ([\d.]+)s', text)  # Swift's stats line
-    if m:
-        return float(m[-1])
-    m = re.findall(r'Object replication complete \(once\)\. \(([\d.]+) minutes\)', text)
-    if m:
-        return float(m[-1]) * 60
-    return None
-
 
 class Bench:
     def __init__(self, args):
@@ -724,98 +564,6 @@ def drain_ring(c, node_index):
         cmds = []
     raise RuntimeError('node %d still holds %d partitions after rebalancing' % (node_index,
                                                                                  left))
-
-
-def machine_info(args):
-    info = collections.OrderedDict()
-    info['date'] = time.strftime('%Y-%m-%d %H:%M:%S %Z')
-    info['host'] = '%s, %d cores, %s' % (platform.platform(), os.cpu_count(),
-                                        mem_total())
-    try:
-        info['replicant'] = '%s (tree %s; binary built %s)' % (
-            args.replicant, subprocess.run(
-                ['git', '-C', SOURCE_DIR, 'describe', '--always', '--dirty'],
-                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout.strip(),
-            time.strftime('%Y-%m-%d %H:%M', time.localtime(os.stat(args.replicant).st_mtime)))
-    except OSError:
-        pass
-    try:
-        import swift
-        info['swift'] = swift.__version__
-    except Exception:
-        pass
-    try:
-        info['rsync'] = subprocess.run(['rsync', '--version'], stdout=subprocess.PIPE,
-                                       text=True).stdout.splitlines()[0]
-    except (OSError, IndexError):
-        pass
-    info['filesystem'] = filesystem_of(os.path.join(args.workdir, 'fs') if args.fs_image
-                                       else args.workdir)
-    info['cluster'] = '%d nodes x 1 device, %d replicas, loopback, replicator concurrency %d' \
-        % (args.nodes, args.replicas, args.concurrency)
-    info['sizes'] = ('small %d x %d B, large %d x %d B, part power %d (initial, drain), '
-                     'idle part powers %s with %d objects, %d repeats' % (
-                         args.objects, args.size, args.large_objects, args.large_size,
-                         args.part_power, ','.join(map(str, args.idle_part_powers)),
-                         args.idle_objects, args.repeat))
-    return info
-
-
-def mount_fs_image(args):
-    """A fresh journaled ext4 on a sparse loop image, mounted at <workdir>/fs.
-
-    The default workdir's filesystem may not be what a storage node runs: a journal-less
-    ext4 (this CI machine's root) makes every new inode after a mass delete (the
-    harness wipes receivers between runs) scan recently deleted ones, which costs the
-    fast methods and the tar limit far more than the slow ones."""
-    img = os.path.join(args.workdir, 'fs.img')
-    mnt = os.path.join(args.workdir, 'fs')
-    subprocess.run(['umount', mnt], stderr=subprocess.DEVNULL, check=False)
-    if os.path.exists(img):
-        os.unlink(img)
-    os.makedirs(mnt, exist_ok=True)
-    try:
-        subprocess.run(['truncate', '-s', args.fs_image, img], check=True)
-        subprocess.run(['mkfs.ext4', '-q', '-F', img], check=True)
-        subprocess.run(['mount', '-o', 'loop', img, mnt], check=True)
-    except (OSError, subprocess.CalledProcessError) as e:
-        raise SystemExit('bench: --fs-image: cannot make and mount %s (%s); it needs root '
-                         'and loop devices' % (img, e))
-    log('data on a fresh ext4 image (%s, journaled) mounted at %s' % (args.fs_image, mnt))
-    return mnt
-
-
-def unmount_fs_image(args):
-    mnt = os.path.join(args.workdir, 'fs')
-    subprocess.run(['umount', mnt], check=False)
-    try:
-        os.unlink(os.path.join(args.workdir, 'fs.img'))
-    except OSError:
-        pass
-
-
-def filesystem_of(path):
-    try:
-        out = subprocess.run(['findmnt', '-no', 'FSTYPE,SOURCE', '-T', path],
-                             stdout=subprocess.PIPE, text=True).stdout.split()
-    except OSError:
-        return '?'
-    fstype = out[0] if out else '?'
-    if fstype == 'ext4':
-        dev = os.path.basename(out[1]) if len(out) > 1 else ''
-        journaled = any(d.startswith(dev + '-') for d in os.listdir('/proc/fs/jbd2')) \
-            if dev and os.path.isdir('/proc/fs/jbd2') else False
-        fstype += ' (journal)' if journaled else ' (no journal)'
-    return fstype
-
-
-def mem_total():
-    try:
-        with open('/proc/meminfo') as f:
-            kb = int(f.readline().split()[1])
-        return '%.0f GiB RAM' % (kb / 1048576.0)
-    except (OSError, ValueError, IndexError):
-        return '? RAM'
 
 
 def main(argv=None):

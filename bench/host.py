@@ -1,0 +1,153 @@
+"""The machine side of a bench run: load, CPU and memory accounting of processes
+(/proc, GNU time), the replicator's own pass time from its log, the fresh journaled
+filesystem image, and the facts about the machine recorded with the results."""
+import collections
+import os
+import platform
+import re
+import subprocess
+import time
+
+from options import SOURCE_DIR
+
+GNU_TIME = '/usr/bin/time'
+
+
+def log(msg):
+    print('[%s] %s' % (time.strftime('%H:%M:%S'), msg), flush=True)
+
+
+def load1():
+    return os.getloadavg()[0]
+
+
+def proc_cpu_seconds(pid):
+    """utime+stime+cutime+cstime of a live process (its reaped children included)."""
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            fields = f.read().rsplit(')', 1)[1].split()
+        return sum(int(x) for x in fields[11:15]) / os.sysconf('SC_CLK_TCK')
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def parse_gnu_time(path):
+    out = {'user_s': 0.0, 'sys_s': 0.0, 'maxrss_kb': 0}
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        return out
+    for key, pat, conv in (('user_s', r'User time \(seconds\): ([\d.]+)', float),
+                           ('sys_s', r'System time \(seconds\): ([\d.]+)', float),
+                           ('maxrss_kb', r'Maximum resident set size \(kbytes\): (\d+)', int)):
+        m = re.search(pat, text)
+        if m:
+            out[key] = conv(m.group(1))
+    return out
+
+
+def parse_pass_seconds(text):
+    """The replicator's own pass time from its log (without process start-up)."""
+    m = re.findall(r'Replication pass \w+: \d+ partitions in ([\d.]+)s', text)
+    if m:
+        return float(m[-1])
+    m = re.findall(r'partitions replicated in ([\d.]+)s', text)  # Swift's stats line
+    if m:
+        return float(m[-1])
+    m = re.findall(r'Object replication complete \(once\)\. \(([\d.]+) minutes\)', text)
+    if m:
+        return float(m[-1]) * 60
+    return None
+
+
+def machine_info(args):
+    info = collections.OrderedDict()
+    info['date'] = time.strftime('%Y-%m-%d %H:%M:%S %Z')
+    info['host'] = '%s, %d cores, %s' % (platform.platform(), os.cpu_count(),
+                                        mem_total())
+    try:
+        info['replicant'] = '%s (tree %s; binary built %s)' % (
+            args.replicant, subprocess.run(
+                ['git', '-C', SOURCE_DIR, 'describe', '--always', '--dirty'],
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout.strip(),
+            time.strftime('%Y-%m-%d %H:%M', time.localtime(os.stat(args.replicant).st_mtime)))
+    except OSError:
+        pass
+    try:
+        import swift
+        info['swift'] = swift.__version__
+    except Exception:
+        pass
+    try:
+        info['rsync'] = subprocess.run(['rsync', '--version'], stdout=subprocess.PIPE,
+                                       text=True).stdout.splitlines()[0]
+    except (OSError, IndexError):
+        pass
+    info['filesystem'] = filesystem_of(os.path.join(args.workdir, 'fs') if args.fs_image
+                                       else args.workdir)
+    info['cluster'] = '%d nodes x 1 device, %d replicas, loopback, replicator concurrency %d' \
+        % (args.nodes, args.replicas, args.concurrency)
+    info['sizes'] = ('small %d x %d B, large %d x %d B, part power %d (initial, drain), '
+                     'idle part powers %s with %d objects, %d repeats' % (
+                         args.objects, args.size, args.large_objects, args.large_size,
+                         args.part_power, ','.join(map(str, args.idle_part_powers)),
+                         args.idle_objects, args.repeat))
+    return info
+
+
+def mount_fs_image(args):
+    """A fresh journaled ext4 on a sparse loop image, mounted at <workdir>/fs.
+
+    The default workdir's filesystem may not be what a storage node runs: a journal-less
+    ext4 (this CI machine's root) makes every new inode after a mass delete (the
+    harness wipes receivers between runs) scan recently deleted ones, which costs the
+    fast methods and the tar limit far more than the slow ones."""
+    img = os.path.join(args.workdir, 'fs.img')
+    mnt = os.path.join(args.workdir, 'fs')
+    subprocess.run(['umount', mnt], stderr=subprocess.DEVNULL, check=False)
+    if os.path.exists(img):
+        os.unlink(img)
+    os.makedirs(mnt, exist_ok=True)
+    try:
+        subprocess.run(['truncate', '-s', args.fs_image, img], check=True)
+        subprocess.run(['mkfs.ext4', '-q', '-F', img], check=True)
+        subprocess.run(['mount', '-o', 'loop', img, mnt], check=True)
+    except (OSError, subprocess.CalledProcessError) as e:
+        raise SystemExit('bench: --fs-image: cannot make and mount %s (%s); it needs root '
+                         'and loop devices' % (img, e))
+    log('data on a fresh ext4 image (%s, journaled) mounted at %s' % (args.fs_image, mnt))
+    return mnt
+
+
+def unmount_fs_image(args):
+    mnt = os.path.join(args.workdir, 'fs')
+    subprocess.run(['umount', mnt], check=False)
+    try:
+        os.unlink(os.path.join(args.workdir, 'fs.img'))
+    except OSError:
+        pass
+
+
+def filesystem_of(path):
+    try:
+        out = subprocess.run(['findmnt', '-no', 'FSTYPE,SOURCE', '-T', path],
+                             stdout=subprocess.PIPE, text=True).stdout.split()
+    except OSError:
+        return '?'
+    fstype = out[0] if out else '?'
+    if fstype == 'ext4':
+        dev = os.path.basename(out[1]) if len(out) > 1 else ''
+        journaled = any(d.startswith(dev + '-') for d in os.listdir('/proc/fs/jbd2')) \
+            if dev and os.path.isdir('/proc/fs/jbd2') else False
+        fstype += ' (journal)' if journaled else ' (no journal)'
+    return fstype
+
+
+def mem_total():
+    try:
+        with open('/proc/meminfo') as f:
+            kb = int(f.readline().split()[1])
+        return '%.0f GiB RAM' % (kb / 1048576.0)
+    except (OSError, ValueError, IndexError):
+        return '? RAM'

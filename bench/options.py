@@ -1,0 +1,128 @@
+"""What a bench run compares and how it is asked for: the methods (replicator, sync
+method, peers), the scenarios and which methods each compares, and the command line."""
+import argparse
+import collections
+import os
+
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+SOURCE_DIR = os.path.dirname(BENCH_DIR)
+
+BASELINE = 'swift-rsync'
+LIMIT = 'limit (tar)'
+# tar, then `sync -f` of the destination's filesystem: the same copy made durable, which
+# a replicator must do before it acknowledges a file (and tar alone never does)
+LIMIT_SYNCED = 'limit (tar + sync)'
+
+# name, tool (swift | replicant), sync_method, peers (swift: Swift object servers answer
+# REPLICATE/SSYNC; serve: `replicant serve` on each node's replication port), variant
+# ('nodelay': a what-if, the replicator's `rsync` is a PATH wrapper adding
+# --sockopts=TCP_NODELAY; see docs/bench.md)
+Method = collections.namedtuple('Method', 'name tool sync_method peers variant',
+                                defaults=('',))
+METHODS = [
+    Method('swift-rsync', 'swift', 'rsync', 'swift'),
+    Method('swift-ssync', 'swift', 'ssync', 'swift'),
+    Method('replicant-rsync', 'replicant', 'rsync', 'swift'),
+    Method('swift-rsync+nodelay', 'swift', 'rsync', 'swift', 'nodelay'),
+    Method('replicant-rsync+nodelay', 'replicant', 'rsync', 'swift', 'nodelay'),
+    Method('replicant-ssync', 'replicant', 'ssync', 'swift'),
+    Method('replicant-rsync/serve', 'replicant', 'rsync', 'serve'),
+    Method('replicant-ssync/serve', 'replicant', 'ssync', 'serve'),
+    Method('replicant-native/serve', 'replicant', 'native', 'serve'),
+]
+# which methods each scenario compares
+SCENARIO_METHODS = {
+    'initial': ['swift-rsync', 'swift-ssync', 'replicant-rsync', 'replicant-ssync',
+                'replicant-ssync/serve', 'replicant-native/serve', 'swift-rsync+nodelay',
+                'replicant-rsync+nodelay'],
+    'idle': ['swift-rsync', 'replicant-rsync', 'replicant-rsync/serve',
+             'replicant-native/serve'],
+    'drain': ['swift-rsync', 'swift-ssync', 'replicant-rsync', 'replicant-ssync',
+              'replicant-ssync/serve', 'replicant-native/serve', 'swift-rsync+nodelay',
+              'replicant-rsync+nodelay'],
+}
+ALL_SCENARIOS = ('initial-small', 'initial-large', 'idle', 'drain')
+
+
+def default_replicant_bin():
+    env = os.environ.get('REPLICANT_BIN')
+    if env:
+        return env
+    for d in ('build-bench', 'build'):
+        p = os.path.join(SOURCE_DIR, d, 'replicant')
+        if os.access(p, os.X_OK):
+            return p
+    return os.path.join(SOURCE_DIR, 'build-bench', 'replicant')
+
+
+def parse_args(argv, description=None):
+    ap = argparse.ArgumentParser(description=description,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--quick', action='store_true',
+                    help='smoke size (CI): 1 repeat, 60 x 4 KiB + 2 x 1 MiB objects, part '
+                         'power 3 (idle 3 and 5); results under bench/results/quick')
+    ap.add_argument('--repeat', type=int, help='runs per method (median quoted); default 3')
+    ap.add_argument('--objects', type=int, help='small objects (default 20000)')
+    ap.add_argument('--size', type=int, help='small object size in bytes (default 4096)')
+    ap.add_argument('--large-objects', type=int, help='large objects (default 200)')
+    ap.add_argument('--large-size', type=int, help='large object size (default 4 MiB)')
+    ap.add_argument('--part-power', type=int, help='initial sync and drain (default 10)')
+    ap.add_argument('--idle-part-powers', help='comma list (default 10,14)')
+    ap.add_argument('--idle-objects', type=int, help='objects in the idle tree '
+                                                     '(default --objects)')
+    ap.add_argument('--scenarios', default=','.join(ALL_SCENARIOS),
+                    help='comma list of %s' % ', '.join(ALL_SCENARIOS))
+    ap.add_argument('--methods', help='comma list of method names (default: all available; '
+                                      '%s always runs)' % BASELINE)
+    ap.add_argument('--concurrency', type=int, default=1,
+                    help='[object-replicator] concurrency for every replicator (default 1, '
+                         "Swift's default)")
+    ap.add_argument('--nodes', type=int, default=4)
+    ap.add_argument('--replicas', type=int, default=3)
+    ap.add_argument('--max-passes', type=int, default=3,
+                    help='passes allowed to converge (their times add up)')
+    ap.add_argument('--pass-timeout', type=float, default=3600)
+    ap.add_argument('--max-load', type=float, default=0,
+                    help='before each timed run wait (up to --load-wait s) until the 1-minute '
+                         'load average is below this (0: do not wait)')
+    ap.add_argument('--load-wait', type=float, default=900)
+    ap.add_argument('--replicant', default=default_replicant_bin(),
+                    help='replicant binary (default build-bench/replicant, $REPLICANT_BIN)')
+    ap.add_argument('--workdir', default='/var/tmp/replicant-bench',
+                    help='clusters, cached object templates, logs (needs room for the trees)')
+    ap.add_argument('--fs-image', metavar='SIZE',
+                    help='put the clusters, templates and the limit copy on a fresh ext4 '
+                         '(with journal) loop-mounted image of SIZE (e.g. 16G) under '
+                         '--workdir, made and removed by the run (needs root)')
+    ap.add_argument('--out', help='results dir (default bench/results, quick: '
+                                  'bench/results/quick)')
+    ap.add_argument('--keep', action='store_true', help='keep cluster dirs and logs')
+    ap.add_argument('--report-only', action='store_true',
+                    help='only redo the tables and charts from --out/runs.csv')
+    a = ap.parse_args(argv)
+    quick = dict(repeat=1, objects=60, size=4096, large_objects=2, large_size=1 << 20,
+                 part_power=3, idle_part_powers='3,5')
+    full = dict(repeat=3, objects=20000, size=4096, large_objects=200, large_size=4 << 20,
+                part_power=10, idle_part_powers='10,14')
+    for k, v in (quick if a.quick else full).items():
+        if getattr(a, k) is None:
+            setattr(a, k, v)
+    if a.idle_objects is None:
+        a.idle_objects = a.objects
+    a.idle_part_powers = [int(x) for x in a.idle_part_powers.split(',') if x]
+    a.scenarios = [s for s in a.scenarios.split(',') if s]
+    for s in a.scenarios:
+        if s not in ALL_SCENARIOS:
+            ap.error('unknown scenario %r' % s)
+    a.methods = None if not a.methods else [m for m in a.methods.split(',') if m]
+    if a.methods is not None:
+        known = {m.name for m in METHODS}
+        for m in a.methods:
+            if m not in known:
+                ap.error('unknown method %r (known: %s)' % (m, ', '.join(sorted(known))))
+        if BASELINE not in a.methods:
+            a.methods.insert(0, BASELINE)
+    if a.out is None:
+        a.out = os.path.join(BENCH_DIR, 'results', 'quick' if a.quick else '')
+    a.out = os.path.abspath(a.out)
+    return a
