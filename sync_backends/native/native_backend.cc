@@ -102,7 +102,7 @@ class FanOut {
   }
   bool Wants(const Peer& p, const Item& it) const { return p.alive() && p.suffixes.count(it.suffix); }
   void PlainExchange(Peer& p, const Item& it, bool* held);
-  void SendBodies(const Item& it, std::vector<std::pair<Peer*, Answer*>>& to);
+  void SendBody(Peer& p, Answer& a, const Item& it);
   void DeleteConfirmed(const std::vector<Item>& items,
                        const std::map<Peer*, std::vector<bool>>& held);
 
@@ -183,7 +183,7 @@ void FanOut::AddObject(const std::string& suffix, const std::string& hash) {
       if (pread(fd.get(), body.data(), body.size(), 0) == it.size) {
         batch_preloaded_ += static_cast<uint64_t>(it.size);
         it.body = std::move(body);
-      }  // else SendBodies reads it again and reports what went wrong
+      }  // else SendBody reads it again and reports what went wrong
     }
     items.push_back(std::move(it));
   }
@@ -230,86 +230,60 @@ void FanOut::PlainExchange(Peer& p, const Item& it, bool* held) {
   }
 }
 
-// Reads the item's file once and streams it to every peer that asked for it: whole
-// bodies to most, a delta to those that sent a usable signature.
-void FanOut::SendBodies(const Item& it, std::vector<std::pair<Peer*, Answer*>>& to) {
+// One item's body to one peer that asked for it: a delta when the peer sent a usable
+// signature, else the whole body (preloaded, or read now).
+void FanOut::SendBody(Peer& p, Answer& a, const Item& it) {
   hashes::UniqueFd fd;
   if (!it.body) fd = hashes::UniqueFd(open(it.path.c_str(), O_RDONLY | O_CLOEXEC));
-  std::vector<std::pair<Peer*, Answer*>> full;
-  for (auto& [p, a] : to) {
-    if (!it.body && fd.get() < 0) {
-      native::BodyHeader skip;
-      skip.skip = true;
-      if (Status st = p->session->Send(native::ToJson(skip)); !st.ok()) Fail(*p, st);
-      continue;
-    }
-    std::unique_ptr<native::DeltaEncoder> enc;
-    // A preloaded body is small: whole costs no more than a delta (and is valid after
-    // one was offered).
-    if (a->offer.delta && !a->signature.empty() && !it.body) {
-      auto e = native::DeltaEncoder::Create(a->signature);
-      if (e.ok()) enc = std::move(*e);
-      else spdlog::warn("{}: unusable signature for {}: {}", p->session->name(), it.filename,
-                        e.status().message());
-    }
-    if (!enc) {
-      full.emplace_back(p, a);
-      continue;
-    }
-    native::BodyHeader h;
-    h.delta = true;
-    Status st = p->session->Send(native::ToJson(h));
-    uint64_t wire = 0;
-    ByteStream& out = p->session->stream();  // (clang 14 cannot capture bindings)
-    if (st.ok()) {
-      st = enc->Encode(fd.get(), static_cast<uint64_t>(it.size), [&](std::string_view piece) {
-        wire += piece.size();
-        return native::WriteChunk(out, piece);
-      });
-    }
-    if (st.ok()) st = native::WriteChunk(p->session->stream(), "");
-    if (!st.ok()) {
-      Fail(*p, st);
-      continue;
-    }
-    a->sent = true;
-    p->deltas++;
-    p->session->CountSent(wire);
+  if (!it.body && fd.get() < 0) {
+    native::BodyHeader skip;
+    skip.skip = true;
+    if (Status st = p.session->Send(native::ToJson(skip)); !st.ok()) Fail(p, st);
+    return;
   }
-  if (full.empty()) return;
-  for (auto& [p, a] : full) {
-    native::BodyHeader h;
-    h.size = it.size;
-    if (Status st = p->session->Send(native::ToJson(h)); !st.ok()) Fail(*p, st);
+  std::unique_ptr<native::DeltaEncoder> enc;
+  // A preloaded body is small: whole costs no more than a delta (and is valid after one
+  // was offered).
+  if (a.offer.delta && !a.signature.empty() && !it.body) {
+    auto e = native::DeltaEncoder::Create(a.signature);
+    if (e.ok()) enc = std::move(*e);
+    else spdlog::warn("{}: unusable signature for {}: {}", p.session->name(), it.filename,
+                      e.status().message());
   }
-  if (it.body) {
-    for (auto& [p, a] : full) {
-      if (p->failed) continue;
-      if (Status st = p->session->stream().Write(*it.body); !st.ok()) Fail(*p, st);
+  ByteStream& out = p.session->stream();
+  native::BodyHeader h;
+  h.delta = enc != nullptr;
+  h.size = enc ? 0 : it.size;
+  Status st = p.session->Send(native::ToJson(h));
+  uint64_t wire = 0;
+  if (st.ok() && enc) {
+    st = enc->Encode(fd.get(), static_cast<uint64_t>(it.size), [&](std::string_view piece) {
+      wire += piece.size();
+      return native::WriteChunk(out, piece);
+    });
+    if (st.ok()) st = native::WriteChunk(out, "");
+  } else if (st.ok() && it.body) {
+    st = out.Write(*it.body);
+    wire = static_cast<uint64_t>(it.size);
+  } else if (st.ok()) {
+    if (p.read_buf.empty()) p.read_buf.resize(kReadChunk);
+    for (int64_t off = 0; st.ok() && off < it.size;) {
+      ssize_t n = pread(fd.get(), p.read_buf.data(),
+                        std::min<int64_t>(p.read_buf.size(), it.size - off), off);
+      // Mid-body: only closing the session keeps the peer in step.
+      if (n <= 0) st = Status::IOError("short read of " + it.path);
+      else st = out.Write(std::string_view(p.read_buf.data(), n));
+      off += n > 0 ? n : 0;
     }
+    wire = static_cast<uint64_t>(it.size);
   }
-  std::string& buf = full.front().first->read_buf;  // one peer's, for this read
-  if (buf.empty() && !it.body) buf.resize(kReadChunk);
-  for (int64_t off = it.body ? it.size : 0; off < it.size;) {
-    ssize_t n = pread(fd.get(), buf.data(), std::min<int64_t>(buf.size(), it.size - off), off);
-    if (n <= 0) {
-      // The peers are mid-body: only closing their sessions keeps them in step.
-      for (auto& [p, a] : full) Fail(*p, Status::IOError("short read of " + it.path));
-      return;
-    }
-    for (auto& [p, a] : full) {
-      if (p->failed) continue;
-      if (Status st = p->session->stream().Write(std::string_view(buf.data(), n)); !st.ok()) {
-        Fail(*p, st);
-      }
-    }
-    off += n;
+  if (!st.ok()) {
+    Fail(p, st);
+    return;
   }
-  for (auto& [p, a] : full) {
-    if (p->failed) continue;
-    a->sent = true;
-    p->session->CountSent(static_cast<uint64_t>(it.size));
-  }
+  a.sent = true;
+  if (enc) p.deltas++;
+  p.session->CountSent(wire);
 }
 
 void FanOut::RunBatch(bool last) {
@@ -407,8 +381,7 @@ void FanOut::PeerBatch(Peer& p, const std::vector<Item>& items, std::vector<bool
         held[i] = true;
         p.already++;
       } else if (a.offer.go_ahead) {
-        std::vector<std::pair<Peer*, Answer*>> to{{&p, &a}};
-        SendBodies(items[i], to);
+        SendBody(p, a, items[i]);
         go++;
       }
     }
