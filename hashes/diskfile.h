@@ -97,6 +97,12 @@ struct WriterOptions {
   // The caller invalidates the suffix before Commit (InvalidateHashes, once for a
   // whole batch); Put and Commit then leave hashes.invalid alone.
   bool caller_invalidates = false;
+  // For large bodies: Write() does not hash. The body's MD5 is computed by reading the
+  // temp file back from the page cache while its fsync runs (SyncData), and checked
+  // before anything is published, so it costs no wall time beyond the fsync. A body
+  // that does not match its ETag fails SyncData (or DataSyncedByFilesystemSync) and is
+  // never renamed into place.
+  bool hash_while_syncing = false;
 };
 
 // fsync of a directory.
@@ -117,7 +123,8 @@ class ObjectWriter {
 
   Status Write(std::string_view chunk);
   uint64_t bytes_written() const { return bytes_written_; }
-  // MD5 hex of everything written so far.
+  // MD5 hex of everything written so far (with hash_while_syncing: of what has been
+  // hashed so far; Put, PrepareRaw and SyncData catch up themselves).
   std::string etag() const;
   const std::string& temp_path() const { return tmp_path_; }
 
@@ -145,8 +152,9 @@ class ObjectWriter {
                     const Metadata& decoded);
   Status SyncData();
   // Instead of SyncData: the caller made the temp file durable itself, by a syncfs(2)
-  // of its filesystem that began after PrepareRaw returned.
-  void DataSyncedByFilesystemSync();
+  // of its filesystem that began after PrepareRaw returned. Fails only on a deferred
+  // ETag check (hash_while_syncing).
+  Status DataSyncedByFilesystemSync();
   Result<std::string> Commit();
   // The suffix dir the file goes to, for a caller that invalidates it.
   std::string suffix_dir() const;
@@ -155,11 +163,17 @@ class ObjectWriter {
   ObjectWriter(std::string device_path, std::string hash_dir, WriterOptions options);
   Status Finalize(const std::string& filename, std::string_view pickled);
   Status Seal(std::string filename, std::string_view pickled);
+  // hash_while_syncing: hashes the bytes written since the last call, read back.
+  Status HashWritten();
+  // The deferred ETag check PrepareRaw left for SyncData.
+  Status CheckDeferredEtag();
 
   std::string device_path_, hash_dir_, tmp_path_;
   WriterOptions options_;
   UniqueFd fd_;
   uint64_t bytes_written_ = 0;
+  uint64_t bytes_hashed_ = 0;
+  std::optional<std::string> deferred_etag_;  // metadata's ETag, checked by SyncData
   struct Md5State;
   std::unique_ptr<Md5State> md5_;
   bool done_ = false;  // put (or failed past the point of retrying)

@@ -4,10 +4,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <random>
 #include <string>
+#include <thread>
 
 #include "hashes/diskfile.h"
 #include "hashes/partition_hashes.h"
@@ -83,15 +85,24 @@ std::string ToLower(std::string s) {
 
 // The body checks Swift's object server makes before put(): the client's ETag and
 // Content-Length must match what arrived.
-Status CheckBody(const Metadata& md, const std::string& etag, uint64_t size) {
-  if (const std::string* e = md.Get("ETag"); e && !e->empty() && ToLower(*e) != etag) {
-    return Status::Corruption("ETag mismatch: metadata " + *e + ", body " + etag);
+Status CheckEtag(const std::string* expected, const std::string& etag) {
+  if (expected && !expected->empty() && ToLower(*expected) != etag) {
+    return Status::Corruption("ETag mismatch: metadata " + *expected + ", body " + etag);
   }
+  return Status::OK();
+}
+
+Status CheckLength(const Metadata& md, uint64_t size) {
   if (const std::string* cl = md.Get("Content-Length"); cl && *cl != std::to_string(size)) {
     return Status::Corruption("Content-Length mismatch: metadata " + *cl + ", body " +
                               std::to_string(size));
   }
   return Status::OK();
+}
+
+Status CheckBody(const Metadata& md, const std::string& etag, uint64_t size) {
+  if (Status s = CheckEtag(md.Get("ETag"), etag); !s.ok()) return s;
+  return CheckLength(md, size);
 }
 
 }  // namespace
@@ -168,7 +179,10 @@ std::string ObjectWriter::etag() const {
 
 Status ObjectWriter::Write(std::string_view chunk) {
   if (done_ || fd_.get() < 0) return Status::InvalidArgument("writer is closed");
-  EVP_DigestUpdate(md5_->ctx, chunk.data(), chunk.size());
+  if (!options_.hash_while_syncing) {
+    EVP_DigestUpdate(md5_->ctx, chunk.data(), chunk.size());
+    bytes_hashed_ += chunk.size();
+  }
   uint64_t before = bytes_written_;
   while (!chunk.empty()) {
     ssize_t n = write(fd_.get(), chunk.data(), chunk.size());
@@ -180,10 +194,36 @@ Status ObjectWriter::Write(std::string_view chunk) {
     bytes_written_ += static_cast<uint64_t>(n);
   }
   if (bytes_written_ / kBytesPerSync != before / kBytesPerSync) {
+    // Hash what is still cached before the pages are dropped.
+    if (Status s = HashWritten(); !s.ok()) return s;
     fdatasync(fd_.get());
     posix_fadvise(fd_.get(), 0, 0, POSIX_FADV_DONTNEED);
   }
   return Status::OK();
+}
+
+Status ObjectWriter::HashWritten() {
+  constexpr size_t kChunk = 1 << 20;
+  std::string buf(static_cast<size_t>(std::min<uint64_t>(kChunk, bytes_written_ - bytes_hashed_)),
+                  '\0');
+  while (bytes_hashed_ < bytes_written_) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), bytes_written_ - bytes_hashed_));
+    ssize_t n = pread(fd_.get(), buf.data(), want, static_cast<off_t>(bytes_hashed_));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::FromErrno("read back " + tmp_path_, errno);
+    if (n == 0) return Status::IOError("read back " + tmp_path_ + ": file is short");
+    EVP_DigestUpdate(md5_->ctx, buf.data(), static_cast<size_t>(n));
+    bytes_hashed_ += static_cast<uint64_t>(n);
+  }
+  return Status::OK();
+}
+
+Status ObjectWriter::CheckDeferredEtag() {
+  if (Status s = HashWritten(); !s.ok()) return s;
+  if (!deferred_etag_) return Status::OK();
+  Status s = CheckEtag(&*deferred_etag_, etag());
+  if (s.ok()) deferred_etag_.reset();
+  return s;
 }
 
 Result<std::string> ObjectWriter::Put(ObjectFileType type, Metadata metadata) {
@@ -193,6 +233,8 @@ Result<std::string> ObjectWriter::Put(ObjectFileType type, Metadata metadata) {
   if (!ts.ok()) return ts.status().WithContext("X-Timestamp");
   std::string filename;
   if (type == ObjectFileType::kData) {
+    // The stored ETag is the computed one, so it is needed before the metadata.
+    if (Status s = HashWritten(); !s.ok()) return s;
     std::string body_etag = etag();
     Status s = CheckBody(metadata, body_etag, bytes_written_);
     if (!s.ok()) return s;
@@ -241,8 +283,14 @@ Status ObjectWriter::PrepareRaw(std::string_view filename, std::string_view pick
     return Status::InvalidArgument("not an object file name: '" + std::string(filename) + "'");
   }
   if (parsed->kind == FileKind::kData) {
-    Status s = CheckBody(decoded, etag(), bytes_written_);
+    Status s = CheckLength(decoded, bytes_written_);
     if (!s.ok()) return s;
+    if (options_.hash_while_syncing) {
+      // Checked by SyncData, which hashes the file while it is being flushed.
+      if (const std::string* e = decoded.Get("ETag")) deferred_etag_ = *e;
+    } else if (s = CheckEtag(decoded.Get("ETag"), etag()); !s.ok()) {
+      return s;
+    }
   } else if (bytes_written_ != 0) {
     return Status::InvalidArgument(".ts and .meta files take no body");
   }
@@ -262,16 +310,33 @@ Status ObjectWriter::SyncData() {
   if (done_ || fd_.get() < 0) return Status::InvalidArgument("writer is closed");
   // Data and xattrs reach the disk before the name does: the rename can only
   // publish a complete file.
-  if (fsync(fd_.get()) != 0) return Status::FromErrno("fsync " + tmp_path_, errno);
+  int rc = 0, err = 0;
+  Status checked;
+  if (bytes_hashed_ < bytes_written_ || deferred_etag_) {
+    // The MD5 runs on this thread while another waits for the disk.
+    std::thread flush([&] {
+      rc = fsync(fd_.get());
+      err = errno;
+    });
+    checked = CheckDeferredEtag();
+    flush.join();
+  } else {
+    rc = fsync(fd_.get());
+    err = errno;
+  }
+  if (rc != 0) return Status::FromErrno("fsync " + tmp_path_, err);
+  if (!checked.ok()) return checked;
   posix_fadvise(fd_.get(), 0, 0, POSIX_FADV_DONTNEED);
   synced_ = true;
   return Status::OK();
 }
 
-void ObjectWriter::DataSyncedByFilesystemSync() {
-  if (done_ || fd_.get() < 0) return;
+Status ObjectWriter::DataSyncedByFilesystemSync() {
+  if (done_ || fd_.get() < 0) return Status::InvalidArgument("writer is closed");
+  if (Status s = CheckDeferredEtag(); !s.ok()) return s;
   posix_fadvise(fd_.get(), 0, 0, POSIX_FADV_DONTNEED);
   synced_ = true;
+  return Status::OK();
 }
 
 // _finalize_put + renamer: metadata, fsync, invalidate, rename, fsync dirs, cleanup.

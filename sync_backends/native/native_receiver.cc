@@ -184,6 +184,8 @@ Result<FileUploadResponse> Session::ReceiveFile(Accepted& acc, bool delta,
   wo.reclaim_age = req_.reclaim_age;
   wo.deferred_dir_syncs = deferred;
   wo.caller_invalidates = pending != nullptr;  // CommitPending does it for the batch
+  // A large body's MD5 then overlaps its fsync instead of its receive.
+  wo.hash_while_syncing = static_cast<uint64_t>(acc.size) >= kFsyncAlwaysSize;
   auto writer = hashes::ObjectWriter::Create(req_.target.device_path(), acc.path.hash_dir, wo);
   std::optional<Status> write_error;
   auto sink = [&](std::string_view piece) -> Status {
@@ -270,8 +272,7 @@ void Session::CommitPending(std::vector<Pending>& pending, BatchUploadResponse& 
     Status s = SyncFilesystem();
     for (size_t i = 0; i < pending.size(); ++i) {
       if (pending[i].large) continue;
-      if (s.ok()) pending[i].writer->DataSyncedByFilesystemSync();
-      synced[i] = s;
+      synced[i] = s.ok() ? pending[i].writer->DataSyncedByFilesystemSync() : s;
     }
   }
   // Swift invalidates each suffix before its rename; one append does it for the batch.

@@ -377,3 +377,43 @@ def test_hostile_frames_end_only_their_session(served):
     log = _log(c, node)
     for needle in ('exceeds the limit', 'not valid JSON', 'bad file path', 'bad xattrs'):
         assert needle in log, needle
+
+
+def test_bodies_that_do_not_match_their_etag_are_refused(served):
+    # Small bodies are hashed as they arrive; large ones (1 MiB or more) while their
+    # fsync runs. Either way a corrupt body is refused and never published; good ones
+    # of both sizes are.
+    c, node, _ = served
+    dev = node.devices[0]
+    files, bodies = [], {}
+    for tag, size, corrupt in (('small-bad', 5000, True), ('large-bad', 1500000, True),
+                               ('large-good', 1500000, False), ('small-good', 5000, False)):
+        name, part, h = _pick(c, node, tag)
+        body = os.urandom(size)
+        ts = c.next_timestamp()
+        md = _metadata(name, body, ts)
+        sent = body[:-1] + bytes([body[-1] ^ 1]) if corrupt else body
+        files.append((name, part, h, sent, {
+            'Path': '%s/objects/%d/%s/%s/%s.data' % (dev, part, h[-3:], h, ts),
+            'Xattrs': pickle.dumps(md, protocol=2).hex(), 'Size': size}))
+        bodies[name] = (body, corrupt)
+    results = []
+    for name, part, h, sent, offer in files:  # one partition each: a session each
+        s = _hostile(node, part, [_frame({'Files': [offer]})])
+        assert _read_frame(s)['Files'][0]['GoAhead']
+        s.sendall(_frame({'Size': len(sent)}) + sent)
+        results.append(_read_frame(s)['Files'][0])
+        s.sendall(_frame({'Done': True}))
+        assert _closed(s)
+    for (name, _, h, _, _), r in zip(files, results):
+        body, corrupt = bodies[name]
+        if corrupt:
+            assert not r['Success'] and 'ETag mismatch' in r['Msg'], (name, r)
+            assert not object_files(c, node, h), name
+            assert c.get_object(node, ACCOUNT, CONTAINER, name, device=dev).status == 404
+        else:
+            assert r['Success'], (name, r)
+            got = c.get_object(node, ACCOUNT, CONTAINER, name, device=dev)
+            assert got.status == 200 and got.body == body, name
+    tmp = os.path.join(node.device_path(dev), 'tmp')
+    assert not os.listdir(tmp)

@@ -527,6 +527,67 @@ TEST_CASE("A prepared file is published only once it is synced", "[diskfile]") {
   CHECK(fs::is_empty(fs::path(t.path) / "sda" / "tmp"));
 }
 
+TEST_CASE("hash_while_syncing checks the ETag before anything is published", "[diskfile]") {
+  TempDir t;
+  std::string hash_dir = HashDirFor(t.path, "sda", 0, 7, kHash);
+  // Over the 1 MiB read-back chunk and not a multiple of it, in uneven writes.
+  std::string body(2 * (1 << 20) + 12345, '\0');
+  for (size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>(i * 7919 % 251);
+  Metadata md{{"X-Timestamp", "2.00000"}, {"Content-Length", std::to_string(body.size())},
+              {"ETag", Md5Hex(body)}, {"name", "/a/c/o"}};
+  std::string pickled = EncodeMetadata(md);
+  auto writer = [&](std::string_view data) {
+    WriterOptions o;
+    o.hash_while_syncing = true;
+    auto w = ObjectWriter::Create(t.path + "/sda", hash_dir, o);
+    REQUIRE(w.ok());
+    for (size_t at = 0; at < data.size(); at += 100000) {
+      REQUIRE((*w)->Write(data.substr(at, 100000)).ok());
+    }
+    return std::move(*w);
+  };
+  std::string bad = body;
+  bad[1 << 20] ^= 1;  // one bit, in the second read-back chunk
+  SECTION("a matching body is published") {
+    auto w = writer(body);
+    auto p = w->PutRaw("2.00000.data", pickled, md);
+    REQUIRE(p.ok());
+    CHECK(ReadAll(*p) == body);
+    CHECK(w->etag() == Md5Hex(body));
+  }
+  SECTION("a corrupt body fails the sync and is never renamed") {
+    {
+      auto w = writer(bad);
+      // The length is checked at once; the ETag only once the file is read back.
+      REQUIRE(w->PrepareRaw("2.00000.data", pickled, md).ok());
+      CHECK(w->SyncData().IsCorruption());
+      CHECK(w->Commit().status().code() == Status::Code::kInvalidArgument);
+    }
+    {
+      auto w = writer(bad);
+      REQUIRE(w->PrepareRaw("2.00000.data", pickled, md).ok());
+      CHECK(w->DataSyncedByFilesystemSync().IsCorruption());
+      CHECK(w->Commit().status().code() == Status::Code::kInvalidArgument);
+    }
+    CHECK_FALSE(fs::exists(hash_dir));
+    CHECK(fs::is_empty(fs::path(t.path) / "sda" / "tmp"));
+  }
+  SECTION("a wrong length is refused before any sync") {
+    auto w = writer(body.substr(1));
+    CHECK(w->PrepareRaw("2.00000.data", pickled, md).IsCorruption());
+  }
+  SECTION("Put stores the computed ETag") {
+    auto w = writer(body);
+    Metadata no_etag = md;
+    no_etag.Erase("ETag");
+    auto p = w->Put(ObjectFileType::kData, no_etag);
+    REQUIRE(p.ok());
+    auto obj = OpenObject(hash_dir);
+    REQUIRE(obj.ok());
+    CHECK(obj->metadata.GetOr("ETag", "") == Md5Hex(body));
+  }
+}
+
 TEST_CASE("ListSuffixes keeps 3-character hex names", "[diskfile]") {
   TempDir t;
   for (const char* d : {"abc", "0f1", "ABC", "xyz", "abcd", "tmp"}) fs::create_directory(t.path + "/" + d);
