@@ -12,6 +12,10 @@ Scenarios (see docs/bench.md):
                  initial and drain scenarios as the ceiling for files/s and MB/s
   limit (tar + sync)  the same copy until `sync -f` of its filesystem returns: durable, as a
                  replicator's copies must be before it acknowledges them (shown, not a ratio base)
+  limit (fsync per file)  bench/durable_copy: the tree copied once per receiving node at once,
+                 each copy made durable as Swift's rules require of a replica (temp file,
+                 fsync, rename, fsync of its dirs): the floor of any durable replicator,
+                 the base of the "of fsync floor" column
 Every method of a scenario runs in the same loop, interleaved (order rotated per repeat);
 the median of --repeat runs is reported, as ratios to Swift's rsync run and to the limit.
 
@@ -40,8 +44,8 @@ import report  # noqa: E402
 import seed  # noqa: E402
 from host import (GNU_TIME, load1, log, machine_info, mount_fs_image,  # noqa: E402
                   parse_gnu_time, parse_pass_seconds, proc_cpu_seconds, unmount_fs_image)
-from options import (ALL_SCENARIOS, BASELINE, LIMIT, LIMIT_SYNCED, METHODS,  # noqa: E402
-                     SCENARIO_METHODS)
+from options import (ALL_SCENARIOS, BASELINE, LIMIT, LIMIT_FSYNC, LIMIT_SYNCED,  # noqa: E402
+                     METHODS, SCENARIO_METHODS)
 import options  # noqa: E402
 
 SWIFT_REPLICATOR = '/usr/bin/swift-object-replicator'
@@ -430,7 +434,37 @@ class Bench:
         self.record(run)
         self.record(run._replace(method=LIMIT_SYNCED, wall=synced_wall, pass_s=synced_wall))
         subprocess.run(['rm', '-rf', dest, tdir], check=True)
+        self.durable_copy_run(scenario, src, rep, len(manifest['objects']))
         return run
+
+    def durable_copy_run(self, scenario, src, rep, nfiles):
+        """bench/durable_copy of the tree to one dir per receiving node, all at once."""
+        tool = os.path.join(os.path.dirname(os.path.abspath(self.args.replicant)), 'tools',
+                            'durable_copy')
+        if not os.access(tool, os.X_OK):
+            self.note('%s skipped: no %s (scripts/build.sh builds it)' % (LIMIT_FSYNC, tool))
+            return
+        root = os.path.join(self.data_dir, 'floor-dest')
+        dests = [os.path.join(root, 'node%d' % i) for i in range(1, self.args.nodes)]
+        subprocess.run(['rm', '-rf', root], check=True)
+        subprocess.run(['sync'], check=False)
+        l1 = self.wait_quiet()
+        tdir = root + '.time'
+        os.makedirs(tdir, exist_ok=True)
+        t0 = time.monotonic()
+        p = subprocess.run([GNU_TIME, '-v', '-o', os.path.join(tdir, 'floor.time'), tool,
+                            os.path.join(src, 'objects')] + dests,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        wall = time.monotonic() - t0
+        t = parse_gnu_time(os.path.join(tdir, 'floor.time'))
+        out = p.stdout.split()
+        copies, nbytes = (int(out[0]), int(out[1])) if p.returncode == 0 and len(out) == 2 \
+            else (0, 0)
+        ok = copies == nfiles * len(dests)
+        note = '' if ok else 'durable_copy exited %d: %s' % (p.returncode, p.stdout[-300:])
+        self.record(Run(scenario, LIMIT_FSYNC, rep, wall, wall, 1, ok, p.returncode, t['user_s'],
+                        t['sys_s'], t['maxrss_kb'], 0.0, l1, nfiles, copies, nbytes, note))
+        subprocess.run(['rm', '-rf', root, tdir], check=True)
 
     # -- scenarios -----------------------------------------------------------------------
 
@@ -570,7 +604,7 @@ def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.report_only:
         runs, notes, info = report.load_runs(args.out, Run)
-        rows = report.summarize(runs, BASELINE, LIMIT)
+        rows = report.summarize(runs, BASELINE, LIMIT, LIMIT_FSYNC)
         report.write_all(args.out, rows, runs, notes, info, BASELINE, LIMIT)
         print(report.text_table(rows))
         return 0
@@ -606,7 +640,7 @@ def main(argv=None):
             unmount_fs_image(args)
     info['max load1 at run start'] = '%.2f' % bench.max_load_seen
     info['bench wall time'] = '%.0fs' % (time.monotonic() - t0)
-    rows = report.summarize(bench.runs, BASELINE, LIMIT)
+    rows = report.summarize(bench.runs, BASELINE, LIMIT, LIMIT_FSYNC)
     os.makedirs(args.out, exist_ok=True)
     report.write_all(args.out, rows, bench.runs, bench.notes, info, BASELINE, LIMIT)
     print()
