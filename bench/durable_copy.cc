@@ -1,9 +1,10 @@
-// durable_copy: the bench's durable-write floor. Copies every regular file under SRC into
-// each DEST (one writer thread per DEST, all at once) the way any replicator that keeps
-// Swift's rules must write a replica: into a temp file, xattrs included, fsync, rename
-// into place, then fsync the file's directory and the parent of every directory it had
-// to create. Nothing else (no network, no hashing, no protocol), so its files/s is what
-// the disk allows for durable copies at this concurrency.
+// durable_copy: the bench's plain durable copy, "limit (fsync per file)". Copies every
+// regular file under SRC into each DEST (one writer thread per DEST, all at once), each
+// file made durable on its own the way Swift's object server writes a PUT: a temp file,
+// xattrs included, fsync, rename into place, then fsync of the file's directory and of the
+// parent of every directory it had to create, one after another. Nothing else (no network,
+// no hashing, no protocol): its files/s is what the disk gives such a copy at this
+// concurrency. A reference, not a bound: a receiver that batches durability beats it.
 //
 //   durable_copy SRC DEST [DEST ...]     prints "<files> <bytes>" written in total
 #include <fcntl.h>

@@ -12,9 +12,10 @@ LIMIT = 'limit (tar)'
 # tar, then `sync -f` of the destination's filesystem: the same copy made durable, which
 # a replicator must do before it acknowledges a file (and tar alone never does)
 LIMIT_SYNCED = 'limit (tar + sync)'
-# bench/durable_copy: every file written to each receiving node's share of the disk the
-# way a replica must be (temp file, fsync, rename, fsync of its dirs), one writer per
-# receiving node: what the disk allows a durable replicator, without network or hashing
+# bench/durable_copy: every file written to each receiving node's share of the disk and
+# made durable on its own, as Swift's object server does for a PUT (temp file, fsync,
+# rename, fsync of its dirs), one writer per receiving node: a plain durable copy without
+# network or hashing, for reference
 LIMIT_FSYNC = 'limit (fsync per file)'
 
 # name, tool (swift | replicant), sync_method, peers (swift: Swift object servers answer

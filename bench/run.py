@@ -13,9 +13,10 @@ Scenarios (see docs/bench.md):
   limit (tar + sync)  the same copy until `sync -f` of its filesystem returns: durable, as a
                  replicator's copies must be before it acknowledges them (shown, not a ratio base)
   limit (fsync per file)  bench/durable_copy: the tree copied once per receiving node at once,
-                 each copy made durable as Swift's rules require of a replica (temp file,
-                 fsync, rename, fsync of its dirs): the floor of any durable replicator,
-                 the base of the "of fsync floor" column
+                 each file made durable on its own, as Swift's object server does for a PUT
+                 (temp file, fsync, rename, fsync of its dirs): what the disk gives a plain
+                 durable copy, without network or protocol; the base of "of fsync copy"
+                 (a reference, not a bound: batching durability beats it)
 Every method of a scenario runs in the same loop, interleaved (order rotated per repeat);
 the median of --repeat runs is reported, as ratios to Swift's rsync run and to the limit.
 
@@ -444,7 +445,7 @@ class Bench:
         if not os.access(tool, os.X_OK):
             self.note('%s skipped: no %s (scripts/build.sh builds it)' % (LIMIT_FSYNC, tool))
             return
-        root = os.path.join(self.data_dir, 'floor-dest')
+        root = os.path.join(self.data_dir, 'fsync-copy-dest')
         dests = [os.path.join(root, 'node%d' % i) for i in range(1, self.args.nodes)]
         subprocess.run(['rm', '-rf', root], check=True)
         subprocess.run(['sync'], check=False)
@@ -452,11 +453,11 @@ class Bench:
         tdir = root + '.time'
         os.makedirs(tdir, exist_ok=True)
         t0 = time.monotonic()
-        p = subprocess.run([GNU_TIME, '-v', '-o', os.path.join(tdir, 'floor.time'), tool,
+        p = subprocess.run([GNU_TIME, '-v', '-o', os.path.join(tdir, 'fsync-copy.time'), tool,
                             os.path.join(src, 'objects')] + dests,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         wall = time.monotonic() - t0
-        t = parse_gnu_time(os.path.join(tdir, 'floor.time'))
+        t = parse_gnu_time(os.path.join(tdir, 'fsync-copy.time'))
         out = p.stdout.split()
         copies, nbytes = (int(out[0]), int(out[1])) if p.returncode == 0 and len(out) == 2 \
             else (0, 0)
