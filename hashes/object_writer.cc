@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <random>
 #include <string>
+#include <system_error>
 #include <thread>
 
 #include "hashes/diskfile.h"
@@ -203,11 +204,12 @@ Status ObjectWriter::Write(std::string_view chunk) {
 }
 
 Status ObjectWriter::HashWritten() {
-  constexpr size_t kChunk = 1 << 20;
-  std::string buf(static_cast<size_t>(std::min<uint64_t>(kChunk, bytes_written_ - bytes_hashed_)),
-                  '\0');
+  if (bytes_hashed_ >= bytes_written_) return Status::OK();
+  constexpr uint64_t kChunk = 1 << 20;
+  std::string buf(static_cast<size_t>(std::min(kChunk, bytes_written_ - bytes_hashed_)), '\0');
   while (bytes_hashed_ < bytes_written_) {
-    size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), bytes_written_ - bytes_hashed_));
+    uint64_t left = bytes_written_ - bytes_hashed_;
+    size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), left));
     ssize_t n = pread(fd_.get(), buf.data(), want, static_cast<off_t>(bytes_hashed_));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return Status::FromErrno("read back " + tmp_path_, errno);
@@ -312,17 +314,24 @@ Status ObjectWriter::SyncData() {
   // publish a complete file.
   int rc = 0, err = 0;
   Status checked;
-  if (bytes_hashed_ < bytes_written_ || deferred_etag_) {
-    // The MD5 runs on this thread while another waits for the disk.
-    std::thread flush([&] {
-      rc = fsync(fd_.get());
-      err = errno;
-    });
-    checked = CheckDeferredEtag();
-    flush.join();
-  } else {
+  auto flush = [&] {
     rc = fsync(fd_.get());
     err = errno;
+  };
+  std::thread flusher;
+  if (bytes_hashed_ < bytes_written_ || deferred_etag_) {
+    // The MD5 runs on this thread while another waits for the disk (or, without a
+    // thread to spare, before the fsync).
+    try {
+      flusher = std::thread(flush);
+    } catch (const std::system_error&) {
+    }
+    checked = CheckDeferredEtag();
+  }
+  if (flusher.joinable()) {
+    flusher.join();
+  } else {
+    flush();
   }
   if (rc != 0) return Status::FromErrno("fsync " + tmp_path_, err);
   if (!checked.ok()) return checked;
