@@ -1,5 +1,8 @@
 // replicant: command-line entry; dispatches to the subcommands in commands.h.
+#include <malloc.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string_view>
 
@@ -17,6 +20,15 @@ constexpr const char* kUsage =
     "  hashes PARTITION_DIR [--reclaim-age SECONDS] [--json]\n"
     "run 'replicant COMMAND --help' for a command's options\n";
 
+// Short-lived threads (per-peer exchanges, pipeline stages, fsync helpers) each get a
+// glibc malloc arena, and every arena keeps what a partition's batch freed: peak RSS
+// then grew with the objects per partition (20 MB at 5,000 objects, 33 MB at 40,000,
+// part power 8). Two arenas keep it at 21-24 MB and cost nothing measurable; the work
+// is syscalls, not malloc. MALLOC_ARENA_MAX, when set, still decides.
+void LimitMallocArenas() {
+  if (std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, 2);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -24,6 +36,7 @@ int main(int argc, char** argv) {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
   }
+  LimitMallocArenas();
   std::string_view cmd = argv[1];
   if (cmd == "ring") return replicant::cli::RunRing(argc - 1, argv + 1);
   if (cmd == "replicate") return replicant::cli::RunReplicate(argc - 1, argv + 1);
