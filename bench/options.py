@@ -18,6 +18,11 @@ LIMIT_SYNCED = 'limit (tar + sync)'
 # network or hashing, for reference
 LIMIT_FSYNC = 'limit (fsync per file)'
 
+# One measured run of a method (or a limit row) in a scenario.
+Run = collections.namedtuple(
+    'Run', 'scenario method repeat wall pass_s passes converged rc user_s sys_s maxrss_kb '
+           'cluster_cpu_s load1 objects copies bytes note')
+
 # name, tool (swift | replicant), sync_method, peers (swift: Swift object servers answer
 # REPLICATE/SSYNC; serve: `replicant serve` on each node's replication port), variant
 # ('nodelay': a what-if, the replicator's `rsync` is a PATH wrapper adding

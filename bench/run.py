@@ -46,8 +46,9 @@ import report  # noqa: E402
 import seed  # noqa: E402
 from host import (GNU_TIME, load1, log, machine_info, mount_fs_image,  # noqa: E402
                   parse_gnu_time, parse_pass_seconds, proc_cpu_seconds, unmount_fs_image)
-from options import (ALL_SCENARIOS, BASELINE, LIMIT, LIMIT_FSYNC, LIMIT_SYNCED,  # noqa: E402
-                     METHODS, SCENARIO_METHODS)
+import limits  # noqa: E402
+from options import (ALL_SCENARIOS, BASELINE, LIMIT, LIMIT_FSYNC, METHODS,  # noqa: E402
+                     SCENARIO_METHODS, Run)
 import options  # noqa: E402
 
 SWIFT_REPLICATOR = '/usr/bin/swift-object-replicator'
@@ -59,9 +60,6 @@ def parse_args(argv):
     return options.parse_args(argv, __doc__)
 
 
-Run = collections.namedtuple(
-    'Run', 'scenario method repeat wall pass_s passes converged rc user_s sys_s maxrss_kb '
-           'cluster_cpu_s load1 objects copies bytes note')
 
 
 # ----------------------------------------------------------------------------------------
@@ -416,64 +414,8 @@ class Bench:
                                     '' if run.converged else '  NOT CONVERGED'))
 
     def limit_run(self, scenario, template, rep, manifest):
-        """`tar --xattrs -cf - | tar --xattrs -xf -` of the template tree, same disk."""
-        dest = os.path.join(self.data_dir, 'limit-dest')
-        subprocess.run(['rm', '-rf', dest], check=True)
-        os.makedirs(dest)
-        subprocess.run(['sync'], check=False)
-        l1 = self.wait_quiet()
-        src = os.path.join(template, seed.DEVICE)
-        tdir = dest + '.time'
-        os.makedirs(tdir, exist_ok=True)
-        t0 = time.monotonic()
-        p = subprocess.run([GNU_TIME, '-v', '-o', os.path.join(tdir, 'limit.time'), 'bash',
-                            '-c', 'set -o pipefail; tar --xattrs -C "$1" -cf - objects | '
-                            'tar --xattrs -C "$2" -xf -', 'limit', src, dest],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        wall = time.monotonic() - t0
-        subprocess.run(['sync', '-f', dest], check=False)
-        synced_wall = time.monotonic() - t0
-        t = parse_gnu_time(os.path.join(tdir, 'limit.time'))
-        files, nbytes = seed.tree_stats(dest)
-        ok = p.returncode == 0 and files == len(manifest['objects'])
-        note = '' if ok else 'tar exited %d, %d files: %s' % (p.returncode, files,
-                                                               p.stdout[-300:])
-        run = Run(scenario, LIMIT, rep, wall, wall, 1, ok, p.returncode, t['user_s'],
-                  t['sys_s'], t['maxrss_kb'], 0.0, l1, files, files, nbytes, note)
-        self.record(run)
-        self.record(run._replace(method=LIMIT_SYNCED, wall=synced_wall, pass_s=synced_wall))
-        subprocess.run(['rm', '-rf', dest, tdir], check=True)
-        self.durable_copy_run(scenario, src, rep, len(manifest['objects']))
-        return run
-
-    def durable_copy_run(self, scenario, src, rep, nfiles):
-        """bench/durable_copy of the tree to one dir per receiving node, all at once."""
-        tool = os.path.join(os.path.dirname(os.path.abspath(self.args.replicant)), 'tools',
-                            'durable_copy')
-        if not os.access(tool, os.X_OK):
-            self.note('%s skipped: no %s (scripts/build.sh builds it)' % (LIMIT_FSYNC, tool))
-            return
-        root = os.path.join(self.data_dir, 'fsync-copy-dest')
-        dests = [os.path.join(root, 'node%d' % i) for i in range(1, self.args.nodes)]
-        subprocess.run(['rm', '-rf', root], check=True)
-        subprocess.run(['sync'], check=False)
-        l1 = self.wait_quiet()
-        tdir = root + '.time'
-        os.makedirs(tdir, exist_ok=True)
-        t0 = time.monotonic()
-        p = subprocess.run([GNU_TIME, '-v', '-o', os.path.join(tdir, 'fsync-copy.time'), tool,
-                            os.path.join(src, 'objects')] + dests,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        wall = time.monotonic() - t0
-        t = parse_gnu_time(os.path.join(tdir, 'fsync-copy.time'))
-        out = p.stdout.split()
-        copies, nbytes = (int(out[0]), int(out[1])) if p.returncode == 0 and len(out) == 2 \
-            else (0, 0)
-        ok = copies == nfiles * len(dests)
-        note = '' if ok else 'durable_copy exited %d: %s' % (p.returncode, p.stdout[-300:])
-        self.record(Run(scenario, LIMIT_FSYNC, rep, wall, wall, 1, ok, p.returncode, t['user_s'],
-                        t['sys_s'], t['maxrss_kb'], 0.0, l1, nfiles, copies, nbytes, note))
-        subprocess.run(['rm', '-rf', root, tdir], check=True)
+        """The limit rows (limits.py): tar, tar + sync, and the fsync-per-file copy."""
+        return limits.run_all(self, scenario, template, rep, manifest)
 
     # -- scenarios -----------------------------------------------------------------------
 
