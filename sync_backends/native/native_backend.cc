@@ -60,6 +60,22 @@ struct Peer {
   bool alive() const { return session && !failed; }
 };
 
+// The whole body of `it` to `p`'s session: preloaded, or read now from `fd`.
+Status WriteWholeBody(Peer& p, const Item& it, int fd) {
+  ByteStream& out = p.session->stream();
+  if (it.body) return out.Write(*it.body);
+  if (p.read_buf.empty()) p.read_buf.resize(kReadChunk);
+  for (int64_t off = 0; off < it.size;) {
+    ssize_t n = pread(fd, p.read_buf.data(),
+                      std::min<int64_t>(p.read_buf.size(), it.size - off), off);
+    // Mid-body: only closing the session keeps the peer in step.
+    if (n <= 0) return Status::IOError("short read of " + it.path);
+    if (Status st = out.Write(std::string_view(p.read_buf.data(), n)); !st.ok()) return st;
+    off += n;
+  }
+  return Status::OK();
+}
+
 // What one peer said about one item of a batch.
 struct Answer {
   native::SyncFileResponse offer;
@@ -209,15 +225,10 @@ void FanOut::PlainExchange(Peer& p, const Item& it, bool* held) {
     return;
   }
   if (!r.go_ahead) return;
-  hashes::UniqueFd fd(open(it.path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) return Fail(p, Status::FromErrno("open " + it.path, errno));
-  std::string buf(kReadChunk, '\0');
-  for (int64_t off = 0; off < it.size;) {
-    ssize_t n = pread(fd.get(), buf.data(), std::min<int64_t>(buf.size(), it.size - off), off);
-    if (n <= 0) return Fail(p, Status::IOError("short read of " + it.path));
-    if (st = s.stream().Write(std::string_view(buf.data(), n)); !st.ok()) return Fail(p, st);
-    off += n;
-  }
+  hashes::UniqueFd fd;
+  if (!it.body) fd = hashes::UniqueFd(open(it.path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!it.body && fd.get() < 0) return Fail(p, Status::FromErrno("open " + it.path, errno));
+  if (st = WriteWholeBody(p, it, fd.get()); !st.ok()) return Fail(p, st);
   if (st = s.Flush(); !st.ok()) return Fail(p, st);
   auto up = s.Receive();
   native::FileUploadResponse u;
@@ -262,19 +273,8 @@ void FanOut::SendBody(Peer& p, Answer& a, const Item& it) {
       return native::WriteChunk(out, piece);
     });
     if (st.ok()) st = native::WriteChunk(out, "");
-  } else if (st.ok() && it.body) {
-    st = out.Write(*it.body);
-    wire = static_cast<uint64_t>(it.size);
   } else if (st.ok()) {
-    if (p.read_buf.empty()) p.read_buf.resize(kReadChunk);
-    for (int64_t off = 0; st.ok() && off < it.size;) {
-      ssize_t n = pread(fd.get(), p.read_buf.data(),
-                        std::min<int64_t>(p.read_buf.size(), it.size - off), off);
-      // Mid-body: only closing the session keeps the peer in step.
-      if (n <= 0) st = Status::IOError("short read of " + it.path);
-      else st = out.Write(std::string_view(p.read_buf.data(), n));
-      off += n > 0 ? n : 0;
-    }
+    st = WriteWholeBody(p, it, fd.get());
     wire = static_cast<uint64_t>(it.size);
   }
   if (!st.ok()) {
