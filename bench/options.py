@@ -103,7 +103,12 @@ def parse_args(argv, description=None):
     ap.add_argument('--fs-image', metavar='SIZE',
                     help='put the clusters, templates and the limit copy on a fresh ext4 '
                          '(with journal) loop-mounted image of SIZE (e.g. 16G) under '
-                         '--workdir, made and removed by the run (needs root)')
+                         '--workdir, made and removed by the run (needs root); the loop '
+                         'device does direct I/O')
+    ap.add_argument('--loop-buffered', action='store_true',
+                    help='with --fs-image: a buffered loop device, as in results before '
+                         'the seventh round: a second page cache under the image, whose '
+                         'fsyncs also fsync the image file')
     ap.add_argument('--out', help='results dir (default bench/results, quick: '
                                   'bench/results/quick)')
     ap.add_argument('--keep', action='store_true', help='keep cluster dirs and logs')
