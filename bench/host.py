@@ -104,11 +104,12 @@ def mount_fs_image(args):
     harness wipes receivers between runs) scan recently deleted ones, which costs the
     fast methods and the tar limit far more than the slow ones.
 
-    The loop device does direct I/O unless --loop-buffered: a buffered loop device puts
-    a second page cache under the image's, and every fsync inside then also writes back
-    and fsyncs the image file in the outer filesystem, allocating its blocks there on
-    first write. No storage node's disk works that way, and the cost falls on whoever
-    fsyncs (the replicators), never on the tar limit."""
+    The loop device does direct I/O unless --loop-buffered. A buffered one puts a second
+    page cache under the image's: what the image's filesystem writes back sits dirty once
+    more in the outer filesystem, and the flush that each fsync inside sends down has the
+    loop driver write all of that back and fsync the image file. No storage node's disk
+    works that way, and the cost falls on whoever fsyncs (the replicators, Swift's and
+    replicant's), never on the tar limit."""
     img = os.path.join(args.workdir, 'fs.img')
     mnt = os.path.join(args.workdir, 'fs')
     subprocess.run(['umount', mnt], stderr=subprocess.DEVNULL, check=False)
