@@ -60,8 +60,6 @@ def parse_args(argv):
     return options.parse_args(argv, __doc__)
 
 
-
-
 # ----------------------------------------------------------------------------------------
 # processes and measurements
 
