@@ -16,6 +16,8 @@
  *                      Nth call SIGKILL the process instead (a crash at that moment); `hook`
  *                      runs FAULT_HOOK (a shell command) before the Nth call, which then
  *                      goes ahead (a race: e.g. a client PUT landing at that moment).
+ *   FAULT_TRACE_FILE   optional: one line "kind<TAB>index<TAB>function<TAB>path" per counted
+ *                      call, so the driver can pick the first call of each distinct site.
  *   FAULT_LOST_FILE    optional: the power-loss model's log. Lines "lost PATH" name files whose
  *                      content was not durable when a sync of them failed or the process was
  *                      killed; "rename A B" / "unlink P" follow such files. The driver tears
@@ -69,7 +71,7 @@ static uint64_t fault_nth;
 static char prefix[MAXPREFIX][PATH_MAX];
 static size_t prefix_len[MAXPREFIX];
 static int nprefix;
-static int lost_fd = -1;
+static int lost_fd = -1, trace_fd = -1;
 
 #define REAL(ret, name, ...)                                     \
   static ret (*real_##name)(__VA_ARGS__);                        \
@@ -274,6 +276,13 @@ static int hit(int kind, const char *fn, const char *path) {
   if (kind != K_NET && !under_prefix(path)) return 0;
   uint64_t n = __atomic_add_fetch(&st->counts[kind], 1, __ATOMIC_SEQ_CST);
   uint64_t any = __atomic_add_fetch(&st->counts[K_ANY], 1, __ATOMIC_SEQ_CST);
+  if (trace_fd >= 0) {
+    char line[PATH_MAX + 64];
+    int len = snprintf(line, sizeof line, "%s\t%llu\t%s\t%s\n", kind_names[kind],
+                       (unsigned long long)n, fn, path ? path : "(socket)");
+    load_write();
+    real_write(trace_fd, line, len < (int)sizeof line ? len : (int)sizeof line - 1);
+  }
   int match = (fault_kind == kind && n == fault_nth) ||
               (fault_kind == K_ANY && any == fault_nth);
   if (!match) return 0;
@@ -355,6 +364,8 @@ __attribute__((constructor)) static void init(void) {
     for (size_t i = 0; i < sizeof errs / sizeof errs[0]; i++)
       if (strcmp(e, errs[i].n) == 0) fault_errno = errs[i].v;
   }
+  const char *tf = getenv("FAULT_TRACE_FILE");
+  if (tf) trace_fd = real_open(tf, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   const char *lf = getenv("FAULT_LOST_FILE");
   if (lf) lost_fd = real_open(lf, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   active = 1;

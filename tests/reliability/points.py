@@ -28,12 +28,15 @@ CLASSES_KINDS = ['open', 'read', 'write', 'fsync', 'rename', 'dir', 'unlink', 'm
 
 def prepare(scn, backend, side):
     """Points the cluster at the backend; returns the per-kind call counts of a clean run
-    of the side under test (shim in count-only mode), after checking that one clean pass
-    converges (else the session itself is broken)."""
+    of the side under test (shim in count-only mode), its seconds, and kind -> {call site:
+    first index} (Scenario.call_sites), after checking that one clean pass converges (else
+    the session itself is broken)."""
     scn.c.set_replicator_options(sync_method=backend)
     scn.stop_servers()
     scn.reset()
-    env = scn.fault_env()
+    trace = os.path.join(scn.dir, 'fault.trace')
+    open(trace, 'w').close()
+    env = scn.fault_env(trace=trace)
     scn.start_servers(env if side == 'receiver' else None)
     rc, secs, log = scn.replicate(env if side == 'sender' else None,
                                   log_name='count-%s-%s.log' % (backend, side))
@@ -43,23 +46,24 @@ def prepare(scn, backend, side):
     if rc != 0 or problems:
         raise RuntimeError('%s %s: the clean pass did not converge (rc %s): %s; log %s' % (
             backend, side, rc, problems, log))
-    return counts, secs
+    sites = scn.call_sites(trace)
+    return counts, secs, sites
 
 
-def run_point(scn, backend, side, kind, err, nth, kill_swift_after=None):
-    """One run. kind/err/nth configure the shim on `side` (kind None: no shim);
+def run_point(scn, backend, side, kind, err, nth, kill_swift_after=None, scope=None):
+    """One run. kind/err/nth/scope configure the shim on `side` (kind None: no shim);
     kill_swift_after (seconds) instead kills -9 one receiving Swift object server then."""
     receiver = side == 'receiver'
     if receiver:
         scn.stop_servers()  # the clean ones of the last run: these get the shim
     scn.reset()
-    env = scn.fault_env(kind, nth, err) if kind else None
+    env = scn.fault_env(kind, nth, err, scope=scope) if kind else None
     scn.start_servers(env if receiver else None)
     killed = []
     on_start = None
     if kill_swift_after is not None:
         on_start = lambda p: _kill_swift_later(scn, kill_swift_after, killed)
-    tag = '%s-%s-%s-%s-%s' % (backend, side, kind or 'swiftkill', err, nth)
+    tag = '%s-%s-%s-%s-%s%s' % (backend, side, kind or 'swiftkill', err, scope or '', nth)
     rc, secs, log = scn.replicate(env if side == 'sender' else None, log_name='run.log',
                                   timeout=120, on_start=on_start)
     for t in killed:
@@ -77,7 +81,7 @@ def run_point(scn, backend, side, kind, err, nth, kill_swift_after=None):
     partial_after = scn.partial_files()
     res = {
         'backend': backend, 'side': side, 'kind': kind or 'swift-server', 'errno': err,
-        'index': nth, 'fired': bool(st.fired) or bool(killed and killed[0].hit),
+        'scope': scope, 'index': nth, 'fired': bool(st.fired) or bool(killed and killed[0].hit),
         'call': st.fired_desc or (killed[0].what if killed else ''),
         'rc': rc, 'receivers_died': died, 'seconds': round(secs, 3),
         'objects_checked': len(scn.objects), 'lost': lost, 'partial': partial,

@@ -46,30 +46,41 @@ def pick(rng, n, k, always=(1,)):
     return sorted(chosen)
 
 
-def plan(args, rng, backend, side, peers, counts):
-    """The (kind, errno, index, swift_delay) runs for one target."""
+def plan(args, rng, backend, side, peers, counts, sites):
+    """The (kind, errno, index, swift_delay) runs for one target. --long: every call site
+    (the first call of each, Scenario.call_sites) plus every index up to --max-index (a
+    random sample past it). Reduced: --reduced-index sites of each kind, drawn from those
+    in the handoff partition (only a handoff revert deletes, so that is where a fault can
+    lose data), else from all."""
     runs = []
     classes = points.CLASSES if args.long else \
         [c for i, c in enumerate(points.CLASSES) if c[0] not in
          [k for k, _ in points.CLASSES[:i]]]
     for kind, err in classes:
-        n = counts[kind]
-        k = args.max_index if args.long else args.reduced_index
-        for nth in pick(rng, n, k, always=(1, n)):
-            runs.append((kind, err, nth, None))
+        n, kind_sites = counts[kind], sites.get(kind, {})
+        if args.long:
+            chosen = {(None, i) for i in pick(rng, n, args.max_index, always=(1, n))} | \
+                set(kind_sites.values())
+        else:
+            handoff = sorted(v for v in kind_sites.values() if v[0] == 'H')
+            pool = handoff or sorted(kind_sites.values(), key=lambda v: (v[0] or '', v[1]))
+            chosen = rng.sample(pool, min(args.reduced_index, len(pool)))
+        runs += [(kind, err, nth, None, scope)
+                 for scope, nth in sorted(chosen, key=lambda v: (v[0] or '', v[1]))]
     kills = args.kills if args.long else args.reduced_kills
     # a backend's kills: native's split over its sender and receiver; rsync's and ssync's
     # over the sender, `replicant serve` and Swift's object server as receivers
     share = -(-kills // (2 if backend == 'native' else 3))
     if side == 'sender' and peers == 'swift':
         for _ in range(share):
-            runs.append((None, 'kill', 0, rng.uniform(0, args.clean_secs[(backend, side)])))
+            runs.append((None, 'kill', 0, rng.uniform(0, args.clean_secs[(backend, side)]),
+                         None))
     for nth in pick(rng, counts['any'], share, always=()):
-        runs.append(('any', 'kill', nth, None))
+        runs.append(('any', 'kill', nth, None, None))
     if side == 'sender':
         races = args.races if args.long else args.reduced_races
         for nth in pick(rng, counts['any'], races, always=()):
-            runs.append(('any', 'hook', nth, None))
+            runs.append(('any', 'hook', nth, None, None))
     return runs
 
 
@@ -122,8 +133,9 @@ def write_table(path, rows, counts, header):
            r['partial_after_clean_pass']]
     lines += ['', 'Findings (%d runs):' % len(bad), '']
     for r in bad:
-        lines.append('- %s %s, %s %s #%s (%s): lost %s; partial %s; not converged %s' % (
-            r['backend'], r['side'], r['kind'], r['errno'], r['index'], r['call'],
+        lines.append('- %s %s, %s %s %s#%s (%s): lost %s; partial %s; not converged %s' % (
+            r['backend'], r['side'], r['kind'], r['errno'], r['scope'] or '', r['index'],
+            r['call'],
             r['lost'], r['partial'] + r['partial_after_clean_pass'], r['not_converged']))
     with open(path, 'w') as f:
         f.write('\n'.join(lines) + '\n')
@@ -138,7 +150,7 @@ def main():
     ap.add_argument('--seed', type=int, default=int(os.environ.get('REPLICANT_SEED', 1)))
     ap.add_argument('--only', default='', help='comma list of backends')
     ap.add_argument('--max-index', type=int, default=60, help='--long: indices per class')
-    ap.add_argument('--reduced-index', type=int, default=2)
+    ap.add_argument('--reduced-index', type=int, default=3)
     ap.add_argument('--kills', type=int, default=100, help='--long: kills per backend')
     ap.add_argument('--reduced-kills', type=int, default=6)
     ap.add_argument('--races', type=int, default=30, help='--long: races per sender')
@@ -163,20 +175,20 @@ def main():
             if peers not in scenarios:
                 scenarios[peers] = Scenario(args.workdir, peers, shim, seed=args.seed)
             scn = scenarios[peers]
-            c, secs = points.prepare(scn, backend, side)
+            c, secs, sites = points.prepare(scn, backend, side)
             counts[(backend, side)] = c
             args.clean_secs[(backend, side)] = secs
-            runs = plan(args, rng, backend, side, peers, c)
+            runs = plan(args, rng, backend, side, peers, c, sites)
             print('%s %s (peers %s): %d runs; calls %s' % (
                 backend, side, peers, len(runs), dict(c)), flush=True)
-            for kind, err, nth, delay in runs:
-                r = points.run_point(scn, backend, side, kind, err, nth, delay)
+            for kind, err, nth, delay, scope in runs:
+                r = points.run_point(scn, backend, side, kind, err, nth, delay, scope)
                 rows.append(r)
                 flag = ' LOST %s' % r['lost'] if r['lost'] else ''
                 flag += ' PARTIAL %s' % r['partial'] if r['partial'] else ''
                 flag += ' UNCONVERGED %s' % r['not_converged'] if r['not_converged'] else ''
-                print('  %s %s #%s fired=%s rc=%s%s' % (r['kind'], err, nth, r['fired'],
-                                                       r['rc'], flag), flush=True)
+                print('  %s %s %s#%s fired=%s rc=%s%s' % (r['kind'], err, scope or '', nth,
+                                                         r['fired'], r['rc'], flag), flush=True)
     finally:
         for s in scenarios.values():
             s.close()

@@ -7,6 +7,7 @@ A Scenario serves one peer kind: 'swift' (Swift's object servers answer REPLICAT
 SSYNC, an rsync daemon takes rsync pushes) or 'serve' (`replicant serve` on each node's
 replication port). Not thread-safe: one run at a time.
 """
+import collections
 import copy
 import hashlib
 import json
@@ -130,14 +131,24 @@ class Scenario:
 
     # -- processes -------------------------------------------------------------------------
 
-    def fault_env(self, call=None, nth=0, err='EIO'):
+    def fault_env(self, call=None, nth=0, err='EIO', trace=None, scope=None):
         """The environment that loads the shim (count-only without `call`); err 'hook'
-        races newer versions of the handoff objects in (newer.py)."""
-        # only the devices count: a fault reading a conf or ring just stops the start
+        races newer versions of the handoff objects in (newer.py). Calls count under the
+        nodes' devices (a fault reading a conf or ring would just stop the start), or with
+        scope 'H'/'P' only in that partition's dirs, where the order of calls does not
+        depend on the order of jobs."""
+        if scope:
+            part = next(o.part for o in self.objects if o.where == ('handoff' if scope == 'H'
+                                                                     else 'primary'))
+            dirs = [os.path.join(n.devices_dir, n.devices[0], 'objects', str(part))
+                    for n in self.c.nodes]
+        else:
+            dirs = [n.devices_dir for n in self.c.nodes]
         env = dict(self.c.env, LD_PRELOAD=self.shim, FAULT_STATE_FILE=self.state_path,
-                   FAULT_PATH_PREFIX=':'.join(n.devices_dir for n in self.c.nodes),
-                   FAULT_LOST_FILE=self.lost_path)
+                   FAULT_PATH_PREFIX=':'.join(dirs), FAULT_LOST_FILE=self.lost_path)
         env.pop('FAULT_OWNER_PID', None)
+        if trace:
+            env['FAULT_TRACE_FILE'] = trace
         if call:
             env.update(FAULT_CALL=call, FAULT_NTH=str(nth), FAULT_ERRNO=err)
         if err == 'hook':
@@ -227,6 +238,32 @@ class Scenario:
         with open(self.state_path, 'wb') as f:
             f.write(b'\0' * 4096)
         open(self.lost_path, 'w').close()
+
+    def call_sites(self, trace):
+        """kind -> {site: (scope, index)}, from a FAULT_TRACE_FILE: the first call of each
+        site, counted within its partition (scope 'H': the handoff partition, 'P': the
+        primary one; see fault_env) or, elsewhere, over all (scope None). A site is the
+        function and the path with node, partition, suffix, hash and file names reduced
+        to their kind."""
+        roles = {str(o.part): ('H' if o.where == 'handoff' else 'P') for o in self.objects}
+        sites, seen = {}, collections.Counter()
+        with open(trace) as f:
+            for line in f:
+                kind, index, fn, path = line.rstrip('\n').split('\t', 3)
+                path = re.sub(r'^.*/node\d+/devices/[^/]+', '', path)
+                m = re.match(r'/objects/(\d+)(/|$)', path)
+                scope = roles.get(m.group(1)) if m else None
+                if scope:
+                    path = '/objects/%s%s' % (scope, path[m.end(1):])
+                seen[kind, scope] += 1
+                path = re.sub(r'/[0-9a-f]{32}', '/HASH', path)
+                path = re.sub(r'/[0-9a-f]{3}(?=/|$)', '/SUF', path)
+                path = re.sub(r'/\d{10}\.\d{5}[^/]*?(\.\w+)$', r'/TS\1', path)
+                path = re.sub(r'/tmp/[^/]+$', '/tmp/TMPFILE', path)
+                path = re.sub(r'/tmp\w{6}\.tmp$', '/tmpXXXXXX.tmp', path)
+                sites.setdefault(kind, {}).setdefault(
+                    (fn, path), (scope, seen[kind, scope] if scope else int(index)))
+        return sites
 
     def expected(self, raced):
         """The objects as they must read back: after a race, the handoff objects' newer
