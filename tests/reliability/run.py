@@ -32,7 +32,8 @@ from scenario import Scenario  # noqa: E402
 def build_shim(workdir):
     out = os.path.join(workdir, 'faultinject.so')
     subprocess.run(['cc', '-shared', '-fPIC', '-O2', '-o', out,
-                    os.path.join(HERE, 'faultinject.c'), '-ldl'], check=True)
+                    os.path.join(HERE, 'faultinject.c'),
+                    os.path.join(HERE, 'faultinject_calls.c'), '-ldl'], check=True)
     return out
 
 
@@ -142,35 +143,48 @@ def write_table(path, rows, counts, header):
     return tot, bad
 
 
-def main():
+def parse_args():
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--long', action='store_true')
     ap.add_argument('--out', default=os.path.join(os.getcwd(), 'reliability-results'))
     ap.add_argument('--workdir', help='scratch dir (default: a new temp dir, removed)')
     ap.add_argument('--seed', type=int, default=int(os.environ.get('REPLICANT_SEED', 1)))
-    ap.add_argument('--only', default='', help='comma list of backends')
+    ap.add_argument('--only', default='',
+                    help='comma list of BACKEND or BACKEND:SIDE (e.g. native:receiver)')
     ap.add_argument('--max-index', type=int, default=60, help='--long: indices per class')
     ap.add_argument('--reduced-index', type=int, default=3)
     ap.add_argument('--kills', type=int, default=100, help='--long: kills per backend')
     ap.add_argument('--reduced-kills', type=int, default=6)
     ap.add_argument('--races', type=int, default=30, help='--long: races per sender')
     ap.add_argument('--reduced-races', type=int, default=4)
-    args = ap.parse_args()
+    ap.add_argument('--stop-after', type=float, default=0,
+                    help='seconds: start no run after that (the table says so)')
+    return ap.parse_args()
+
+
+def selected(args, backend, side):
+    only = [s for s in args.only.split(',') if s]
+    return not only or backend in only or '%s:%s' % (backend, side) in only
+
+
+def save(args, rows, counts, t0, stopped):
+    with open(os.path.join(args.out, 'results.json'), 'w') as f:
+        json.dump({'seed': args.seed, 'long': args.long, 'stopped_early': stopped,
+                   'rows': rows, 'counts': {'%s/%s' % k: v for k, v in counts.items()}},
+                  f, indent=1)
+    header = '%s run, seed %d, %d runs in %.0f s%s' % (
+        '--long' if args.long else 'reduced', args.seed, len(rows), time.monotonic() - t0,
+        ' (stopped early by --stop-after: %s)' % stopped if stopped else '')
+    return write_table(os.path.join(args.out, 'table.md'), rows, counts, header)
+
+
+def run_all(args, shim, rows, counts, t0):
+    """Runs every selected target's plan; returns '' or what --stop-after cut short."""
     rng = random.Random(args.seed)
-    print('reliability: seed %d (--seed to reproduce)' % args.seed, flush=True)
-    if args.workdir:
-        os.makedirs(args.workdir, exist_ok=True)
-    else:
-        args.workdir = tempfile.mkdtemp(prefix='replicant-reliability-')
-    os.makedirs(args.out, exist_ok=True)
-    shutil.rmtree(os.path.join(args.out, 'logs'), ignore_errors=True)
-    shim = build_shim(args.workdir)
-    scenarios, rows, counts = {}, [], collections.OrderedDict()
-    args.clean_secs = {}
-    t0 = time.monotonic()
+    scenarios = {}
     try:
         for backend, side, peers in points.TARGETS:
-            if args.only and backend not in args.only.split(','):
+            if not selected(args, backend, side):
                 continue
             if peers not in scenarios:
                 scenarios[peers] = Scenario(args.workdir, peers, shim, seed=args.seed)
@@ -179,9 +193,12 @@ def main():
             counts[(backend, side)] = c
             args.clean_secs[(backend, side)] = secs
             runs = plan(args, rng, backend, side, peers, c, sites)
+            rng.shuffle(runs)  # a run cut short by --stop-after still mixes every class
             print('%s %s (peers %s): %d runs; calls %s' % (
                 backend, side, peers, len(runs), dict(c)), flush=True)
-            for kind, err, nth, delay, scope in runs:
+            for i, (kind, err, nth, delay, scope) in enumerate(runs):
+                if args.stop_after and time.monotonic() - t0 > args.stop_after:
+                    return '%s %s after %d of %d runs' % (backend, side, i, len(runs))
                 r = points.run_point(scn, backend, side, kind, err, nth, delay, scope)
                 rows.append(r)
                 flag = ' LOST %s' % r['lost'] if r['lost'] else ''
@@ -189,6 +206,8 @@ def main():
                 flag += ' UNCONVERGED %s' % r['not_converged'] if r['not_converged'] else ''
                 print('  %s %s %s#%s fired=%s rc=%s%s' % (r['kind'], err, scope or '', nth,
                                                          r['fired'], r['rc'], flag), flush=True)
+            save(args, rows, counts, t0, '')
+        return ''
     finally:
         for s in scenarios.values():
             s.close()
@@ -196,12 +215,27 @@ def main():
         # the logs of runs with findings (points._keep_log)
         if os.path.isdir(os.path.join(args.workdir, 'logs')):
             shutil.move(os.path.join(args.workdir, 'logs'), os.path.join(args.out, 'logs'))
-    with open(os.path.join(args.out, 'results.json'), 'w') as f:
-        json.dump({'seed': args.seed, 'long': args.long, 'rows': rows,
-                   'counts': {'%s/%s' % k: v for k, v in counts.items()}}, f, indent=1)
-    header = '%s run, seed %d, %d runs in %.0f s' % ('--long' if args.long else 'reduced',
-                                                   args.seed, len(rows), time.monotonic() - t0)
-    tot, bad = write_table(os.path.join(args.out, 'table.md'), rows, counts, header)
+
+
+def main():
+    args = parse_args()
+    print('reliability: seed %d (--seed to reproduce)' % args.seed, flush=True)
+    own_workdir = not args.workdir
+    if args.workdir:
+        os.makedirs(args.workdir, exist_ok=True)
+    else:
+        args.workdir = tempfile.mkdtemp(prefix='replicant-reliability-')
+    os.makedirs(args.out, exist_ok=True)
+    shutil.rmtree(os.path.join(args.out, 'logs'), ignore_errors=True)
+    shim = build_shim(args.workdir)
+    rows, counts, args.clean_secs = [], collections.OrderedDict(), {}
+    t0 = time.monotonic()
+    try:
+        stopped = run_all(args, shim, rows, counts, t0)
+    finally:
+        if own_workdir:
+            shutil.rmtree(args.workdir, ignore_errors=True)
+    tot, bad = save(args, rows, counts, t0, stopped)
     with open(os.path.join(args.out, 'table.md')) as f:
         print(f.read())
     print('%d passed, %d failed' % (len(rows) - len(bad), len(bad)))
