@@ -90,7 +90,7 @@ HandoffCleanup RemoveHandoffFiles(const std::string& partition_dir,
                                   const HandoffSnapshot& snapshot,
                                   const ConfirmedObjects* confirmed) {
   HandoffCleanup out;
-  std::set<std::string> touched;  // suffixes something was removed from
+  std::set<std::string> touched;  // suffixes an object was removed from
   for (const auto& [hash, obj] : snapshot) {
     std::optional<Timestamp> limit;
     if (confirmed) {
@@ -100,19 +100,19 @@ HandoffCleanup RemoveHandoffFiles(const std::string& partition_dir,
       if (!ts.ok()) continue;  // nothing we can compare with: keep it
       limit = *ts;
     }
+    std::set<std::string> listed(obj.files.begin(), obj.files.end());
+    auto covered = [&](const std::string& file) {
+      return listed.count(file) > 0 && Covered(file, limit);
+    };
     std::string suffix_dir = fs::Join(partition_dir, obj.suffix);
-    std::string hash_dir = fs::Join(suffix_dir, hash);
-    for (const std::string& file : obj.files) {
-      if (!Covered(file, limit)) continue;
-      std::string path = fs::Join(hash_dir, file);
-      if (unlink(path.c_str()) == 0) touched.insert(obj.suffix);
-      else if (errno != ENOENT) AddError(&out, path, "remove", errno);
+    if (RemoveObjectIfCovered(fs::Join(suffix_dir, hash), covered, &out)) {
+      ++out.removed;
+      touched.insert(obj.suffix);
+      (void)RemoveDirIfEmpty(suffix_dir, &out);
     }
-    if (RemoveDirIfEmpty(hash_dir, &out)) ++out.removed;
-    (void)RemoveDirIfEmpty(suffix_dir, &out);
   }
-  // A suffix that is still there (a newer file arrived, or an object was not
-  // confirmed) changed: hashes.pkl must not keep its old hash.
+  // A suffix that lost an object but still holds others changed: hashes.pkl must not
+  // keep its old hash.
   for (const std::string& suffix : touched) {
     std::string suffix_dir = fs::Join(partition_dir, suffix);
     struct stat st;
@@ -120,6 +120,30 @@ HandoffCleanup RemoveHandoffFiles(const std::string& partition_dir,
   }
   if (out.error_paths.empty()) out.partition_removed = RemovePartitionIfEmpty(partition_dir, &out);
   return out;
+}
+
+bool RemoveObjectIfCovered(const std::string& hash_dir,
+                           const std::function<bool(const std::string&)>& covered,
+                           HandoffCleanup* out) {
+  std::vector<std::string> now;
+  int err = fs::ListDir(hash_dir, &now);
+  if (err == ENOENT) return true;
+  if (err != 0) {
+    if (err != ENOTDIR) AddError(out, hash_dir, "list", err);
+    return false;
+  }
+  for (const std::string& file : now) {
+    if (!covered(file)) return false;
+  }
+  for (const std::string& file : now) {
+    std::string path = fs::Join(hash_dir, file);
+    if (unlink(path.c_str()) != 0 && errno != ENOENT) {
+      AddError(out, path, "remove", errno);
+      return false;
+    }
+  }
+  // Not empty: a file arrived in the last instant; it stays for the next pass.
+  return RemoveDirIfEmpty(hash_dir, out);
 }
 
 bool RemovePartitionIfEmpty(const std::string& partition_dir, HandoffCleanup* out) {

@@ -15,6 +15,7 @@
 // partition's replication lock.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -54,13 +55,22 @@ struct HandoffCleanup {
   bool partition_removed = false;
 };
 
-// Removes the snapshot's files: every one of them when `confirmed` is null (rsync: a
-// zero exit means every listed file reached the peer), else only files of confirmed
-// objects whose name parses as a Swift file with a timestamp not newer than the
-// confirmed one. Then empty hash, suffix and partition dirs.
+// Removes the snapshot's objects that are covered, each whole or not at all: an
+// object goes only if every file its hash dir holds now is in the snapshot and, when
+// `confirmed` is given (ssync, native), is a Swift file no newer than the timestamp the
+// peers confirmed. With `confirmed` null (rsync: a zero exit means every listed file
+// reached the peer) the snapshot alone decides. An object that gained a file, or holds
+// one the peers lack, keeps all its files: deleting its .data under a newer .meta would
+// leave a .meta no protocol can send. Then empty suffix and partition dirs go.
 HandoffCleanup RemoveHandoffFiles(const std::string& partition_dir,
                                   const HandoffSnapshot& snapshot,
                                   const ConfirmedObjects* confirmed);
+
+// Removes one hash dir's files if every one of them is `covered` (whole or nothing),
+// then the dir. Returns whether the object is gone; an unexpected error goes to `out`.
+bool RemoveObjectIfCovered(const std::string& hash_dir,
+                           const std::function<bool(const std::string&)>& covered,
+                           HandoffCleanup* out);
 
 // Removes the partition dir if no directory is left in it (empty suffix dirs are
 // removed first; plain files such as hashes.pkl and locks go with it). Returns

@@ -18,6 +18,7 @@
 
 #include "hashes/diskfile.h"
 #include "hashes/fs_util.h"
+#include "hashes/handoff_cleanup.h"
 #include "hashes/partition_hashes.h"
 #include "sync_backends/native/native_delta.h"
 
@@ -446,17 +447,18 @@ void FanOut::DeleteConfirmed(const std::vector<Item>& items,
       holders += all;
     }
     if (holders < job_.delete_quorum) continue;
-    // Exactly the files the peers hold: one written here meanwhile (a newer PUT,
-    // POST or DELETE) keeps its hash dir for the next pass.
-    const Item& first = items[range.first];
-    std::string suffix_dir = job_.path + "/" + first.suffix;
-    for (size_t i = range.first; i <= range.second; ++i) {
-      if (unlink(items[i].path.c_str()) != 0 && errno != ENOENT) {
-        spdlog::error("removing reverted file {}: {}", items[i].path, std::strerror(errno));
-      }
-    }
-    // The dirs go when empty; either way hashes.pkl must forget or rehash the suffix.
-    (void)rmdir((suffix_dir + "/" + hash).c_str());
+    // Exactly the files the peers hold, whole or not at all: an object that gained a
+    // file meanwhile (a newer PUT, POST or DELETE) stays for the next pass.
+    std::set<std::string> held_files;
+    for (size_t i = range.first; i <= range.second; ++i) held_files.insert(items[i].filename);
+    std::string suffix_dir = job_.path + "/" + items[range.first].suffix;
+    hashes::HandoffCleanup cleanup;
+    bool gone = hashes::RemoveObjectIfCovered(
+        suffix_dir + "/" + hash, [&](const std::string& f) { return held_files.count(f) > 0; },
+        &cleanup);
+    for (const auto& e : cleanup.errors) spdlog::error("{}", e);
+    if (!gone) continue;
+    // The suffix goes when empty; either way hashes.pkl must forget or rehash it.
     (void)rmdir(suffix_dir.c_str());
     (void)hashes::InvalidateHash(suffix_dir);
   }
