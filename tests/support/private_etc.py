@@ -90,8 +90,10 @@ def namespace_possible():
     return probe.returncode == 0
 
 
-def _enter(cmd):
+def _enter(outer_ns, cmd):
     """In the new namespace: the tmpfs mounts, then exec cmd (same pid, same signals)."""
+    if mount_namespace() in (None, outer_ns):  # not in a namespace of its own
+        sys.exit('private_etc: --enter only runs in the namespace run() makes')
     for path in PRIVATE_PATHS:
         if os.path.isdir(path):
             subprocess.run(['mount', '-t', 'tmpfs', '-o', 'mode=0755,size=256m',
@@ -146,7 +148,7 @@ def run(cmd):
         return 2
     if namespace_possible():
         os.execvp('unshare', ['unshare', '--mount', '--propagation', 'private', '--',
-                              sys.executable, THIS, '--enter', '--'] + cmd)
+                              sys.executable, THIS, '--enter', mount_namespace(), '--'] + cmd)
     return _run_with_backup(cmd)
 
 
@@ -159,8 +161,8 @@ def reexec_isolated():
 
 
 def main(argv):
-    if argv[:1] == ['--enter'] and argv[1:2] == ['--'] and len(argv) > 2:
-        _enter(argv[2:])
+    if argv[:1] == ['--enter'] and argv[2:3] == ['--'] and len(argv) > 3:
+        _enter(argv[1], argv[3:])
     if not argv or argv[0].startswith('-'):
         sys.stderr.write('usage: private_etc.py COMMAND [ARGS...]\n')
         return 2
