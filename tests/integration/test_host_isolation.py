@@ -1,15 +1,16 @@
 """The demo, the tests and the bench never change the host's /etc/swift (nor /srv/node,
-/var/cache/swift, /var/run/swift): on a Swift node, a test swift.conf there would make every
-object server put every name in another partition.
+/var/cache/swift, /var/run/swift, /run/systemd): on a Swift node, a test swift.conf there
+would make every object server put every name in another partition.
 
 How it is proved: the test simulates a Swift node as the host. In a mount namespace of its
 own, a sentinel directory is bind-mounted over /etc/swift (a swift.conf with another hash
-prefix/suffix, mode 0640, and another file), and over each other Swift host path that exists
-on this machine. In that host it runs what the README's commands run: scripts/demo.py
-(scripts/demo.sh runs it after building), and a cluster test by CTest's command
-(tests/support/private_etc.py + pytest). Afterwards the sentinels are byte-for-byte the same
-(modes too), the other paths that did not exist still do not, and the Swift object server of
-a cluster put an object where the cluster's own prefix/suffix says, not the sentinel's.
+prefix/suffix, mode 0640, and another file), and over each other host path that exists on
+this machine. In that host it runs what the README's commands run: scripts/demo.py
+(scripts/demo.sh runs it after building), then a cluster test and the systemd-analyze test
+by CTest's command (tests/support/private_etc.py + pytest). Afterwards the sentinels are
+byte-for-byte the same (modes too), the other paths that did not exist still do not, and the
+Swift object server of a cluster put an object where the cluster's own prefix/suffix says,
+not the sentinel's.
 
 Why a simulated host rather than this machine's /etc/swift: CTest runs this test with a
 private /etc/swift already, and on a shared machine other runs use the real one. To the code
@@ -32,7 +33,7 @@ PY = '/usr/bin/python3'
 WRAPPER = os.path.join(SOURCE_DIR, 'tests', 'support', 'private_etc.py')
 SENTINEL_PREFIX = 'sentinel-node-prefix'
 SENTINEL_SUFFIX = 'sentinel-node-suffix'
-OTHER_HOST_PATHS = ('/srv/node', '/var/cache/swift', '/var/run/swift')
+OTHER_HOST_PATHS = ('/srv/node', '/var/cache/swift', '/var/run/swift', '/run/systemd')
 # In the host: bind-mount each SRC over DST, then exec the command after `--`.
 HOST_SH = ('while [ "$1" != -- ]; do mount --bind "$1" "$2" || exit 97; shift 2; done; '
            'shift; exec "$@"')
@@ -142,13 +143,18 @@ def test_demo_and_cluster_tests_leave_host_etc_swift_alone(tmp_path):
     assert out['hashes'] != [hash_dir(SENTINEL_PREFIX, SENTINEL_SUFFIX, 'AUTH_iso', 'c', 'o')]
     host.assert_untouched()
 
+    # Two tests by CTest's command: a cluster's, and systemd-analyze's (it writes in
+    # /run/systemd).
     t0 = time.monotonic()
+    tests = os.path.join(SOURCE_DIR, 'tests', 'integration')
     test = host.run([PY, WRAPPER, PY, '-m', 'pytest', '-q', '-p', 'no:cacheprovider', '-W',
-                     'ignore::DeprecationWarning', '-k', 'rsync',
-                     os.path.join(SOURCE_DIR, 'tests', 'integration',
-                                  'test_cluster_harness.py')])
-    print('cluster test: %.1fs\n%s' % (time.monotonic() - t0, test.stdout[-3000:]))
-    assert test.returncode == 0 and '1 passed' in test.stdout
+                     'ignore::DeprecationWarning',
+                     os.path.join(tests, 'test_cluster_harness.py') +
+                     '::test_swift_replicator_spreads_node0_objects[rsync]',
+                     os.path.join(tests, 'test_ops_systemd.py') +
+                     '::test_units_pass_systemd_analyze_verify'])
+    print('tests: %.1fs\n%s' % (time.monotonic() - t0, test.stdout[-3000:]))
+    assert test.returncode == 0 and ' passed' in test.stdout
     host.assert_untouched()
 
 
