@@ -12,10 +12,11 @@ process; nothing outside it sees a change.
 Where no mount namespace can be made (not root, no unshare, a container that forbids
 mounts), run() refuses when the host's /etc/swift/swift.conf exists and differs from the
 test one, unless REPLICANT_OVERWRITE_ETC_SWIFT=1: then it backs the file up, runs the
-command, and restores it (or removes it, if there was none) when the command ends.
+command, and restores it (or removes it, if there was none) when the last of the runs that
+overlap ends (etc_swift_backup.py).
 
-    private_etc.py COMMAND [ARGS...]     scripts/test.sh, demo.sh, bench/run.sh, CTest
-    private_etc.reexec_isolated()        first thing in a Python entry point
+    private_etc.py COMMAND [ARGS...]     CTest's integration tests (CMakeLists.txt)
+    private_etc.reexec_isolated()        first thing in scripts/demo.py, bench/run.py
 
 A process started inside (REPLICANT_PRIVATE_ETC names its mount namespace) runs commands
 directly, so nesting is harmless. Not thread-safe: call from the main thread at start-up.
@@ -57,7 +58,7 @@ def inside():
     return ns is not None and os.environ.get(ENV_INSIDE) == ns
 
 
-def test_swift_conf_text():
+def _test_swift_conf_text():
     import cluster  # lazily: cluster imports this module
     return cluster.swift_conf_text()
 
@@ -112,7 +113,7 @@ def _run_with_backup(cmd):
             current = f.read()
     except FileNotFoundError:
         current = None
-    differs = current is not None and current != test_swift_conf_text().encode()
+    differs = current is not None and current != _test_swift_conf_text().encode()
     if differs and os.environ.get(ENV_OPT_IN) != '1':
         sys.stderr.write(
             'private_etc: cannot make a private mount namespace (needs root and unshare), '
