@@ -41,6 +41,7 @@ sys.path.insert(0, os.path.join(SOURCE_DIR, 'tests', 'support'))
 sys.path.insert(0, BENCH_DIR)
 
 import cluster as cluster_mod  # noqa: E402
+import private_etc  # noqa: E402
 import replicant_test  # noqa: E402
 import report  # noqa: E402
 import seed  # noqa: E402
@@ -557,6 +558,7 @@ def main(argv=None):
         report.write_all(args.out, rows, runs, notes, info, BASELINE, LIMIT)
         print(report.text_table(rows))
         return 0
+    private_etc.reexec_isolated()  # the clusters' swift.conf must not replace the host's
     t0 = time.monotonic()
     cluster_mod.install_swift_conf()
     replicant_test.set_swift_hash()

@@ -332,7 +332,12 @@ Result<std::vector<HashTimestamps>> YieldHashes(const std::string& suffix_dir,
   bool found_files = false;
   for (const std::string& hash : hashes) {
     Result<CleanupResult> c = CleanupOnDiskFiles(suffix_dir + "/" + hash, reclaim_age, now_seconds);
-    if (!c.ok()) continue;  // vanished meanwhile, or not a dir
+    if (!c.ok()) {
+      // Vanished meanwhile, or not a dir: not an object. Anything else (EIO, EMFILE)
+      // fails the listing, so the object is never taken for absent.
+      if (c.status().IsNotFound() || c.status().code() == Status::Code::kInvalidArgument) continue;
+      return c.status();
+    }
     if (!c->remaining.empty()) found_files = true;
     const OnDiskFiles& f = c->files;
     HashTimestamps h;

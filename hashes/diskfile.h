@@ -234,7 +234,7 @@ struct HashTimestamps {
 // against now_seconds) and reports those that still have a .data or .ts, sorted
 // by hash. When no hash dir has files left the suffix is invalidated, as Swift
 // does. Entries that are not dirs are skipped (Swift would raise). A missing
-// suffix dir yields nothing.
+// suffix dir yields nothing; any other error listing a hash dir is returned.
 Result<std::vector<HashTimestamps>> YieldHashes(const std::string& suffix_dir,
                                                 int64_t reclaim_age, double now_seconds);
 

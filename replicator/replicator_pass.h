@@ -16,6 +16,7 @@
 
 #include <fmt/format.h>
 
+#include "hashes/handoff_cleanup.h"
 #include "replicator/partition_survey.h"
 #include "replicator/replicator.h"
 
@@ -67,6 +68,10 @@ class Replicator::Pass {
                   const std::vector<std::string>& suffixes, sync::SyncResult result,
                   NodeSet* failures);
   void UpdateDeleted(const PartitionJob& job);
+  // Syncs a listed handoff partition to its primaries and removes what they hold;
+  // true when the partition itself went.
+  bool RevertHandoff(const PartitionJob& job, const std::vector<std::string>& suffixes,
+                     const hashes::HandoffSnapshot& snapshot, NodeSet* failures);
   // After a backend's sync to one node: ssync for a peer that does not speak the
   // backend's protocol, then the REPLICATE rehash request where the backend needs one.
   // `strict`: a failed rehash request fails the sync (handoffs must not be removed).

@@ -10,6 +10,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tests',
                                 'support'))
+import private_etc  # noqa: E402
 from cluster import Cluster  # noqa: E402
 from objects import ACCOUNT, CONTAINER, check_spread, pick_objects  # noqa: E402
 from replicant_test import REPLICANT_BIN, run, seeded_random  # noqa: E402
@@ -25,6 +26,7 @@ def main():
     ap.add_argument('--objects', type=int, default=60)
     ap.add_argument('--sync-method', default='rsync', choices=['rsync'])
     args = ap.parse_args()
+    private_etc.reexec_isolated()  # the cluster's swift.conf must not replace the host's
     rng = seeded_random('demo')
     with Cluster(nodes=4, replicas=3, part_power=8,
                  replicator_options={'sync_method': args.sync_method,

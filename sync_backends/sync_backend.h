@@ -32,8 +32,9 @@ struct SyncJob {
 
 struct SyncResult {
   bool success = false;
-  // Objects the peer confirmed it holds in sync (hash -> timestamp), for backends
-  // that can tell (ssync, native); a handoff may delete exactly these.
+  // Objects the peer confirmed it holds in sync, for backends that can tell (ssync,
+  // native): hash -> the newest timestamp (internal form) of the object's files it
+  // holds. A handoff may delete exactly these files, never a newer one.
   std::map<std::string, std::string> in_sync_objects;
   // The peer does not speak this backend's protocol (a Swift object server answering
   // REPCONN with 405): the replicator syncs it another way.

@@ -6,7 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <filesystem>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <optional>
@@ -18,6 +18,7 @@
 
 #include "hashes/diskfile.h"
 #include "hashes/fs_util.h"
+#include "hashes/handoff_cleanup.h"
 #include "hashes/partition_hashes.h"
 #include "sync_backends/native/native_delta.h"
 
@@ -39,7 +40,7 @@ struct Item {
   std::string rel;       // objects[-N]/<part>/<suffix>/<hash>/<file>
   std::string xattrs;    // hex
   int64_t size = 0;
-  std::string ts;        // timestamp of the object's .data/.ts, for in_sync_objects
+  std::string ts;        // this file's timestamp (internal), for in_sync_objects
   std::optional<std::string> body;  // preloaded (small .data files)
 };
 
@@ -51,6 +52,8 @@ struct Peer {
   std::set<std::string> failed_hashes, seen_hashes;
   std::map<std::string, std::string> object_ts;
   bool failed = false;
+  // A suffix it wanted could not be read whole: whatever was sent, the sync failed.
+  bool walk_failed = false;
   bool wanted = false;  // needs a session (opened with the first batch)
   bool opened = false;  // its session was tried (it may have failed to open)
   std::optional<PeerGate::Hold> device;  // from opening to Done
@@ -103,6 +106,14 @@ class FanOut {
   // and its device is released as soon as its own exchange is over.
   void RunBatch(bool last);
   void PeerBatch(Peer& p, const std::vector<Item>& items, std::vector<bool>& held, bool last);
+  // A local read error that is not corruption (EIO, EMFILE, ENOMEM): the objects stay
+  // here, and every peer that wanted the suffix has not been synced.
+  void FailSuffix(const std::string& suffix, const std::string& why) {
+    spdlog::error("native sync of {}/{}: {}; keeping the files", job_.device, job_.partition, why);
+    for (auto& p : peers_) {
+      if (p.suffixes.count(suffix)) p.walk_failed = true;
+    }
+  }
   void Fail(Peer& p, const Status& st) {
     if (p.failed) return;
     spdlog::error("native sync of {}/{} to {}: {}", job_.device, job_.partition,
@@ -142,7 +153,8 @@ void FanOut::Walk() {
     std::vector<std::string> hashes;
     int err = hashes::fs::ListDir(job_.path + "/" + suffix, &hashes);
     if (err != 0 && err != ENOENT && err != ENOTDIR) {
-      spdlog::error("listdir {}/{}: {}", job_.path, suffix, std::strerror(err));
+      FailSuffix(suffix, fmt::format("listdir {}/{}: {}", job_.path, suffix, std::strerror(err)));
+      continue;
     }
     std::sort(hashes.begin(), hashes.end());
     for (const auto& h : hashes) AddObject(suffix, h);
@@ -155,8 +167,11 @@ void FanOut::AddObject(const std::string& suffix, const std::string& hash) {
   std::string dir = job_.path + "/" + suffix + "/" + hash;
   auto cleaned = hashes::CleanupOnDiskFiles(dir, o_.reclaim_age, Timestamp::Now().seconds());
   if (!cleaned.ok()) {
-    if (!cleaned.status().IsNotFound()) {
-      spdlog::warn("{}: {}", dir, cleaned.status().message());
+    // Gone, or a file where the hash dir should be (not an object; the suffix's rehash
+    // quarantines it): nothing to send. Anything else is a read error.
+    const Status& st = cleaned.status();
+    if (!st.IsNotFound() && st.code() != Status::Code::kInvalidArgument) {
+      FailSuffix(suffix, st.message());
     }
     return;
   }
@@ -169,7 +184,6 @@ void FanOut::AddObject(const std::string& suffix, const std::string& hash) {
     keep.push_back(&*f.ctype_info);
   }
   if (keep.empty() || (!f.data_info && !f.ts_info)) return;  // nothing Swift would serve
-  std::string ts = (f.data_info ? f.data_info : f.ts_info)->timestamp.internal();
   std::vector<Item> items;
   for (const auto* file : keep) {
     Item it;
@@ -179,13 +193,16 @@ void FanOut::AddObject(const std::string& suffix, const std::string& hash) {
     it.path = dir + "/" + file->name;
     it.rel = job_.obj_path.substr(job_.obj_path.find_last_of('/') + 1) + "/" + job_.partition +
              "/" + suffix + "/" + hash + "/" + file->name;
-    it.ts = ts;
+    it.ts = file->timestamp.internal();
     hashes::UniqueFd fd(open(it.path.c_str(), O_RDONLY | O_CLOEXEC));
     auto raw = fd.get() >= 0 ? hashes::ReadRawMetadata(fd.get())
                              : Result<std::string>(Status::FromErrno("open " + it.path, errno));
     struct stat st;
     if (!raw.ok() || fstat(fd.get(), &st) != 0) {
       if (raw.ok() || raw.status().IsNotFound()) return;  // replaced meanwhile: next pass
+      // Only corruption (no or bad metadata) is quarantined, as Swift does; a transient
+      // error (EIO, EMFILE, ENOMEM) keeps the object and fails the sync.
+      if (!raw.status().IsCorruption()) return FailSuffix(suffix, raw.status().message());
       spdlog::error("{} failed audit and is being quarantined: {}", dir, raw.status().message());
       auto q = hashes::QuarantineHashDir(job_.obj_path.substr(0, job_.obj_path.find_last_of('/')),
                                          dir, job_.policy_index);
@@ -323,7 +340,8 @@ void FanOut::RunBatch(bool last) {
     for (size_t i = 0; i < items.size(); ++i) {
       if (!p->suffixes.count(items[i].suffix)) continue;
       p->seen_hashes.insert(items[i].hash);
-      p->object_ts[items[i].hash] = items[i].ts;
+      std::string& newest = p->object_ts[items[i].hash];
+      newest = std::max(newest, items[i].ts);
       if (!held[p][i] || p->failed) p->failed_hashes.insert(items[i].hash);
     }
   }
@@ -429,14 +447,17 @@ void FanOut::DeleteConfirmed(const std::vector<Item>& items,
       holders += all;
     }
     if (holders < job_.delete_quorum) continue;
-    const Item& first = items[range.first];
-    std::string suffix_dir = job_.path + "/" + first.suffix;
-    std::error_code ec;
-    std::filesystem::remove_all(suffix_dir + "/" + hash, ec);
-    if (ec) {
-      spdlog::error("removing reverted object {}/{}: {}", suffix_dir, hash, ec.message());
-      continue;
-    }
+    // Exactly the files the peers hold, whole or not at all: an object that gained a
+    // file meanwhile (a newer PUT, POST or DELETE) stays for the next pass.
+    std::set<std::string> held_files;
+    for (size_t i = range.first; i <= range.second; ++i) held_files.insert(items[i].filename);
+    std::string suffix_dir = job_.path + "/" + items[range.first].suffix;
+    hashes::HandoffCleanup cleanup;
+    bool gone = hashes::RemoveObjectIfCovered(
+        suffix_dir + "/" + hash, [&](const std::string& f) { return held_files.count(f) > 0; },
+        &cleanup);
+    for (const auto& e : cleanup.errors) spdlog::error("{}", e);
+    if (!gone) continue;
     // The suffix goes when empty; either way hashes.pkl must forget or rehash it.
     (void)rmdir(suffix_dir.c_str());
     (void)hashes::InvalidateHash(suffix_dir);
@@ -528,7 +549,7 @@ std::vector<SyncResult> NativeBackend::SyncPeers(const SyncJob& job,
   std::vector<SyncResult> out;
   for (auto& p : peers) {
     if (p.session) {
-      bool ok = !p.failed;
+      bool ok = !p.failed && !p.walk_failed;
       p.result.success = ok && p.failed_hashes.empty();
       p.result.bytes_sent = p.session->bytes_sent();
       for (const auto& h : p.seen_hashes) {

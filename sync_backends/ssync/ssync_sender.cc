@@ -53,7 +53,8 @@ Status SsyncSender::MissingCheck(ByteStream& request, ByteStream& response) {
     auto entries = hashes::YieldHashes(job_.path + "/" + suffix, opts_.reclaim_age, now);
     if (!entries.ok()) return entries.status().WithContext("yield_hashes " + suffix);
     for (const hashes::HashTimestamps& h : *entries) {
-      available_[h.hash] = h.ts_data.internal();
+      // The newest file offered: a handoff may delete the object's files up to it.
+      available_[h.hash] = (h.ts_meta && *h.ts_meta > h.ts_data ? *h.ts_meta : h.ts_data).internal();
       std::string line = EncodeMissing(h.hash, h.ts_data, h.ts_meta, h.ts_ctype, h.durable);
       if (Status s = request.Write(line + "\r\n"); !s.ok()) {
         return s.WithContext("missing_check send line: " + std::to_string(stats_.offered) +
@@ -122,19 +123,27 @@ Status SsyncSender::SendOne(ByteStream& request, const std::string& hash, const 
   std::string hash_dir = job_.path + "/" + hash.substr(29) + "/" + hash;
   auto obj = hashes::OpenObject(hash_dir);
   if (!obj.ok()) {
-    // Gone since the missing check, or unreadable: there is no partial state on the
-    // receiver, so skip it (as Swift does for DiskFileError).
+    // Gone since the missing check, or corrupt: there is no partial state on the
+    // receiver, so skip it (as Swift does for DiskFileError), and never report it in
+    // sync. Any other error (EIO, EMFILE) is not the object's fault: the session fails
+    // and the files stay.
+    available_.erase(hash);
     if (obj.status().IsCorruption()) {
       std::string device_path = job_.obj_path.substr(0, job_.obj_path.rfind('/'));
       auto q = hashes::QuarantineHashDir(device_path, hash_dir, job_.policy_index);
       spdlog::warn("Quarantined {} ({}): {}", hash_dir, obj.status().message(),
                    q.ok() ? *q : q.status().message());
+    } else if (!obj.status().IsNotFound()) {
+      return obj.status().WithContext("send_put");
     }
     return Status::OK();
   }
   const std::string* name = obj->metadata.Get("name");
   std::string a, c, o;
-  if (!name || !SplitObjectName(*name, &a, &c, &o)) return Status::OK();
+  if (!name || !SplitObjectName(*name, &a, &c, &o)) {
+    available_.erase(hash);  // not sent, so never in sync
+    return Status::OK();
+  }
   std::string url_path = UrlQuote(*name);
   if (obj->tombstone) {
     if (!want.data) return Status::OK();

@@ -62,7 +62,7 @@ class SsyncSender {
   SenderOptions opts_;
   const SyncJob& job_;
   std::vector<std::string> suffixes_;
-  std::map<std::string, std::string> available_;     // hash -> ts_data.internal
+  std::map<std::string, std::string> available_;     // hash -> newest file ts offered
   std::vector<std::pair<std::string, Want>> send_;   // in the receiver's order
   SenderStats stats_;
 };

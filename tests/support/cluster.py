@@ -15,7 +15,9 @@ with `rsync_module = cluster.rsync_module_template`.
 
 Swift daemons always read /etc/swift/swift.conf; start() writes it there atomically with the
 test hash prefix/suffix and policies 0 and 1 (identical content for every test, so parallel
-clusters don't conflict), and the same file into the cluster's own swift_dir.
+clusters don't conflict), and the same file into the cluster's own swift_dir. That /etc/swift
+is a private tmpfs (tests/support/private_etc.py, which CTest and the scripts run through):
+start() refuses to change the host's.
 
 Everything started is killed by stop(), by the context manager (also on exceptions), by an
 atexit hook, and (via PR_SET_PDEATHSIG) when the Python process that started it dies.
@@ -44,6 +46,7 @@ import time
 import urllib.parse
 import weakref
 
+import private_etc
 import replicant_test
 
 SWIFT_BIN_DIR = '/usr/bin'
@@ -195,8 +198,10 @@ def swift_conf_text(prefix=replicant_test.TEST_HASH_PREFIX,
 
 
 def install_swift_conf(swift_dir=None, text=None):
-    """Writes swift.conf atomically (temp + rename) to /etc/swift and, if given, swift_dir."""
+    """Writes swift.conf atomically (temp + rename) to /etc/swift and, if given, swift_dir.
+    /etc/swift must be private (private_etc): HostEtcError before the host's is changed."""
     text = text if text is not None else swift_conf_text()
+    private_etc.check_may_write(text)
     for d in ('/etc/swift',) + ((swift_dir,) if swift_dir else ()):
         path = os.path.join(d, 'swift.conf')
         try:

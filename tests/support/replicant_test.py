@@ -16,7 +16,8 @@ REPLICANT_BIN = os.environ.get('REPLICANT_BIN', os.path.join(BUILD_DIR, 'replica
 TOOLS_DIR = os.environ.get('REPLICANT_TOOLS_DIR', os.path.join(BUILD_DIR, 'tools'))
 
 # The hash path prefix/suffix every test cluster uses. Swift daemons always read
-# /etc/swift/swift.conf, so tests that start them write this there.
+# /etc/swift/swift.conf, so tests that start them write this there: a private one
+# (private_etc.py), never the host's.
 TEST_HASH_PREFIX = 'replicant-test-prefix'
 TEST_HASH_SUFFIX = 'replicant-test-suffix'
 

@@ -268,12 +268,23 @@ TEST_CASE("Sender and receiver converge over chunked pipes", "[ssync]") {
   CHECK(hashes::OpenObject(dst.hash_dir("big")).value().content_length == big.size());
 
   // Handoff cleanup removes exactly the confirmed objects, then the empty partition.
-  std::set<std::string> two{HashOf("big"), HashOf("gone")};
-  auto c = hashes::DeleteHandoffObjects(src.part_dir(), two);
+  auto snap = hashes::ListHandoffObjects(src.part_dir(), {HashOf("big").substr(29),
+                                                         HashOf("gone").substr(29),
+                                                         HashOf("meta").substr(29)});
+  REQUIRE(snap.ok());
+  hashes::ConfirmedObjects two{{HashOf("big"), done->at(HashOf("big"))},
+                               {HashOf("gone"), done->at(HashOf("gone"))}};
+  auto c = hashes::RemoveHandoffFiles(src.part_dir(), *snap, &two);
   CHECK(c.removed == 2);
   CHECK_FALSE(c.partition_removed);
   CHECK(HasFiles(src.hash_dir("meta")));
-  c = hashes::DeleteHandoffObjects(src.part_dir(), {HashOf("meta")});
+  // Confirmed only up to its .data: the newer .meta stays, and so does the object.
+  hashes::ConfirmedObjects old_meta{{HashOf("meta"), kTs}};
+  c = hashes::RemoveHandoffFiles(src.part_dir(), *snap, &old_meta);
+  CHECK_FALSE(c.partition_removed);
+  CHECK(HasFiles(src.hash_dir("meta")));
+  hashes::ConfirmedObjects meta{{HashOf("meta"), done->at(HashOf("meta"))}};
+  c = hashes::RemoveHandoffFiles(src.part_dir(), *snap, &meta);
   CHECK(c.partition_removed);
   CHECK_FALSE(replicant::testing::Exists(src.part_dir()));
 }
