@@ -20,8 +20,10 @@
  *                      call, so the driver can pick the first call of each distinct site.
  *   FAULT_LOST_FILE    optional: the power-loss model's log. Lines "lost PATH" name files whose
  *                      content was not durable when a sync of them failed or the process was
- *                      killed; "rename A B" / "unlink P" follow such files. The driver tears
- *                      (truncates) them afterwards, as a machine crash would.
+ *                      killed; "unrenamed PATH" names a rename's target whose directory was
+ *                      not fsynced (nor syncfs'd) by then; "rename A B" / "unlink P" follow
+ *                      such files. The driver afterwards truncates the first and removes the
+ *                      second, as a machine crash would leave them.
  *
  * Only the process that loaded the shim first is affected: the constructor removes
  * LD_PRELOAD from the environment and ignores processes whose pid differs from
@@ -102,6 +104,10 @@ static char *open_path[MAXFD];  /* tracked (opened for writing) fds: their path 
 static int open_dirty[MAXFD];
 static char *pending[MAXPENDING];  /* closed files written since their last sync */
 static int npending;
+/* Names given by a rename whose directory has not been fsynced (nor syncfs'd) since: a
+ * crash may leave the file under its old name. */
+static char *renamed[MAXPENDING];
+static int nrenamed;
 
 void lost_line(const char *what, const char *a, const char *b) {
   if (lost_fd < 0) return;
@@ -136,12 +142,32 @@ void mark_dirty(int fd) {
   pthread_mutex_unlock(&mu);
 }
 
+/* Whether `path` is directly in directory `dir`. */
+static int in_dir(const char *path, const char *dir) {
+  size_t n = strlen(dir);
+  return strncmp(path, dir, n) == 0 && path[n] == '/' && !strchr(path + n + 1, '/');
+}
+
 void synced_fd(int fd) {
   char p[PATH_MAX];
   fd_path(fd, p, sizeof p);
   pthread_mutex_lock(&mu);
   if (fd >= 0 && fd < MAXFD && open_path[fd]) open_dirty[fd] = 0;
   drop_pending(p);
+  for (int i = 0; i < nrenamed; i++)  /* a directory's fsync makes its renames durable */
+    if (in_dir(renamed[i], p)) {
+      free(renamed[i]);
+      renamed[i--] = renamed[--nrenamed];
+    }
+  pthread_mutex_unlock(&mu);
+}
+
+void dir_sync_failed(int fd) {
+  char p[PATH_MAX];
+  fd_path(fd, p, sizeof p);
+  pthread_mutex_lock(&mu);
+  for (int i = 0; i < nrenamed; i++)
+    if (in_dir(renamed[i], p)) lost_line("unrenamed", renamed[i], NULL);
   pthread_mutex_unlock(&mu);
 }
 
@@ -149,6 +175,7 @@ void synced_all(void) {
   pthread_mutex_lock(&mu);
   for (int i = 0; i < MAXFD; i++) open_dirty[i] = 0;
   while (npending) free(pending[--npending]);
+  while (nrenamed) free(renamed[--nrenamed]);
   pthread_mutex_unlock(&mu);
 }
 
@@ -158,6 +185,7 @@ void lose_all(void) {
   for (int i = 0; i < MAXFD; i++)
     if (open_path[i] && open_dirty[i]) lost_line("lost", open_path[i], NULL);
   for (int i = 0; i < npending; i++) lost_line("lost", pending[i], NULL);
+  for (int i = 0; i < nrenamed; i++) lost_line("unrenamed", renamed[i], NULL);
   pthread_mutex_unlock(&mu);
 }
 
@@ -186,6 +214,7 @@ void track_rename(const char *from, const char *to) {
       free(pending[i]);
       pending[i] = strdup(to);
     }
+  if (nrenamed < MAXPENDING) renamed[nrenamed++] = strdup(to);
   pthread_mutex_unlock(&mu);
   lost_line("rename", from, to);
 }

@@ -52,6 +52,7 @@ void lost_line(const char *what, const char *a, const char *b);
 void track_open(int fd, const char *path, int flags);
 void mark_dirty(int fd);
 void synced_fd(int fd);
+void dir_sync_failed(int fd);
 void synced_all(void);
 void lose_all(void);
 void track_close(int fd);

@@ -182,8 +182,9 @@ static int sync_one(int (*real)(int), const char *fn, int fd) {
     if (e != EINTR && active) {  /* a failed sync: the file's unsynced data is gone */
       char p[PATH_MAX];
       fd_path(fd, p, sizeof p);
-      struct stat s;
+      struct stat s = {0};
       if (fstat(fd, &s) == 0 && S_ISREG(s.st_mode)) lost_line("lost", p, NULL);
+      if (S_ISDIR(s.st_mode)) dir_sync_failed(fd);
     }
     FAIL(e, -1);
   }

@@ -26,6 +26,7 @@ sys.path.insert(0, os.path.join(HERE, '..', 'support'))
 sys.path.insert(0, HERE)
 
 import points  # noqa: E402
+import private_etc  # noqa: E402
 from scenario import Scenario  # noqa: E402
 
 
@@ -219,6 +220,7 @@ def run_all(args, shim, rows, counts, t0):
 
 def main():
     args = parse_args()
+    private_etc.reexec_isolated()  # the clusters' swift.conf must not replace the host's
     print('reliability: seed %d (--seed to reproduce)' % args.seed, flush=True)
     own_workdir = not args.workdir
     if args.workdir:

@@ -282,25 +282,35 @@ class Scenario:
             return RunState(f.read())
 
     def apply_power_loss(self):
-        """Tears (truncates) every file the shim recorded as not durable when a sync of it
-        failed or its writer was killed, as a machine crash would; returns their paths."""
-        lost = set()
+        """Does to the files the shim logged what a machine crash at that moment would:
+        truncates those whose data was not durable when a sync of them failed or their
+        writer was killed, and removes names given by a rename whose directory was not yet
+        synced. Returns the paths changed."""
+        lost, unrenamed = set(), set()
         with open(self.lost_path) as f:
             for line in f:
                 what, _, rest = line.rstrip('\n').partition(' ')
                 if what == 'lost':
                     lost.add(rest)
+                elif what == 'unrenamed':
+                    unrenamed.add(rest)
                 elif what == 'rename':
                     a, _, b = rest.partition('\t')
-                    if a in lost:
-                        lost.discard(a)
-                        lost.add(b)
+                    for s in (lost, unrenamed):
+                        if a in s:
+                            s.discard(a)
+                            s.add(b)
                 elif what == 'unlink':
                     lost.discard(rest)
+                    unrenamed.discard(rest)
         torn = []
         for path in sorted(lost):
             if os.path.isfile(path) and os.path.getsize(path) > 0:
                 os.truncate(path, 0)
+                torn.append(path)
+        for path in sorted(unrenamed):
+            if os.path.isfile(path):
+                os.unlink(path)
                 torn.append(path)
         return torn
 
