@@ -6,11 +6,13 @@
 # after every run each object must read back somewhere through Swift's DiskFile, no partial
 # file may sit under a name Swift reads, and one clean pass must converge.
 #
-#   scripts/reliability.sh [--long] [--out DIR] [--seed N] [--only rsync,ssync,native]
+#   scripts/reliability.sh [--long] [--out DIR] [--seed N] [--only BACKEND[:SIDE],...]
+#                          [--parts faults,kills,races] [--stop-after SECONDS]
 #
-# Default: the reduced suite (a few indices per kind, a few kills per backend; minutes on
-# 2 cores; CTest reliability.reduced). --long: every index up to --max-index (60) per
-# (kind, errno) class, >= 100 kills per backend (--kills), 30 races per sender (--races).
+# Default: the reduced suite (3 handoff-partition call sites per kind, 6 kills per backend,
+# 4 races per sender; minutes on 2 cores; CTest reliability.reduced). --long: every call
+# site and every index up to --max-index (60) per (kind, errno) class, >= 100 kills per
+# backend (--kills), 30 races per sender (--races). Options: run.py --help.
 # Results: DIR/table.md and DIR/results.json (default ./reliability-results); exits 1 if
 # anything was lost, partial or left unconverged. REPLICANT_BIN picks the binary
 # (default build/replicant, built here if missing).

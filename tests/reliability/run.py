@@ -58,7 +58,7 @@ def plan(args, rng, backend, side, peers, counts, sites):
     classes = points.CLASSES if args.long else \
         [c for i, c in enumerate(points.CLASSES) if c[0] not in
          [k for k, _ in points.CLASSES[:i]]]
-    for kind, err in classes:
+    for kind, err in (classes if 'faults' in args.parts else []):
         n, kind_sites = counts[kind], sites.get(kind, {})
         if args.long:
             chosen = {(None, i) for i in pick(rng, n, args.max_index, always=(1, n))} | \
@@ -69,7 +69,7 @@ def plan(args, rng, backend, side, peers, counts, sites):
             chosen = rng.sample(pool, min(args.reduced_index, len(pool)))
         runs += [(kind, err, nth, None, scope)
                  for scope, nth in sorted(chosen, key=lambda v: (v[0] or '', v[1]))]
-    kills = args.kills if args.long else args.reduced_kills
+    kills = (args.kills if args.long else args.reduced_kills) if 'kills' in args.parts else 0
     # a backend's kills: native's split over its sender and receiver; rsync's and ssync's
     # over the sender, `replicant serve` and Swift's object server as receivers
     share = -(-kills // (2 if backend == 'native' else 3))
@@ -79,7 +79,7 @@ def plan(args, rng, backend, side, peers, counts, sites):
                          None))
     for nth in pick(rng, counts['any'], share, always=()):
         runs.append(('any', 'kill', nth, None, None))
-    if side == 'sender':
+    if side == 'sender' and 'races' in args.parts:
         races = args.races if args.long else args.reduced_races
         for nth in pick(rng, counts['any'], races, always=()):
             runs.append(('any', 'hook', nth, None, None))
@@ -159,7 +159,10 @@ def parse_args():
     ap.add_argument('--races', type=int, default=30, help='--long: races per sender')
     ap.add_argument('--reduced-races', type=int, default=4)
     ap.add_argument('--stop-after', type=float, default=0,
-                    help='seconds: start no run after that (the table says so)')
+                    help='seconds: shared evenly by the targets; a target starts no run past '
+                         'its share (the table says so)')
+    ap.add_argument('--parts', default='faults,kills,races',
+                    help='comma list of faults, kills, races')
     return ap.parse_args()
 
 
@@ -180,13 +183,15 @@ def save(args, rows, counts, t0, stopped):
 
 
 def run_all(args, shim, rows, counts, t0):
-    """Runs every selected target's plan; returns '' or what --stop-after cut short."""
+    """Runs every selected target's plan; returns what --stop-after cut short ('' if
+    nothing)."""
     rng = random.Random(args.seed)
-    scenarios = {}
+    scenarios, stopped = {}, []
+    targets = [t for t in points.TARGETS if selected(args, t[0], t[1])]
     try:
-        for backend, side, peers in points.TARGETS:
-            if not selected(args, backend, side):
-                continue
+        for done, (backend, side, peers) in enumerate(targets):
+            t_start = time.monotonic()
+            share = (args.stop_after - (t_start - t0)) / (len(targets) - done)
             if peers not in scenarios:
                 scenarios[peers] = Scenario(args.workdir, peers, shim, seed=args.seed)
             scn = scenarios[peers]
@@ -198,8 +203,9 @@ def run_all(args, shim, rows, counts, t0):
             print('%s %s (peers %s): %d runs; calls %s' % (
                 backend, side, peers, len(runs), dict(c)), flush=True)
             for i, (kind, err, nth, delay, scope) in enumerate(runs):
-                if args.stop_after and time.monotonic() - t0 > args.stop_after:
-                    return '%s %s after %d of %d runs' % (backend, side, i, len(runs))
+                if args.stop_after and time.monotonic() - t_start > share:
+                    stopped.append('%s %s after %d of %d runs' % (backend, side, i, len(runs)))
+                    break
                 r = points.run_point(scn, backend, side, kind, err, nth, delay, scope)
                 rows.append(r)
                 flag = ' LOST %s' % r['lost'] if r['lost'] else ''
@@ -207,8 +213,8 @@ def run_all(args, shim, rows, counts, t0):
                 flag += ' UNCONVERGED %s' % r['not_converged'] if r['not_converged'] else ''
                 print('  %s %s %s#%s fired=%s rc=%s%s' % (r['kind'], err, scope or '', nth,
                                                          r['fired'], r['rc'], flag), flush=True)
-            save(args, rows, counts, t0, '')
-        return ''
+            save(args, rows, counts, t0, '; '.join(stopped))
+        return '; '.join(stopped)
     finally:
         for s in scenarios.values():
             s.close()
