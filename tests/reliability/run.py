@@ -131,10 +131,12 @@ def write_table(path, rows, counts, header):
     for (backend, side), c in counts.items():
         lines.append('| %s | %s | %s |' % (backend, side, ' | '.join(
             str(c[k]) for k in points.CLASSES_KINDS)))
-    bad = [r for r in rows if r['lost'] or r['partial'] or r['not_converged'] or
-           r['partial_after_clean_pass']]
-    lines += ['', 'Findings (%d runs):' % len(bad), '']
-    for r in bad:
+    bad = [r for r in rows if r['lost'] or r['partial'] or r['partial_after_clean_pass'] or
+           r['rc'] is None]
+    odd = [r for r in rows if r['not_converged'] and r not in bad]
+    lines += ['', 'Findings (%d runs with lost or partial objects, %d more not converged '
+              'after one clean pass):' % (len(bad), len(odd)), '']
+    for r in bad + odd:
         lines.append('- %s %s, %s %s %s#%s (%s): lost %s; partial %s; not converged %s' % (
             r['backend'], r['side'], r['kind'], r['errno'], r['scope'] or '', r['index'],
             r['call'],
@@ -216,8 +218,12 @@ def run_all(args, shim, rows, counts, t0):
             save(args, rows, counts, t0, '; '.join(stopped))
         return '; '.join(stopped)
     finally:
+        failed = sys.exc_info()[0] is not None
         for s in scenarios.values():
             s.close()
+            if failed:  # the servers' logs say why
+                shutil.copytree(s.c.log_dir, os.path.join(args.workdir, 'logs', s.peers),
+                                dirs_exist_ok=True)
             shutil.rmtree(s.dir, ignore_errors=True)
         # the logs of runs with findings (points._keep_log)
         if os.path.isdir(os.path.join(args.workdir, 'logs')):
@@ -246,6 +252,7 @@ def main():
     tot, bad = save(args, rows, counts, t0, stopped)
     with open(os.path.join(args.out, 'table.md')) as f:
         print(f.read())
+    # lost or partial fails the run; not converged is reported (see the table)
     print('%d passed, %d failed' % (len(rows) - len(bad), len(bad)))
     return 1 if bad else 0
 

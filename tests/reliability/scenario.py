@@ -161,9 +161,10 @@ class Scenario:
                 os.path.join(os.path.dirname(os.path.abspath(__file__)), 'newer.py'), spec)
         return env
 
-    def start_servers(self, env=None):
+    def start_servers(self, env=None, tries=5):
         """`replicant serve` on nodes 1-3, the ones node0 sends to (peers 'serve' only); env
-        loads the shim. Started together, then waited for."""
+        loads the shim. Started together, then waited for; a clean one that fails to start
+        (its port briefly held, e.g. by a connection of the one just stopped) is retried."""
         if self.peers != 'serve':
             return
         started = []
@@ -176,13 +177,18 @@ class Scenario:
                                env=env or self.c.env, cwd=self.dir)
             self.servers[node.name] = p
             started.append((node, p))
+        failed = []
         for node, p in started:
             try:
                 wait_for_port(node.replication_port, timeout=20, proc=p)
             except RuntimeError:
-                if env is None:
-                    raise
-                # the fault stopped its start: this run goes on with the peer down
+                failed.append(p)
+        if failed and env is None:
+            if tries <= 1:
+                raise RuntimeError('replicant serve does not start:\n' + failed[0].tail(20))
+            time.sleep(1)
+            self.start_servers(None, tries - 1)
+        # with the shim, a fault may stop a start: that run goes on with the peer down
 
     def dead_servers(self):
         """Names of serves that died (and are forgotten, to be started again)."""
