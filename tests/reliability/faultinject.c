@@ -16,6 +16,8 @@
  *                      Nth call SIGKILL the process instead (a crash at that moment); `hook`
  *                      runs FAULT_HOOK (a shell command) before the Nth call, which then
  *                      goes ahead (a race: e.g. a client PUT landing at that moment).
+ *   FAULT_MODEL_PREFIX the directories whose files the power-loss model follows (default:
+ *                      FAULT_PATH_PREFIX's).
  *   FAULT_TRACE_FILE   optional: one line "kind<TAB>index<TAB>function<TAB>path" per counted
  *                      call, so the driver can pick the first call of each distinct site.
  *   FAULT_LOST_FILE    optional: the power-loss model's log. Lines "lost PATH" name files whose
@@ -50,9 +52,13 @@ static int fault_kind = -1, fault_errno = EIO, fault_kill;
 static const char *fault_hook;
 static uint64_t fault_nth;
 #define MAXPREFIX 16
-static char prefix[MAXPREFIX][PATH_MAX];
-static size_t prefix_len[MAXPREFIX];
-static int nprefix;
+struct prefixes {
+  char p[MAXPREFIX][PATH_MAX];
+  size_t len[MAXPREFIX];
+  int n;
+};
+/* Calls count under `counted`; the power-loss model follows files under `modeled`. */
+static struct prefixes counted, modeled;
 static int lost_fd = -1, trace_fd = -1;
 
 REAL(int, open, const char *, int, ...)
@@ -61,12 +67,27 @@ REAL(int, close, int)
 
 /* ---- paths ------------------------------------------------------------------------- */
 
-int under_prefix(const char *p) {
-  for (int i = 0; p && i < nprefix; i++)
-    if (strncmp(p, prefix[i], prefix_len[i]) == 0 &&
-        (p[prefix_len[i]] == '/' || p[prefix_len[i]] == 0))
+static int in_prefixes(const char *p, const struct prefixes *l) {
+  for (int i = 0; p && i < l->n; i++)
+    if (strncmp(p, l->p[i], l->len[i]) == 0 && (p[l->len[i]] == '/' || p[l->len[i]] == 0))
       return 1;
   return 0;
+}
+int under_prefix(const char *p) { return in_prefixes(p, &counted); }
+static int under_model(const char *p) { return in_prefixes(p, &modeled); }
+
+/* A ':'-separated list of directories. */
+static void parse_prefixes(const char *p, struct prefixes *l) {
+  while (p && *p && l->n < MAXPREFIX) {
+    size_t n = strcspn(p, ":");
+    if (n > 0 && n < PATH_MAX) {
+      memcpy(l->p[l->n], p, n);
+      while (n > 1 && l->p[l->n][n - 1] == '/') n--;
+      l->p[l->n][n] = 0;
+      l->len[l->n++] = n;
+    }
+    p += n + (p[n] == ':');
+  }
 }
 
 /* The path fd refers to ("" if unknown); sockets come back as "socket:[N]". */
@@ -127,7 +148,7 @@ static void drop_pending(const char *p) {
 }
 
 void track_open(int fd, const char *path, int flags) {
-  if (fd < 0 || fd >= MAXFD || !(flags & (O_WRONLY | O_RDWR)) || !under_prefix(path)) return;
+  if (fd < 0 || fd >= MAXFD || !(flags & (O_WRONLY | O_RDWR)) || !under_model(path)) return;
   pthread_mutex_lock(&mu);
   free(open_path[fd]);
   open_path[fd] = strdup(path);
@@ -202,7 +223,7 @@ void track_close(int fd) {
 }
 
 void track_rename(const char *from, const char *to) {
-  if (!under_prefix(from)) return;
+  if (!under_model(from)) return;
   pthread_mutex_lock(&mu);
   for (int i = 0; i < MAXFD; i++)
     if (open_path[i] && strcmp(open_path[i], from) == 0) {
@@ -220,7 +241,7 @@ void track_rename(const char *from, const char *to) {
 }
 
 void track_unlink(const char *p) {
-  if (!under_prefix(p)) return;
+  if (!under_model(p)) return;
   pthread_mutex_lock(&mu);
   drop_pending(p);
   pthread_mutex_unlock(&mu);
@@ -295,17 +316,9 @@ __attribute__((constructor)) static void init(void) {
   load_close();
   real_close(fd);
   if (st == MAP_FAILED) { st = NULL; return; }
-  const char *p = getenv("FAULT_PATH_PREFIX");
-  while (p && *p && nprefix < MAXPREFIX) {
-    size_t n = strcspn(p, ":");
-    if (n > 0 && n < PATH_MAX) {
-      memcpy(prefix[nprefix], p, n);
-      while (n > 1 && prefix[nprefix][n - 1] == '/') n--;
-      prefix[nprefix][n] = 0;
-      prefix_len[nprefix++] = n;
-    }
-    p += n + (p[n] == ':');
-  }
+  const char *p = getenv("FAULT_PATH_PREFIX"), *m = getenv("FAULT_MODEL_PREFIX");
+  parse_prefixes(p, &counted);
+  parse_prefixes(m ? m : p, &modeled);
   const char *call = getenv("FAULT_CALL");
   for (int k = 0; call && k < NKINDS; k++)
     if (strcmp(call, kind_names[k]) == 0) fault_kind = k;

@@ -72,7 +72,7 @@ def plan(args, rng, backend, side, peers, counts, sites):
     kills = (args.kills if args.long else args.reduced_kills) if 'kills' in args.parts else 0
     # a backend's kills: native's split over its sender and receiver; rsync's and ssync's
     # over the sender, `replicant serve` and Swift's object server as receivers
-    share = -(-kills // (2 if backend == 'native' else 3))
+    share = -(-kills // {'native': 2, 'native-fsync': 1}.get(backend, 3))
     if side == 'sender' and peers == 'swift':
         for _ in range(share):
             runs.append((None, 'kill', 0, rng.uniform(0, args.clean_secs[(backend, side)]),
@@ -105,13 +105,14 @@ def tally(rows):
         a['partial'] += len(r['partial']) + len(r['partial_after_clean_pass'])
         a['not converged'] += len(r['not_converged'])
         a['torn (model)'] += len(r['torn_by_power_loss_model'])
+        a['degraded (model)'] += len(r['degraded'])
         a['crash/hang'] += (r['rc'] is None or (r['rc'] < 0 and r['errno'] != 'kill') or
                             bool(r['receivers_died'] and r['errno'] != 'kill'))
     return agg
 
 
 COLS = ['points', 'fired', 'objects checked', 'lost', 'partial', 'not converged',
-        'torn (model)', 'crash/hang']
+        'torn (model)', 'degraded (model)', 'crash/hang']
 
 
 def write_table(path, rows, counts, header):
@@ -132,15 +133,17 @@ def write_table(path, rows, counts, header):
         lines.append('| %s | %s | %s |' % (backend, side, ' | '.join(
             str(c[k]) for k in points.CLASSES_KINDS)))
     bad = [r for r in rows if r['lost'] or r['partial'] or r['partial_after_clean_pass'] or
-           r['rc'] is None]
+           r['degraded'] or r['rc'] is None]
     odd = [r for r in rows if r['not_converged'] and r not in bad]
     lines += ['', 'Findings (%d runs with lost or partial objects, %d more not converged '
               'after one clean pass):' % (len(bad), len(odd)), '']
     for r in bad + odd:
-        lines.append('- %s %s, %s %s %s#%s (%s): lost %s; partial %s; not converged %s' % (
-            r['backend'], r['side'], r['kind'], r['errno'], r['scope'] or '', r['index'],
-            r['call'],
-            r['lost'], r['partial'] + r['partial_after_clean_pass'], r['not_converged']))
+        lines.append('- %s %s, %s %s %s#%s (%s): lost %s; partial %s; degraded %s; '
+                     'not converged %s' % (
+                         r['backend'], r['side'], r['kind'], r['errno'], r['scope'] or '',
+                         r['index'], r['call'], r['lost'],
+                         r['partial'] + r['partial_after_clean_pass'], r['degraded'],
+                         r['not_converged']))
     with open(path, 'w') as f:
         f.write('\n'.join(lines) + '\n')
     return tot, bad

@@ -145,7 +145,8 @@ class Scenario:
         else:
             dirs = [n.devices_dir for n in self.c.nodes]
         env = dict(self.c.env, LD_PRELOAD=self.shim, FAULT_STATE_FILE=self.state_path,
-                   FAULT_PATH_PREFIX=':'.join(dirs), FAULT_LOST_FILE=self.lost_path)
+                   FAULT_PATH_PREFIX=':'.join(dirs), FAULT_LOST_FILE=self.lost_path,
+                   FAULT_MODEL_PREFIX=':'.join(n.devices_dir for n in self.c.nodes))
         env.pop('FAULT_OWNER_PID', None)
         if trace:
             env['FAULT_TRACE_FILE'] = trace
@@ -303,8 +304,10 @@ class Scenario:
                 elif what == 'rename':
                     a, _, b = rest.partition('\t')
                     for s in (lost, unrenamed):
-                        if a in s:
-                            s.discard(a)
+                        moved = a in s
+                        s.discard(a)
+                        s.discard(b)  # replaced, by a file whose writer answers for it
+                        if moved:
                             s.add(b)
                 elif what == 'unlink':
                     lost.discard(rest)
@@ -366,6 +369,22 @@ class Scenario:
         """Objects with no good copy on any node."""
         return [o.name for o in (objects or self.objects)
                 if not any(self.read_copy(n, o) for n in self.c.nodes)]
+
+    def degraded(self, objects):
+        """Handoff objects whose handoff copy is gone although a primary holds no good copy
+        (run after apply_power_loss): the sender was told a copy was safe that was not."""
+        out = []
+        for o in objects:
+            if o.where != 'handoff':
+                continue
+            h = self.c.object_hash(ACCOUNT, CONTAINER, o.name)
+            if any(f.hash == h for f in self.c.list_objects_on(self.src)):
+                continue
+            prims = [p.node for p in self.c.primaries(ACCOUNT, CONTAINER, o.name)]
+            bad = [n.name for n in prims if not self.read_copy(n, o)]
+            if bad:
+                out.append('%s (not on %s)' % (o.name, ', '.join(bad)))
+        return out
 
     def not_converged(self, objects=None):
         """Objects missing (or wrong) on a primary, or still held by a non-primary node."""
