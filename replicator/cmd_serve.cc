@@ -44,7 +44,7 @@ Status SetupServeLogging(const std::string& conf_path, const std::string& defaul
   if (!file.ok()) return file.status();
   auto sec = file->Section(receiver::kServerSection, default_name);
   if (!sec.ok()) return sec.status();
-  return SetupLogging(LogOptionsFromSection(*sec, default_name), verbose);
+  return SetupLogging(LogOptionsFromSection(*sec, default_name), {.debug = verbose, .console = false});
 }
 
 }  // namespace
