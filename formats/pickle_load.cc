@@ -7,11 +7,15 @@
 // (payloads are shared), and the expanded size and depth of the result are bounded
 // so that walking it later (Repr, ==, Dumps) stays proportionate to the input.
 // Containers cannot be modified once nested, which rules out reference cycles.
+// Dict keys are hashed once per payload (a tuple's hash combines its items' cached
+// hashes) and compared only when their hashes match, pairs of tuples once; all of that
+// work is charged to one budget per load, so no pickle can make a load walk its keys'
+// expanded values again and again.
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <set>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "formats/pickle.h"
 #include "formats/pickle_internal.h"
@@ -42,12 +46,27 @@ struct Shape {
   uint64_t cost = 1;
 };
 
+// What the loader knows about one payload (container or string) by its identity.
+struct Node {
+  // Holds the payload for the whole load, so that its address, the key of this Node,
+  // cannot be reused by a later payload.
+  Value keep;
+  Shape shape;
+  bool frozen = false;  // nested in a container: no longer modifiable
+  bool hashed = false, hashable = false;
+  size_t hash = 0;
+  // Dicts: key hash -> position of the entry, so SETITEM finds an equal key by hash.
+  std::unique_ptr<std::unordered_multimap<size_t, size_t>> index;
+};
+
 class Loader {
  public:
-  explicit Loader(std::string_view data)
-      : data_(data), max_cost_(std::max<uint64_t>(kMinExpansion, 16 * uint64_t{data.size()})) {}
+  Loader(std::string_view data, uint64_t max_work)
+      : data_(data), max_cost_(std::max<uint64_t>(kMinExpansion, 16 * uint64_t{data.size()})),
+        max_work_(max_work) {}
 
   Result<Value> Run();
+  uint64_t work() const { return work_; }
 
  private:
   Status Step(uint8_t op, bool* stop);
@@ -67,8 +86,14 @@ class Loader {
   Status PopMark(size_t* mark);
   void Push(Value v) { stack_.push_back(Item{std::move(v)}); }
 
+  // Identity, hashing and equality under the work budget.
+  Node& NodeOf(const Value& v);  // v holds a payload
+  Status Charge(uint64_t units);
+  Status Hash(const Value& v, bool* hashable, size_t* hash);
+  Status Equal(const Value& a, const Value& b, bool* equal);
+
   // Building containers.
-  Status Adopt(const void* parent, Shape* shape, const Value& child);
+  Status Adopt(Node& parent, const Value& child);
   Status Append(Value* list, Value item);
   Status SetItem(Value* dict, Value key, Value value);
   Status MakeTuple(size_t from);
@@ -90,11 +115,12 @@ class Loader {
   std::vector<Item> stack_;
   std::vector<size_t> marks_;
   std::unordered_map<uint64_t, Item> memo_;
-  // Containers by payload identity: their shape, whether they are nested (and so
-  // frozen), and for large dicts a hash -> position index of their keys.
-  std::unordered_map<const void*, Shape> shapes_;
-  std::unordered_set<const void*> frozen_;
-  std::unordered_map<const void*, std::unordered_multimap<size_t, size_t>> key_index_;
+  // Containers and hashed strings by payload identity.
+  std::unordered_map<const void*, Node> nodes_;
+  // Pairs of distinct tuple payloads found equal.
+  std::set<std::pair<const void*, const void*>> equal_pairs_;
+  const uint64_t max_work_;
+  uint64_t work_ = 0;
 };
 
 Status Loader::Error(std::string_view what) const {
@@ -158,23 +184,106 @@ Status Loader::PopMark(size_t* mark) {
   return Status::OK();
 }
 
+Node& Loader::NodeOf(const Value& v) {
+  auto [it, added] = nodes_.try_emplace(ValueAccess::Identity(v));
+  if (added) it->second.keep = v;
+  return it->second;
+}
+
+Status Loader::Charge(uint64_t units) {
+  work_ += units;
+  if (work_ > max_work_) {
+    return Error("hashing and comparing dict keys takes more work than a pickle of " +
+                 std::to_string(data_.size()) + " bytes may cost");
+  }
+  return Status::OK();
+}
+
+// Units for hashing or comparing a string: one, plus one per 64 bytes.
+uint64_t StringUnits(const Value& v) { return 1 + v.as_string().size() / 64; }
+
+// Python's hash(v), computed once per payload: a tuple combines the cached hashes of
+// its items, so a memo-shared item costs one lookup however often it recurs.
+Status Loader::Hash(const Value& v, bool* hashable, size_t* hash) {
+  if (!v.is_str() && !v.is_bytes() && !v.is_tuple()) {
+    *hashable = internal::HashScalar(v, hash);  // false for list and dict
+    return Status::OK();
+  }
+  Node& n = NodeOf(v);
+  if (!n.hashed) {
+    size_t h = internal::kTupleHashSeed;
+    bool ok = true;
+    if (v.is_tuple()) {
+      if (Status s = Charge(1 + v.items().size()); !s.ok()) return s;
+      for (const Value& item : v.items()) {
+        bool item_ok;
+        size_t ih;
+        if (Status s = Hash(item, &item_ok, &ih); !s.ok()) return s;
+        if (!item_ok) {
+          ok = false;
+          break;
+        }
+        h = internal::MixHash(h, ih);
+      }
+    } else {
+      if (Status s = Charge(StringUnits(v)); !s.ok()) return s;
+      internal::HashScalar(v, &h);
+    }
+    n.hashed = true;
+    n.hashable = ok;
+    n.hash = h;
+  }
+  *hashable = n.hashable;
+  *hash = n.hash;
+  return Status::OK();
+}
+
+// Python's a == b for two hashable values (both went through Hash). Tuples with
+// different hashes differ; a pair of tuple payloads found equal is remembered, so
+// values built apart from shared parts compare in time linear in their parts.
+Status Loader::Equal(const Value& a, const Value& b, bool* equal) {
+  if (Status s = Charge(1); !s.ok()) return s;
+  const void* ia = ValueAccess::Identity(a);
+  const void* ib = ValueAccess::Identity(b);
+  if (ia && ia == ib) {
+    *equal = true;
+    return Status::OK();
+  }
+  if (!a.is_tuple() || !b.is_tuple()) {
+    if (a.type() == b.type() && (a.is_str() || a.is_bytes())) {
+      if (Status s = Charge(StringUnits(a)); !s.ok()) return s;
+    }
+    *equal = a == b;  // scalars and strings: no nested walk
+    return Status::OK();
+  }
+  const Node& na = NodeOf(a);
+  const Node& nb = NodeOf(b);
+  std::pair<const void*, const void*> pair = std::minmax(ia, ib);
+  *equal = na.hash == nb.hash && a.items().size() == b.items().size();
+  if (!*equal || equal_pairs_.count(pair)) return Status::OK();
+  for (size_t i = 0; i < a.items().size() && *equal; ++i) {
+    if (Status s = Equal(a.items()[i], b.items()[i], equal); !s.ok()) return s;
+  }
+  if (*equal) equal_pairs_.insert(pair);
+  return Status::OK();
+}
+
 // Records that `child` is now held by the container `parent`: the child can no
 // longer change (so no container ever ends up inside itself), and the parent's
 // depth and expanded size grow.
-Status Loader::Adopt(const void* parent, Shape* shape, const Value& child) {
+Status Loader::Adopt(Node& parent, const Value& child) {
   Shape c{0, 1};
-  if (const void* id = ValueAccess::Identity(child)) {
-    if (child.is_str() || child.is_bytes()) {
-      c.cost = 1 + child.as_string().size();
-    } else {
-      frozen_.insert(id);
-      if (auto it = shapes_.find(id); it != shapes_.end()) c = it->second;
-      else c = Shape{};
-    }
+  if (child.is_str() || child.is_bytes()) {
+    c.cost = 1 + child.as_string().size();
+  } else if (ValueAccess::Identity(child)) {
+    Node& n = NodeOf(child);
+    n.frozen = true;
+    c = n.shape;
   }
-  if (frozen_.count(parent)) {
+  if (parent.frozen) {
     return Error("container modified after being nested (recursive pickles are not supported)");
   }
+  Shape* shape = &parent.shape;
   shape->depth = std::max(shape->depth, c.depth + 1);
   if (shape->depth > kMaxDepth) return Error("nesting deeper than " + std::to_string(kMaxDepth));
   shape->cost += c.cost;
@@ -184,48 +293,35 @@ Status Loader::Adopt(const void* parent, Shape* shape, const Value& child) {
 
 Status Loader::Append(Value* list, Value item) {
   if (!list->is_list()) return Error("append to a non-list");
-  const void* id = ValueAccess::Identity(*list);
-  if (Status s = Adopt(id, &shapes_[id], item); !s.ok()) return s;
+  if (Status s = Adopt(NodeOf(*list), item); !s.ok()) return s;
   ValueAccess::SharedList(*list).push_back(std::move(item));
   return Status::OK();
 }
 
 // dict[key] = value with Python's semantics: an equal key keeps its place and
-// original object, and gets the new value.
+// original object, and gets the new value. The size budget applies before the key is
+// hashed, and the key is compared only with keys of the same hash.
 Status Loader::SetItem(Value* dict, Value key, Value value) {
   if (!dict->is_dict()) return Error("setitem on a non-dict");
-  const void* id = ValueAccess::Identity(*dict);
+  Node& node = NodeOf(*dict);
+  if (Status s = Adopt(node, key); !s.ok()) return s;
+  if (Status s = Adopt(node, value); !s.ok()) return s;
+  bool hashable;
   size_t hash;
-  if (!internal::HashValue(key, &hash)) return Error("unhashable dict key");
-  Shape& shape = shapes_[id];
-  if (Status s = Adopt(id, &shape, key); !s.ok()) return s;
-  if (Status s = Adopt(id, &shape, value); !s.ok()) return s;
+  if (Status s = Hash(key, &hashable, &hash); !s.ok()) return s;
+  if (!hashable) return Error("unhashable dict key");
   Dict& d = ValueAccess::SharedDict(*dict);
-  if (d.size() < kSmallDictScan) {
-    for (auto& entry : d) {
-      if (entry.first == key) {
-        entry.second = std::move(value);
-        return Status::OK();
-      }
+  if (!node.index) node.index = std::make_unique<std::unordered_multimap<size_t, size_t>>();
+  auto [lo, hi] = node.index->equal_range(hash);
+  for (auto it = lo; it != hi; ++it) {
+    bool equal;
+    if (Status s = Equal(d[it->second].first, key, &equal); !s.ok()) return s;
+    if (equal) {
+      d[it->second].second = std::move(value);
+      return Status::OK();
     }
-  } else {
-    auto& index = key_index_[id];
-    if (index.empty()) {
-      for (size_t i = 0; i < d.size(); ++i) {
-        size_t h;
-        internal::HashValue(d[i].first, &h);
-        index.emplace(h, i);
-      }
-    }
-    auto [lo, hi] = index.equal_range(hash);
-    for (auto it = lo; it != hi; ++it) {
-      if (d[it->second].first == key) {
-        d[it->second].second = std::move(value);
-        return Status::OK();
-      }
-    }
-    index.emplace(hash, d.size());
   }
+  node.index->emplace(hash, d.size());
   d.emplace_back(std::move(key), std::move(value));
   return Status::OK();
 }
@@ -237,13 +333,11 @@ Status Loader::MakeTuple(size_t from) {
   for (size_t i = from; i < stack_.size(); ++i) items.push_back(std::move(stack_[i].v));
   stack_.resize(from);
   Value tuple = Value::MakeTuple();
-  const void* id = ValueAccess::Identity(tuple);
-  Shape shape;
+  Node& node = NodeOf(tuple);
   for (const Value& item : items) {
-    if (Status s = Adopt(id, &shape, item); !s.ok()) return s;
+    if (Status s = Adopt(node, item); !s.ok()) return s;
   }
   ValueAccess::SharedList(tuple) = std::move(items);
-  shapes_[id] = shape;
   Push(std::move(tuple));
   return Status::OK();
 }
@@ -549,6 +643,17 @@ Result<Value> Loader::Run() {
 
 }  // namespace
 
-Result<Value> Loads(std::string_view data) { return Loader(data).Run(); }
+Result<Value> Loads(std::string_view data) {
+  return Loader(data, std::max(kMinLoadWork, kLoadWorkPerByte * data.size())).Run();
+}
+
+namespace internal {
+Result<Value> LoadsWithBudget(std::string_view data, uint64_t max_work, uint64_t* work) {
+  Loader loader(data, max_work);
+  Result<Value> v = loader.Run();
+  if (work) *work = loader.work();
+  return v;
+}
+}  // namespace internal
 
 }  // namespace replicant::pickle
