@@ -14,15 +14,19 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
-#include <set>
 #include <unordered_map>
 
 #include "formats/pickle.h"
 #include "formats/pickle_internal.h"
 #include "formats/pickle_ops.h"
+#include "formats/pickle_payloads.h"
 
 namespace replicant::pickle {
 namespace {
+
+using internal::Payload;
+using internal::Payloads;
+using internal::Shape;
 
 constexpr int kMaxDepth = 1000;        // Python's default recursion limit
 constexpr size_t kSmallDictScan = 16;  // linear key search below this size
@@ -40,33 +44,14 @@ struct Item {
   Callable callable = Callable::kNone;
 };
 
-// Depth and expanded size of a container built so far.
-struct Shape {
-  int depth = 1;
-  uint64_t cost = 1;
-};
-
-// What the loader knows about one payload (container or string) by its identity.
-struct Node {
-  // Holds the payload for the whole load, so that its address, the key of this Node,
-  // cannot be reused by a later payload.
-  Value keep;
-  Shape shape;
-  bool frozen = false;  // nested in a container: no longer modifiable
-  bool hashed = false, hashable = false;
-  size_t hash = 0;
-  // Dicts: key hash -> position of the entry, so SETITEM finds an equal key by hash.
-  std::unique_ptr<std::unordered_multimap<size_t, size_t>> index;
-};
-
 class Loader {
  public:
   Loader(std::string_view data, uint64_t max_work)
       : data_(data), max_cost_(std::max<uint64_t>(kMinExpansion, 16 * uint64_t{data.size()})),
-        max_work_(max_work) {}
+        payloads_(data.size(), max_work) {}
 
   Result<Value> Run();
-  uint64_t work() const { return work_; }
+  uint64_t work() const { return payloads_.work(); }
 
  private:
   Status Step(uint8_t op, bool* stop);
@@ -86,14 +71,8 @@ class Loader {
   Status PopMark(size_t* mark);
   void Push(Value v) { stack_.push_back(Item{std::move(v)}); }
 
-  // Identity, hashing and equality under the work budget.
-  Node& NodeOf(const Value& v);  // v holds a payload
-  Status Charge(uint64_t units);
-  Status Hash(const Value& v, bool* hashable, size_t* hash);
-  Status Equal(const Value& a, const Value& b, bool* equal);
-
   // Building containers.
-  Status Adopt(Node& parent, const Value& child);
+  Status Adopt(Payload& parent, const Value& child);
   Status Append(Value* list, Value item);
   Status SetItem(Value* dict, Value key, Value value);
   Status MakeTuple(size_t from);
@@ -115,12 +94,8 @@ class Loader {
   std::vector<Item> stack_;
   std::vector<size_t> marks_;
   std::unordered_map<uint64_t, Item> memo_;
-  // Containers and hashed strings by payload identity.
-  std::unordered_map<const void*, Node> nodes_;
-  // Pairs of distinct tuple payloads found equal.
-  std::set<std::pair<const void*, const void*>> equal_pairs_;
-  const uint64_t max_work_;
-  uint64_t work_ = 0;
+  // Containers and dict keys: shapes, and hashing and comparing under the work budget.
+  Payloads payloads_;
 };
 
 Status Loader::Error(std::string_view what) const {
@@ -184,99 +159,15 @@ Status Loader::PopMark(size_t* mark) {
   return Status::OK();
 }
 
-Node& Loader::NodeOf(const Value& v) {
-  auto [it, added] = nodes_.try_emplace(ValueAccess::Identity(v));
-  if (added) it->second.keep = v;
-  return it->second;
-}
-
-Status Loader::Charge(uint64_t units) {
-  work_ += units;
-  if (work_ > max_work_) {
-    return Error("hashing and comparing dict keys takes more work than a pickle of " +
-                 std::to_string(data_.size()) + " bytes may cost");
-  }
-  return Status::OK();
-}
-
-// Units for hashing or comparing a string: one, plus one per 64 bytes.
-uint64_t StringUnits(const Value& v) { return 1 + v.as_string().size() / 64; }
-
-// Python's hash(v), computed once per payload: a tuple combines the cached hashes of
-// its items, so a memo-shared item costs one lookup however often it recurs.
-Status Loader::Hash(const Value& v, bool* hashable, size_t* hash) {
-  if (!v.is_str() && !v.is_bytes() && !v.is_tuple()) {
-    *hashable = internal::HashScalar(v, hash);  // false for list and dict
-    return Status::OK();
-  }
-  Node& n = NodeOf(v);
-  if (!n.hashed) {
-    size_t h = internal::kTupleHashSeed;
-    bool ok = true;
-    if (v.is_tuple()) {
-      if (Status s = Charge(1 + v.items().size()); !s.ok()) return s;
-      for (const Value& item : v.items()) {
-        bool item_ok;
-        size_t ih;
-        if (Status s = Hash(item, &item_ok, &ih); !s.ok()) return s;
-        if (!item_ok) {
-          ok = false;
-          break;
-        }
-        h = internal::MixHash(h, ih);
-      }
-    } else {
-      if (Status s = Charge(StringUnits(v)); !s.ok()) return s;
-      internal::HashScalar(v, &h);
-    }
-    n.hashed = true;
-    n.hashable = ok;
-    n.hash = h;
-  }
-  *hashable = n.hashable;
-  *hash = n.hash;
-  return Status::OK();
-}
-
-// Python's a == b for two hashable values (both went through Hash). Tuples with
-// different hashes differ; a pair of tuple payloads found equal is remembered, so
-// values built apart from shared parts compare in time linear in their parts.
-Status Loader::Equal(const Value& a, const Value& b, bool* equal) {
-  if (Status s = Charge(1); !s.ok()) return s;
-  const void* ia = ValueAccess::Identity(a);
-  const void* ib = ValueAccess::Identity(b);
-  if (ia && ia == ib) {
-    *equal = true;
-    return Status::OK();
-  }
-  if (!a.is_tuple() || !b.is_tuple()) {
-    if (a.type() == b.type() && (a.is_str() || a.is_bytes())) {
-      if (Status s = Charge(StringUnits(a)); !s.ok()) return s;
-    }
-    *equal = a == b;  // scalars and strings: no nested walk
-    return Status::OK();
-  }
-  const Node& na = NodeOf(a);
-  const Node& nb = NodeOf(b);
-  std::pair<const void*, const void*> pair = std::minmax(ia, ib);
-  *equal = na.hash == nb.hash && a.items().size() == b.items().size();
-  if (!*equal || equal_pairs_.count(pair)) return Status::OK();
-  for (size_t i = 0; i < a.items().size() && *equal; ++i) {
-    if (Status s = Equal(a.items()[i], b.items()[i], equal); !s.ok()) return s;
-  }
-  if (*equal) equal_pairs_.insert(pair);
-  return Status::OK();
-}
-
 // Records that `child` is now held by the container `parent`: the child can no
 // longer change (so no container ever ends up inside itself), and the parent's
 // depth and expanded size grow.
-Status Loader::Adopt(Node& parent, const Value& child) {
+Status Loader::Adopt(Payload& parent, const Value& child) {
   Shape c{0, 1};
   if (child.is_str() || child.is_bytes()) {
     c.cost = 1 + child.as_string().size();
   } else if (ValueAccess::Identity(child)) {
-    Node& n = NodeOf(child);
+    Payload& n = payloads_.Of(child);
     n.frozen = true;
     c = n.shape;
   }
@@ -293,7 +184,7 @@ Status Loader::Adopt(Node& parent, const Value& child) {
 
 Status Loader::Append(Value* list, Value item) {
   if (!list->is_list()) return Error("append to a non-list");
-  if (Status s = Adopt(NodeOf(*list), item); !s.ok()) return s;
+  if (Status s = Adopt(payloads_.Of(*list), item); !s.ok()) return s;
   ValueAccess::SharedList(*list).push_back(std::move(item));
   return Status::OK();
 }
@@ -303,19 +194,21 @@ Status Loader::Append(Value* list, Value item) {
 // hashed, and the key is compared only with keys of the same hash.
 Status Loader::SetItem(Value* dict, Value key, Value value) {
   if (!dict->is_dict()) return Error("setitem on a non-dict");
-  Node& node = NodeOf(*dict);
+  Payload& node = payloads_.Of(*dict);
   if (Status s = Adopt(node, key); !s.ok()) return s;
   if (Status s = Adopt(node, value); !s.ok()) return s;
   bool hashable;
   size_t hash;
-  if (Status s = Hash(key, &hashable, &hash); !s.ok()) return s;
+  if (Status s = payloads_.Hash(key, &hashable, &hash); !s.ok()) return Error(s.message());
   if (!hashable) return Error("unhashable dict key");
   Dict& d = ValueAccess::SharedDict(*dict);
   if (!node.index) node.index = std::make_unique<std::unordered_multimap<size_t, size_t>>();
   auto [lo, hi] = node.index->equal_range(hash);
   for (auto it = lo; it != hi; ++it) {
     bool equal;
-    if (Status s = Equal(d[it->second].first, key, &equal); !s.ok()) return s;
+    if (Status s = payloads_.Equal(d[it->second].first, key, &equal); !s.ok()) {
+      return Error(s.message());
+    }
     if (equal) {
       d[it->second].second = std::move(value);
       return Status::OK();
@@ -333,7 +226,7 @@ Status Loader::MakeTuple(size_t from) {
   for (size_t i = from; i < stack_.size(); ++i) items.push_back(std::move(stack_[i].v));
   stack_.resize(from);
   Value tuple = Value::MakeTuple();
-  Node& node = NodeOf(tuple);
+  Payload& node = payloads_.Of(tuple);
   for (const Value& item : items) {
     if (Status s = Adopt(node, item); !s.ok()) return s;
   }
