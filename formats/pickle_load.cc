@@ -29,7 +29,6 @@ using internal::Payloads;
 using internal::Shape;
 
 constexpr int kMaxDepth = 1000;        // Python's default recursion limit
-constexpr size_t kSmallDictScan = 16;  // linear key search below this size
 // The expanded size (values, plus string bytes) a pickle may reach through memo
 // references: 16 times its length, and at least this. Swift's pickles share
 // nothing; "billion laughs" input stops here.
