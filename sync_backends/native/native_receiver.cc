@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "formats/peer_message.h"
 #include "hashes/diskfile.h"
 #include "hashes/fs_util.h"
 #include "hashes/partition_hashes.h"
@@ -82,7 +83,7 @@ class Session {
   Status Run();
 
  private:
-  Status Violation(const std::string& msg);
+  Status Violation(const std::string& text);
   Status Send(const json& j) { return WriteFrame(conn_, j); }
   // The raw pickle of r.Xattrs, once it decodes to metadata that matches the file.
   Result<std::string> CheckXattrs(const SyncFileRequest& r, const ObjectFilePath& p,
@@ -118,10 +119,13 @@ class Session {
   std::string buf_ = std::string(kCopyBuf, '\0');  // body copies, reused per file
 };
 
-Status Session::Violation(const std::string& msg) {
+Status Session::Violation(const std::string& text) {
+  // The text may quote the peer (a path, a metadata value): capped for the frame and
+  // for the server's log line alike.
+  std::string msg = CapPeerMessage(text);
   // Tell the sender why, if it still listens; then end the session.
   if (Send({{"Error", msg}}).ok()) conn_.Flush();
-  return Status::InvalidArgument(msg);
+  return Status::InvalidArgument(std::move(msg));
 }
 
 Result<std::string> Session::CheckXattrs(const SyncFileRequest& r, const ObjectFilePath& p,
@@ -366,7 +370,7 @@ Status Session::Batch(const json& j) {
   std::vector<Pending> pending;
   for (Accepted& acc : accepted) {
     if (pending.size() >= kSyncGroup) CommitPending(pending, results);
-    auto hj = ReadFrame(conn_, req_.max_frame);
+    auto hj = ReadFrame(conn_, req_.max_frame, FrameValueLimit(req_.max_batch_files));
     if (!hj.ok()) {
       if (hj.status().IsInvalidArgument()) return Violation(hj.status().message());
       return hj.status().WithContext("body header");
@@ -418,7 +422,7 @@ Status Session::SyncDirs(std::vector<std::string>& dirs) {
 }
 
 Status Session::Run() {
-  auto first = ReadFrame(conn_, req_.max_frame);
+  auto first = ReadFrame(conn_, req_.max_frame, FrameValueLimit(req_.max_batch_files));
   if (!first.ok()) {
     if (first.status().IsInvalidArgument()) return Violation(first.status().message());
     return first.status().WithContext("BeginReplicationRequest");
@@ -459,7 +463,7 @@ Status Session::Run() {
   if (Status s = conn_.Flush(); !s.ok()) return s;
 
   for (;;) {
-    auto j = ReadFrame(conn_, req_.max_frame);
+    auto j = ReadFrame(conn_, req_.max_frame, FrameValueLimit(req_.max_batch_files));
     if (!j.ok()) {
       if (j.status().IsNotFound()) return Status::IOError("sender closed the session without Done");
       if (j.status().IsInvalidArgument()) return Violation(j.status().message());
