@@ -130,6 +130,10 @@ Status Session::Violation(const std::string& text) {
 
 Result<std::string> Session::CheckXattrs(const SyncFileRequest& r, const ObjectFilePath& p,
                                          hashes::Metadata* decoded) {
+  if (r.xattrs.size() > 2 * kMaxXattrsBytes) {
+    return Status::InvalidArgument(fmt::format("xattrs of {} exceed {} bytes", r.path,
+                                               kMaxXattrsBytes));
+  }
   auto raw = HexDecode(r.xattrs);
   if (!raw.ok() || raw->empty()) return Status::InvalidArgument("bad xattrs for " + r.path);
   auto md = hashes::DecodeMetadata(*raw);

@@ -61,6 +61,10 @@ constexpr size_t FrameValueLimit(size_t max_batch_files) {
 inline constexpr size_t kDefaultMaxFrameValues = FrameValueLimit(1024);
 // Our messages nest three levels; anything deeper is hostile.
 inline constexpr int kMaxFrameDepth = 16;
+// The largest metadata pickle a peer may send in Xattrs (raw bytes; the hex is twice
+// that). Swift's header limits keep real metadata far below it; it bounds what one
+// pickle load of peer input may allocate (~130 bytes per opcode byte, adversarially).
+inline constexpr size_t kMaxXattrsBytes = 1u << 20;
 
 struct Extensions {
   bool batch = false, delta = false, md5 = false;

@@ -172,6 +172,14 @@ def test_repr_bomb_in_xattrs(served):
     assert 'not a dict' in err and err.endswith('(truncated)'), err[:200]
 
 
+def test_opcode_flood_in_xattrs(served):
+    # 4 MiB of `N` opcodes once cost ~340 MB in one load; Xattrs is capped at 1 MiB of
+    # pickle, refused before it is decoded.
+    err = _bomb(served, _frame({'Path': served[3], 'Xattrs': (b'N' * (4 << 20)).hex(),
+                                'Size': 1}))
+    assert 'exceed' in err, err[:200]
+
+
 def test_frame_of_many_json_values(served):
     body = b'{"Files":[' + b'{},' * ((8 << 20) // 3) + b'{}]}'
     err = _bomb(served, _frame(body))
