@@ -3,7 +3,6 @@ device (issue 15): partitions outside the ring are refused by the server and ski
 (never deleted, never counted) by the collector; Swift's fallocate_reserve is honoured,
 and a device that fills up mid-sync (the reserve, or a real ENOSPC) leaves no partial
 object and no temp file, keeps the sender's copy and converges once space is freed."""
-import hashlib
 import os
 import shutil
 import subprocess
@@ -125,39 +124,56 @@ def test_device_full_mid_sync(request, tmp_path, mode):
                 names = [n for n in ('obj-%03d' % i for i in range(400))
                          if c.is_primary(full, ACCOUNT, CONTAINER, n)
                          and not c.is_primary(sender, ACCOUNT, CONTAINER, n)][:8]
-                bodies = {n: os.urandom(MIB) for n in names}
+                # And objects for which both are primaries: what `full` refuses goes to
+                # one more node (the third, their first handoff), as in Swift's update().
+                shared = [n for n in ('shared-%03d' % i for i in range(400))
+                          if c.is_primary(full, ACCOUNT, CONTAINER, n)
+                          and c.is_primary(sender, ACCOUNT, CONTAINER, n)][:4]
+                bodies = {n: os.urandom(MIB) for n in names + shared}
                 hashes = {c.object_hash(ACCOUNT, CONTAINER, n): n for n in names}
-                for n in names:
+                shared_hashes = {c.object_hash(ACCOUNT, CONTAINER, n): n for n in shared}
+                for n in names + shared:
                     c.write_object_on(sender, ACCOUNT, CONTAINER, n, bodies[n])
                 sender_root = os.path.join(sender.device_path(), 'objects')
-                assert set(data_files(sender_root)) == set(hashes)
+                assert set(data_files(sender_root)) == set(hashes) | set(shared_hashes)
                 filler = fill_to(dev_path, (RESERVE if mode == 'reserve' else 0) + 5 * MIB // 2)
 
                 p = run([REPLICANT_BIN, 'replicate', sender.conf_path, '--once', '-v'],
                         check=False, timeout=120)
                 assert p.returncode == 0, p.stderr[-3000:]
                 got = data_files(os.path.join(dev_path, 'objects'))
-                assert 0 < len(set(got) & set(hashes)) < len(names), sorted(got)
+                everything = dict(hashes, **shared_hashes)
+                assert 0 < len(got) < len(everything), sorted(got)
                 for h, path in got.items():  # whatever arrived is complete
                     with open(path, 'rb') as f:
-                        assert hashlib.md5(f.read()).digest() == \
-                            hashlib.md5(bodies[hashes[h]]).digest(), path
+                        assert f.read() == bodies[everything[h]], path
                 assert temp_files(dev_path) == []
-                assert set(data_files(sender_root)) == set(hashes)  # the handoff stays
+                assert set(data_files(sender_root)) == set(everything)  # the handoffs stay
+                if mode == 'reserve':
+                    # (With a real ENOSPC, REPLICATE itself may fail to write hashes.pkl:
+                    # a 500, after which Swift tries no other node either.)
+                    third = data_files(os.path.join(c.nodes[2].device_path(), 'objects'))
+                    missing = [everything[h] for h in shared_hashes
+                               if h not in got and h not in third]
+                    assert missing == [], missing
+                with open(os.path.join(c.log_dir, '%s-replicant-serve.log' % full.name)) as f:
+                    serve_log = f.read()
+                # The session that met the full device ended with Swift's 507 (the sender
+                # then treats the device as full), not a 500 after trying every object.
+                assert 'SSYNC failed: 507' in serve_log
                 if mode == 'reserve':
                     assert free_bytes(dev_path) > RESERVE
-                    assert 'FALLOCATE_RESERVE fail' in open(
-                        os.path.join(c.log_dir, '%s-replicant-serve.log' % full.name)).read()
+                    assert 'FALLOCATE_RESERVE fail' in serve_log
 
                 os.remove(filler)
                 for _ in range(2):
                     run([REPLICANT_BIN, 'replicate', sender.conf_path, '--once', '-v'],
                         timeout=120)
                 got = data_files(os.path.join(dev_path, 'objects'))
-                assert set(got) == set(hashes)
+                assert set(got) == set(everything)
                 for h, path in got.items():
                     with open(path, 'rb') as f:
-                        assert f.read() == bodies[hashes[h]], path
+                        assert f.read() == bodies[everything[h]], path
                 assert temp_files(dev_path) == []
         finally:
             subprocess.run(['umount', dev_path])
