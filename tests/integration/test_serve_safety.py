@@ -6,6 +6,7 @@ object and no temp file, keeps the sender's copy and converges once space is fre
 import os
 import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -39,6 +40,15 @@ def test_partitions_outside_the_ring(request):
         odd = ['16', '4294967295', '99999999999999999999999']
         for part in odd:
             os.makedirs(os.path.join(objects, part, 'abc'))
+        # Stale temp files (a crash mid-write) in each policy's tmp dir, and a fresh one.
+        week_ago = time.time() - 8 * 86400
+        stale = [os.path.join(node.device_path(), t, 'tmpstale') for t in ('tmp', 'tmp-1')]
+        fresh = os.path.join(node.device_path(), 'tmp-1', 'tmpfresh')
+        for path in stale + [fresh]:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            open(path, 'wb').close()
+        for path in stale:
+            os.utime(path, (week_ago, week_ago))
         for extra in (['-p', '1'], []):
             p = run([REPLICANT_BIN, 'replicate', node.conf_path, '--once', '-v'] + extra,
                     check=False, timeout=120)
@@ -47,6 +57,8 @@ def test_partitions_outside_the_ring(request):
                 assert p.stderr.count('is not in the ring') == len(odd), p.stderr[-3000:]
         for part in odd:
             assert os.path.isdir(os.path.join(objects, part, 'abc')), part
+        assert [p for p in stale if os.path.exists(p)] == []
+        assert os.path.exists(fresh)
         assert recon(node)['failure'] == 0
 
 
