@@ -125,6 +125,7 @@ Status HandleReplicate(Exchange& ex) {
     for (const auto& s : target->suffixes) {
       if (!ValidSuffix(s)) continue;
       if (Status st = hashes::InvalidateHash(part_path + "/" + s); !st.ok()) {
+        if (st.IsNoSpace()) return Refuse(ex, InsufficientStorage(target->device), st.message());
         ex.Respond(500, "<html><h1>Internal Error</h1><p>" + st.message() + "</p></html>");
         return st.WithContext(where);
       }
@@ -136,6 +137,10 @@ Status HandleReplicate(Exchange& ex) {
   opts.reclaim_age = ctx.config.reclaim_age;
   auto got = hashes::GetHashes(part_path, opts);
   if (!got.ok()) {
+    // hashes.pkl could not be written (its temp file is gone): the device is full.
+    if (got.status().IsNoSpace()) {
+      return Refuse(ex, InsufficientStorage(target->device), got.status().message());
+    }
     ex.Respond(500, "<html><h1>Internal Error</h1><p>" + got.status().message() + "</p></html>");
     return got.status().WithContext(where);
   }
