@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "formats/status.h"
+#include "hashes/fallocate.h"
 #include "hashes/object_metadata.h"
 #include "hashes/ondisk_files.h"
 #include "hashes/timestamp.h"
@@ -103,6 +104,11 @@ struct WriterOptions {
   // that does not match its ETag fails SyncData (or DataSyncedByFilesystemSync) and is
   // never renamed into place.
   bool hash_while_syncing = false;
+  // Swift's create(size): a body of this many bytes is preallocated when the temp file
+  // is made (0: size unknown or empty, nothing preallocated), after the
+  // fallocate_reserve check. A full device fails Create with a NoSpace status.
+  uint64_t size = 0;
+  FallocateConfig fallocate;
 };
 
 // fsync of a directory.

@@ -159,6 +159,11 @@ Result<std::unique_ptr<ObjectWriter>> ObjectWriter::Create(std::string device_pa
   if (fd < 0) return Status::IOError("no free temp file name in " + tmp_dir);
   w->fd_ = UniqueFd(fd);
   w->tmp_path_ = std::move(path);
+  if (options.size > 0) {
+    // A full device fails here, before any byte; the destructor removes the temp file.
+    Status s = Fallocate(fd, options.size, options.fallocate, w->tmp_path_);
+    if (!s.ok()) return s;
+  }
   return w;
 }
 

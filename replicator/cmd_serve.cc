@@ -1,6 +1,7 @@
 // `replicant serve`: the replication server (REPLICATE, SSYNC, REPCONN) on the replication port.
 #include <signal.h>
 
+#include <cstdlib>
 #include <iostream>
 #include <thread>
 
@@ -115,8 +116,14 @@ int RunServe(int argc, char** argv) {
       return;
     }
   });
-  server.Run();
+  bool drained = server.Run();
   watcher.join();
+  if (!drained) {
+    // Exit without waiting for (or destroying the server under) the stuck threads.
+    spdlog::error("replicant serve exiting with requests still running");
+    spdlog::shutdown();
+    std::_Exit(1);
+  }
   spdlog::info("replicant serve exiting");
   return 0;
 }

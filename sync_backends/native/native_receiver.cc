@@ -194,6 +194,8 @@ Result<FileUploadResponse> Session::ReceiveFile(Accepted& acc, bool delta,
   wo.caller_invalidates = pending != nullptr;  // CommitPending does it for the batch
   // A large body's MD5 then overlaps its fsync instead of its receive.
   wo.hash_while_syncing = static_cast<uint64_t>(acc.size) >= kFsyncAlwaysSize;
+  wo.fallocate = req_.fallocate;
+  wo.size = static_cast<uint64_t>(acc.size);  // a full device fails before any byte
   auto writer = hashes::ObjectWriter::Create(req_.target.device_path(), acc.path.hash_dir, wo);
   std::optional<Status> write_error;
   auto sink = [&](std::string_view piece) -> Status {

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "formats/status.h"
+#include "hashes/fallocate.h"
 #include "sync_backends/byte_stream.h"
 #include "sync_backends/ssync/ssync_protocol.h"
 
@@ -37,6 +38,7 @@ struct PartitionStore {
   int policy_index = 0;
   std::string hash_prefix, hash_suffix;
   int64_t reclaim_age = 604800;
+  hashes::FallocateConfig fallocate;  // the server's fallocate_reserve / disable_fallocate
 
   std::string PartitionDir() const;
   std::string HashDir(std::string_view hash) const;
