@@ -66,6 +66,7 @@ sync::ByteStream& Exchange::Body() {
       continue_sent_ = true;
       if (!sock_.Write("HTTP/1.1 100 Continue\r\n\r\n").ok()) write_failed_ = true;
     }
+    sock_.set_paced(true);  // a body that drips must not hold its session
     if (req_.chunked()) {
       body_ = std::make_unique<ChunkedReader>(sock_);
     } else {
@@ -87,6 +88,7 @@ Result<sync::ByteStream*> Exchange::StartChunked(int status, Headers headers) {
 
 Result<sync::ByteStream*> Exchange::Hijack(int status, Headers headers) {
   if (auto st = SendHead(status, std::move(headers), Mode::kHijacked); !st.ok()) return st;
+  sock_.set_paced(true);  // a session that drips must not hold its partition
   body_ = std::make_unique<RawStream>(sock_);
   return body_.get();
 }
