@@ -66,7 +66,6 @@ sync::ByteStream& Exchange::Body() {
       continue_sent_ = true;
       if (!sock_.Write("HTTP/1.1 100 Continue\r\n\r\n").ok()) write_failed_ = true;
     }
-    sock_.set_paced(true);  // a body that drips must not hold its session
     if (req_.chunked()) {
       body_ = std::make_unique<ChunkedReader>(sock_);
     } else {

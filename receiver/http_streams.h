@@ -7,7 +7,9 @@
 // Paced (set_paced), as Swift's MessageTimeout around each network chunk, it also
 // allows at most `timeout` seconds of waiting for each 64 KiB the client sends, the
 // count starting afresh after each of our writes: a client that drips a byte just
-// within each read's timeout cannot hold a replication session and its locks.
+// within each read's timeout cannot hold a replication session and its locks. Only
+// the hijacked REPCONN stream is paced: the SSYNC body paces object bodies itself
+// (ssync BodyReader), since its lines may come as slowly as the sender walks its disk.
 // Timeouts, resets and early ends come back as Status values whose text says which.
 // Every stream is used by one thread at a time.
 #pragma once
