@@ -100,8 +100,13 @@ class Session {
   Result<FileUploadResponse> ReceiveFile(Accepted& acc, bool delta,
                                          std::vector<std::string>* deferred,
                                          std::vector<Pending>* pending, size_t result);
-  // Makes the pending files durable together, then publishes each into its result.
-  void CommitPending(std::vector<Pending>& pending, BatchUploadResponse& results);
+  // Makes the pending files durable together, then publishes each into its result;
+  // the writers of published files move to `committed` until their dirs are synced.
+  void CommitPending(std::vector<Pending>& pending, BatchUploadResponse& results,
+                     std::vector<Pending>& committed);
+  // The batch's dir sync failed: takes back every file it published, so that no later
+  // session answers "exists" for a name that may not survive a crash.
+  void Unpublish(std::vector<Pending>& committed);
   // Makes the batch's renames durable: the directories they touched (fsync mode) or
   // the whole filesystem (syncfs mode).
   Status SyncDirs(std::vector<std::string>& dirs);
@@ -266,7 +271,8 @@ Status Session::SyncFilesystem() {
   return Status::OK();
 }
 
-void Session::CommitPending(std::vector<Pending>& pending, BatchUploadResponse& results) {
+void Session::CommitPending(std::vector<Pending>& pending, BatchUploadResponse& results,
+                            std::vector<Pending>& committed) {
   std::vector<Status> synced(pending.size());
   size_t small = std::count_if(pending.begin(), pending.end(),
                                [](const Pending& p) { return !p.large; });
@@ -303,6 +309,7 @@ void Session::CommitPending(std::vector<Pending>& pending, BatchUploadResponse& 
     if (done.ok()) {
       stats_->files_received++;
       r = {true, "YAY"};
+      committed.push_back(std::move(pending[i]));
     } else {
       r = {false, done.status().message()};
       spdlog::error("{}: {}: {}", who_, pending[i].name, r.msg);
@@ -373,9 +380,9 @@ Status Session::Batch(const json& j) {
   BatchUploadResponse results;
   batch_has_large_ = false;
   std::vector<std::string> deferred;
-  std::vector<Pending> pending;
+  std::vector<Pending> pending, committed;
   for (Accepted& acc : accepted) {
-    if (pending.size() >= kSyncGroup) CommitPending(pending, results);
+    if (pending.size() >= kSyncGroup) CommitPending(pending, results, committed);
     auto hj = ReadFrame(conn_, req_.max_frame, FrameValueLimit(req_.max_batch_files));
     if (!hj.ok()) {
       if (hj.status().IsInvalidArgument()) return Violation(hj.status().message());
@@ -395,13 +402,25 @@ Status Session::Batch(const json& j) {
     if (!up.ok()) return up.status();
     results.files.push_back(std::move(*up));
   }
-  CommitPending(pending, results);
+  CommitPending(pending, results, committed);
   if (Status s = SyncDirs(deferred); !s.ok()) {
     spdlog::error("{}: {}", who_, s.message());
+    Unpublish(committed);
     for (auto& f : results.files) f = {false, s.message()};
   }
   if (Status s = Send(ToJson(results)); !s.ok()) return s;
   return conn_.Flush();
+}
+
+void Session::Unpublish(std::vector<Pending>& committed) {
+  for (Pending& p : committed) {
+    if (Status s = p.writer->Unpublish(); !s.ok()) {
+      // Still answered as failed; only a crash could now lose what stays visible.
+      spdlog::error("{}: {}: {}", who_, p.name, s.message());
+    }
+  }
+  stats_->files_received -= committed.size();
+  committed.clear();
 }
 
 Status Session::SyncDirs(std::vector<std::string>& dirs) {

@@ -182,7 +182,7 @@ std::optional<Failure> Receiver::Subrequest(std::string_view first, size_t* succ
     return Exception("Invalid subrequest method " + sub.method);
   }
   BodyReader body(body_, sub.method == "PUT" ? static_cast<uint64_t>(*sub.content_length) : 0,
-                  req_.network_chunk_size);
+                  req_.network_chunk_size, req_.client_timeout);
   SubResponse resp;
   if (full_) {
     // The device is full: the rest of the updates are read to keep the stream in step
