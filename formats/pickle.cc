@@ -247,7 +247,9 @@ bool Value::operator==(const Value& o) const {
 
 namespace internal {
 
-bool HashValue(const Value& v, size_t* hash) {
+size_t MixHash(size_t h, size_t v) { return Mix(h, v); }
+
+bool HashScalar(const Value& v, size_t* hash) {
   switch (v.type()) {
     case Value::Type::kNone:
       *hash = 0x6e6f6e65;
@@ -271,19 +273,21 @@ bool HashValue(const Value& v, size_t* hash) {
     case Value::Type::kBytes:
       *hash = Mix(2, std::hash<std::string_view>()(v.as_string()));
       return true;
-    case Value::Type::kTuple: {
-      size_t h = 3;
-      for (const Value& item : v.items()) {
-        size_t ih;
-        if (!HashValue(item, &ih)) return false;
-        h = Mix(h, ih);
-      }
-      *hash = h;
-      return true;
-    }
     default:
-      return false;  // list, dict
+      return false;  // containers
   }
+}
+
+bool HashValue(const Value& v, size_t* hash) {
+  if (!v.is_tuple()) return HashScalar(v, hash);
+  size_t h = kTupleHashSeed;
+  for (const Value& item : v.items()) {
+    size_t ih;
+    if (!HashValue(item, &ih)) return false;
+    h = Mix(h, ih);
+  }
+  *hash = h;
+  return true;
 }
 
 void AppendUtf8(uint32_t cp, std::string* out) {

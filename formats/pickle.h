@@ -7,7 +7,11 @@
 // for byte as CPython 3's pickle.dumps(v, 2) does for the same value.
 // Malformed or truncated input yields a Corruption status naming the opcode and offset,
 // never a crash; allocation is bounded by the input size, nesting by 1000 levels, and
-// recursive (self-containing) pickles are rejected. All functions are pure.
+// recursive (self-containing) pickles are rejected. The CPU work of one load is bounded
+// too: hashing and comparing dict keys (the only work that is not linear in the input)
+// may cost at most kLoadWorkPerByte units per input byte (kMinLoadWork at least; a unit
+// is one value visited or 64 bytes of a string), and a key's hash is computed once per
+// shared payload, so a memo-shared value is never walked again. All functions are pure.
 //
 // Value is a value type whose payloads are shared copy-on-write: copies are cheap, and
 // a memo reference in a pickle stays one shared payload (Dumps() writes it back as a
@@ -16,6 +20,7 @@
 // only while it is being mutated.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -26,6 +31,9 @@
 #include "formats/status.h"
 
 namespace replicant::pickle {
+
+inline constexpr uint64_t kLoadWorkPerByte = 16;
+inline constexpr uint64_t kMinLoadWork = uint64_t{1} << 20;
 
 class Value;
 using List = std::vector<Value>;
@@ -86,8 +94,12 @@ class Value {
   // Python equality semantics for the supported types (1 == 1.0 == True, dict
   // order-insensitive, list != tuple).
   bool operator==(const Value& other) const;
-  // Python-like repr, for logs and tests.
+  // Python-like repr, for tests and trusted values. Its length is that of the fully
+  // expanded value, which a small pickle can make huge (memo references).
   std::string Repr() const;
+  // The same, but the walk stops after max_bytes of output: at most that many bytes
+  // of repr (never a split UTF-8 sequence) and " (truncated)". For anything a peer sent.
+  std::string Repr(size_t max_bytes) const;
 
  private:
   friend struct ValueAccess;  // the codec's in-place building and identity memo

@@ -32,8 +32,18 @@ struct ValueAccess {
 namespace internal {
 
 // Python's hash() classes: values that compare equal (1 == 1.0 == True) hash equal.
-// False for unhashable values (list, dict, or a tuple holding one).
+// False for unhashable values (list, dict, or a tuple holding one). HashValue walks
+// the whole value; the loader instead combines cached item hashes the same way:
+// a tuple's hash is MixHash over its items' hashes, starting from kTupleHashSeed.
 bool HashValue(const Value& v, size_t* hash);
+// The hash of a value that is not a container; false for list, tuple and dict.
+bool HashScalar(const Value& v, size_t* hash);
+size_t MixHash(size_t h, size_t v);
+inline constexpr size_t kTupleHashSeed = 3;
+
+// Loads() with an explicit work budget (see kLoadWorkPerByte), reporting the work
+// done in *work when not null: for tests of the bound.
+Result<Value> LoadsWithBudget(std::string_view data, uint64_t max_work, uint64_t* work);
 
 // UTF-8 with lone surrogates allowed (Python's "surrogatepass"), which is how a
 // Python str that came from a raw-unicode-escape or UTF-16 source is held.

@@ -7,21 +7,28 @@
 // (payloads are shared), and the expanded size and depth of the result are bounded
 // so that walking it later (Repr, ==, Dumps) stays proportionate to the input.
 // Containers cannot be modified once nested, which rules out reference cycles.
+// Dict keys are hashed once per payload (a tuple's hash combines its items' cached
+// hashes) and compared only when their hashes match, pairs of tuples once; all of that
+// work is charged to one budget per load, so no pickle can make a load walk its keys'
+// expanded values again and again.
 #include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "formats/pickle.h"
 #include "formats/pickle_internal.h"
 #include "formats/pickle_ops.h"
+#include "formats/pickle_payloads.h"
 
 namespace replicant::pickle {
 namespace {
 
+using internal::Payload;
+using internal::Payloads;
+using internal::Shape;
+
 constexpr int kMaxDepth = 1000;        // Python's default recursion limit
-constexpr size_t kSmallDictScan = 16;  // linear key search below this size
 // The expanded size (values, plus string bytes) a pickle may reach through memo
 // references: 16 times its length, and at least this. Swift's pickles share
 // nothing; "billion laughs" input stops here.
@@ -36,18 +43,14 @@ struct Item {
   Callable callable = Callable::kNone;
 };
 
-// Depth and expanded size of a container built so far.
-struct Shape {
-  int depth = 1;
-  uint64_t cost = 1;
-};
-
 class Loader {
  public:
-  explicit Loader(std::string_view data)
-      : data_(data), max_cost_(std::max<uint64_t>(kMinExpansion, 16 * uint64_t{data.size()})) {}
+  Loader(std::string_view data, uint64_t max_work)
+      : data_(data), max_cost_(std::max<uint64_t>(kMinExpansion, 16 * uint64_t{data.size()})),
+        payloads_(data.size(), max_work) {}
 
   Result<Value> Run();
+  uint64_t work() const { return payloads_.work(); }
 
  private:
   Status Step(uint8_t op, bool* stop);
@@ -68,7 +71,7 @@ class Loader {
   void Push(Value v) { stack_.push_back(Item{std::move(v)}); }
 
   // Building containers.
-  Status Adopt(const void* parent, Shape* shape, const Value& child);
+  Status Adopt(Payload& parent, const Value& child);
   Status Append(Value* list, Value item);
   Status SetItem(Value* dict, Value key, Value value);
   Status MakeTuple(size_t from);
@@ -90,11 +93,8 @@ class Loader {
   std::vector<Item> stack_;
   std::vector<size_t> marks_;
   std::unordered_map<uint64_t, Item> memo_;
-  // Containers by payload identity: their shape, whether they are nested (and so
-  // frozen), and for large dicts a hash -> position index of their keys.
-  std::unordered_map<const void*, Shape> shapes_;
-  std::unordered_set<const void*> frozen_;
-  std::unordered_map<const void*, std::unordered_multimap<size_t, size_t>> key_index_;
+  // Containers and dict keys: shapes, and hashing and comparing under the work budget.
+  Payloads payloads_;
 };
 
 Status Loader::Error(std::string_view what) const {
@@ -161,20 +161,19 @@ Status Loader::PopMark(size_t* mark) {
 // Records that `child` is now held by the container `parent`: the child can no
 // longer change (so no container ever ends up inside itself), and the parent's
 // depth and expanded size grow.
-Status Loader::Adopt(const void* parent, Shape* shape, const Value& child) {
+Status Loader::Adopt(Payload& parent, const Value& child) {
   Shape c{0, 1};
-  if (const void* id = ValueAccess::Identity(child)) {
-    if (child.is_str() || child.is_bytes()) {
-      c.cost = 1 + child.as_string().size();
-    } else {
-      frozen_.insert(id);
-      if (auto it = shapes_.find(id); it != shapes_.end()) c = it->second;
-      else c = Shape{};
-    }
+  if (child.is_str() || child.is_bytes()) {
+    c.cost = 1 + child.as_string().size();
+  } else if (ValueAccess::Identity(child)) {
+    Payload& n = payloads_.Of(child);
+    n.frozen = true;
+    c = n.shape;
   }
-  if (frozen_.count(parent)) {
+  if (parent.frozen) {
     return Error("container modified after being nested (recursive pickles are not supported)");
   }
+  Shape* shape = &parent.shape;
   shape->depth = std::max(shape->depth, c.depth + 1);
   if (shape->depth > kMaxDepth) return Error("nesting deeper than " + std::to_string(kMaxDepth));
   shape->cost += c.cost;
@@ -184,48 +183,37 @@ Status Loader::Adopt(const void* parent, Shape* shape, const Value& child) {
 
 Status Loader::Append(Value* list, Value item) {
   if (!list->is_list()) return Error("append to a non-list");
-  const void* id = ValueAccess::Identity(*list);
-  if (Status s = Adopt(id, &shapes_[id], item); !s.ok()) return s;
+  if (Status s = Adopt(payloads_.Of(*list), item); !s.ok()) return s;
   ValueAccess::SharedList(*list).push_back(std::move(item));
   return Status::OK();
 }
 
 // dict[key] = value with Python's semantics: an equal key keeps its place and
-// original object, and gets the new value.
+// original object, and gets the new value. The size budget applies before the key is
+// hashed, and the key is compared only with keys of the same hash.
 Status Loader::SetItem(Value* dict, Value key, Value value) {
   if (!dict->is_dict()) return Error("setitem on a non-dict");
-  const void* id = ValueAccess::Identity(*dict);
+  Payload& node = payloads_.Of(*dict);
+  if (Status s = Adopt(node, key); !s.ok()) return s;
+  if (Status s = Adopt(node, value); !s.ok()) return s;
+  bool hashable;
   size_t hash;
-  if (!internal::HashValue(key, &hash)) return Error("unhashable dict key");
-  Shape& shape = shapes_[id];
-  if (Status s = Adopt(id, &shape, key); !s.ok()) return s;
-  if (Status s = Adopt(id, &shape, value); !s.ok()) return s;
+  if (Status s = payloads_.Hash(key, &hashable, &hash); !s.ok()) return Error(s.message());
+  if (!hashable) return Error("unhashable dict key");
   Dict& d = ValueAccess::SharedDict(*dict);
-  if (d.size() < kSmallDictScan) {
-    for (auto& entry : d) {
-      if (entry.first == key) {
-        entry.second = std::move(value);
-        return Status::OK();
-      }
+  if (!node.index) node.index = std::make_unique<std::unordered_multimap<size_t, size_t>>();
+  auto [lo, hi] = node.index->equal_range(hash);
+  for (auto it = lo; it != hi; ++it) {
+    bool equal;
+    if (Status s = payloads_.Equal(d[it->second].first, key, &equal); !s.ok()) {
+      return Error(s.message());
     }
-  } else {
-    auto& index = key_index_[id];
-    if (index.empty()) {
-      for (size_t i = 0; i < d.size(); ++i) {
-        size_t h;
-        internal::HashValue(d[i].first, &h);
-        index.emplace(h, i);
-      }
+    if (equal) {
+      d[it->second].second = std::move(value);
+      return Status::OK();
     }
-    auto [lo, hi] = index.equal_range(hash);
-    for (auto it = lo; it != hi; ++it) {
-      if (d[it->second].first == key) {
-        d[it->second].second = std::move(value);
-        return Status::OK();
-      }
-    }
-    index.emplace(hash, d.size());
   }
+  node.index->emplace(hash, d.size());
   d.emplace_back(std::move(key), std::move(value));
   return Status::OK();
 }
@@ -237,13 +225,11 @@ Status Loader::MakeTuple(size_t from) {
   for (size_t i = from; i < stack_.size(); ++i) items.push_back(std::move(stack_[i].v));
   stack_.resize(from);
   Value tuple = Value::MakeTuple();
-  const void* id = ValueAccess::Identity(tuple);
-  Shape shape;
+  Payload& node = payloads_.Of(tuple);
   for (const Value& item : items) {
-    if (Status s = Adopt(id, &shape, item); !s.ok()) return s;
+    if (Status s = Adopt(node, item); !s.ok()) return s;
   }
   ValueAccess::SharedList(tuple) = std::move(items);
-  shapes_[id] = shape;
   Push(std::move(tuple));
   return Status::OK();
 }
@@ -549,6 +535,17 @@ Result<Value> Loader::Run() {
 
 }  // namespace
 
-Result<Value> Loads(std::string_view data) { return Loader(data).Run(); }
+Result<Value> Loads(std::string_view data) {
+  return Loader(data, std::max(kMinLoadWork, kLoadWorkPerByte * data.size())).Run();
+}
+
+namespace internal {
+Result<Value> LoadsWithBudget(std::string_view data, uint64_t max_work, uint64_t* work) {
+  Loader loader(data, max_work);
+  Result<Value> v = loader.Run();
+  if (work) *work = loader.work();
+  return v;
+}
+}  // namespace internal
 
 }  // namespace replicant::pickle

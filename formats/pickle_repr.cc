@@ -4,11 +4,13 @@
 // exponent notation), bytes and ASCII/Latin-1 text. For other text, Python consults
 // the Unicode database to decide what is printable; this approximates it with the
 // common non-printable ranges (controls, separators, format chars, surrogates,
-// private use).
+// private use). Repr(max_bytes) stops walking once it has that much output, so a
+// value that memo references expand to gigabytes costs only what is printed.
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 
+#include "formats/peer_message.h"
 #include "formats/pickle.h"
 #include "formats/pickle_internal.h"
 
@@ -58,11 +60,11 @@ bool AppendCommonEscape(uint32_t c, char quote, std::string* out) {
   }
 }
 
-void ReprStr(std::string_view s, std::string* out) {
+void ReprStr(std::string_view s, size_t limit, std::string* out) {
   char quote = QuoteFor(s);
   out->push_back(quote);
   size_t pos = 0;
-  while (pos < s.size()) {
+  while (pos < s.size() && out->size() <= limit) {
     uint32_t c;
     size_t start = pos;
     if (!internal::NextCodePoint(s, &pos, &c)) {
@@ -89,11 +91,12 @@ void ReprStr(std::string_view s, std::string* out) {
   out->push_back(quote);
 }
 
-void ReprBytes(std::string_view s, std::string* out) {
+void ReprBytes(std::string_view s, size_t limit, std::string* out) {
   char quote = QuoteFor(s);
   *out += 'b';
   out->push_back(quote);
   for (char ch : s) {
+    if (out->size() > limit) break;
     uint8_t c = static_cast<uint8_t>(ch);
     if (AppendCommonEscape(c, quote, out)) continue;
     if (c < 0x20 || c >= 0x7F) {
@@ -157,7 +160,10 @@ void ReprFloat(double d, std::string* out) {
   *out += ebuf;
 }
 
-void ReprTo(const Value& v, std::string* out) {
+// Appends repr(v) to *out, or stops early once *out is longer than `limit` (the
+// caller then cuts it): the walk never visits more than `limit` values.
+void ReprTo(const Value& v, size_t limit, std::string* out) {
+  if (out->size() > limit) return;
   switch (v.type()) {
     case Value::Type::kNone:
       *out += "None";
@@ -172,19 +178,19 @@ void ReprTo(const Value& v, std::string* out) {
       ReprFloat(v.as_float(), out);
       break;
     case Value::Type::kStr:
-      ReprStr(v.as_string(), out);
+      ReprStr(v.as_string(), limit, out);
       break;
     case Value::Type::kBytes:
-      ReprBytes(v.as_string(), out);
+      ReprBytes(v.as_string(), limit, out);
       break;
     case Value::Type::kList:
     case Value::Type::kTuple: {
       bool list = v.type() == Value::Type::kList;
       out->push_back(list ? '[' : '(');
       const List& items = v.items();
-      for (size_t i = 0; i < items.size(); ++i) {
+      for (size_t i = 0; i < items.size() && out->size() <= limit; ++i) {
         if (i) *out += ", ";
-        ReprTo(items[i], out);
+        ReprTo(items[i], limit, out);
       }
       if (!list && items.size() == 1) out->push_back(',');
       out->push_back(list ? ']' : ')');
@@ -194,11 +200,12 @@ void ReprTo(const Value& v, std::string* out) {
       out->push_back('{');
       bool first = true;
       for (const auto& [k, val] : v.dict()) {
+        if (out->size() > limit) break;
         if (!first) *out += ", ";
         first = false;
-        ReprTo(k, out);
+        ReprTo(k, limit, out);
         *out += ": ";
-        ReprTo(val, out);
+        ReprTo(val, limit, out);
       }
       out->push_back('}');
       break;
@@ -210,8 +217,14 @@ void ReprTo(const Value& v, std::string* out) {
 
 std::string Value::Repr() const {
   std::string out;
-  ReprTo(*this, &out);
+  ReprTo(*this, SIZE_MAX, &out);
   return out;
+}
+
+std::string Value::Repr(size_t max_bytes) const {
+  std::string out;
+  ReprTo(*this, max_bytes, &out);
+  return CapPeerMessage(out, max_bytes);
 }
 
 }  // namespace replicant::pickle

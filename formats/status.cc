@@ -9,7 +9,9 @@ Status Status::FromErrno(std::string_view what, int err) {
   std::string msg(what);
   msg += ": ";
   msg += std::strerror(err);
-  return err == ENOENT ? NotFound(std::move(msg)) : IOError(std::move(msg));
+  if (err == ENOENT) return NotFound(std::move(msg));
+  if (err == ENOSPC || err == EDQUOT) return NoSpace(std::move(msg));
+  return IOError(std::move(msg));
 }
 
 std::string Status::ToString() const {
@@ -21,6 +23,7 @@ std::string Status::ToString() const {
     case Code::kInvalidArgument: name = "InvalidArgument"; break;
     case Code::kIOError: name = "IOError"; break;
     case Code::kUnavailable: name = "Unavailable"; break;
+    case Code::kNoSpace: name = "NoSpace"; break;
   }
   return std::string(name) + ": " + msg_;
 }

@@ -16,7 +16,7 @@ namespace replicant {
 
 class Status {
  public:
-  enum class Code { kOk, kNotFound, kCorruption, kInvalidArgument, kIOError, kUnavailable };
+  enum class Code { kOk, kNotFound, kCorruption, kInvalidArgument, kIOError, kUnavailable, kNoSpace };
 
   Status() = default;
   static Status OK() { return Status(); }
@@ -27,13 +27,18 @@ class Status {
   }
   static Status IOError(std::string msg) { return Status(Code::kIOError, std::move(msg)); }
   static Status Unavailable(std::string msg) { return Status(Code::kUnavailable, std::move(msg)); }
-  // errno-based I/O error: "<what>: <strerror(err)>".
+  // The device is full (ENOSPC, EDQUOT, or below fallocate_reserve): Swift's
+  // DiskFileNoSpace, answered with 507.
+  static Status NoSpace(std::string msg) { return Status(Code::kNoSpace, std::move(msg)); }
+  // errno-based I/O error: "<what>: <strerror(err)>"; NotFound for ENOENT, NoSpace for
+  // ENOSPC and EDQUOT.
   static Status FromErrno(std::string_view what, int err);
 
   bool ok() const { return code_ == Code::kOk; }
   bool IsNotFound() const { return code_ == Code::kNotFound; }
   bool IsCorruption() const { return code_ == Code::kCorruption; }
   bool IsInvalidArgument() const { return code_ == Code::kInvalidArgument; }
+  bool IsNoSpace() const { return code_ == Code::kNoSpace; }
   Code code() const { return code_; }
   const std::string& message() const { return msg_; }
   // "Corruption: <message>", or "OK".

@@ -20,6 +20,8 @@
 // do: renames are atomic, readers hold an open fd to the file they picked.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -28,6 +30,7 @@
 #include <vector>
 
 #include "formats/status.h"
+#include "hashes/fallocate.h"
 #include "hashes/object_metadata.h"
 #include "hashes/ondisk_files.h"
 #include "hashes/timestamp.h"
@@ -103,6 +106,11 @@ struct WriterOptions {
   // that does not match its ETag fails SyncData (or DataSyncedByFilesystemSync) and is
   // never renamed into place.
   bool hash_while_syncing = false;
+  // Swift's create(size): a body of this many bytes is preallocated when the temp file
+  // is made (0: size unknown or empty, nothing preallocated), after the
+  // fallocate_reserve check. A full device fails Create with a NoSpace status.
+  uint64_t size = 0;
+  FallocateConfig fallocate;
 };
 
 // fsync of a directory.
@@ -155,7 +163,16 @@ class ObjectWriter {
   // of its filesystem that began after PrepareRaw returned. Fails only on a deferred
   // ETag check (hash_while_syncing).
   Status DataSyncedByFilesystemSync();
+  // Publishes the file. When a directory fsync after the rename fails, the rename is
+  // undone (Unpublish) before the error returns: a file whose name may not survive a
+  // crash must not stay visible, or the next session would answer "exists" for it.
   Result<std::string> Commit();
+  // Undoes a Commit whose deferred_dir_syncs then failed: removes the published file
+  // if it is still the one this writer renamed there (another writer's same-named file
+  // is left alone) and invalidates its suffix again, so no REPLICATE hash computed
+  // meanwhile still counts it. The file was fsynced, so a crash may bring it back
+  // whole, never partial.
+  Status Unpublish();
   // The suffix dir the file goes to, for a caller that invalidates it.
   std::string suffix_dir() const;
 
@@ -179,6 +196,9 @@ class ObjectWriter {
   bool done_ = false;  // put (or failed past the point of retrying)
   std::string filename_;  // set by Seal
   bool synced_ = false;   // SyncData done
+  std::string published_;  // set by Commit: the final path
+  dev_t published_dev_ = 0;  // identity of the temp file Commit renamed there
+  ino_t published_ino_ = 0;
 };
 
 // ---- Reading ----

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "formats/peer_message.h"
 #include "formats/pickle.h"
 
 namespace replicant::hashes {
@@ -229,7 +230,8 @@ Result<std::string> ToSwiftString(const pickle::Value& v) {
     case pickle::Value::Type::kBytes: return v.as_string();
     case pickle::Value::Type::kStr: return StrToSwiftBytes(v.as_string());
     case pickle::Value::Type::kInt: return std::to_string(v.as_int());
-    default: return Status::Corruption("metadata key or value is not a string: " + v.Repr());
+    default: return Status::Corruption("metadata key or value is not a string: " +
+                                    v.Repr(kMaxPeerMessage));
   }
 }
 
@@ -277,7 +279,9 @@ std::string EncodeMetadata(const Metadata& metadata) {
 Result<Metadata> DecodeMetadata(std::string_view pickled) {
   Result<pickle::Value> v = pickle::Loads(pickled);
   if (!v.ok()) return v.status().WithContext("metadata pickle");
-  if (!v->is_dict()) return Status::Corruption("metadata pickle is not a dict: " + v->Repr());
+  if (!v->is_dict()) {
+    return Status::Corruption("metadata pickle is not a dict: " + v->Repr(kMaxPeerMessage));
+  }
   Metadata md;
   for (const auto& [k, val] : v->dict()) {
     Result<std::string> key = ToSwiftString(k);

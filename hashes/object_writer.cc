@@ -159,6 +159,11 @@ Result<std::unique_ptr<ObjectWriter>> ObjectWriter::Create(std::string device_pa
   if (fd < 0) return Status::IOError("no free temp file name in " + tmp_dir);
   w->fd_ = UniqueFd(fd);
   w->tmp_path_ = std::move(path);
+  if (options.size > 0) {
+    // A full device fails here, before any byte; the destructor removes the temp file.
+    Status s = Fallocate(fd, options.size, options.fallocate, w->tmp_path_);
+    if (!s.ok()) return s;
+  }
   return w;
 }
 
@@ -375,6 +380,8 @@ Result<std::string> ObjectWriter::Commit() {
   }
 
   std::string target = hash_dir_ + "/" + filename;
+  struct stat st;
+  if (fstat(fd_.get(), &st) != 0) return Status::FromErrno("fstat " + tmp_path_, errno);
   if (rename(tmp_path_.c_str(), target.c_str()) != 0) {
     // A concurrent cleanup may have removed the (empty) hash dir: recreate, retry once.
     created = MakeDirsCount(hash_dir_);
@@ -385,12 +392,16 @@ Result<std::string> ObjectWriter::Commit() {
   }
   done_ = true;
   fd_.Reset();
+  published_ = target;
+  published_dev_ = st.st_dev;
+  published_ino_ = st.st_ino;
   // The hash dir, and the parent of each dir we created, so every new entry is durable.
   std::string dir = hash_dir_;
   for (int i = 0; i <= *created; ++i) {
     if (options_.deferred_dir_syncs) {
       options_.deferred_dir_syncs->push_back(dir);
     } else if (s = FsyncDir(dir); !s.ok()) {
+      if (Status u = Unpublish(); !u.ok()) return s.WithContext(u.message());
       return s;
     }
     dir = Dirname(dir);
@@ -405,6 +416,20 @@ Result<std::string> ObjectWriter::Commit() {
     (void)CleanupOnDiskFiles(hash_dir_, options_.reclaim_age, Timestamp::Now().seconds());
   }
   return target;
+}
+
+Status ObjectWriter::Unpublish() {
+  if (published_.empty()) return Status::InvalidArgument("writer did not commit");
+  struct stat st;
+  if (lstat(published_.c_str(), &st) != 0) {
+    return errno == ENOENT ? Status::OK() : Status::FromErrno("stat " + published_, errno);
+  }
+  // Not ours any more (a later writer replaced it): its durability is its writer's.
+  if (st.st_dev != published_dev_ || st.st_ino != published_ino_) return Status::OK();
+  if (unlink(published_.c_str()) != 0 && errno != ENOENT) {
+    return Status::FromErrno("undo publishing " + published_ + ": unlink", errno);
+  }
+  return InvalidateHash(suffix_dir());
 }
 
 }  // namespace replicant::hashes

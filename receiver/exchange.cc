@@ -87,6 +87,7 @@ Result<sync::ByteStream*> Exchange::StartChunked(int status, Headers headers) {
 
 Result<sync::ByteStream*> Exchange::Hijack(int status, Headers headers) {
   if (auto st = SendHead(status, std::move(headers), Mode::kHijacked); !st.ok()) return st;
+  sock_.set_paced(true);  // a session that drips must not hold its partition
   body_ = std::make_unique<RawStream>(sock_);
   return body_.get();
 }

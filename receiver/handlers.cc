@@ -1,5 +1,9 @@
 #include "receiver/handlers.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <functional>
 #include <optional>
 
@@ -8,6 +12,7 @@
 
 #include "formats/pickle.h"
 #include "hashes/diskfile.h"
+#include "hashes/fallocate.h"
 #include "hashes/partition_hashes.h"
 #include "sync_backends/native/native_receiver.h"
 #include "sync_backends/ssync/ssync_receiver.h"
@@ -32,6 +37,27 @@ std::optional<HttpError> CheckPolicyType(const StoragePolicy& p) {
   if (p.type == "replication") return std::nullopt;
   return HttpError{503, fmt::format("Policy {} ({}) is not a replication policy", p.index,
                                     p.type), "text/plain"};
+}
+
+// A partition the policy's ring does not have is a malformed path: refused before
+// anything on disk is touched (the replicator would otherwise find it later).
+std::optional<HttpError> CheckPartitionInRing(ServerContext& ctx, const StoragePolicy& p,
+                                              const std::string& partition) {
+  std::optional<uint64_t> limit = ctx.bounds.Limit(p);
+  if (!limit || std::stoull(partition) < *limit) return std::nullopt;  // canonical: < 2^32
+  return HttpError{400, fmt::format("Invalid partition: {} (policy {} has {} partitions)",
+                                    PyQuote(partition), p.index, *limit), "text/plain"};
+}
+
+// A device already at its fallocate_reserve takes no new replication: a 507, so the
+// sender treats it as full and (for a primary) tries the next node, as for an
+// unmounted device. Swift checks only when it allocates; its PUTs would all fail.
+Status CheckReserve(const ServerConfig& cfg, const std::string& dev_path) {
+  int fd = open(dev_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno("open " + dev_path, errno);
+  Status st = hashes::CheckFallocateReserve(fd, 0, cfg.fallocate, dev_path);
+  close(fd);
+  return st;
 }
 
 std::string PartitionPath(const std::string& dev_path, const StoragePolicy& p,
@@ -61,10 +87,14 @@ std::optional<Admitted> Admit(Exchange& ex, Status* refused,
   if (!policy) return refuse(NoSuchPolicy(pidx));
   auto target = ParseSsyncPath(req.path);
   if (!target.ok()) return refuse(BadRequest(target.status()));
+  if (auto e = CheckPartitionInRing(ctx, *policy, target->partition)) return refuse(*e);
   if (auto e = extra(req)) return refuse(*e);
   if (auto e = CheckPolicyType(*policy)) return refuse(*e);
   auto dev = CheckDrive(ctx.config.devices, target->device, ctx.config.mount_check);
   if (!dev.ok()) return refuse(InsufficientStorage(target->device), dev.status().message());
+  if (Status st = CheckReserve(ctx.config, *dev); !st.ok()) {
+    return refuse(InsufficientStorage(target->device), st.message());
+  }
   return Admitted{policy, std::move(*target)};
 }
 
@@ -79,9 +109,13 @@ Status HandleReplicate(Exchange& ex) {
   if (!policy) return Refuse(ex, NoSuchPolicy(pidx));
   auto target = ParseReplicatePath(req.path);
   if (!target.ok()) return Refuse(ex, BadRequest(target.status()));
+  if (auto e = CheckPartitionInRing(ctx, *policy, target->partition)) return Refuse(ex, *e);
   if (auto e = CheckPolicyType(*policy)) return Refuse(ex, *e);
   auto dev = CheckDrive(ctx.config.devices, target->device, ctx.config.mount_check);
   if (!dev.ok()) return Refuse(ex, InsufficientStorage(target->device), dev.status().message());
+  if (Status st = CheckReserve(ctx.config, *dev); !st.ok()) {
+    return Refuse(ex, InsufficientStorage(target->device), st.message());
+  }
   std::string part_path = PartitionPath(*dev, *policy, target->partition);
   std::string where = fmt::format("{}/{} policy {}", target->device, target->partition,
                                   policy->index);
@@ -91,6 +125,7 @@ Status HandleReplicate(Exchange& ex) {
     for (const auto& s : target->suffixes) {
       if (!ValidSuffix(s)) continue;
       if (Status st = hashes::InvalidateHash(part_path + "/" + s); !st.ok()) {
+        if (st.IsNoSpace()) return Refuse(ex, InsufficientStorage(target->device), st.message());
         ex.Respond(500, "<html><h1>Internal Error</h1><p>" + st.message() + "</p></html>");
         return st.WithContext(where);
       }
@@ -102,6 +137,10 @@ Status HandleReplicate(Exchange& ex) {
   opts.reclaim_age = ctx.config.reclaim_age;
   auto got = hashes::GetHashes(part_path, opts);
   if (!got.ok()) {
+    // hashes.pkl could not be written (its temp file is gone): the device is full.
+    if (got.status().IsNoSpace()) {
+      return Refuse(ex, InsufficientStorage(target->device), got.status().message());
+    }
     ex.Respond(500, "<html><h1>Internal Error</h1><p>" + got.status().message() + "</p></html>");
     return got.status().WithContext(where);
   }
@@ -143,6 +182,7 @@ Status HandleSsyncRequest(Exchange& ex) {
   sreq.swift_dir = cfg.swift_dir;
   // The session takes the device slot inside its partition lock, in Swift's order.
   sreq.replication_concurrency_per_device = cfg.replication_concurrency_per_device;
+  sreq.fallocate = cfg.fallocate;
   if (Status st = sync::ssync::ValidateSsyncRequest(sreq); !st.ok()) {
     return Refuse(ex, BadRequest(st));
   }
@@ -197,6 +237,7 @@ Status HandleRepconn(Exchange& ex) {
                                                      : sync::native::BatchSync::kSyncfs;
   nreq.replication_lock_timeout = cfg.replication_lock_timeout;
   nreq.replication_concurrency_per_device = cfg.replication_concurrency_per_device;
+  nreq.fallocate = cfg.fallocate;
   Headers headers;
   if (nreq.extensions.any()) {
     headers.emplace_back(sync::native::kExtensionsHeader, nreq.extensions.ToHeader());

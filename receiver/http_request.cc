@@ -172,6 +172,11 @@ std::optional<HeadError> CheckFraming(const HttpRequest& req) {
       return Bad("bad Content-Length '" + Printable(v) + "'");
     }
   }
+  int codings = 0;
+  for (const auto& h : req.headers) codings += h.first == "transfer-encoding";
+  // RFC 9112 6.1: several fields form one list, whose last coding decides the framing;
+  // a second field is how request smuggling hides "chunked", so it is refused.
+  if (codings > 1) return Bad("more than one Transfer-Encoding");
   if (const std::string* te = req.Header("transfer-encoding")) {
     if (!req.chunked()) return HeadError{501, "unsupported Transfer-Encoding " + Printable(*te)};
     if (lengths) return Bad("both Content-Length and Transfer-Encoding");

@@ -56,7 +56,22 @@ int SocketStream::WaitMs() const {
     if (left <= 0) return -1;
     ms = std::min(ms, left);
   }
+  if (paced_) {
+    if (piece_budget_ <= 0) return -1;
+    ms = std::min(ms, piece_budget_ * 1000.0);
+  }
   return static_cast<int>(std::ceil(std::max(ms, 1.0)));
+}
+
+Status SocketStream::TimedOut() const {
+  if (deadline_ && Clock::now() >= *deadline_) {
+    return Status::Unavailable("request head not received in time");
+  }
+  if (paced_ && piece_budget_ <= 0) {
+    return Status::Unavailable(
+        fmt::format("client timeout ({:g}s for {} KiB)", timeout_, kBufSize / 1024));
+  }
+  return Status::Unavailable(fmt::format("client timeout ({:g}s without data)", timeout_));
 }
 
 Result<bool> SocketStream::WaitReadable(double seconds) {
@@ -72,21 +87,23 @@ Result<bool> SocketStream::WaitReadable(double seconds) {
 }
 
 Status SocketStream::Fill() {
+  if (paced_ && piece_left_ == 0) {
+    piece_left_ = kBufSize;
+    piece_budget_ = timeout_;
+  }
   for (;;) {
     int ms = WaitMs();
-    if (ms < 0) return Status::Unavailable("request head not received in time");
+    if (ms < 0) return TimedOut();
     pollfd p{fd_, POLLIN, 0};
+    auto waited_from = Clock::now();
     int rc = poll(&p, 1, ms);
+    // Only time spent waiting for the client counts, not our own work between reads.
+    if (paced_) piece_budget_ -= std::chrono::duration<double>(Clock::now() - waited_from).count();
     if (rc < 0) {
       if (errno == EINTR) continue;
       return Status::FromErrno("poll", errno);
     }
-    if (rc == 0) {
-      if (deadline_ && Clock::now() >= *deadline_) {
-        return Status::Unavailable("request head not received in time");
-      }
-      return Status::Unavailable(fmt::format("client timeout ({:g}s without data)", timeout_));
-    }
+    if (rc == 0) return TimedOut();
     ssize_t got = recv(fd_, buf_.data(), buf_.size(), 0);
     if (got < 0) {
       if (errno == EINTR || errno == EAGAIN) continue;
@@ -95,6 +112,7 @@ Status SocketStream::Fill() {
     pos_ = 0;
     end_ = static_cast<size_t>(got);
     received_ += end_;
+    if (paced_) piece_left_ -= std::min(piece_left_, end_);
     return Status::OK();
   }
 }
@@ -141,6 +159,7 @@ Result<std::string> SocketStream::ReadHttpLine(size_t max_len) {
 }
 
 Status SocketStream::Write(std::string_view data) {
+  piece_left_ = 0;  // an answer ends the client's message: its next one starts afresh
   while (!data.empty()) {
     ssize_t n = send(fd_, data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {

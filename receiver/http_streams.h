@@ -4,6 +4,12 @@
 // SocketStream waits at most `timeout` seconds for each read or write to make progress
 // (Swift's client_timeout) and, while a deadline is set, no longer than that in total
 // (used for the request head, so a client trickling bytes cannot hold a thread).
+// Paced (set_paced), as Swift's MessageTimeout around each network chunk, it also
+// allows at most `timeout` seconds of waiting for each 64 KiB the client sends, the
+// count starting afresh after each of our writes: a client that drips a byte just
+// within each read's timeout cannot hold a replication session and its locks. Only
+// the hijacked REPCONN stream is paced: the SSYNC body paces object bodies itself
+// (ssync BodyReader), since its lines may come as slowly as the sender walks its disk.
 // Timeouts, resets and early ends come back as Status values whose text says which.
 // Every stream is used by one thread at a time.
 #pragma once
@@ -41,6 +47,10 @@ class SocketStream : public sync::ByteStream {
 
   void set_timeout(double seconds) { timeout_ = seconds; }
   void set_deadline(std::optional<Clock::time_point> d) { deadline_ = d; }
+  void set_paced(bool on) {
+    paced_ = on;
+    piece_left_ = 0;
+  }
   size_t buffered() const { return end_ - pos_; }
   // Bytes received on this socket so far (for the server's metrics).
   uint64_t bytes_received() const { return received_; }
@@ -53,13 +63,17 @@ class SocketStream : public sync::ByteStream {
   void LingeringClose(double seconds, size_t max_bytes);
 
  private:
-  // Milliseconds to wait now, or -1 when the deadline has passed.
+  // Milliseconds to wait now, or -1 when the deadline (or the paced budget) has passed.
   int WaitMs() const;
   Status Fill();
+  Status TimedOut() const;
 
   int fd_;
   double timeout_;
   std::optional<Clock::time_point> deadline_;
+  bool paced_ = false;
+  size_t piece_left_ = 0;     // bytes still to come in the current 64 KiB piece
+  double piece_budget_ = 0;   // seconds of waiting left for it
   std::string buf_;
   size_t pos_ = 0, end_ = 0;
   uint64_t received_ = 0;

@@ -20,6 +20,9 @@
 namespace replicant::receiver {
 namespace {
 
+// After the grace period the sockets are shut; threads get this long to notice.
+constexpr std::chrono::seconds kAbandonAfter{2};
+
 constexpr const char* kMethodNotAllowed =
     "<html><h1>Method Not Allowed</h1><p>The method is not allowed for this resource.</p>"
     "</html>";
@@ -58,6 +61,12 @@ Server::Server(ServerConfig config, SwiftConf swift) : ctx_(std::move(config), s
 }
 
 Server::~Server() {
+  {
+    // Connection threads use this object until they end: an in-process owner (tests)
+    // must not free it under a thread that Run() gave up on.
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait(l, [&] { return active_ == 0; });
+  }
   if (listen_fd_ >= 0) close(listen_fd_);
   for (int fd : wake_pipe_) {
     if (fd >= 0) close(fd);
@@ -125,8 +134,8 @@ void Server::Stop() {
   }
 }
 
-void Server::Run() {
-  if (listen_fd_ < 0) return;  // Listen() failed or was not called
+bool Server::Run() {
+  if (listen_fd_ < 0) return true;  // Listen() failed or was not called
   const int max_clients = ctx_.config.max_clients;
   for (;;) {
     {
@@ -179,12 +188,17 @@ void Server::Run() {
   int busy = 0;
   for (const auto& [id, c] : conns_) busy += c.busy;
   if (busy > 0) spdlog::info("Waiting up to {:g}s for {} request(s) in flight", shutdown_grace_, busy);
-  if (!cv_.wait_until(l, grace_end, [&] { return active_ == 0; })) {
-    spdlog::warn("Shutting down {} connection(s) still busy after {:g}s", active_,
-                 shutdown_grace_);
-    for (auto& [id, c] : conns_) c.sock->Shutdown();
-    cv_.wait(l, [&] { return active_ == 0; });
-  }
+  if (cv_.wait_until(l, grace_end, [&] { return active_ == 0; })) return true;
+  spdlog::warn("Shutting down {} connection(s) still busy after {:g}s", active_,
+               shutdown_grace_);
+  for (auto& [id, c] : conns_) c.sock->Shutdown();
+  // A thread blocked on its socket ends at once now; one busy elsewhere (hashing,
+  // parsing, waiting for a lock) does not notice, and must not hold the exit forever.
+  auto end = std::chrono::steady_clock::now() + kAbandonAfter;
+  if (cv_.wait_until(l, end, [&] { return active_ == 0; })) return true;
+  spdlog::error("{} connection(s) did not end within {}s of being shut down; giving up on "
+                "them", active_, std::chrono::duration<double>(kAbandonAfter).count());
+  return false;
 }
 
 bool Server::SetBusy(uint64_t id, bool busy) {

@@ -19,7 +19,8 @@
 //
 // Stop() may be called from any thread (the signal thread): the listener closes, idle
 // connections are shut at once, requests in flight get a grace period, then their
-// sockets are shut too; Run() returns when every connection thread has finished.
+// sockets are shut too; Run() returns when every connection thread has finished, or
+// a short bounded wait after that (a thread busy off its socket is abandoned).
 #pragma once
 
 #include <atomic>
@@ -35,6 +36,7 @@
 #include "formats/swift_conf.h"
 #include "receiver/http_request.h"
 #include "receiver/http_streams.h"
+#include "receiver/partition_bounds.h"
 #include "receiver/replication_slots.h"
 #include "receiver/server_config.h"
 #include "receiver/server_metrics.h"
@@ -42,16 +44,18 @@
 
 namespace replicant::receiver {
 
-// What handlers share: configuration, policies, the replication slots and the
-// server's own counters.
+// What handlers share: configuration, policies, the rings' partition bounds, the
+// replication slots and the server's own counters.
 struct ServerContext {
   ServerConfig config;
   SwiftConf swift;
+  PartitionBounds bounds;
   ReplicationSlots slots;
   ServerMetrics metrics;
 
   ServerContext(ServerConfig c, SwiftConf s)
-      : config(std::move(c)), swift(std::move(s)), slots(config.replication_concurrency) {}
+      : config(std::move(c)), swift(std::move(s)), bounds(config.swift_dir),
+        slots(config.replication_concurrency) {}
 };
 
 class Exchange {
@@ -121,8 +125,11 @@ class Server {
   // Binds bind_ip:bind_port (bind_port 0 picks a free port, see port()).
   Status Listen();
   int port() const { return port_; }
-  // Serves until Stop(), then drains connections (see the header comment).
-  void Run();
+  // Serves until Stop(), then drains connections (see the header comment). Returns
+  // false when some connection threads still ran ~2s after their sockets were shut
+  // (busy off the socket); the process should then exit without them. The destructor
+  // waits for them.
+  bool Run();
   void Stop();
   ServerContext& context() { return ctx_; }
   // Seconds requests in flight may still run after Stop().

@@ -95,6 +95,14 @@ Result<ServerConfig> ServerConfigFromSection(const ConfigSection& s) {
   c.native_batch_sync = s.GetString("native_batch_sync", c.native_batch_sync);
   r.Check("native_batch_sync", c.native_batch_sync == "syncfs" || c.native_batch_sync == "fsync",
           "expected syncfs or fsync");
+  bool disable_fallocate = false;
+  r.Take(s.GetBool("disable_fallocate", false), &disable_fallocate);
+  c.fallocate.enabled = !disable_fallocate;
+  if (Status st = hashes::ParseFallocateReserve(s.GetString("fallocate_reserve", "1%"),
+                                                &c.fallocate);
+      !st.ok()) {
+    r.Check("fallocate_reserve", false, "expected bytes or a percentage such as 1%");
+  }
   c.log_name = s.GetString("log_name", c.log_name);
   // readconf sets log_name to the section name when absent; keep ours readable.
   if (c.log_name.empty() || c.log_name == kServerSection) c.log_name = "replicant-server";

@@ -3,7 +3,8 @@
 // Option names, defaults and parsing follow Swift 2.30's object server where it has the
 // same option (replication_concurrency "or 4", replication_concurrency_per_device 1,
 // replication_lock_timeout 15, client_timeout 60, node_timeout 3, network_chunk_size
-// 65536, reclaim_age one week, mount_check true, devices /srv/node). Every error names
+// 65536, reclaim_age one week, mount_check true, devices /srv/node, fallocate_reserve
+// 1%, disable_fallocate false). Every error names
 // the file, the section and the option. A loaded config is an immutable value.
 #pragma once
 
@@ -13,6 +14,7 @@
 
 #include "formats/config.h"
 #include "formats/status.h"
+#include "hashes/fallocate.h"
 
 namespace replicant::receiver {
 
@@ -40,6 +42,9 @@ struct ServerConfig {
   // then every touched directory) or "syncfs" (one syncfs(2) of the device's filesystem
   // in place of many small fsyncs; see native::BatchSync). Same guarantee.
   std::string native_batch_sync = "syncfs";
+  // Swift's fallocate_reserve ("1%" default: bytes, or percent with '%') and
+  // disable_fallocate, as the object server reads them.
+  hashes::FallocateConfig fallocate{true, 1, true};
   std::string log_name = "replicant-server";
   std::string log_level = "INFO";
 };

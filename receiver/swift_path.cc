@@ -177,10 +177,27 @@ HttpError NoSuchPolicy(const std::string* header) {
           "text/plain"};
 }
 
+std::string HtmlEscape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#x27;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
 HttpError InsufficientStorage(std::string_view device) {
+  // Swift reflects the name as is; it comes from the client (a name check_drive
+  // refused, e.g. "<script>"), so it is escaped here. Valid names are unchanged.
   return {507,
           "<html><h1>Insufficient Storage</h1><p>There was not enough space to save the "
-          "resource. Drive: " + std::string(device) + "</p></html>"};
+          "resource. Drive: " + HtmlEscape(device) + "</p></html>"};
 }
 
 Result<ReplicateTarget> ParseReplicatePath(std::string_view path) {

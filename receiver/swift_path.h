@@ -54,8 +54,10 @@ bool IsMount(const std::string& path);
 const StoragePolicy* ResolvePolicy(const SwiftConf& swift, const std::string* header);
 // The 503 Swift answers for an unknown policy index (the header as Python prints it).
 HttpError NoSuchPolicy(const std::string* header);
-// The 507 Swift answers for an unusable device.
+// The 507 Swift answers for an unusable device (the name HTML-escaped, unlike Swift).
 HttpError InsufficientStorage(std::string_view device);
+// Python's html.escape(s, quote=True).
+std::string HtmlEscape(std::string_view s);
 
 struct ReplicateTarget {
   std::string device;

@@ -42,6 +42,8 @@ Result<std::shared_ptr<sync::SyncBackend>> MakeSyncBackend(const ReplicatorConfi
     o.session.http_timeout = cfg.http_timeout;
     o.session.offer = sync::native::Extensions::Parse(cfg.native_extensions);
     o.session.max_frame = cfg.native_max_frame;
+    o.session.max_frame_values =
+        sync::native::FrameValueLimit(static_cast<size_t>(cfg.native_batch_files));
     o.batch_files = static_cast<size_t>(cfg.native_batch_files);
     o.batch_bytes = static_cast<uint64_t>(cfg.native_batch_bytes);
     o.reclaim_age = cfg.reclaim_age;

@@ -8,11 +8,15 @@ namespace replicant::cli {
 
 int ParseCommandLine(const char* command, int argc, char** argv,
                      const po::options_description& desc, std::string* config,
-                     po::variables_map* vm) {
+                     po::variables_map* vm, std::vector<std::string>* words) {
   po::options_description hidden;
   hidden.add_options()("config", po::value(config));
   po::positional_options_description pos;
   pos.add("config", 1);
+  if (words) {
+    hidden.add_options()("words", po::value(words));
+    pos.add("words", -1);
+  }
   po::options_description all;
   all.add(desc).add(hidden);
   try {

@@ -3,16 +3,20 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <boost/program_options.hpp>
 
 namespace replicant::cli {
 
 // Parses argv against `desc` plus one positional CONFIG (left as is when absent) into
-// *vm. Returns -1 to go on, or the exit code after printing: 0 for --help (the options),
-// 2 for a usage error ("replicant <command>: <error>" and the options).
+// *vm. With `words`, further positional arguments land there (Swift's daemons take
+// `CONF once verbose ...`); without, they are a usage error. Returns -1 to go on, or
+// the exit code after printing: 0 for --help (the options), 2 for a usage error
+// ("replicant <command>: <error>" and the options).
 int ParseCommandLine(const char* command, int argc, char** argv,
                      const boost::program_options::options_description& desc, std::string* config,
-                     boost::program_options::variables_map* vm);
+                     boost::program_options::variables_map* vm,
+                     std::vector<std::string>* words = nullptr);
 
 }  // namespace replicant::cli

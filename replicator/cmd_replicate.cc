@@ -57,32 +57,44 @@ Result<Loaded> Load(const std::string& conf_path) {
   return Loaded{*cfg, std::move(r), std::move(*ops)};
 }
 
-Status SetupReplicatorLogging(const ReplicatorConfig& cfg, bool verbose) {
+Status SetupReplicatorLogging(const ReplicatorConfig& cfg, bool console) {
   auto file = ConfigFile::Load(cfg.config_path);
   if (!file.ok()) return file.status();
   auto sec = file->Section("object-replicator");
   if (!sec.ok()) return sec.status();
-  return SetupLogging(LogOptionsFromSection(*sec, cfg.log_name), verbose);
+  return SetupLogging(LogOptionsFromSection(*sec, cfg.log_name), {.debug = false, .console = console});
 }
 
 }  // namespace
 
 int RunReplicate(int argc, char** argv) {
   po::options_description desc(
-      "usage: replicant replicate [CONFIG] [--once] [-d DEVS] [-p PARTS] [-i POLICIES] [-v]\n"
+      "usage: replicant replicate [CONFIG] [once] [verbose] [-o] [-d DEVS] [-p PARTS]\n"
+      "                           [-i POLICIES] [-v]\n"
       "Runs Swift's object replication for this node's devices. CONFIG is a Swift\n"
       "object-server.conf ([DEFAULT] + [object-replicator]); default\n"
-      "/etc/swift/object-server.conf.\noptions");
+      "/etc/swift/object-server.conf. Takes swift-object-replicator's arguments, as\n"
+      "swift-init passes them ('once' and 'verbose' as words too).\noptions");
   std::string conf_path = "/etc/swift/object-server.conf", devs, parts, policies;
   desc.add_options()("help,h", "show this help")(
       "once,o", "run one pass and exit")("devices,d", po::value(&devs),
-                                          "only these devices (comma list)")(
-      "partitions,p", po::value(&parts), "only these partitions (comma list)")(
-      "policies,i", po::value(&policies), "only these policy indexes (comma list)")(
-      "verbose,v", "log debug lines");
+                                          "only these devices (comma list; with once)")(
+      "partitions,p", po::value(&parts), "only these partitions (comma list; with once)")(
+      "policies,i", po::value(&policies), "only these policy indexes (comma list; with once)")(
+      "verbose,v", "log to the console as well (as Swift's -v)");
   po::variables_map vm;
-  if (int rc = ParseCommandLine("replicate", argc, argv, desc, &conf_path, &vm); rc >= 0) return rc;
-  bool once = vm.count("once");
+  std::vector<std::string> words;
+  if (int rc = ParseCommandLine("replicate", argc, argv, desc, &conf_path, &vm, &words); rc >= 0) {
+    return rc;
+  }
+  bool once = vm.count("once"), verbose = vm.count("verbose");
+  // Swift's parse_options: a word naming an option sets it; others are extra_args,
+  // which the replicator ignores.
+  for (const auto& w : words) {
+    if (w == "once") once = true;
+    else if (w == "verbose") verbose = true;
+    else std::cerr << "replicant replicate: ignoring extra argument '" << w << "'\n";
+  }
   PassOverrides overrides;
   if (vm.count("devices")) overrides.devices = ParseNameList(devs);
   for (auto [flag, text, target] : {std::tuple{"--partitions", &parts, &overrides.partitions},
@@ -96,8 +108,9 @@ int RunReplicate(int argc, char** argv) {
     *target = *v;
   }
   if (overrides.any() && !once) {
-    std::cerr << "replicant replicate: -d/-p/-i only apply with --once (as in Swift)\n";
-    return 2;
+    // Swift's replicator ignores them outside run_once; so do we, but say so.
+    std::cerr << "replicant replicate: -d/-p/-i only apply with once; ignored\n";
+    overrides = PassOverrides();
   }
 
   // Daemon mode takes signals with sigwait in one thread: block them before Load()
@@ -113,7 +126,7 @@ int RunReplicate(int argc, char** argv) {
     std::cerr << "replicant replicate: " << loaded.status().message() << "\n";
     return 1;
   }
-  if (auto st = SetupReplicatorLogging(loaded->cfg, vm.count("verbose")); !st.ok()) {
+  if (auto st = SetupReplicatorLogging(loaded->cfg, verbose); !st.ok()) {
     std::cerr << "replicant replicate: " << st.message() << "\n";
     return 1;
   }

@@ -1,6 +1,7 @@
 // `replicant serve`: the replication server (REPLICATE, SSYNC, REPCONN) on the replication port.
 #include <signal.h>
 
+#include <cstdlib>
 #include <iostream>
 #include <thread>
 
@@ -44,7 +45,7 @@ Status SetupServeLogging(const std::string& conf_path, const std::string& defaul
   if (!file.ok()) return file.status();
   auto sec = file->Section(receiver::kServerSection, default_name);
   if (!sec.ok()) return sec.status();
-  return SetupLogging(LogOptionsFromSection(*sec, default_name), verbose);
+  return SetupLogging(LogOptionsFromSection(*sec, default_name), {.debug = verbose, .console = false});
 }
 
 }  // namespace
@@ -115,8 +116,14 @@ int RunServe(int argc, char** argv) {
       return;
     }
   });
-  server.Run();
+  bool drained = server.Run();
   watcher.join();
+  if (!drained) {
+    // Exit without waiting for (or destroying the server under) the stuck threads.
+    spdlog::error("replicant serve exiting with requests still running");
+    spdlog::shutdown();
+    std::_Exit(1);
+  }
   spdlog::info("replicant serve exiting");
   return 0;
 }

@@ -6,11 +6,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <ctime>
 #include <filesystem>
 
 #include <spdlog/spdlog.h>
 
+#include "hashes/diskfile.h"
 #include "replicator/local_devices.h"
 
 namespace replicant {
@@ -57,6 +59,17 @@ void UnlinkOlderThan(const std::string& dir, time_t cutoff) {
 
 bool AllDigits(const std::string& s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return isdigit(c); });
+}
+
+// Python's int() of an all-digits name, saturated: any client can create a partition
+// dir, so a name too big for any integer type must not throw.
+uint64_t PartitionNumber(const std::string& digits) {
+  uint64_t v = 0;
+  for (unsigned char c : digits) {
+    if (v > (UINT64_MAX - 9) / 10) return UINT64_MAX;
+    v = v * 10 + (c - '0');
+  }
+  return v;
 }
 
 std::set<std::pair<std::string, std::string>> AllDevs(const Ring& ring) {
@@ -111,7 +124,8 @@ std::vector<PartitionJob> CollectJobs(const std::vector<PolicyRing>& rings,
         continue;
       }
       std::string obj_path = *dev_path + "/" + policy.data_dir();
-      std::string tmp_path = *dev_path + "/tmp";
+      // Swift's get_tmp_dir(policy): where this policy's writers leave temp files.
+      std::string tmp_path = *dev_path + "/" + hashes::TmpDirName(policy.index);
       UnlinkOlderThan(tmp_path, time(nullptr) - opts.reclaim_age);
       std::error_code ec;
       if (!std::filesystem::exists(obj_path, ec)) {
@@ -120,25 +134,35 @@ std::vector<PartitionJob> CollectJobs(const std::vector<PolicyRing>& rings,
         continue;
       }
       for (const auto& name : ListDir(obj_path)) {
-        if (opts.override_partitions && AllDigits(name) &&
-            !opts.override_partitions->count(std::stoi(name))) {
+        const bool numeric = AllDigits(name);
+        const uint64_t part = numeric ? PartitionNumber(name) : UINT64_MAX;
+        if (opts.override_partitions && numeric &&
+            (part > static_cast<uint64_t>(INT32_MAX) ||
+             !opts.override_partitions->count(static_cast<int>(part)))) {
           continue;
         }
         if (name.rfind("auditor_status_", 0) == 0 && name.size() > 5 &&
             name.compare(name.size() - 5, 5, ".json") == 0) {
           continue;
         }
-        // Swift's int(partition): a name that is not a partition number fails the
-        // job and counts a failure against every device of the ring.
-        if (!AllDigits(name) || name.size() > 10 ||
-            std::stoull(name) >= pr.ring->partition_count()) {
+        if (!numeric) {
+          // Swift's int(partition) fails: the job fails and counts a failure against
+          // every device of the ring.
           spdlog::warn("Invalid partition dir {}/{} (device {}, policy {})", obj_path, name,
                        local.device, policy.index);
           stats.Update(local.device, [&](ReplicationStats& s) { s.AddFailures(AllDevs(*pr.ring)); });
           continue;
         }
+        if (part >= pr.ring->partition_count()) {
+          // Swift would make it a handoff job with no primaries and delete it. It may
+          // be data from a ring with a bigger part power: keep it, count nothing.
+          spdlog::warn("Partition dir {}/{} is not in the ring of policy {} ({} partitions); "
+                       "skipped (device {})", obj_path, name, policy.index,
+                       pr.ring->partition_count(), local.device);
+          continue;
+        }
         PartitionJob job;
-        job.partition = static_cast<uint32_t>(std::stoul(name));
+        job.partition = static_cast<uint32_t>(part);
         auto primaries = pr.ring->GetPartNodes(job.partition);
         for (const Device* d : primaries) {
           if (d->id != local.id) job.nodes.push_back(*d);

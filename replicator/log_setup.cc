@@ -109,18 +109,21 @@ int SyslogFacility(const std::string& name) {
   return 16;
 }
 
-Status SetupLogging(const LogOptions& o, bool verbose) {
-  std::shared_ptr<spdlog::logger> logger;
+Status SetupLogging(const LogOptions& o, LogOverrides overrides) {
+  std::vector<spdlog::sink_ptr> sinks;
   if (o.to_syslog) {
     auto sink = std::make_shared<SyslogSocketSink>(o.address, SyslogFacility(o.facility), o.name);
     if (Status st = sink->Connect(); !st.ok()) return st;
-    logger = std::make_shared<spdlog::logger>(o.name, sink);
-  } else {
-    logger = spdlog::stderr_logger_mt(o.name);
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %n %l: %v");
+    sinks.push_back(sink);
   }
-  logger->set_level(verbose ? spdlog::level::debug
-                            : static_cast<spdlog::level::level_enum>(SpdlogLevel(o.level)));
+  if (!o.to_syslog || overrides.console) {
+    auto console = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+    console->set_pattern("%Y-%m-%dT%H:%M:%S.%e %n %l: %v");
+    sinks.push_back(console);
+  }
+  auto logger = std::make_shared<spdlog::logger>(o.name, sinks.begin(), sinks.end());
+  logger->set_level(overrides.debug ? spdlog::level::debug
+                                    : static_cast<spdlog::level::level_enum>(SpdlogLevel(o.level)));
   logger->flush_on(spdlog::level::trace);
   spdlog::set_default_logger(logger);
   return Status::OK();

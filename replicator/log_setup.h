@@ -31,8 +31,14 @@ int SpdlogLevel(const std::string& swift_level);
 // The syslog facility code (LOG_LOCAL0 = 16...), for a name like "LOG_LOCAL3".
 int SyslogFacility(const std::string& name);
 
-// verbose forces DEBUG. Fails only when syslog is asked for and log_address cannot
-// be reached.
-Status SetupLogging(const LogOptions& o, bool verbose);
+// How the command line changes logging: `debug` forces DEBUG (serve -v);
+// `console` logs to stderr as well when syslog is configured (Swift's daemons' -v).
+struct LogOverrides {
+  bool debug = false;
+  bool console = false;
+};
+
+// Fails only when syslog is asked for and log_address cannot be reached.
+Status SetupLogging(const LogOptions& o, LogOverrides overrides);
 
 }  // namespace replicant

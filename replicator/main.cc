@@ -13,12 +13,13 @@ namespace {
 constexpr const char* kUsage =
     "usage: replicant COMMAND [ARGS]\n"
     "commands:\n"
-    "  replicate [CONFIG] [--once] [-d DEVS] [-p PARTS] [-i POLICIES] [-v]\n"
+    "  replicate [CONFIG] [once] [verbose] [-o] [-d DEVS] [-p PARTS] [-i POLICIES] [-v]\n"
     "  serve [CONFIG] [-v]\n"
     "  status [CONFIG] [--json] [--once] [--file PATH | --url URL]\n"
     "  ring RINGFILE (--partition P | --object A/C/O [--swift-dir DIR]) [--handoffs K] [--json]\n"
     "  hashes PARTITION_DIR [--reclaim-age SECONDS] [--json]\n"
-    "run 'replicant COMMAND --help' for a command's options\n";
+    "run 'replicant COMMAND --help' for a command's options; invoked as\n"
+    "swift-object-replicator it is 'replicant replicate'\n";
 
 // Short-lived threads (per-peer exchanges, pipeline stages, fsync helpers) each get a
 // glibc malloc arena, and every arena keeps what a partition's batch freed: peak RSS
@@ -32,6 +33,13 @@ void LimitMallocArenas() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Installed as swift-object-replicator (a symlink): Swift's tools (swift-init, the
+  // probe tests) start it with that name and swift-object-replicator's arguments.
+  std::string_view self = argv[0];
+  if (self.substr(self.rfind('/') + 1) == "swift-object-replicator") {
+    LimitMallocArenas();
+    return replicant::cli::RunReplicate(argc, argv);
+  }
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;

@@ -40,8 +40,9 @@ struct ReplicateTimeouts {
 };
 
 // A response body larger than this is an error (a partition's hashes are ~200 KB at
-// most: 4096 suffixes); it bounds what a broken peer can make us buffer.
-constexpr size_t kMaxReplicateBody = 64 << 20;
+// most: 4096 suffixes); it bounds what a broken peer can make us buffer, and what its
+// pickle can make the load allocate (~130 bytes per byte, adversarially).
+constexpr size_t kMaxReplicateBody = 4 << 20;
 
 struct HashesRequest {
   ReplicatePeer peer;

@@ -133,7 +133,13 @@ Replicator::Pass::UpdatePlan Replicator::Pass::PlanUpdate(const PartitionJob& jo
       if (node.region != job.sync.region) synced_remote_regions.insert(node.region);
       continue;
     }
-    finish(node, suffixes, r_.backend_->Sync(node, job.sync, suffixes));
+    sync::SyncResult result = r_.backend_->Sync(node, job.sync, suffixes);
+    if (result.device_full) {
+      // As for a 507 to REPLICATE: one more node gets the data this pass.
+      spdlog::error("{}/{} is full ({})", node.replication_ip, node.device, JobName(job));
+      attempts_left++;
+    }
+    finish(node, suffixes, std::move(result));
   }
   plan.suffix_count = local_hash.size();
   return plan;

@@ -39,6 +39,9 @@ struct SyncResult {
   // The peer does not speak this backend's protocol (a Swift object server answering
   // REPCONN with 405): the replicator syncs it another way.
   bool unsupported = false;
+  // The peer's device is full (a 507, as for an unmounted device): for a primary the
+  // replicator tries one more node, as Swift's update() does for a 507.
+  bool device_full = false;
   uint64_t files_sent = 0, bytes_sent = 0;
 };
 

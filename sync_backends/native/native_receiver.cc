@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "formats/peer_message.h"
 #include "hashes/diskfile.h"
 #include "hashes/fs_util.h"
 #include "hashes/partition_hashes.h"
@@ -82,7 +83,7 @@ class Session {
   Status Run();
 
  private:
-  Status Violation(const std::string& msg);
+  Status Violation(const std::string& text);
   Status Send(const json& j) { return WriteFrame(conn_, j); }
   // The raw pickle of r.Xattrs, once it decodes to metadata that matches the file.
   Result<std::string> CheckXattrs(const SyncFileRequest& r, const ObjectFilePath& p,
@@ -99,8 +100,13 @@ class Session {
   Result<FileUploadResponse> ReceiveFile(Accepted& acc, bool delta,
                                          std::vector<std::string>* deferred,
                                          std::vector<Pending>* pending, size_t result);
-  // Makes the pending files durable together, then publishes each into its result.
-  void CommitPending(std::vector<Pending>& pending, BatchUploadResponse& results);
+  // Makes the pending files durable together, then publishes each into its result;
+  // the writers of published files move to `committed` until their dirs are synced.
+  void CommitPending(std::vector<Pending>& pending, BatchUploadResponse& results,
+                     std::vector<Pending>& committed);
+  // The batch's dir sync failed: takes back every file it published, so that no later
+  // session answers "exists" for a name that may not survive a crash.
+  void Unpublish(std::vector<Pending>& committed);
   // Makes the batch's renames durable: the directories they touched (fsync mode) or
   // the whole filesystem (syncfs mode).
   Status SyncDirs(std::vector<std::string>& dirs);
@@ -118,14 +124,21 @@ class Session {
   std::string buf_ = std::string(kCopyBuf, '\0');  // body copies, reused per file
 };
 
-Status Session::Violation(const std::string& msg) {
+Status Session::Violation(const std::string& text) {
+  // The text may quote the peer (a path, a metadata value): capped for the frame and
+  // for the server's log line alike.
+  std::string msg = CapPeerMessage(text);
   // Tell the sender why, if it still listens; then end the session.
   if (Send({{"Error", msg}}).ok()) conn_.Flush();
-  return Status::InvalidArgument(msg);
+  return Status::InvalidArgument(std::move(msg));
 }
 
 Result<std::string> Session::CheckXattrs(const SyncFileRequest& r, const ObjectFilePath& p,
                                          hashes::Metadata* decoded) {
+  if (r.xattrs.size() > 2 * kMaxXattrsBytes) {
+    return Status::InvalidArgument(fmt::format("xattrs of {} exceed {} bytes", r.path,
+                                               kMaxXattrsBytes));
+  }
   auto raw = HexDecode(r.xattrs);
   if (!raw.ok() || raw->empty()) return Status::InvalidArgument("bad xattrs for " + r.path);
   auto md = hashes::DecodeMetadata(*raw);
@@ -186,6 +199,8 @@ Result<FileUploadResponse> Session::ReceiveFile(Accepted& acc, bool delta,
   wo.caller_invalidates = pending != nullptr;  // CommitPending does it for the batch
   // A large body's MD5 then overlaps its fsync instead of its receive.
   wo.hash_while_syncing = static_cast<uint64_t>(acc.size) >= kFsyncAlwaysSize;
+  wo.fallocate = req_.fallocate;
+  wo.size = static_cast<uint64_t>(acc.size);  // a full device fails before any byte
   auto writer = hashes::ObjectWriter::Create(req_.target.device_path(), acc.path.hash_dir, wo);
   std::optional<Status> write_error;
   auto sink = [&](std::string_view piece) -> Status {
@@ -256,7 +271,8 @@ Status Session::SyncFilesystem() {
   return Status::OK();
 }
 
-void Session::CommitPending(std::vector<Pending>& pending, BatchUploadResponse& results) {
+void Session::CommitPending(std::vector<Pending>& pending, BatchUploadResponse& results,
+                            std::vector<Pending>& committed) {
   std::vector<Status> synced(pending.size());
   size_t small = std::count_if(pending.begin(), pending.end(),
                                [](const Pending& p) { return !p.large; });
@@ -293,6 +309,7 @@ void Session::CommitPending(std::vector<Pending>& pending, BatchUploadResponse& 
     if (done.ok()) {
       stats_->files_received++;
       r = {true, "YAY"};
+      committed.push_back(std::move(pending[i]));
     } else {
       r = {false, done.status().message()};
       spdlog::error("{}: {}: {}", who_, pending[i].name, r.msg);
@@ -363,10 +380,10 @@ Status Session::Batch(const json& j) {
   BatchUploadResponse results;
   batch_has_large_ = false;
   std::vector<std::string> deferred;
-  std::vector<Pending> pending;
+  std::vector<Pending> pending, committed;
   for (Accepted& acc : accepted) {
-    if (pending.size() >= kSyncGroup) CommitPending(pending, results);
-    auto hj = ReadFrame(conn_, req_.max_frame);
+    if (pending.size() >= kSyncGroup) CommitPending(pending, results, committed);
+    auto hj = ReadFrame(conn_, req_.max_frame, FrameValueLimit(req_.max_batch_files));
     if (!hj.ok()) {
       if (hj.status().IsInvalidArgument()) return Violation(hj.status().message());
       return hj.status().WithContext("body header");
@@ -385,13 +402,25 @@ Status Session::Batch(const json& j) {
     if (!up.ok()) return up.status();
     results.files.push_back(std::move(*up));
   }
-  CommitPending(pending, results);
+  CommitPending(pending, results, committed);
   if (Status s = SyncDirs(deferred); !s.ok()) {
     spdlog::error("{}: {}", who_, s.message());
+    Unpublish(committed);
     for (auto& f : results.files) f = {false, s.message()};
   }
   if (Status s = Send(ToJson(results)); !s.ok()) return s;
   return conn_.Flush();
+}
+
+void Session::Unpublish(std::vector<Pending>& committed) {
+  for (Pending& p : committed) {
+    if (Status s = p.writer->Unpublish(); !s.ok()) {
+      // Still answered as failed; only a crash could now lose what stays visible.
+      spdlog::error("{}: {}: {}", who_, p.name, s.message());
+    }
+  }
+  stats_->files_received -= committed.size();
+  committed.clear();
 }
 
 Status Session::SyncDirs(std::vector<std::string>& dirs) {
@@ -418,7 +447,7 @@ Status Session::SyncDirs(std::vector<std::string>& dirs) {
 }
 
 Status Session::Run() {
-  auto first = ReadFrame(conn_, req_.max_frame);
+  auto first = ReadFrame(conn_, req_.max_frame, FrameValueLimit(req_.max_batch_files));
   if (!first.ok()) {
     if (first.status().IsInvalidArgument()) return Violation(first.status().message());
     return first.status().WithContext("BeginReplicationRequest");
@@ -459,7 +488,7 @@ Status Session::Run() {
   if (Status s = conn_.Flush(); !s.ok()) return s;
 
   for (;;) {
-    auto j = ReadFrame(conn_, req_.max_frame);
+    auto j = ReadFrame(conn_, req_.max_frame, FrameValueLimit(req_.max_batch_files));
     if (!j.ok()) {
       if (j.status().IsNotFound()) return Status::IOError("sender closed the session without Done");
       if (j.status().IsInvalidArgument()) return Violation(j.status().message());

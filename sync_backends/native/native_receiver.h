@@ -23,6 +23,7 @@
 #include <string>
 
 #include "formats/status.h"
+#include "hashes/fallocate.h"
 #include "sync_backends/byte_stream.h"
 #include "sync_backends/native/native_store.h"
 #include "sync_backends/native/native_wire.h"
@@ -50,6 +51,9 @@ struct NativeRequest {
   double replication_lock_timeout = 15;
   int replication_concurrency_per_device = 0;  // 0: no device lock
   BatchSync batch_sync = BatchSync::kSyncfs;
+  // fallocate_reserve / disable_fallocate: each body is preallocated; one that would
+  // leave the device at its reserve fails that file ("FALLOCATE_RESERVE fail ...").
+  hashes::FallocateConfig fallocate;
 };
 
 struct NativeSessionStats {

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "formats/peer_message.h"
 #include "sync_backends/http_head.h"
 
 namespace replicant::sync::native {
@@ -44,7 +45,8 @@ NativeSession::Opened NativeSession::Open(const Device& node, const std::string&
   Extensions ext = Extensions::Parse(accepted ? *accepted : "").Intersect(opts.offer);
   // The receiver may work on its disk for a while before it answers.
   (*tcp)->set_read_timeout(opts.http_timeout);
-  std::unique_ptr<NativeSession> s(new NativeSession(std::move(*tcp), name, ext, opts.max_frame));
+  std::unique_ptr<NativeSession> s(new NativeSession(std::move(*tcp), name, ext, opts.max_frame,
+                                                   opts.max_frame_values));
   st = s->Send(ToJson(BeginReplicationRequest{node.device, partition, false}));
   if (st.ok()) st = s->Flush();
   if (!st.ok()) return fail(OpenError::kFailed, st);
@@ -57,7 +59,7 @@ NativeSession::Opened NativeSession::Open(const Device& node, const std::string&
 }
 
 Result<nlohmann::json> NativeSession::Receive() {
-  auto j = ReadFrame(*tcp_, max_frame_);
+  auto j = ReadFrame(*tcp_, max_frame_, max_frame_values_);
   if (!j.ok()) {
     if (j.status().IsNotFound()) return Status::IOError("peer closed the session");
     return j.status();
@@ -65,7 +67,7 @@ Result<nlohmann::json> NativeSession::Receive() {
   if (j->is_object()) {
     auto it = j->find("Error");
     if (it != j->end() && it->is_string()) {
-      return Status::IOError("receiver: " + it->get<std::string>());
+      return Status::IOError("receiver: " + CapPeerMessage(it->get_ref<const std::string&>()));
     }
   }
   return j;

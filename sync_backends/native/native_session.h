@@ -7,7 +7,8 @@
 // one-file-at-a-time flow when it accepted none. A 405 or 400 (a Swift object server
 // does not know REPCONN) is reported as Unsupported so the caller can use ssync.
 // Every read waits at most http_timeout, every write node_timeout. An {"Error": ...}
-// frame from the receiver becomes an error status carrying its text.
+// frame from the receiver becomes an error status carrying its text (capped at
+// kMaxPeerMessage bytes).
 // Not thread-safe: one thread drives a session.
 #pragma once
 
@@ -26,6 +27,7 @@ struct SessionOptions {
   double conn_timeout = 0.5, node_timeout = 10, http_timeout = 60;
   Extensions offer = Extensions::All();
   size_t max_frame = kDefaultMaxFrame;
+  size_t max_frame_values = kDefaultMaxFrameValues;  // FrameValueLimit(batch files)
 };
 
 class NativeSession {
@@ -53,12 +55,15 @@ class NativeSession {
   void CountSent(uint64_t n) { bytes_sent_ += n; }
 
  private:
-  NativeSession(std::unique_ptr<TcpStream> tcp, std::string name, Extensions ext, size_t max_frame)
-      : tcp_(std::move(tcp)), name_(std::move(name)), ext_(ext), max_frame_(max_frame) {}
+  NativeSession(std::unique_ptr<TcpStream> tcp, std::string name, Extensions ext,
+                size_t max_frame, size_t max_frame_values)
+      : tcp_(std::move(tcp)), name_(std::move(name)), ext_(ext), max_frame_(max_frame),
+        max_frame_values_(max_frame_values) {}
   std::unique_ptr<TcpStream> tcp_;
   std::string name_;
   Extensions ext_;
   size_t max_frame_;
+  size_t max_frame_values_;
   uint64_t bytes_sent_ = 0;
 };
 

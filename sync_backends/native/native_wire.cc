@@ -7,9 +7,6 @@ namespace {
 
 using nlohmann::json;
 
-// Our messages nest three levels; anything deeper is hostile.
-constexpr int kMaxDepth = 16;
-
 Status Bad(std::string_view what) { return Status::InvalidArgument(std::string(what)); }
 
 Status RequireObject(const json& j, const char* type) {
@@ -65,26 +62,49 @@ Status GetList(const json& j, size_t max_files, std::vector<T>* out) {
   return Status::OK();
 }
 
-// Rejects nesting deeper than kMaxDepth before the parser sees it.
-bool DepthOk(std::string_view s) {
-  int depth = 0;
-  bool in_string = false, escape = false;
-  for (char c : s) {
-    if (in_string) {
-      if (escape) escape = false;
-      else if (c == '\\') escape = true;
-      else if (c == '"') in_string = false;
-      continue;
-    }
-    if (c == '"') in_string = true;
-    else if (c == '[' || c == '{') {
-      if (++depth > kMaxDepth) return false;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
+// A SAX pass over a frame body that builds nothing: it counts values and depth and
+// stops at the first one over the limits, so that the tree is built only for a body
+// known to be small.
+class FrameScan {
+ public:
+  explicit FrameScan(size_t max_values) : max_values_(max_values) {}
+  Status status() const { return status_; }
+
+  bool null() { return Count(); }
+  bool boolean(bool) { return Count(); }
+  bool number_integer(json::number_integer_t) { return Count(); }
+  bool number_unsigned(json::number_unsigned_t) { return Count(); }
+  bool number_float(json::number_float_t, const json::string_t&) { return Count(); }
+  bool string(json::string_t&) { return Count(); }
+  bool binary(json::binary_t&) { return Count(); }
+  bool key(json::string_t&) { return Count(); }
+  bool start_object(size_t) { return Open(); }
+  bool start_array(size_t) { return Open(); }
+  bool end_object() { return --depth_, true; }
+  bool end_array() { return --depth_, true; }
+  bool parse_error(size_t, const std::string&, const nlohmann::detail::exception&) {
+    status_ = Bad("frame is not valid JSON");
+    return false;
   }
-  return true;
-}
+
+ private:
+  bool Count() {
+    if (++values_ <= max_values_) return true;
+    status_ = Bad(fmt::format("frame holds more than {} JSON values", max_values_));
+    return false;
+  }
+  bool Open() {
+    if (++depth_ > kMaxFrameDepth) {
+      status_ = Bad(fmt::format("frame nests deeper than {} levels", kMaxFrameDepth));
+      return false;
+    }
+    return Count();
+  }
+
+  size_t max_values_, values_ = 0;
+  int depth_ = 0;
+  Status status_;
+};
 
 uint32_t LoadBe32(const char* p) {
   auto b = reinterpret_cast<const unsigned char*>(p);
@@ -255,14 +275,17 @@ Status WriteFrame(ByteStream& s, const json& j) {
   return s.Write(out);
 }
 
-Result<json> ParseFrameBody(std::string_view body) {
-  if (!DepthOk(body)) return Bad(fmt::format("frame nests deeper than {} levels", kMaxDepth));
+Result<json> ParseFrameBody(std::string_view body, size_t max_values) {
+  FrameScan scan(max_values);
+  if (!json::sax_parse(body.begin(), body.end(), &scan)) {
+    return scan.status().ok() ? Bad("frame is not valid JSON") : scan.status();
+  }
   json j = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return Bad("frame is not valid JSON");
   return j;
 }
 
-Result<json> ReadFrame(ByteStream& s, size_t max_len) {
+Result<json> ReadFrame(ByteStream& s, size_t max_len, size_t max_values) {
   char len_buf[4];
   auto first = s.Read(len_buf, 4);
   if (!first.ok()) return first.status();
@@ -274,7 +297,7 @@ Result<json> ReadFrame(ByteStream& s, size_t max_len) {
   if (len > max_len) return Bad(fmt::format("frame of {} bytes exceeds the limit of {}", len, max_len));
   std::string body(len, '\0');
   if (Status st = s.ReadExact(body.data(), len, "frame"); !st.ok()) return st;
-  return ParseFrameBody(body);
+  return ParseFrameBody(body, max_values);
 }
 
 Status WriteChunk(ByteStream& s, std::string_view data) {

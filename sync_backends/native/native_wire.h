@@ -48,6 +48,24 @@ inline constexpr size_t kDefaultMaxFrame = 32u << 20;
 // Largest chunk of a delta body.
 inline constexpr size_t kMaxDeltaChunk = 1u << 20;
 
+// JSON values a frame may hold (each scalar, object, array and object key counts one),
+// checked while the frame is scanned, before any tree is built: a parsed value costs
+// up to ~128 bytes more than its text, so without this an 8 MiB frame of {} grew into
+// 230 MB. A BeginReplicationResponse of 4096 suffixes needs 8195 values and a batch
+// entry about 13; FrameValueLimit leaves room for fields a newer peer may add.
+inline constexpr size_t kFrameValuesBase = 16384;
+inline constexpr size_t kFrameValuesPerFile = 32;
+constexpr size_t FrameValueLimit(size_t max_batch_files) {
+  return kFrameValuesBase + kFrameValuesPerFile * max_batch_files;
+}
+inline constexpr size_t kDefaultMaxFrameValues = FrameValueLimit(1024);
+// Our messages nest three levels; anything deeper is hostile.
+inline constexpr int kMaxFrameDepth = 16;
+// The largest metadata pickle a peer may send in Xattrs (raw bytes; the hex is twice
+// that). Swift's header limits keep real metadata far below it; it bounds what one
+// pickle load of peer input may allocate (~130 bytes per opcode byte, adversarially).
+inline constexpr size_t kMaxXattrsBytes = 1u << 20;
+
 struct Extensions {
   bool batch = false, delta = false, md5 = false;
   static Extensions All() { return {true, true, true}; }
@@ -117,11 +135,16 @@ Status FromJson(const nlohmann::json& j, BodyHeader* m);
 
 // Frames. WriteFrame buffers (the caller flushes); ReadFrame returns NotFound on a
 // clean end of stream before the length, IOError on a truncated frame,
-// InvalidArgument for a length above max_len or a body that is not JSON.
+// InvalidArgument for a length above max_len, a body that is not JSON, or one with
+// more than max_values JSON values or deeper than kMaxFrameDepth. Reading a frame thus
+// takes at most max_len bytes for the body plus, for the tree, its strings and
+// ~128 bytes per value.
 Status WriteFrame(ByteStream& s, const nlohmann::json& j);
-Result<nlohmann::json> ReadFrame(ByteStream& s, size_t max_len);
+Result<nlohmann::json> ReadFrame(ByteStream& s, size_t max_len,
+                                 size_t max_values = kDefaultMaxFrameValues);
 // The JSON of one frame body (for ReadFrame and the fuzz target).
-Result<nlohmann::json> ParseFrameBody(std::string_view body);
+Result<nlohmann::json> ParseFrameBody(std::string_view body,
+                                      size_t max_values = kDefaultMaxFrameValues);
 
 // Delta chunks: 4-byte big-endian length + bytes; a zero length ends the body.
 Status WriteChunk(ByteStream& s, std::string_view data);

@@ -73,6 +73,7 @@ SyncResult SsyncBackend::Sync(const Device& node, const SyncJob& job,
   if (resp->status != 200) {
     spdlog::error("{} Expected status 200; got {} ({})", where, resp->status,
                   ssync::PyBytesRepr(ReadErrorBody(tcp, *resp)));
+    result.device_full = resp->status == 507;
     return result;
   }
   // Waiting for the receiver's answers may take as long as its disk work.
@@ -95,6 +96,7 @@ SyncResult SsyncBackend::Sync(const Device& node, const SyncJob& job,
   result.bytes_sent = s.bytes;
   if (!done.ok()) {
     spdlog::error("{} {}", where, done.status().message());
+    result.device_full = done.status().IsNoSpace();
     return result;
   }
   spdlog::debug(

@@ -24,6 +24,10 @@ constexpr size_t kMaxMetaOverallSize = 4096;
 
 SubResponse Resp(int status, std::string body = {}) { return SubResponse{status, std::move(body)}; }
 
+// The object server's answer to a failed write: 507 for a full device
+// (DiskFileNoSpace -> HTTPInsufficientStorage), 500 otherwise.
+SubResponse WriteFailed(const Status& s) { return Resp(s.IsNoSpace() ? 507 : 500, s.message()); }
+
 bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && LowerAscii(s.substr(0, prefix.size())) == prefix;
 }
@@ -86,6 +90,7 @@ Result<std::string> WriteFile(const PartitionStore& store, const std::string& ha
   hashes::WriterOptions wo;
   wo.policy_index = store.policy_index;
   wo.reclaim_age = store.reclaim_age;
+  wo.fallocate = store.fallocate;
   auto w = hashes::ObjectWriter::Create(store.device_path, hash_dir, wo);
   if (!w.ok()) return w.status();
   return (*w)->Put(type, std::move(md));
@@ -175,8 +180,10 @@ Result<SubResponse> ApplyPut(const PartitionStore& store, const SubRequest& req,
   hashes::WriterOptions wo;
   wo.policy_index = store.policy_index;
   wo.reclaim_age = store.reclaim_age;
+  wo.fallocate = store.fallocate;
+  wo.size = static_cast<uint64_t>(fsize);  // preallocated: a full device fails here
   auto writer = hashes::ObjectWriter::Create(store.device_path, hash_dir, wo);
-  if (!writer.ok()) return Resp(500, writer.status().message());
+  if (!writer.ok()) return WriteFailed(writer.status());
   Status write_error;
   for (;;) {
     auto piece = body.Next();
@@ -199,7 +206,7 @@ Result<SubResponse> ApplyPut(const PartitionStore& store, const SubRequest& req,
   CopyRequestHeaders(r, /*sysmeta=*/true, extra, &md);
   md.Set("name", name);
   auto put = (*writer)->Put(hashes::ObjectFileType::kData, std::move(md));
-  if (!put.ok()) return Resp(500, put.status().message());
+  if (!put.ok()) return WriteFailed(put.status());
   return Resp(201);
 }
 
@@ -254,7 +261,7 @@ SubResponse ApplyPost(const PartitionStore& store, const SubRequest& req) {
   }
   md.Set("name", name);
   auto put = WriteFile(store, hash_dir, hashes::ObjectFileType::kMeta, std::move(md));
-  if (!put.ok()) return Resp(500, put.status().message());
+  if (!put.ok()) return WriteFailed(put.status());
   return Resp(202);
 }
 
@@ -296,7 +303,7 @@ SubResponse ApplyDelete(const PartitionStore& store, const SubRequest& req) {
   if (!have_orig || orig < *ts) {
     Metadata md{{"X-Timestamp", ts->internal()}, {"name", name}};
     auto put = WriteFile(store, hash_dir, hashes::ObjectFileType::kTombstone, std::move(md));
-    if (!put.ok()) return Resp(500, put.status().message());
+    if (!put.ok()) return WriteFailed(put.status());
   }
   return Resp(status);
 }

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "formats/status.h"
+#include "hashes/fallocate.h"
 #include "sync_backends/byte_stream.h"
 #include "sync_backends/ssync/ssync_protocol.h"
 
@@ -37,6 +38,7 @@ struct PartitionStore {
   int policy_index = 0;
   std::string hash_prefix, hash_suffix;
   int64_t reclaim_age = 604800;
+  hashes::FallocateConfig fallocate;  // the server's fallocate_reserve / disable_fallocate
 
   std::string PartitionDir() const;
   std::string HashDir(std::string_view hash) const;
@@ -86,10 +88,15 @@ struct SubResponse {
 };
 
 // Reads a PUT body of a known length from the session stream in bounded chunks.
+// With a chunk_timeout, as Swift's MessageTimeout around each chunk read ("updates
+// content"), the time spent waiting for each chunk_size bytes is bounded too: a sender
+// that drips a byte just within each read's timeout is cut off after about
+// chunk_timeout (Unavailable), instead of holding the session and its locks.
 class BodyReader {
  public:
-  BodyReader(ByteStream& in, uint64_t length, size_t chunk_size)
-      : in_(in), left_(length), chunk_(chunk_size ? chunk_size : 65536) {}
+  BodyReader(ByteStream& in, uint64_t length, size_t chunk_size, double chunk_timeout = 0)
+      : in_(in), left_(length), chunk_(chunk_size ? chunk_size : 65536),
+        chunk_timeout_(chunk_timeout) {}
   // Next piece of the body; an empty view at the end. IOError on an early end.
   Result<std::string_view> Next();
   // Reads and discards what is left (after a subrequest failed early).
@@ -100,6 +107,9 @@ class BodyReader {
   ByteStream& in_;
   uint64_t left_;
   size_t chunk_;
+  double chunk_timeout_;
+  size_t piece_left_ = 0;  // bytes still to come in the current chunk
+  double waited_ = 0;      // seconds spent waiting for them so far
   std::string buf_;
 };
 

@@ -77,6 +77,8 @@ class Receiver {
   PartitionStore store_;
   std::string who_;
   size_t offered_ = 0, wanted_ = 0;
+  // Set by the first 507 (device full): later subrequests are read past, not applied.
+  std::optional<std::string> full_;
 };
 
 std::optional<Failure> Receiver::ReadLine(const char* context, std::string* line, bool* eof) {
@@ -180,9 +182,13 @@ std::optional<Failure> Receiver::Subrequest(std::string_view first, size_t* succ
     return Exception("Invalid subrequest method " + sub.method);
   }
   BodyReader body(body_, sub.method == "PUT" ? static_cast<uint64_t>(*sub.content_length) : 0,
-                  req_.network_chunk_size);
+                  req_.network_chunk_size, req_.client_timeout);
   SubResponse resp;
-  if (Status p = ParseObjectPath(&sub); !p.ok()) {
+  if (full_) {
+    // The device is full: the rest of the updates are read to keep the stream in step
+    // (so the sender reads the final :ERROR: 507) and left with the sender.
+    resp = SubResponse{507, *full_};
+  } else if (Status p = ParseObjectPath(&sub); !p.ok()) {
     resp = SubResponse{400, p.message()};
   } else if (sub.method == "PUT") {
     auto r = ApplyPut(store_, sub, body);
@@ -202,12 +208,18 @@ std::optional<Failure> Receiver::Subrequest(std::string_view first, size_t* succ
   }
   if ((resp.status >= 200 && resp.status < 300) || resp.status == 404) {
     ++*successes;
+  } else if (full_) {
+    ++*failures;  // already told; not counted towards the failure threshold
+  } else if (resp.status == 507) {
+    spdlog::error("{} device full: {} {}: {}", who_, sub.method, sub.path, resp.body);
+    full_ = resp.body;
+    ++*failures;
   } else {
     spdlog::warn("ssync subrequest failed with {}: {} /{}/{}{} ({})", resp.status, sub.method,
                  req_.device, req_.partition, sub.path, resp.body);
     ++*failures;
   }
-  if (*failures >= static_cast<size_t>(req_.replication_failure_threshold) &&
+  if (!full_ && *failures >= static_cast<size_t>(req_.replication_failure_threshold) &&
       (*successes == 0 ||
        static_cast<double>(*failures) / *successes > req_.replication_failure_ratio)) {
     return Exception("Too many " + std::to_string(*failures) + " failures to " +
@@ -240,6 +252,12 @@ std::optional<Failure> Receiver::Updates() {
     std::string_view s = StripAscii(line);
     if (s == kUpdatesEnd) break;
     if (auto f = Subrequest(s, &successes, &failures)) return f;
+  }
+  if (full_) {
+    // Swift's object server answers HTTPInsufficientStorage(drive=device).
+    return Failure{Failure::kHttp, 507,
+                   "<html><h1>Insufficient Storage</h1><p>There was not enough space to save "
+                   "the resource. Drive: " + req_.device + "</p></html>"};
   }
   if (failures) {
     return Failure{Failure::kHttp, 500,
@@ -342,6 +360,7 @@ Status HandleSsync(const SsyncRequest& req, ByteStream& body, ByteStream& respon
   store.hash_prefix = salt->first;
   store.hash_suffix = salt->second;
   store.reclaim_age = req.reclaim_age;
+  store.fallocate = req.fallocate;
   return Receiver(req, body, response, std::move(store)).Run();
 }
 

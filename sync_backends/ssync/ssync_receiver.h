@@ -17,6 +17,7 @@
 #include <string>
 
 #include "formats/status.h"
+#include "hashes/fallocate.h"
 #include "sync_backends/byte_stream.h"
 
 namespace replicant::sync::ssync {
@@ -44,6 +45,10 @@ struct SsyncRequest {
   // [object-server] replication_failure_threshold / _ratio.
   int replication_failure_threshold = 100;
   double replication_failure_ratio = 1.0;
+  // fallocate_reserve / disable_fallocate: a PUT that would leave the device at its
+  // reserve gets 507; the session then applies nothing more and ends with
+  // ":ERROR: 507" (the sender keeps its copies and treats the device as full).
+  hashes::FallocateConfig fallocate;
 };
 
 // Swift's initialize_request checks that can fail before the 200 is sent: device and

@@ -1,10 +1,14 @@
 // Request-side helpers of the SSYNC object operations: swob-like headers, object
 // paths, PUT bodies, and the missing-check lookup (_check_local).
+#include <algorithm>
+#include <chrono>
+
 #include <spdlog/spdlog.h>
 
 #include "hashes/diskfile.h"
 #include "ring/hash_path.h"
 #include "sync_backends/ssync/ssync_object_ops.h"
+#include "sync_backends/ssync/ssync_protocol.h"
 
 namespace replicant::sync::ssync {
 
@@ -149,13 +153,26 @@ Result<std::string_view> BodyReader::Next() {
   if (left_ == 0) return std::string_view();
   size_t want = left_ < chunk_ ? static_cast<size_t>(left_) : chunk_;
   buf_.resize(want);
+  if (piece_left_ == 0) {
+    piece_left_ = want;
+    waited_ = 0;
+  }
+  // Only time in Read counts: our own disk writes between pieces are not the sender's.
+  auto start = std::chrono::steady_clock::now();
   auto got = in_.Read(buf_.data(), want);
+  waited_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!got.ok()) return got.status();
   if (*got == 0) {
     return Status::IOError("early end of stream with " + std::to_string(left_) +
                            " body bytes still expected");
   }
   left_ -= *got;
+  piece_left_ -= std::min(piece_left_, static_cast<size_t>(*got));
+  if (chunk_timeout_ > 0 && piece_left_ > 0 && waited_ > chunk_timeout_) {
+    return Status::Unavailable("body too slow: " + std::to_string(piece_left_) +
+                               " bytes of a chunk still missing after " +
+                               SecondsText(chunk_timeout_));
+  }
   return std::string_view(buf_.data(), *got);
 }
 

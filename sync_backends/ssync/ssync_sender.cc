@@ -22,7 +22,10 @@ bool IsHash(std::string_view h) {
 }
 
 Status Unexpected(std::string_view line) {
-  return Status::IOError("Unexpected response: " + PyRepr(line.substr(0, 1024)));
+  std::string msg = "Unexpected response: " + PyRepr(line.substr(0, 1024));
+  // ":ERROR: 507 ...": the receiving device is full (Swift's HTTPInsufficientStorage).
+  if (line.rfind(std::string(kErrorPrefix) + " 507 ", 0) == 0) return Status::NoSpace(msg);
+  return Status::IOError(msg);
 }
 
 // The receiver's answer lines; EOF is Swift's "Early disconnect".

@@ -341,10 +341,11 @@ def test_log_rsync_transfers(cluster):
         for flag in ('false', 'true'):
             for name, body, _ in pick_objects(rng, c, node0, count=8):
                 c.write_object_on(node0, ACCOUNT, CONTAINER, '%s-%s' % (flag, name), body)
-            c.set_replicator_options(nodes=[node0], log_rsync_transfers=flag)
+            # -v is Swift's "log to the console as well"; DEBUG comes from log_level.
+            c.set_replicator_options(nodes=[node0], log_rsync_transfers=flag, log_level='DEBUG')
             p = run([REPLICANT_BIN, 'replicate', node0.conf_path, '--once', '-v'], timeout=300)
             assert 'Successful rsync' in p.stderr
             seen[flag] = re.findall(r'debug: <f\S* ', p.stderr)
     finally:
-        c.set_replicator_options(nodes=[node0], log_rsync_transfers=None)
+        c.set_replicator_options(nodes=[node0], log_rsync_transfers=None, log_level=None)
     assert seen['false'] == [] and seen['true'], seen

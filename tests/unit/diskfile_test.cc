@@ -595,3 +595,42 @@ TEST_CASE("ListSuffixes keeps 3-character hex names", "[diskfile]") {
   CHECK(ListSuffixes(t.path) == std::vector<std::string>{"0f1", "ABC", "abc"});
   CHECK(ListSuffixes(t.path + "/missing").empty());
 }
+
+TEST_CASE("Unpublish takes back a committed file only while it is still the writer's",
+          "[diskfile]") {
+  TempDir t;
+  std::string hash_dir = HashDirFor(t.path, "sda", 0, 7, kHash);
+  std::string invalid = t.path + "/sda/objects/7/hashes.invalid";
+  Metadata md = AbcMetadata();
+  std::string pickled = EncodeMetadata(md);
+  std::vector<std::string> deferred;
+  WriterOptions o;
+  o.deferred_dir_syncs = &deferred;
+  o.caller_invalidates = true;
+  auto commit = [&] {
+    auto w = ObjectWriter::Create(t.path + "/sda", hash_dir, o);
+    REQUIRE(w.ok());
+    REQUIRE((*w)->Write("abc").ok());
+    REQUIRE((*w)->PrepareRaw("2.00000.data", pickled, md).ok());
+    REQUIRE((*w)->SyncData().ok());
+    REQUIRE((*w)->Commit().ok());
+    return std::move(*w);
+  };
+  CHECK(NewWriter(t)->Unpublish().code() == Status::Code::kInvalidArgument);  // no commit
+  SECTION("its own file goes, and the suffix is marked for rehashing") {
+    auto w = commit();
+    CHECK_FALSE(fs::exists(invalid));  // the caller invalidates, before the rename
+    REQUIRE(w->Unpublish().ok());
+    CHECK(Names(hash_dir).empty());
+    CHECK(ReadAll(invalid) == std::string(kHash).substr(29) + "\n");
+    CHECK(w->Unpublish().ok());  // already gone
+  }
+  SECTION("a file another writer put there since is left alone") {
+    auto first = commit();
+    auto second = commit();  // same name, renamed over the first one
+    REQUIRE(first->Unpublish().ok());
+    CHECK(Names(hash_dir) == std::vector<std::string>{"2.00000.data"});
+    REQUIRE(second->Unpublish().ok());
+    CHECK(Names(hash_dir).empty());
+  }
+}

@@ -1,0 +1,222 @@
+// `replicant serve` safety (issue 15): HTTP framing and escaping, a bounded shutdown,
+// fallocate_reserve / disable_fallocate as Swift's object server reads and applies them,
+// and a writer that leaves nothing behind when the device is full.
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "formats/config.h"
+#include "hashes/diskfile.h"
+#include "hashes/fallocate.h"
+#include "receiver/http_request.h"
+#include "receiver/server.h"
+#include "receiver/server_config.h"
+#include "receiver/swift_path.h"
+
+namespace {
+
+using namespace replicant;
+using namespace replicant::receiver;
+namespace fs = std::filesystem;
+
+struct SafetyDir {
+  std::string path;
+  SafetyDir() {
+    std::string tmpl = (fs::temp_directory_path() / "server-safety-XXXXXX").string();
+    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
+    path = tmpl;
+  }
+  ~SafetyDir() { fs::remove_all(path); }
+};
+
+std::optional<int> FramingStatus(const std::vector<std::pair<std::string, std::string>>& h) {
+  HttpRequest r;
+  for (const auto& [k, v] : h) r.headers.emplace_back(k, v);
+  auto e = CheckFraming(r);
+  return e ? std::optional<int>(e->status) : std::nullopt;
+}
+
+Result<ServerConfig> ConfigWith(const std::string& defaults, const std::string& server) {
+  auto file = ConfigFile::Parse("[DEFAULT]\n" + defaults + "[replicant-server]\nbind_port = 6300\n" +
+                                    server, "test.conf");
+  if (!file.ok()) return file.status();
+  auto sec = file->Section(kServerSection);
+  if (!sec.ok()) return sec.status();
+  return ServerConfigFromSection(*sec);
+}
+
+uint64_t FreeBytes(const std::string& path) {
+  struct statvfs st;
+  REQUIRE(statvfs(path.c_str(), &st) == 0);
+  return static_cast<uint64_t>(st.f_frsize) * st.f_bavail;
+}
+
+}  // namespace
+
+TEST_CASE("Two Transfer-Encoding fields are refused (RFC 9112)", "[serve][safety]") {
+  CHECK(FramingStatus({{"transfer-encoding", "chunked"}}) == std::nullopt);
+  CHECK(FramingStatus({{"transfer-encoding", "gzip, chunked"}}) == std::nullopt);
+  CHECK(FramingStatus({{"transfer-encoding", "chunked"}, {"transfer-encoding", "chunked"}}) == 400);
+  CHECK(FramingStatus({{"transfer-encoding", "chunked"}, {"transfer-encoding", "identity"}}) == 400);
+  CHECK(FramingStatus({{"transfer-encoding", "identity"}, {"transfer-encoding", "chunked"}}) == 400);
+}
+
+TEST_CASE("The 507 body escapes the device name", "[serve][safety]") {
+  HttpError e = InsufficientStorage("<script>alert(1)</script>&\"'");
+  CHECK(e.status == 507);
+  CHECK(e.body.find("<script>") == std::string::npos);
+  CHECK(e.body.find("Drive: &lt;script&gt;alert(1)&lt;/script&gt;&amp;&quot;&#x27;</p>") !=
+        std::string::npos);
+  // A valid device name is as Swift sends it.
+  CHECK(InsufficientStorage("sdb1").body ==
+        "<html><h1>Insufficient Storage</h1><p>There was not enough space to save the "
+        "resource. Drive: sdb1</p></html>");
+}
+
+TEST_CASE("Shutdown gives up on a request busy off its socket", "[serve][safety]") {
+  SafetyDir dir;
+  ServerConfig cfg;
+  cfg.bind_ip = "127.0.0.1";
+  cfg.devices = dir.path;
+  cfg.mount_check = false;
+  auto swift = ParseSwiftConf("[swift-hash]\nswift_hash_path_suffix = s\n", "swift.conf");
+  REQUIRE(swift.ok());
+  std::mutex mu;
+  std::condition_variable cv;
+  bool entered = false, release = false;
+  auto server = std::make_unique<Server>(cfg, *swift);
+  // A handler that neither reads nor writes its socket for a long time (a session
+  // parsing or hashing): shutting the socket does not wake it.
+  server->Register("STALL", [&](Exchange& ex) {
+    std::unique_lock<std::mutex> l(mu);
+    entered = true;
+    cv.notify_all();
+    cv.wait_for(l, std::chrono::seconds(20), [&] { return release; });
+    return ex.Respond(200, "late");
+  });
+  server->set_shutdown_grace(0.2);
+  REQUIRE(server->Listen().ok());
+  bool drained = true;
+  std::thread runner([&] { drained = server->Run(); });
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(server->port()));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
+  std::string req = "STALL /x HTTP/1.1\r\n\r\n";
+  REQUIRE(send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size()));
+  {
+    std::unique_lock<std::mutex> l(mu);
+    REQUIRE(cv.wait_for(l, std::chrono::seconds(5), [&] { return entered; }));
+  }
+  auto start = std::chrono::steady_clock::now();
+  server->Stop();
+  runner.join();
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  CHECK(took < 5);  // grace 0.2 s + the bounded wait after the sockets are shut
+  CHECK_FALSE(drained);
+  {
+    std::lock_guard<std::mutex> l(mu);
+    release = true;
+  }
+  cv.notify_all();
+  server.reset();  // waits for the abandoned thread
+  close(fd);
+}
+
+TEST_CASE("fallocate_reserve and disable_fallocate are read as Swift reads them",
+          "[serve][safety]") {
+  auto c = ConfigWith("", "");
+  REQUIRE(c.ok());
+  CHECK(c->fallocate.enabled);
+  CHECK(c->fallocate.reserve == 1);
+  CHECK(c->fallocate.reserve_is_percent);
+  c = ConfigWith("fallocate_reserve = 10485760\ndisable_fallocate = yes\n", "");
+  REQUIRE(c.ok());
+  CHECK_FALSE(c->fallocate.enabled);
+  CHECK(c->fallocate.reserve == 10485760);
+  CHECK_FALSE(c->fallocate.reserve_is_percent);
+  c = ConfigWith("fallocate_reserve = 10485760\n", "fallocate_reserve = 2.5%\n");
+  REQUIRE(c.ok());
+  CHECK(c->fallocate.reserve == 2.5);
+  CHECK(c->fallocate.reserve_is_percent);
+  for (const char* bad : {"1.5", "abc", "%", "1 %x"}) {
+    c = ConfigWith("", std::string("fallocate_reserve = ") + bad + "\n");
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.status().message().find("fallocate_reserve") != std::string::npos);
+  }
+  hashes::FallocateConfig f;
+  CHECK(hashes::ParseFallocateReserve("0", &f).ok());
+  CHECK(f.reserve == 0);
+  CHECK(hashes::ParseFallocateReserve("x%", &f).message() ==
+        "Error: x% is an invalid value for fallocate_reserve.");
+}
+
+TEST_CASE("The reserve check: free space after the allocation at or below the reserve",
+          "[serve][safety]") {
+  SafetyDir dir;
+  int fd = open(dir.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  const uint64_t free = FreeBytes(dir.path);
+  hashes::FallocateConfig bytes{true, 4096, false};
+  CHECK(hashes::CheckFallocateReserve(fd, 0, bytes, "d").ok());
+  CHECK(hashes::CheckFallocateReserve(fd, free + (1 << 20), bytes, "d").IsNoSpace());
+  hashes::FallocateConfig all{true, 100, true};
+  Status s = hashes::CheckFallocateReserve(fd, 0, all, "d");
+  CHECK(s.IsNoSpace());
+  CHECK(s.message().find("FALLOCATE_RESERVE fail") != std::string::npos);
+  all.enabled = false;  // disable_fallocate: Swift returns before the check
+  CHECK(hashes::CheckFallocateReserve(fd, 0, all, "d").ok());
+  hashes::FallocateConfig none{true, 0, false};
+  CHECK(hashes::CheckFallocateReserve(fd, free + (1 << 20), none, "d").ok());
+  close(fd);
+}
+
+TEST_CASE("A writer for a body the device cannot hold fails before writing, leaving nothing",
+          "[serve][safety]") {
+  SafetyDir dir;
+  std::string dev = dir.path + "/sdb1";
+  fs::create_directories(dev);
+  std::string hash_dir = dev + "/objects-1/7/abc/00000000000000000000000000000abc";
+  hashes::WriterOptions wo;
+  wo.policy_index = 1;
+  wo.size = FreeBytes(dir.path) + (64ull << 20);  // more than the filesystem has
+  wo.fallocate = {true, 1, false};
+  auto w = hashes::ObjectWriter::Create(dev, hash_dir, wo);
+  REQUIRE_FALSE(w.ok());
+  CHECK(w.status().IsNoSpace());
+  CHECK(fs::is_empty(dev + "/tmp-1"));  // the temp file is gone
+  CHECK_FALSE(fs::exists(hash_dir));
+  // Without a reserve the allocation itself fails with ENOSPC (on filesystems that
+  // preallocate; others skip it, as Swift does).
+  wo.fallocate = {true, 0, false};
+  w = hashes::ObjectWriter::Create(dev, hash_dir, wo);
+  if (!w.ok()) CHECK(w.status().IsNoSpace());
+  w = Status::IOError("closed");
+  CHECK(fs::is_empty(dev + "/tmp-1"));
+  // A body that fits is preallocated and written as usual.
+  wo.size = 5;
+  wo.fallocate = {true, 1, false};
+  w = hashes::ObjectWriter::Create(dev, hash_dir, wo);
+  REQUIRE(w.ok());
+  REQUIRE((*w)->Write("hello").ok());
+  hashes::Metadata md{{"X-Timestamp", "1700000000.00000"}, {"name", "/a/c/o"}};
+  auto put = (*w)->Put(hashes::ObjectFileType::kData, md);
+  REQUIRE(put.ok());
+  CHECK(fs::file_size(*put) == 5);
+  CHECK(fs::is_empty(dev + "/tmp-1"));
+}
