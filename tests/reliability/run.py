@@ -215,6 +215,7 @@ def run_all(args, shim, rows, counts, t0):
                 rows.append(r)
                 flag = ' LOST %s' % r['lost'] if r['lost'] else ''
                 flag += ' PARTIAL %s' % r['partial'] if r['partial'] else ''
+                flag += ' DEGRADED %s' % r['degraded'] if r['degraded'] else ''
                 flag += ' UNCONVERGED %s' % r['not_converged'] if r['not_converged'] else ''
                 print('  %s %s %s#%s fired=%s rc=%s%s' % (r['kind'], err, scope or '', nth,
                                                          r['fired'], r['rc'], flag), flush=True)
