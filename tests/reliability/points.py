@@ -76,20 +76,25 @@ def run_point(scn, backend, side, kind, err, nth, kill_swift_after=None, scope=N
     st = scn.run_state()
     died = scn.stop_servers() if receiver else scn.dead_servers()
     partial = scn.partial_files()
+    # a kill -9 is the machine crashing at that moment: what the killed process had not
+    # made durable is gone before anything else runs
+    torn = scn.apply_power_loss() if err == 'kill' else []
     scn.swift_servers_restart()
     # clean: new serves on the receiver side (the shim only counting, so that the power-loss
     # model sees what they rewrite and sync), else those that died
     scn.start_servers(scn.fault_env() if receiver else None)
+    raced = err == 'hook' and bool(st.fired)
+    race_ok = scn.race_result() if raced else None
     rc2, _, log2 = scn.replicate(log_name='clean.log')
-    objs = scn.expected(raced=err == 'hook' and bool(st.fired))
+    objs = scn.expected(raced, either=raced and not race_ok)
     unconverged = scn.not_converged(objs)
     partial_after = scn.partial_files()
     if receiver:
         scn.stop_servers()
-    # the machine crashes now: what was never made durable, by the faulted run or since,
-    # is gone (a file left published after a failed sync may look in sync to the clean
-    # pass, which then deletes the handoff's copy)
-    torn = scn.apply_power_loss()
+    # after an errno fault the machine crashes now: what was never made durable, by the
+    # faulted run or since, is gone (a file left published after a failed sync may look in
+    # sync to the clean pass, which then deletes the handoff's copy)
+    torn += scn.apply_power_loss()
     lost = scn.lost_objects(objs)
     degraded = scn.degraded(objs) if torn else []
     res = {
@@ -100,7 +105,7 @@ def run_point(scn, backend, side, kind, err, nth, kill_swift_after=None, scope=N
         'objects_checked': len(scn.objects), 'lost': lost, 'partial': partial,
         'torn_by_power_loss_model': [os.path.relpath(p, scn.dir) for p in torn],
         'not_converged': unconverged, 'partial_after_clean_pass': partial_after,
-        'clean_rc': rc2, 'hook_failed': bool(st.hook_failed), 'degraded': degraded,
+        'clean_rc': rc2, 'race_acknowledged': race_ok, 'degraded': degraded,
     }
     if lost or partial or unconverged or partial_after or degraded or rc is None or \
             (rc is not None and rc < 0 and err != 'kill'):
