@@ -18,8 +18,6 @@ import hashlib
 import os
 import pickle
 import socket
-import struct
-import json
 import subprocess
 import time
 
@@ -27,6 +25,8 @@ import pytest
 
 from cluster import Cluster
 from hostile_peer import HostilePeer, wait_until
+from native_client import frame as _frame, read_frame as _read_frame
+from native_client import repconn
 from interop import ACCOUNT, CONTAINER, object_files, recon, start_server
 from replicant_test import REPLICANT_BIN
 
@@ -237,38 +237,10 @@ def served(cluster):
     return cluster, node, cluster.good_servers[0]
 
 
-def _frame(obj):
-    body = json.dumps(obj).encode()
-    return struct.pack('>I', len(body)) + body
-
-
-def _recv_exact(s, n):
-    data = b''
-    while len(data) < n:
-        got = s.recv(n - len(data))
-        if not got:
-            raise EOFError('closed after %d of %d bytes' % (len(data), n))
-        data += got
-    return data
-
-
-def _read_frame(s):
-    (n,) = struct.unpack('>I', _recv_exact(s, 4))
-    return json.loads(_recv_exact(s, n))
-
-
 def _repconn(node, part):
     """A plain-protocol session begun on node's partition: the socket, or None when the
     server refused it (partition busy)."""
-    s = socket.create_connection(('127.0.0.1', node.replication_port), timeout=10)
-    s.sendall(('REPCONN /%s/%d HTTP/1.1\r\nHost: x\r\nX-Backend-Storage-Policy-Index: 0'
-               '\r\n\r\n' % (node.devices[0], part)).encode())
-    head = b''
-    while b'\r\n\r\n' not in head:
-        got = s.recv(1)
-        assert got, head
-        head += got
-    assert head.startswith(b'HTTP/1.1 200'), head
+    s, _ = repconn(node.replication_port, node.devices[0], part)
     s.sendall(_frame({'Device': node.devices[0], 'Partition': str(part), 'NeedHashes': False}))
     begin = _read_frame(s)
     if 'Error' in begin:
