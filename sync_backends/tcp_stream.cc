@@ -117,11 +117,24 @@ Result<size_t> TcpStream::Read(char* buf, size_t n) {
         rbuf_.clear();
         return Status::FromErrno("read from " + peer_, errno);
       }
-      if (auto s = WaitFor(POLLIN, read_timeout_, "read from"); !s.ok()) {
+      // The read timeout bounds the waiting for each answer as a whole, not each
+      // byte: a peer dripping a byte at a time never resets it (Swift bounds a whole
+      // response head, or line, by one timeout too).
+      double budget = read_timeout_ - read_waited_;
+      auto start = std::chrono::steady_clock::now();
+      Status s = budget > 0 ? WaitFor(POLLIN, budget, "read from")
+                            : Status::Unavailable("read from " + peer_ + ": timed out after " +
+                                                  hashes::SecondsText(read_timeout_));
+      read_waited_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (!s.ok()) {
         rbuf_.clear();
         return s;
       }
     }
+    // Every kPacedBytes received earn a fresh timeout, so a long, steady answer (a
+    // signature, a large listing) is never cut.
+    read_paced_ += rbuf_.size();
+    if (read_paced_ >= kPacedBytes) read_paced_ = 0, read_waited_ = 0;
   }
   size_t k = std::min(n, rbuf_.size() - rpos_);
   std::memcpy(buf, rbuf_.data() + rpos_, k);
@@ -137,6 +150,8 @@ Status TcpStream::Write(std::string_view data) {
 }
 
 Status TcpStream::Flush() {
+  // Whatever we send next starts a new answer's timeout.
+  if (!wbuf_.empty()) read_paced_ = 0, read_waited_ = 0;
   size_t off = 0;
   while (off < wbuf_.size()) {
     ssize_t n = send(fd_, wbuf_.data() + off, wbuf_.size() - off, MSG_NOSIGNAL);

@@ -3,7 +3,8 @@
 // The SSYNC sender writes its request while reading the response, each with its own
 // deadline per operation (Swift's node_timeout for sends, http_timeout for waiting on
 // the receiver's answers), so every blocking step is a poll() bounded by the current
-// timeout. A timeout is reported as Unavailable ("timed out ..."), a reset or close
+// timeout. The read timeout bounds all the waiting for one answer (from our last send
+// until another 64 KiB have arrived), so a peer dripping bytes cannot hold a job. A timeout is reported as Unavailable ("timed out ..."), a reset or close
 // as IOError. Writes are buffered until Flush() or until the buffer is large.
 // Not thread-safe: one thread uses a connection at a time.
 #pragma once
@@ -39,6 +40,9 @@ class TcpStream : public ByteStream {
   int fd_ = -1;
   std::string peer_;
   double read_timeout_ = 60, write_timeout_ = 60;
+  static constexpr size_t kPacedBytes = 64 << 10;
+  double read_waited_ = 0;  // seconds spent waiting since the last send or kPacedBytes
+  size_t read_paced_ = 0;   // bytes received since then
   std::string rbuf_;
   size_t rpos_ = 0;
   std::string wbuf_;

@@ -10,17 +10,16 @@ The server's CPU time (utime + stime from /proc/PID/stat) and peak RSS (VmHWM) m
 within stated bounds, the Error frame short, and the server must answer afterwards.
 A fake peer answering REPLICATE with the hash bomb must not hold the replicator either.
 """
-import json
 import os
-import pickle
 import resource
 import socket
-import struct
 import threading
 
 import pytest
 
 from cluster import Cluster
+from native_client import frame as _frame, read_frame as _read_frame
+from native_client import repconn
 from interop import ACCOUNT, CONTAINER, replicate, replicant_servers
 
 MAX_FRAME = 16 << 20
@@ -47,37 +46,9 @@ def repr_bomb():
     return b'\x80\x02' + doubling_tuple(25) + b'.'
 
 
-def _frame(obj):
-    body = obj if isinstance(obj, bytes) else json.dumps(obj).encode()
-    return struct.pack('>I', len(body)) + body
-
-
-def _recv_exact(s, n):
-    data = b''
-    while len(data) < n:
-        got = s.recv(min(n - len(data), 1 << 20))
-        if not got:
-            raise EOFError('closed after %d of %d bytes' % (len(data), n))
-        data += got
-    return data
-
-
-def _read_frame(s):
-    (n,) = struct.unpack('>I', _recv_exact(s, 4))
-    return json.loads(_recv_exact(s, n))
-
-
 def _session(node, part, extensions='batch'):
     dev = node.devices[0]
-    s = socket.create_connection(('127.0.0.1', node.replication_port), timeout=30)
-    s.sendall(('REPCONN /%s/%s HTTP/1.1\r\nHost: x\r\nX-Backend-Storage-Policy-Index: 0\r\n'
-               'X-Replicant-Native: %s\r\n\r\n' % (dev, part, extensions)).encode())
-    head = b''
-    while b'\r\n\r\n' not in head:
-        got = s.recv(1)
-        assert got, head
-        head += got
-    assert head.startswith(b'HTTP/1.1 200'), head
+    s, _ = repconn(node.replication_port, dev, part, extensions, timeout=30)
     s.sendall(_frame({'Device': dev, 'Partition': str(part)}))
     _read_frame(s)
     return s

@@ -13,7 +13,6 @@
 Correctness is checked through Swift's object server GET on every primary.
 """
 import hashlib
-import json
 import os
 import pickle
 import re
@@ -23,6 +22,8 @@ import struct
 import pytest
 
 from cluster import Cluster
+from native_client import frame as _frame, read_frame as _read_frame
+from native_client import repconn as _repconn
 from interop import (ACCOUNT, CONTAINER, Workload, object_files, recon, replicate,
                      replicant_servers)
 
@@ -203,43 +204,6 @@ def test_delta_sends_far_fewer_bytes_than_the_object():
 
 # ----------------------------------------------------------------------------------------
 # hand-written clients
-
-def _frame(obj):
-    body = json.dumps(obj).encode()
-    return struct.pack('>I', len(body)) + body
-
-
-def _read_frame(s):
-    head = _recv_exact(s, 4)
-    (n,) = struct.unpack('>I', head)
-    return json.loads(_recv_exact(s, n))
-
-
-def _recv_exact(s, n):
-    data = b''
-    while len(data) < n:
-        got = s.recv(n - len(data))
-        if not got:
-            raise EOFError('closed after %d of %d bytes' % (len(data), n))
-        data += got
-    return data
-
-
-def _repconn(port, device, part, extensions=None):
-    s = socket.create_connection(('127.0.0.1', port), timeout=10)
-    head = 'REPCONN /%s/%s HTTP/1.1\r\nHost: x\r\nX-Backend-Storage-Policy-Index: 0\r\n' % (
-        device, part)
-    if extensions is not None:
-        head += 'X-Replicant-Native: %s\r\n' % extensions
-    s.sendall((head + '\r\n').encode())
-    resp = b''
-    while b'\r\n\r\n' not in resp:
-        got = s.recv(1)
-        assert got, resp
-        resp += got
-    assert resp.startswith(b'HTTP/1.1 200'), resp
-    return s, resp.decode()
-
 
 def _closed(s):
     s.settimeout(10)
