@@ -17,6 +17,9 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "hashes/diskfile.h"
+#include "hashes/fs_util.h"
+
 namespace replicant::receiver {
 namespace {
 
@@ -75,6 +78,24 @@ Server::~Server() {
 
 void Server::Register(const std::string& method, Handler handler) {
   handlers_[method] = std::move(handler);
+}
+
+void SyncDevicesAtStart(const std::string& devices) {
+  auto start = std::chrono::steady_clock::now();
+  std::vector<std::string> names;
+  if (int err = hashes::fs::ListDir(devices, &names); err != 0) {
+    spdlog::warn("listdir {}: {}; devices not synced at start", devices, std::strerror(err));
+    return;
+  }
+  for (const auto& name : names) {
+    std::string path = devices + "/" + name;
+    hashes::UniqueFd fd(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (fd.get() < 0 || syncfs(fd.get()) != 0) {
+      if (errno != ENOTDIR) spdlog::warn("syncfs {}: {}", path, std::strerror(errno));
+    }
+  }
+  spdlog::info("Synced {} devices under {} before serving ({:.3f} s)", names.size(), devices,
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
 }
 
 Status Server::Listen() {

@@ -113,6 +113,12 @@ using Handler = std::function<Status(Exchange&)>;
 // what a handler answers for a path it does not serve with that method.
 Status RespondMethodNotAllowed(Exchange& ex);
 
+// syncfs(2) of every device under `devices`, once, before anything is served. A
+// server killed after renaming a file into place, before its directory fsync, leaves
+// a name that may not survive a crash; answering "exists" for it would let a sender
+// delete its handoff copy. Errors are logged, not fatal (a device may be unmounted).
+void SyncDevicesAtStart(const std::string& devices);
+
 class Server {
  public:
   Server(ServerConfig config, SwiftConf swift);

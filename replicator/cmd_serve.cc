@@ -90,6 +90,7 @@ int RunServe(int argc, char** argv) {
   receiver::RegisterReplicationHandlers(server);
   std::string progress_path = ProgressPathFor(conf_path);
   RegisterOpsHandlers(server, progress_path);
+  receiver::SyncDevicesAtStart(cfg->devices);
   if (auto st = server.Listen(); !st.ok()) {
     std::cerr << "replicant serve: " << st.message() << "\n";
     return 1;

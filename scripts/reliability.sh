@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The reliability suite (docs/reliability-suite.md): an LD_PRELOAD shim fails the Nth call
+# The reliability suite (docs/reliability.md): an LD_PRELOAD shim fails the Nth call
 # of each kind (open, read, write, fsync, rename, dir, unlink, mkdir, xattr, fallocate, net)
 # in replicant's sender and receiver, kills them (and Swift's object server) with -9 at
 # random moments, and races client PUTs into a handoff, on a small loopback Swift cluster;

@@ -1,6 +1,6 @@
 /* faultinject: an LD_PRELOAD shim that fails (or SIGKILLs the process at) the Nth system
  * call of one kind, for the reliability suite (tests/reliability/README in
- * docs/reliability-suite.md). Build: cc -shared -fPIC -O2 -o faultinject.so faultinject.c faultinject_calls.c -ldl
+ * docs/reliability.md). Build: cc -shared -fPIC -O2 -o faultinject.so faultinject.c faultinject_calls.c -ldl
  *
  * Environment:
  *   FAULT_STATE_FILE   required: a file (created, 4 KiB) mmap'd MAP_SHARED; it holds the

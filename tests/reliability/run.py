@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The reliability suite (docs/reliability-suite.md): fault injection into replicant's
+"""The reliability suite (docs/reliability.md): fault injection into replicant's
 sender and receiver, and kill -9 at random moments, on a small loopback Swift cluster.
 
     run.py [--long] [--out DIR] [--workdir DIR] [--seed N] [--only BACKEND[,..]]
