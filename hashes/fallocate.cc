@@ -32,11 +32,10 @@ Status ParseFallocateReserve(std::string_view value, FallocateConfig* out) {
   return Status::OK();
 }
 
-Status CheckFallocateReserve(int fd, uint64_t size, const FallocateConfig& config,
-                             std::string_view what) {
-  if (!config.enabled || config.reserve == 0) return Status::OK();
-  struct statvfs st;
-  if (fstatvfs(fd, &st) != 0) return Status::FromErrno("fstatvfs " + std::string(what), errno);
+namespace {
+
+Status CheckStats(const struct statvfs& st, uint64_t size, const FallocateConfig& config,
+                  std::string_view what) {
   // Python ints: the free space after the allocation may be negative.
   double free = static_cast<double>(st.f_frsize) * static_cast<double>(st.f_bavail) -
                 static_cast<double>(size);
@@ -49,6 +48,23 @@ Status CheckFallocateReserve(int fd, uint64_t size, const FallocateConfig& confi
                                        config.reserve, config.reserve_is_percent ? "%" : ""));
   }
   return Status::OK();
+}
+
+}  // namespace
+
+Status CheckFallocateReserve(int fd, uint64_t size, const FallocateConfig& config,
+                             std::string_view what) {
+  if (!config.enabled || config.reserve == 0) return Status::OK();
+  struct statvfs st;
+  if (fstatvfs(fd, &st) != 0) return Status::FromErrno("fstatvfs " + std::string(what), errno);
+  return CheckStats(st, size, config, what);
+}
+
+Status CheckFallocateReserveAt(const std::string& path, const FallocateConfig& config) {
+  if (!config.enabled || config.reserve == 0) return Status::OK();
+  struct statvfs st;
+  if (statvfs(path.c_str(), &st) != 0) return Status::FromErrno("statvfs " + path, errno);
+  return CheckStats(st, 0, config, path);
 }
 
 Status Fallocate(int fd, uint64_t size, const FallocateConfig& config, std::string_view what) {

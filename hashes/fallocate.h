@@ -37,5 +37,8 @@ Status Fallocate(int fd, uint64_t size, const FallocateConfig& config, std::stri
 // at its reserve?). `fd` is any descriptor on the filesystem.
 Status CheckFallocateReserve(int fd, uint64_t size, const FallocateConfig& config,
                              std::string_view what);
+// Whether the filesystem holding `path` is already at its reserve: one statvfs, for a
+// check on every request.
+Status CheckFallocateReserveAt(const std::string& path, const FallocateConfig& config);
 
 }  // namespace replicant::hashes

@@ -1,9 +1,5 @@
 #include "receiver/handlers.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <functional>
 #include <optional>
 
@@ -53,11 +49,7 @@ std::optional<HttpError> CheckPartitionInRing(ServerContext& ctx, const StorageP
 // sender treats it as full and (for a primary) tries the next node, as for an
 // unmounted device. Swift checks only when it allocates; its PUTs would all fail.
 Status CheckReserve(const ServerConfig& cfg, const std::string& dev_path) {
-  int fd = open(dev_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Status::FromErrno("open " + dev_path, errno);
-  Status st = hashes::CheckFallocateReserve(fd, 0, cfg.fallocate, dev_path);
-  close(fd);
-  return st;
+  return hashes::CheckFallocateReserveAt(dev_path, cfg.fallocate);
 }
 
 std::string PartitionPath(const std::string& dev_path, const StoragePolicy& p,
