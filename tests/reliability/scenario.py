@@ -62,7 +62,7 @@ class RunState:
 
 
 class Scenario:
-    def __init__(self, workdir, peers, shim, seed=1):
+    def __init__(self, workdir, peers, shim, seed=1, per_partition=PER_PARTITION):
         self.workdir, self.peers, self.shim = workdir, peers, shim
         self.dir = os.path.join(workdir, 'cluster-' + peers)
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -76,7 +76,7 @@ class Scenario:
         self.servers = {}  # node name -> ManagedProcess of `replicant serve`
         self.state_path = os.path.join(self.dir, 'fault.state')
         self.lost_path = os.path.join(self.dir, 'fault.lost')
-        self.objects = self._write_objects(seed)
+        self.objects = self._write_objects(seed, per_partition)
         self.template = os.path.join(self.dir, 'template')
         os.makedirs(self.template)
         for node in self.c.nodes:
@@ -94,8 +94,8 @@ class Scenario:
 
     # -- the session's objects --------------------------------------------------------------
 
-    def _write_objects(self, seed):
-        """PER_PARTITION objects in one partition where node0 is a handoff (on node0 only)
+    def _write_objects(self, seed, per_partition):
+        """per_partition objects in one partition where node0 is a handoff (on node0 only)
         and as many in one where it is a primary (on node0 and one other primary: the third
         replica is missing). One of each gets a POST (.meta) on node0 only."""
         c, src = self.c, self.src
@@ -103,17 +103,17 @@ class Scenario:
         for i in range(2000):
             name = 'o%04d' % i
             by_part.setdefault(c.partition(ACCOUNT, CONTAINER, name), []).append(name)
-        hand = next(p for p, ns in sorted(by_part.items()) if len(ns) >= PER_PARTITION and
+        hand = next(p for p, ns in sorted(by_part.items()) if len(ns) >= per_partition and
                     not c.is_primary(src, ACCOUNT, CONTAINER, ns[0]))
-        prim = next(p for p, ns in sorted(by_part.items()) if len(ns) >= PER_PARTITION and
+        prim = next(p for p, ns in sorted(by_part.items()) if len(ns) >= per_partition and
                     c.is_primary(src, ACCOUNT, CONTAINER, ns[0]))
         sizes = [0, 1, 5000, 70000 + seed]
         objs = []
         for part, where in ((hand, 'handoff'), (prim, 'primary')):
-            for k, name in enumerate(by_part[part][:PER_PARTITION]):
+            for k, name in enumerate(by_part[part][:per_partition]):
                 body = hashlib.sha256(b'%s-%d' % (name.encode(), seed)).digest() * (
-                    sizes[k] // 32 + 1)
-                o = Obj(name, part, where, body[:sizes[k]], 'v1-' + name)
+                    sizes[k % 4] // 32 + 1)
+                o = Obj(name, part, where, body[:sizes[k % 4]], 'v1-' + name)
                 ts = c.next_timestamp()
                 nodes = [src]
                 if where == 'primary':
@@ -167,10 +167,12 @@ class Scenario:
                 os.path.join(os.path.dirname(os.path.abspath(__file__)), 'newer.py'), spec)
         return env
 
-    def start_servers(self, env=None, tries=5):
+    def start_servers(self, env=None, tries=5, wrap=None):
         """`replicant serve` on nodes 1-3, the ones node0 sends to (peers 'serve' only); env
         loads the shim. Started together, then waited for; a clean one that fails to start
-        (its port briefly held, e.g. by a connection of the one just stopped) is retried."""
+        (its port briefly held, e.g. by a connection of the one just stopped) is retried.
+        wrap(node name) gives a command prefix (tests/crashstates: strace -D, which keeps
+        the serve the direct child)."""
         if self.peers != 'serve':
             return
         started = []
@@ -179,6 +181,7 @@ class Scenario:
                 continue
             log = os.path.join(self.c.log_dir, '%s-replicant-serve.log' % node.name)
             p = ManagedProcess('%s-serve' % node.name,
+                               list(wrap(node.name) if wrap else []) +
                                [REPLICANT_BIN, 'serve', node.conf_path, '-v'], log,
                                env=env or self.c.env, cwd=self.dir)
             self.servers[node.name] = p
@@ -193,7 +196,7 @@ class Scenario:
             if tries <= 1:
                 raise RuntimeError('replicant serve does not start:\n' + failed[0].tail(20))
             time.sleep(1)
-            self.start_servers(None, tries - 1)
+            self.start_servers(None, tries - 1, wrap)
         # with the shim, a fault may stop a start: that run goes on with the peer down
 
     def dead_servers(self):
@@ -217,14 +220,15 @@ class Scenario:
             if node.server is not None and not node.server.alive():
                 self.c.restart_server(node)
 
-    def replicate(self, env=None, log_name=None, timeout=120, on_start=None):
-        """One `replicant replicate --once` pass of node0. Returns (returncode, seconds, log
-        path); returncode None means it ran over `timeout` (killed)."""
+    def replicate(self, env=None, log_name=None, timeout=120, on_start=None, wrap=()):
+        """One `replicant replicate --once` pass of node0 (`wrap`: a command prefix).
+        Returns (returncode, seconds, log path); returncode None means it ran over
+        `timeout` (killed)."""
         log = os.path.join(self.c.log_dir, log_name or 'replicate.log')
         t0 = time.monotonic()
         with open(log, 'wb') as f:
-            p = subprocess.Popen([REPLICANT_BIN, 'replicate', self.src.conf_path, '--once',
-                                  '-v'], stdout=f, stderr=subprocess.STDOUT,
+            argv = [REPLICANT_BIN, 'replicate', self.src.conf_path, '--once', '-v']
+            p = subprocess.Popen(list(wrap) + argv, stdout=f, stderr=subprocess.STDOUT,
                                  env=env or self.c.env, cwd=self.dir, start_new_session=True)
             if on_start:
                 on_start(p)
@@ -349,43 +353,23 @@ class Scenario:
     def partial_files(self):
         """Files under a name Swift reads as an object file whose metadata does not unpickle,
         or (.data) whose size or MD5 disagrees with its metadata."""
-        from swift.obj.diskfile import read_metadata
         bad = []
         for node in self.c.nodes:
             for f in self.c.list_objects_on(node):
                 if not _SWIFT_NAME.match(f.filename):
                     continue
-                try:
-                    with open(f.path, 'rb') as fp:
-                        meta = read_metadata(fp.fileno())
-                        if 'X-Timestamp' not in meta and 'name' not in meta:
-                            raise ValueError('no X-Timestamp')
-                        if f.ext == '.data':
-                            body = fp.read()
-                            if len(body) != int(meta['Content-Length']) or \
-                                    hashlib.md5(body).hexdigest() != meta['ETag']:
-                                raise ValueError('size/ETag mismatch (%d bytes)' % len(body))
-                except Exception as e:
-                    bad.append('%s: %s' % (os.path.relpath(f.path, self.dir), e))
+                why = object_file_problem(f.path)
+                if why:
+                    bad.append('%s: %s' % (os.path.relpath(f.path, self.dir), why))
         return bad
 
     def read_copy(self, node, o):
         """Whether node holds o with its body, ETag and metadata, through Swift's DiskFile
         (which quarantines what it finds corrupt, as a GET would)."""
-        from swift.common.exceptions import DiskFileError, DiskFileNotExist
-        df = self.mgrs[node.name].get_diskfile(node.devices[0], str(o.part), ACCOUNT,
-                                               CONTAINER, o.name, self.policy)
-        try:
-            with df.open():
-                meta = df.get_metadata()
-                reader = df.reader()
-                body = b''.join(reader)
-                reader.close()
-        except (DiskFileError, DiskFileNotExist):
-            return False
-        return any(body == b and meta.get('ETag') == hashlib.md5(b).hexdigest() and
-                   meta.get('X-Object-Meta-Tag') == t
-                   for b, t in [(o.body, o.tag)] + getattr(o, 'alts', []))
+        got = read_object(self.mgrs[node.name], node.devices[0], o.part, o.name, self.policy)
+        return got is not None and got != 'deleted' and any(
+            got == (b, hashlib.md5(b).hexdigest(), t)
+            for b, t in [(o.body, o.tag)] + getattr(o, 'alts', []))
 
     def lost_objects(self, objects=None):
         """Objects with no good copy on any node."""
@@ -424,3 +408,41 @@ class Scenario:
             if why:
                 out.append('%s (%s)' % (o.name, ', '.join(why)))
         return out
+
+
+def object_file_problem(path):
+    """Why the file at path, named as a Swift object file, is not whole (its metadata does
+    not unpickle, or a .data's size or MD5 disagrees with it); None if it is."""
+    from swift.obj.diskfile import read_metadata
+    try:
+        with open(path, 'rb') as fp:
+            meta = read_metadata(fp.fileno())
+            if 'X-Timestamp' not in meta and 'name' not in meta:
+                raise ValueError('no X-Timestamp')
+            if path.endswith('.data'):
+                body = fp.read()
+                if len(body) != int(meta['Content-Length']) or \
+                        hashlib.md5(body).hexdigest() != meta['ETag']:
+                    raise ValueError('size/ETag mismatch (%d bytes)' % len(body))
+    except Exception as e:
+        return str(e) or type(e).__name__
+    return None
+
+
+def read_object(mgr, device, part, name, policy):
+    """The object as Swift's DiskFile reads it: (body, ETag, X-Object-Meta-Tag), 'deleted'
+    (its newest file is a tombstone), or None (absent or not readable; DiskFile quarantines
+    what it finds corrupt, as a GET would)."""
+    from swift.common.exceptions import DiskFileDeleted, DiskFileError, DiskFileNotExist
+    df = mgr.get_diskfile(device, str(part), ACCOUNT, CONTAINER, name, policy)
+    try:
+        with df.open():
+            meta = df.get_metadata()
+            reader = df.reader()
+            body = b''.join(reader)
+            reader.close()
+    except DiskFileDeleted:
+        return 'deleted'
+    except (DiskFileError, DiskFileNotExist):
+        return None
+    return body, meta.get('ETag'), meta.get('X-Object-Meta-Tag')
