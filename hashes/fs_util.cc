@@ -71,6 +71,18 @@ int ListDir(const std::string& path, std::vector<std::string>* names) {
   return err;
 }
 
+namespace {
+
+int SyncDir(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  int err = fsync(fd) == 0 ? 0 : errno;
+  close(fd);
+  return err;
+}
+
+}  // namespace
+
 int MakeDirs(const std::string& path) {
   struct stat st;
   if (stat(path.c_str(), &st) == 0) return S_ISDIR(st.st_mode) ? 0 : EEXIST;
@@ -83,7 +95,10 @@ int MakeDirs(const std::string& path) {
     if (err == EEXIST && stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return 0;
     return err;
   }
-  return 0;
+  // The new entry survives a crash only once its parent is synced. A writer syncs the
+  // dirs it creates itself, not one that already exists: a partition dir made here (for
+  // its lock) must be durable before anything below it is acknowledged.
+  return SyncDir(parent.empty() ? "." : parent);
 }
 
 int ReadFile(const std::string& path, std::string* out) {
@@ -118,12 +133,7 @@ int WriteAll(int fd, std::string_view data) {
   return 0;
 }
 
-void FsyncDir(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;
-  fsync(fd);
-  close(fd);
-}
+void FsyncDir(const std::string& path) { (void)SyncDir(path); }
 
 void SortPythonOrder(std::vector<std::string>* names, bool reverse) {
   bool all_utf8 = std::all_of(names->begin(), names->end(),

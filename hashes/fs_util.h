@@ -28,8 +28,9 @@ int ListDirFd(int fd, std::vector<std::string>* names);
 // os.listdir(path): 0 or errno (ENOTDIR for a non-directory).
 int ListDir(const std::string& path, std::vector<std::string>* names);
 
-// Swift's mkdirs / makedirs_count: creates path and missing parents; fine if it is
-// already a directory. Returns 0 or errno.
+// Swift's mkdirs: creates path and missing parents; fine if it is already a directory.
+// Each directory it creates is made durable (its parent fsynced), which Swift's mkdirs
+// does not do. Returns 0 or errno.
 int MakeDirs(const std::string& path);
 
 // Reads a whole file. Returns 0 or errno.

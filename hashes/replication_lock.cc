@@ -6,11 +6,12 @@
 
 #include <cerrno>
 #include <chrono>
-#include <filesystem>
 #include <thread>
 
 #include <cmath>
 #include <cstdio>
+
+#include "hashes/fs_util.h"
 
 namespace replicant::hashes {
 
@@ -28,9 +29,10 @@ Result<ReplicationLock> ReplicationLock::Acquire(const std::string& directory,
                                                  const std::string& name, int limit,
                                                  double timeout) {
   if (limit < 1) return Status::InvalidArgument("lock limit must be at least 1");
-  std::error_code ec;
-  std::filesystem::create_directories(directory, ec);
-  if (ec) return Status::IOError("mkdirs " + directory + ": " + ec.message());
+  // durably: the partition dir a receiver creates here holds what it acknowledges
+  if (int err = fs::MakeDirs(directory); err != 0) {
+    return Status::FromErrno("mkdirs " + directory, err);
+  }
   std::string base = directory + "/.lock" + (name.empty() ? "" : "-" + name);
   std::vector<int> fds;
   auto close_all = [&] {
