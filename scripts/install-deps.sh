@@ -14,6 +14,8 @@ PKGS=(
   systemd
   # GNU time: peak RSS and CPU seconds in bench/ (its smoke run is a test)
   time tar
+  # strace records the file-system calls of tests/crashstates (scripts/crashstates.sh)
+  strace
   "$@"
 )
 SUDO=""

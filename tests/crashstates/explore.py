@@ -34,7 +34,7 @@ class Explorer:
         self.expects = expects
         self.sender_nodes = set(sender_nodes)
         self.acked = {n: [] for n in models}
-        self.timeline = []  # (time, node, category, frozenset of objects surely whole)
+        self.timeline = []  # (Step, category, frozenset of objects surely whole)
         self.stats = collections.defaultdict(collections.Counter)  # category -> counters
         self.violations = collections.OrderedDict()  # message -> (category, count)
         self.bounded = 0
@@ -85,21 +85,23 @@ class Explorer:
         elif step.path and ignored(step.path):
             return  # nothing read back changed: the states are the previous point's
         sure = self._sure(step.node, cat)
-        self.timeline.append((step.time, step.node, cat, sure))
+        self.timeline.append((step, cat, sure))
 
     def finish(self):
         """The cross-node rule over the timeline: every expected object whole on some node
         at every instant."""
         cur = dict(self.initial)
         names = [e.name for e in self.expects]
-        for _, node, cat, sure in [(0, None, 'initial', None)] + self.timeline:
-            if node is not None:
-                cur[node] = sure
+        for step, cat, sure in [(None, 'initial', None)] + self.timeline:
+            if step is not None:
+                cur[step.node] = sure
             have = frozenset().union(*cur.values())
             for name in names:
                 if name not in have:
-                    self._violation(cat, 'object %s not whole on any node after a crash '
-                                    'here' % name)
+                    self._violation(cat, 'object %s not whole on any node' % name,
+                                    lambda st=step: 'every node crashing after %s %s (%s)' % (
+                                        st.what, _short(st.path), st.source) if st else
+                                    'the initial state')
         return self.violations
 
 

@@ -32,7 +32,7 @@ class Feeder:
         self.models, self.roots, self.cwd = models, roots, cwd
         self.steps = []
         self.renamed_since_ack = {n: [] for n in models}
-        self.relied = []  # (node, what) orderings relied upon beyond POSIX
+        self.relied = []  # (what, where) orderings relied upon beyond POSIX
         self.on_step = None  # called with each Step, the models as of just after it
         # self-check: syncs of these kinds ('dir-fsync', 'file-fsync', 'syncfs') are
         # dropped, as if the code did not make them; the explorer must then find violations
@@ -171,6 +171,9 @@ class Feeder:
         if n == 'syncfs':
             node = self.node_of(a[0].ann) if isinstance(a[0], Fd) else None
             if node and 'syncfs' not in self.drop:
+                if self.models[node].pending():
+                    self.relied.append(('syncfs(2) (Linux, not POSIX) as the barrier that '
+                                        'makes files and entries durable', node))
                 self.models[node].syncfs()
                 self._step(c, node, 'syncfs', a[0].ann, src)
             return
@@ -188,8 +191,9 @@ class Feeder:
                 if ino is not None and SWIFT_NAME.match(posixpath.basename(new)):
                     inode = m.inodes[ino]
                     if inode.dv != inode.dur_dv or inode.xv != inode.dur_xv:
-                        self.relied.append((node, 'rename of a file whose data or xattrs '
-                                            'were not durable onto %s' % _short(new)))
+                        self.relied.append(('rename of a file whose data or xattrs were '
+                                            'not durable onto a Swift name (auto_da_alloc)',
+                                            _short(new)))
                     self.renamed_since_ack[node].append(new)
                 m.rename(old, new, c.time)
             else:

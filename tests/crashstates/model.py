@@ -31,10 +31,15 @@ def parent(p):
 
 def ignored(path):
     """Names nothing reads back after a crash: lock files, the hashes.invalid journal (a lost
-    entry there is a stale suffix hash, not a lost object). Their operations are kept in the
-    namespace but not enumerated."""
+    entry there is a stale suffix hash, not a lost object), temp files (in a device's tmp
+    dir, or a partition's tmpXXXXXX.tmp for hashes.pkl: unreferenced, they are only
+    litter). Their entry operations are applied in every state, as the process saw them,
+    not enumerated; a temp file's content is enumerated once it is renamed to a name that
+    is read."""
     b = posixpath.basename(path)
-    return b.startswith('.lock') or b == 'hashes.invalid'
+    d = posixpath.basename(parent(path))
+    return b.startswith('.lock') or b == 'hashes.invalid' or (
+        b.startswith('tmp') and (d == 'tmp' or d.startswith('tmp-') or b.endswith('.tmp')))
 
 
 class Inode:

@@ -84,7 +84,8 @@ def explore(session, calls, initial, workdir, drop=()):
         'first_state': {msg: ex.first[msg]() for msg in violations if msg in ex.first},
         'bounded_points': ex.bounded, 'max_pending': ex.max_pending,
         'hash_dirs_read': checker.materialized,
-        'relied_upon': sorted({'%s: %s' % r for r in feeder.relied}),
+        'relied_upon': {what: sum(1 for w, _ in feeder.relied if w == what)
+                        for what, _ in feeder.relied},
         'model_mismatch': mismatch[:20],
     }
 
@@ -111,10 +112,12 @@ def table(results, header):
                   ALL_SUBSETS_MAX, ', '.join('%s %d' % (r['label'], r['bounded_points'])
                                              for r in results),
                   max(r['max_pending'] for r in results))]
-    relied = sorted({x for r in results for x in r['relied_upon']})
+    relied = collections.Counter()
+    for r in results:
+        relied.update(r['relied_upon'])
     lines += ['', 'Orderings relied upon beyond POSIX: %s' % ('none found' if not relied
                                                              else '')]
-    lines += ['- ' + x for x in relied[:30]]
+    lines += ['- %s: %d calls' % x for x in sorted(relied.items())]
     bad = [(r['label'], v, r['first_state']) for r in results for v in r['violations']]
     lines += ['', 'Violations: %d' % len(bad)] + \
         ['- %s [%s] %s (%d states); first: %s' % (label, cat, msg, n, first.get(msg, '?'))
@@ -145,6 +148,8 @@ def parse_args():
 
 def main():
     args = parse_args()
+    if not shutil.which('strace'):
+        sys.exit('crashstates: strace is needed to record the sessions (scripts/install-deps.sh)')
     private_etc.reexec_isolated()  # the cluster's swift.conf must not replace the host's
     ops = [o for o in args.ops.split(',') if o] or \
         (list(OPERATIONS) if args.long else ['native-batch', 'ssync'])
