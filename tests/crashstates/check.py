@@ -72,14 +72,17 @@ class Checker:
             shutil.rmtree(os.path.join(self.devices, 'dev'))
             os.makedirs(os.path.join(self.devices, 'dev'))
 
-    def check(self, root, ents, dirs, content, acked):
+    def check(self, root, ents, dirs, content, acked, only=None):
         """Verdict on one state of the node whose devices dir is root: (set of whole
         object names, [violation strings]). acked: [(path, timestamp)] that must be there
-        whole (or superseded by a newer whole .data/.ts)."""
+        whole (or superseded by a newer whole .data/.ts). only: check just this hash dir
+        or hashes.pkl."""
         groups = {}
         pkls = []
         for path, ino in ents.items():
             d, name = posixpath.split(path)
+            if only is not None and d != only and path != only:
+                continue
             if name == 'hashes.pkl':
                 pkls.append((path, ino))
                 continue
@@ -121,6 +124,8 @@ class Checker:
                 bad.append('partial: %s (%d bytes do not unpickle)' % (_short(path), len(data)))
         for path, ts in acked:
             d, name = posixpath.split(path)
+            if only is not None and d != only:
+                continue
             r = results.get(d)
             if r and name in r[1] and name not in r[0][1]:
                 continue

@@ -225,9 +225,10 @@ class NodeModel:
         items.sort(key=lambda t: t[0])
         return [(k, v) for _, k, v in items]
 
-    def subsets(self, items):
-        """The subsets of items to apply (as sets of indices) and whether all were
-        enumerated."""
+    @staticmethod
+    def subsets(items):
+        """The subsets of items to apply (as sets of indices into items) and whether all
+        were enumerated."""
         n = len(items)
         if n <= ALL_SUBSETS_MAX:
             return (set(c) for r in range(n + 1)

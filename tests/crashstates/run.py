@@ -91,8 +91,8 @@ def explore(session, calls, initial, workdir, drop=()):
 
 
 def table(results, header):
-    lines = [header, '', '| operation | part | calls | crash points | states | violations |',
-             '|---|---|---|---|---|---|']
+    lines = [header, '', '| operation | part | calls | crash points | states checked | '
+             'node states covered | violations |', '|---|---|---|---|---|---|---|']
     tot = collections.Counter()
     for r in results:
         viol = collections.Counter(cat for cat, _, _ in r['violations'])
@@ -100,15 +100,16 @@ def table(results, header):
             s = r['stats'].get(cat)
             if not s:
                 continue
-            lines.append('| %s | %s | %d | %d | %d | %d |' % (
+            lines.append('| %s | %s | %d | %d | %d | %d | %d |' % (
                 r['label'], cat, s.get('ops', 0), s.get('crash points', 0),
-                s.get('states', 0), viol[cat]))
+                s.get('states', 0), s.get('node states covered', 0), viol[cat]))
             tot.update({'ops': s.get('ops', 0), 'points': s.get('crash points', 0),
-                        'states': s.get('states', 0), 'viol': viol[cat]})
-    lines.append('| **total** | | %d | %d | %d | %d |' % (tot['ops'], tot['points'],
-                                                          tot['states'], tot['viol']))
-    lines += ['', 'Crash points past %d pending items (bounded enumeration): %s; most '
-              'pending at one point: %s.' % (
+                        'states': s.get('states', 0), 'viol': viol[cat],
+                        'covered': s.get('node states covered', 0)})
+    lines.append('| **total** | | %d | %d | %d | %d | %d |' % (
+        tot['ops'], tot['points'], tot['states'], tot['covered'], tot['viol']))
+    lines += ['', 'Crash points where some target had more than %d pending items (bounded '
+              'enumeration there): %s; most pending items on a node at one point: %s.' % (
                   ALL_SUBSETS_MAX, ', '.join('%s %d' % (r['label'], r['bounded_points'])
                                              for r in results),
                   max(r['max_pending'] for r in results))]
