@@ -10,7 +10,7 @@
 #                          [--out DIR] [--seed N]
 #
 # Default: native batch + SSYNC with 4 objects per partition (about a minute; CTest
-# crashstates.reduced). --long: all four operations, with 4 and with 12 objects per
+# crashstates.reduced). --long: all four operations, with 4, 12 and 40 objects per
 # partition (a batch of 8+ small files takes the syncfs path). Results: DIR/table.md and
 # DIR/results.json (default ./crashstates-results); exits 1 on any violation, or if the
 # self-check (the same recording with its syncs dropped) finds none. Needs strace.

@@ -14,7 +14,7 @@ import re
 
 from check import file_ts
 from feed import SWIFT_NAME
-from model import ignored, parent
+from model import affects, ignored, parent
 
 _HASHDIR = re.compile(r'/objects(-\d+)?/\d+/[0-9a-f]{3}/[0-9a-f]{32}$')
 
@@ -68,9 +68,10 @@ class Explorer:
             subsets, complete = m.subsets(group)
             bounded |= not complete
             whole_all = None
+            view = m.view(t)
             for sub in subsets:
                 chosen = {group[i][0] for i in sub}
-                ents, dirs, content = m.state(items, chosen)
+                ents, dirs, content = m.state(items, chosen, view)
                 whole, bad = self.checker.check(self.roots[node], ents, dirs, content,
                                                 self.acked[node], only=t)
                 n += 1
@@ -170,9 +171,7 @@ def _groups(m, items):
         group = []
         for i, (kind, v) in enumerate(items):
             if kind == 'e':
-                hit = v.kind == 'rendir' or any(
-                    p and (p == t or parent(p) == t or t.startswith(p + '/'))
-                    for p in (v.a, v.b))
+                hit = affects(v, t)
             else:
                 hit = t in names.get(v, ())
             if hit:

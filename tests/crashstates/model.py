@@ -240,12 +240,24 @@ class NodeModel:
         out += [set(range(i)) for i in range(1, n)]
         return out, False
 
-    def state(self, items, chosen):
+    def view(self, target):
+        """The part of the model a check of target reads: (durable entries in or at it,
+        durable ancestor dirs, pending-window operations that can change it), for
+        state(..., view=)."""
+        ents = {p: i for p, i in self.base_ents.items()
+                if p == target or parent(p) == target}
+        dirs = {d for d in self.base_dirs if d == target or target.startswith(d + '/')}
+        return ents, dirs, [op for op in self.ops[self.m:] if affects(op, target)]
+
+    def state(self, items, chosen, view=None):
         """The namespace and content versions of one crash state: (ents, dirs, content)
         where content(ino) -> (data, xattrs, data version, xattr version)."""
         keep_ops = {id(items[i][1]) for i in chosen if items[i][0] == 'e'}
-        ents, dirs = dict(self.base_ents), set(self.base_dirs)
-        for op in self.ops[self.m:]:
+        if view is not None:
+            ents, dirs, ops = dict(view[0]), set(view[1]), view[2]
+        else:
+            ents, dirs, ops = dict(self.base_ents), set(self.base_dirs), self.ops[self.m:]
+        for op in ops:
             # durable, or pending and chosen, or pending but not enumerated (ignored names:
             # as the process saw them)
             if not op.need or id(op) in keep_ops or not op.relevant:
@@ -264,6 +276,15 @@ class NodeModel:
                 (n.dur_x, n.dur_xv)
             return d, x, dv, xv
         return ents, dirs, content
+
+
+def affects(op, target):
+    """Whether entry operation op can change what a check of target (a directory, or one
+    file's path) reads: an entry in it, the target itself, or one of its ancestors."""
+    if op.kind == 'rendir':
+        return True
+    return any(p and (p == target or parent(p) == target or target.startswith(p + '/'))
+               for p in (op.a, op.b))
 
 
 def snapshot(root, first_ino=1):

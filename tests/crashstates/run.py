@@ -8,7 +8,7 @@ DiskFile.
 
 Reduced (default): the native batch and SSYNC sessions, 4 objects per partition. --long:
 every operation (native batch, native batch with per-file fsyncs, native plain, SSYNC),
-first with 4 objects per partition, then with 12 (a batch of 8+ small files takes the
+with 4, 12 and 40 objects per partition (a batch of 8+ small files takes the
 syncfs path). Writes DIR/table.md and DIR/results.json; exits 1 on any violation.
 """
 import argparse
@@ -154,7 +154,7 @@ def main():
     private_etc.reexec_isolated()  # the cluster's swift.conf must not replace the host's
     ops = [o for o in args.ops.split(',') if o] or \
         (list(OPERATIONS) if args.long else ['native-batch', 'ssync'])
-    sizes = [int(s) for s in args.sizes.split(',') if s] or ([4, 12] if args.long else [4])
+    sizes = [int(s) for s in args.sizes.split(',') if s] or ([4, 12, 40] if args.long else [4])
     own = not args.workdir
     workdir = args.workdir or tempfile.mkdtemp(prefix='replicant-crashstates-')
     os.makedirs(workdir, exist_ok=True)
