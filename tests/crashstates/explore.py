@@ -84,7 +84,7 @@ class Explorer:
         self.stats[cat]['states'] += n
         # every whole-node state's verdict is the sum of its targets': when each target
         # was enumerated fully, all 2^pending whole-node states are covered
-        self.stats[cat]['node states covered'] += n if bounded else 2 ** len(items)
+        self.stats[cat]['most pending'] = max(self.stats[cat]['most pending'], len(items))
         self.stats[cat]['crash points'] += 1
         return frozenset(sure)
 

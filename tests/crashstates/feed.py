@@ -212,7 +212,7 @@ class Feeder:
         a = c.args
         node = self.node_of(a[0].ann) if isinstance(a[0], Fd) else None
         if node and 'syncfs' not in self.drop:
-            if self.models[node].pending():
+            if self.models[node].dirty():
                 self.relied.append(('syncfs(2) (Linux, not POSIX) as the barrier that '
                                     'makes files and entries durable', node))
             self.models[node].syncfs()

@@ -205,6 +205,11 @@ class NodeModel:
             apply_entry(self.base_ents, self.base_dirs, self.ops[self.m])
             self.m += 1
 
+    def dirty(self):
+        """Whether anything (file content or entry, read back or not) is not durable."""
+        return any(op.need for op in self.ops[self.m:]) or any(
+            n.dv != n.dur_dv or n.xv != n.dur_xv for n in self.inodes.values())
+
     def ino_at(self, path):
         return self.ents.get(path)
 
