@@ -13,9 +13,10 @@ Rules (docs/reliability.md, "Crash states"):
   version or the current one. Data written before a rename is NOT assumed flushed with
   the rename (ext4's auto_da_alloc does that; POSIX does not promise it).
 
-A crash state is (crash point k, subset S of the operations pending at k). Enumeration:
-every subset when at most ALL_SUBSETS_MAX items are pending; otherwise none, all, each
-single one dropped, each single one kept, and each prefix in time order (3n+2 states).
+A crash state is (crash point k, subset S of the items pending at k). explore.py
+enumerates the subsets per check target (subsets()): every subset when at most
+ALL_SUBSETS_MAX items can change the target; otherwise none, all, each single one
+dropped, each single one kept, and each prefix in time order (3n+2 states).
 Not thread-safe.
 """
 import itertools
