@@ -62,7 +62,9 @@ Status SetupReplicatorLogging(const ReplicatorConfig& cfg, bool console) {
   if (!file.ok()) return file.status();
   auto sec = file->Section("object-replicator");
   if (!sec.ok()) return sec.status();
-  return SetupLogging(LogOptionsFromSection(*sec, cfg.log_name), {.debug = false, .console = console});
+  auto opts = LogOptionsFromSection(*sec, cfg.log_name);
+  if (!opts.ok()) return opts.status();
+  return SetupLogging(*opts, {.debug = false, .console = console});
 }
 
 }  // namespace
@@ -130,6 +132,7 @@ int RunReplicate(int argc, char** argv) {
     std::cerr << "replicant replicate: " << st.message() << "\n";
     return 1;
   }
+  for (const auto& w : loaded->cfg.warnings) spdlog::warn("{}", w);
 
   if (once) {
     spdlog::info("Running object replicator in script mode.");
@@ -231,6 +234,7 @@ int RunReplicate(int argc, char** argv) {
         current = loaded->replicator.get();
         current_ops = loaded->ops.get();
         spdlog::info("Configuration reloaded from {}", conf_path);
+        for (const auto& w : loaded->cfg.warnings) spdlog::warn("{}", w);
       }
     }
   }

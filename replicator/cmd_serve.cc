@@ -45,7 +45,9 @@ Status SetupServeLogging(const std::string& conf_path, const std::string& defaul
   if (!file.ok()) return file.status();
   auto sec = file->Section(receiver::kServerSection, default_name);
   if (!sec.ok()) return sec.status();
-  return SetupLogging(LogOptionsFromSection(*sec, default_name), {.debug = verbose, .console = false});
+  auto opts = LogOptionsFromSection(*sec, default_name);
+  if (!opts.ok()) return opts.status();
+  return SetupLogging(*opts, {.debug = verbose, .console = false});
 }
 
 }  // namespace
@@ -76,6 +78,7 @@ int RunServe(int argc, char** argv) {
     std::cerr << "replicant serve: " << st.message() << "\n";
     return 1;
   }
+  for (const auto& w : cfg->warnings) spdlog::warn("{}", w);
 
   // Signals are taken by one thread with sigwait; every other thread blocks them.
   sigset_t set;

@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "formats/status.h"
 
@@ -54,6 +55,8 @@ struct ReplicatorConfig {
   std::string recon_cache_path = "/var/cache/swift";
   std::string log_level = "INFO";
   std::string log_name = "object-replicator";
+  // Start-up warnings: deprecated or unused options in [object-replicator].
+  std::vector<std::string> warnings;
 };
 
 // Reads [DEFAULT] + [object-replicator] of a Swift config file. Errors name the
