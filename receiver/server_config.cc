@@ -63,10 +63,11 @@ KnownOptions ServerOptions() {
             "native_extensions", "native_max_frame", "native_max_batch",
             "native_delta_min_size", "native_batch_sync", "disable_fallocate",
             "fallocate_reserve", "recon_cache_path", "replication_failure_threshold",
-            "replication_failure_ratio"};
+            "replication_failure_ratio", "nice_priority", "ionice_class", "ionice_priority",
+            "user"};
   k.used.insert(LoggingOptionNames().begin(), LoggingOptionNames().end());
-  k.not_honoured = {"user", "daemonize", "workers", "servers_per_port", "nice_priority",
-                    "ionice_class", "ionice_priority", "eventlet_debug", "log_custom_handlers",
+  k.not_honoured = {"daemonize", "workers", "servers_per_port", "eventlet_debug",
+                    "log_custom_handlers",
                     "use", "disk_chunk_size", "mb_per_sync", "splice", "keep_cache_size"};
   return k;
 }

@@ -42,10 +42,9 @@ std::vector<std::string> ReplicatorConfigWarnings(const ConfigFile& file, const 
             "rsync_error_log_line_length", "http_timeout", "conn_timeout", "node_timeout",
             "network_chunk_size", "native_extensions", "native_max_frame",
             "native_batch_files", "native_batch_bytes", "handoffs_first", "handoff_delete",
-            "recon_cache_path"};
+            "recon_cache_path", "nice_priority", "ionice_class", "ionice_priority", "user"};
   k.used.insert(LoggingOptionNames().begin(), LoggingOptionNames().end());
-  k.not_honoured = {"replicator_workers", "lockup_timeout", "nice_priority", "ionice_class",
-                    "ionice_priority", "user", "daemonize", "eventlet_debug",
+  k.not_honoured = {"replicator_workers", "lockup_timeout", "daemonize", "eventlet_debug",
                     "log_custom_handlers", "disable_fallocate", "fallocate_reserve"};
   for (auto& w : UnusedOptionWarnings(file, "object-replicator", k)) out.push_back(std::move(w));
   return out;
@@ -129,6 +128,7 @@ Result<ReplicatorConfig> LoadReplicatorConfig(const std::string& path) {
   c.log_name = s.GetString("log_name", c.log_name);
   if (!err.ok()) return err;
   c.warnings = ReplicatorConfigWarnings(*file, s);
+  c.process = ProcessOptionsFromSection(s);
   if (c.sync_method != "rsync" && c.sync_method != "ssync" && c.sync_method != "native") {
     return Status::InvalidArgument(path + ": [object-replicator] sync_method: unknown method '" +
                                    c.sync_method + "' (expected rsync, ssync or native)");

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "formats/status.h"
+#include "replicator/process_options.h"
 
 namespace replicant {
 
@@ -55,6 +56,8 @@ struct ReplicatorConfig {
   std::string recon_cache_path = "/var/cache/swift";
   std::string log_level = "INFO";
   std::string log_name = "object-replicator";
+  // nice_priority, ionice_class/_priority, user
+  ProcessOptions process;
   // Start-up warnings: deprecated or unused options in [object-replicator].
   std::vector<std::string> warnings;
 };

@@ -7,6 +7,7 @@ reads them (the truncated line compared with Swift's own SwiftLogFormatter)."""
 import os
 import socket
 import subprocess
+import time
 
 from cluster import SWIFT_PYTHON, Cluster
 from interop import recent_ts, ssync_request, start_server
@@ -112,3 +113,47 @@ def test_log_udp_host_and_max_line_length():
     # LOG_LOCAL0 = 16, info = 6: <134>; Swift's SysLogHandler appends a NUL.
     assert '<134>' + expected + '\x00' in lines, lines[:5]
     assert all(len(x) <= len('<134>') + 40 + 1 for x in lines), lines
+
+
+def _nice_of(pid):
+    """Nice value of every thread of pid (field 19 of /proc/PID/task/TID/stat)."""
+    out = []
+    for tid in os.listdir('/proc/%d/task' % pid):
+        with open('/proc/%d/task/%s/stat' % (pid, tid)) as f:
+            out.append(int(f.read().rsplit(')', 1)[1].split()[16]))
+    return out
+
+
+def test_nice_ionice_and_user_as_swift(tmp_path):
+    """nice_priority, ionice_class/_priority and user, as Swift's modify_priority and
+    drop_privileges apply them: every thread of the daemon inherits them."""
+    if os.geteuid() != 0:
+        import pytest
+        pytest.skip('dropping privileges needs root')
+    with Cluster(nodes=2, replicas=2, part_power=3) as c:
+        node = c.nodes[0]
+        c.set_replicator_options(nodes=[node], nice_priority='7',
+                                 ionice_class='IOPRIO_CLASS_IDLE', user='nobody',
+                                 interval='3600', concurrency='2')
+        # nobody must read the configs and rings (mkdtemp made the tree 0700).
+        subprocess.run(['chmod', '-R', 'a+rX', c.dir], check=True)
+        log = tmp_path / 'daemon.log'
+        with open(log, 'w') as out:
+            p = subprocess.Popen([REPLICANT_BIN, 'replicate', node.conf_path], stdout=out,
+                                 stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while 'Object replication complete' not in log.read_text():
+                assert p.poll() is None and time.monotonic() < deadline, log.read_text()
+                time.sleep(0.1)
+            with open('/proc/%d/status' % p.pid) as f:
+                uids = next(line for line in f if line.startswith('Uid:')).split()[1:]
+            assert set(uids) == {'65534'}, uids
+            assert set(_nice_of(p.pid)) == {7}, _nice_of(p.pid)
+            io = subprocess.run(['ionice', '-p', str(p.pid)], capture_output=True,
+                                text=True, check=True).stdout
+            assert io.strip() == 'idle', io
+            assert 'Running as user nobody' in log.read_text()
+        finally:
+            p.kill()
+            p.wait()
