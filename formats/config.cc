@@ -304,6 +304,16 @@ std::vector<std::string> ConfigFile::SectionNames() const {
   return names;
 }
 
+std::vector<std::string> ConfigFile::OwnKeys(std::string_view section) const {
+  std::vector<std::string> keys;
+  Text t;
+  if (!py::Decode(section, d_->opts.encoding, &t)) return keys;
+  if (const Data::Sect* s = d_->FindSection(t)) {
+    for (const auto& o : s->opts) keys.push_back(d_->Out(o.key));
+  }
+  return keys;
+}
+
 bool ConfigFile::HasSection(std::string_view name) const {
   Text t;
   return py::Decode(name, d_->opts.encoding, &t) && d_->FindSection(t) != nullptr;

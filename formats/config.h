@@ -97,6 +97,10 @@ class ConfigFile {
   const std::string& source() const;
   // Section names in file order, without DEFAULT.
   std::vector<std::string> SectionNames() const;
+  // The option names written in the section itself (not inherited from [DEFAULT]), in
+  // file order: what a start-up check for misspelt options should look at, since
+  // [DEFAULT] legitimately holds options meant for other daemons.
+  std::vector<std::string> OwnKeys(std::string_view section) const;
   // ConfigParser.has_section: false for "DEFAULT".
   bool HasSection(std::string_view name) const;
   // readconf(path, name): every value interpolated (any failure is an error), plus

@@ -175,6 +175,8 @@ Status HandleSsyncRequest(Exchange& ex) {
   // The session takes the device slot inside its partition lock, in Swift's order.
   sreq.replication_concurrency_per_device = cfg.replication_concurrency_per_device;
   sreq.fallocate = cfg.fallocate;
+  sreq.replication_failure_threshold = cfg.replication_failure_threshold;
+  sreq.replication_failure_ratio = cfg.replication_failure_ratio;
   if (Status st = sync::ssync::ValidateSsyncRequest(sreq); !st.ok()) {
     return Refuse(ex, BadRequest(st));
   }

@@ -1,6 +1,9 @@
 #include "receiver/server_config.h"
 
+#include <climits>
 #include <cmath>
+
+#include "formats/config_check.h"
 
 namespace replicant::receiver {
 namespace {
@@ -49,6 +52,26 @@ class Reader {
   Status err_;
 };
 
+// Every option ServerConfigFromSection and `serve` read, and Swift's daemon options
+// serve accepts without effect.
+KnownOptions ServerOptions() {
+  KnownOptions k;
+  k.used = {"bind_ip", "bind_port", "devices", "mount_check", "swift_dir",
+            "replication_concurrency", "replication_concurrency_per_device",
+            "replication_one_per_device", "replication_lock_timeout", "client_timeout",
+            "node_timeout", "network_chunk_size", "reclaim_age", "max_clients",
+            "native_extensions", "native_max_frame", "native_max_batch",
+            "native_delta_min_size", "native_batch_sync", "disable_fallocate",
+            "fallocate_reserve", "recon_cache_path", "replication_failure_threshold",
+            "replication_failure_ratio", "nice_priority", "ionice_class", "ionice_priority",
+            "user"};
+  k.used.insert(LoggingOptionNames().begin(), LoggingOptionNames().end());
+  k.not_honoured = {"daemonize", "workers", "servers_per_port", "eventlet_debug",
+                    "log_custom_handlers",
+                    "use", "disk_chunk_size", "mb_per_sync", "splice", "keep_cache_size"};
+  return k;
+}
+
 }  // namespace
 
 Result<ServerConfig> ServerConfigFromSection(const ConfigSection& s) {
@@ -85,6 +108,13 @@ Result<ServerConfig> ServerConfigFromSection(const ConfigSection& s) {
   r.Take(s.GetInt("reclaim_age", c.reclaim_age), &c.reclaim_age);
   r.Check("reclaim_age", c.reclaim_age >= 0, "must not be negative");
   r.Int("max_clients", 1, 1 << 16, &c.max_clients);
+  r.IntOr("replication_failure_threshold", 0, INT32_MAX, &c.replication_failure_threshold);
+  if (auto v = s.Get("replication_failure_ratio"); v && !v->empty()) {
+    r.Take(s.GetDouble("replication_failure_ratio", 1.0), &c.replication_failure_ratio);
+    r.Check("replication_failure_ratio",
+            std::isfinite(c.replication_failure_ratio) && c.replication_failure_ratio >= 0,
+            "must be a number not below 0");
+  }
   c.native_extensions = s.GetString("native_extensions", c.native_extensions);
   int max_frame = static_cast<int>(c.native_max_frame);
   r.Int("native_max_frame", 4096, 1 << 30, &max_frame);
@@ -123,7 +153,9 @@ Result<ServerConfig> LoadServerConfig(const std::string& path) {
   if (!file.ok()) return file.status();
   auto sec = file->Section(kServerSection);
   if (!sec.ok()) return sec.status();
-  return ServerConfigFromSection(*sec);
+  auto cfg = ServerConfigFromSection(*sec);
+  if (cfg.ok()) cfg->warnings = UnusedOptionWarnings(*file, kServerSection, ServerOptions());
+  return cfg;
 }
 
 }  // namespace replicant::receiver

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "formats/config.h"
 #include "formats/status.h"
@@ -45,8 +46,14 @@ struct ServerConfig {
   // Swift's fallocate_reserve ("1%" default: bytes, or percent with '%') and
   // disable_fallocate, as the object server reads them.
   hashes::FallocateConfig fallocate{true, 1, true};
+  // SSYNC: a session stops once this many objects failed and failures outnumber
+  // successes by more than the ratio ([object-server] options in Swift, "or 100"/"or 1.0").
+  int replication_failure_threshold = 100;
+  double replication_failure_ratio = 1.0;
   std::string log_name = "replicant-server";
   std::string log_level = "INFO";
+  // Start-up warnings (options in [replicant-server] that serve does not use).
+  std::vector<std::string> warnings;
 };
 
 inline constexpr const char* kServerSection = "replicant-server";

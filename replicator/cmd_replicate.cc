@@ -18,6 +18,7 @@
 #include "replicator/cli_args.h"
 #include "replicator/commands.h"
 #include "replicator/log_setup.h"
+#include "replicator/process_options.h"
 #include "replicator/replicator.h"
 #include "replicator/replicator_ops.h"
 
@@ -42,19 +43,24 @@ struct Loaded {
   std::unique_ptr<ReplicatorOps> ops;
 };
 
+// Everything a config needs to run: swift.conf, the backend, the rings, the ops hooks.
+Result<Loaded> Build(const ReplicatorConfig& cfg) {
+  auto swift = LoadSwiftConf(cfg.swift_dir);
+  if (!swift.ok()) return swift.status();
+  auto backend = MakeSyncBackend(cfg);
+  if (!backend.ok()) return backend.status();
+  auto r = std::make_unique<Replicator>(cfg, *swift, *backend);
+  if (auto st = r->LoadRings(); !st.ok()) return st;
+  auto ops = ReplicatorOps::Create(cfg);
+  if (!ops.ok()) return ops.status();
+  r->SetObserver((*ops)->observer());
+  return Loaded{cfg, std::move(r), std::move(*ops)};
+}
+
 Result<Loaded> Load(const std::string& conf_path) {
   auto cfg = LoadReplicatorConfig(conf_path);
   if (!cfg.ok()) return cfg.status();
-  auto swift = LoadSwiftConf(cfg->swift_dir);
-  if (!swift.ok()) return swift.status();
-  auto backend = MakeSyncBackend(*cfg);
-  if (!backend.ok()) return backend.status();
-  auto r = std::make_unique<Replicator>(*cfg, *swift, *backend);
-  if (auto st = r->LoadRings(); !st.ok()) return st;
-  auto ops = ReplicatorOps::Create(*cfg);
-  if (!ops.ok()) return ops.status();
-  r->SetObserver((*ops)->observer());
-  return Loaded{*cfg, std::move(r), std::move(*ops)};
+  return Build(*cfg);
 }
 
 Status SetupReplicatorLogging(const ReplicatorConfig& cfg, bool console) {
@@ -62,7 +68,9 @@ Status SetupReplicatorLogging(const ReplicatorConfig& cfg, bool console) {
   if (!file.ok()) return file.status();
   auto sec = file->Section("object-replicator");
   if (!sec.ok()) return sec.status();
-  return SetupLogging(LogOptionsFromSection(*sec, cfg.log_name), {.debug = false, .console = console});
+  auto opts = LogOptionsFromSection(*sec, cfg.log_name);
+  if (!opts.ok()) return opts.status();
+  return SetupLogging(*opts, {.debug = false, .console = console});
 }
 
 }  // namespace
@@ -121,13 +129,25 @@ int RunReplicate(int argc, char** argv) {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGHUP);
   if (!once) pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  auto loaded = Load(conf_path);
-  if (!loaded.ok()) {
-    std::cerr << "replicant replicate: " << loaded.status().message() << "\n";
+  auto cfg = LoadReplicatorConfig(conf_path);
+  if (!cfg.ok()) {
+    std::cerr << "replicant replicate: " << cfg.status().message() << "\n";
     return 1;
   }
-  if (auto st = SetupReplicatorLogging(loaded->cfg, verbose); !st.ok()) {
+  if (auto st = SetupReplicatorLogging(*cfg, verbose); !st.ok()) {
     std::cerr << "replicant replicate: " << st.message() << "\n";
+    return 1;
+  }
+  for (const auto& w : cfg->warnings) spdlog::warn("{}", w);
+  // Before any thread starts (they inherit the priorities), as Swift before its run.
+  ModifyPriority(cfg->process);
+  if (auto st = DropPrivileges(cfg->process); !st.ok()) {
+    spdlog::error("{}", st.message());
+    return 1;
+  }
+  auto loaded = Build(*cfg);
+  if (!loaded.ok()) {
+    std::cerr << "replicant replicate: " << loaded.status().message() << "\n";
     return 1;
   }
 
@@ -231,6 +251,7 @@ int RunReplicate(int argc, char** argv) {
         current = loaded->replicator.get();
         current_ops = loaded->ops.get();
         spdlog::info("Configuration reloaded from {}", conf_path);
+        for (const auto& w : loaded->cfg.warnings) spdlog::warn("{}", w);
       }
     }
   }

@@ -17,6 +17,7 @@
 #include "replicator/cli_args.h"
 #include "replicator/commands.h"
 #include "replicator/log_setup.h"
+#include "replicator/process_options.h"
 #include "replicator/progress.h"
 #include "replicator/sd_notify.h"
 #include "replicator/serve_ops.h"
@@ -45,7 +46,9 @@ Status SetupServeLogging(const std::string& conf_path, const std::string& defaul
   if (!file.ok()) return file.status();
   auto sec = file->Section(receiver::kServerSection, default_name);
   if (!sec.ok()) return sec.status();
-  return SetupLogging(LogOptionsFromSection(*sec, default_name), {.debug = verbose, .console = false});
+  auto opts = LogOptionsFromSection(*sec, default_name);
+  if (!opts.ok()) return opts.status();
+  return SetupLogging(*opts, {.debug = verbose, .console = false});
 }
 
 }  // namespace
@@ -76,6 +79,14 @@ int RunServe(int argc, char** argv) {
     std::cerr << "replicant serve: " << st.message() << "\n";
     return 1;
   }
+  for (const auto& w : cfg->warnings) spdlog::warn("{}", w);
+  ProcessOptions process;
+  if (auto file = ConfigFile::Load(conf_path); file.ok()) {
+    if (auto sec = file->Section(receiver::kServerSection); sec.ok()) {
+      process = ProcessOptionsFromSection(*sec);
+    }
+  }
+  ModifyPriority(process);  // before the server's threads, which inherit it
 
   // Signals are taken by one thread with sigwait; every other thread blocks them.
   sigset_t set;
@@ -93,6 +104,11 @@ int RunServe(int argc, char** argv) {
   receiver::SyncDevicesAtStart(cfg->devices);
   if (auto st = server.Listen(); !st.ok()) {
     std::cerr << "replicant serve: " << st.message() << "\n";
+    return 1;
+  }
+  // As Swift's servers: bind first (a port below 1024 needs root), then drop.
+  if (auto st = DropPrivileges(process); !st.ok()) {
+    spdlog::error("{}", st.message());
     return 1;
   }
   spdlog::info("replicant serve listening on {}:{} (devices {}, mount_check {}, "

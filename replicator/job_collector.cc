@@ -116,6 +116,9 @@ std::vector<PartitionJob> CollectJobs(const std::vector<PolicyRing>& rings,
       const Device& local = *dev_opt;
       if (opts.override_devices && !opts.override_devices->count(local.device)) continue;
       found_local = true;
+      // Every local device gets its per-disk recon entry, with or without jobs (Swift's
+      // stats_for_dev); one that leaves the ring loses it (ReconUpdate).
+      stats.Update(local.device, [](ReplicationStats&) {});
       auto dev_path = CheckDrive(opts.devices_dir, local.device, opts.mount_check);
       if (!dev_path.ok()) {
         stats.Update(local.device, [&](ReplicationStats& s) { s.AddFailures(AllDevs(*pr.ring)); });

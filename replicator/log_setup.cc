@@ -1,5 +1,6 @@
 #include "replicator/log_setup.h"
 
+#include <netdb.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -16,39 +17,28 @@
 namespace replicant {
 namespace {
 
-// Sends each line to a unix datagram socket (syslogd's /dev/log or any listener).
-class SyslogSocketSink : public spdlog::sinks::base_sink<std::mutex> {
+// Sends each line as one datagram to syslog: a unix socket (syslogd's /dev/log or any
+// listener) or, with a UDP host, a remote syslogd (Swift's log_udp_host).
+class SyslogSink : public spdlog::sinks::base_sink<std::mutex> {
  public:
-  SyslogSocketSink(std::string address, int facility, std::string ident)
-      : address_(std::move(address)), facility_(facility), ident_(std::move(ident)) {}
-  ~SyslogSocketSink() override {
+  SyslogSink(const LogOptions& o, int facility) : o_(o), facility_(facility) {}
+  ~SyslogSink() override {
     if (fd_ >= 0) close(fd_);
   }
 
   Status Connect() {
     if (fd_ >= 0) close(fd_);
-    fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd_ < 0) return Status::FromErrno("syslog socket", errno);
-    sockaddr_un sa{};
-    sa.sun_family = AF_UNIX;
-    if (address_.size() >= sizeof(sa.sun_path)) {
-      return Status::InvalidArgument("log_address " + address_ + ": path too long");
-    }
-    std::memcpy(sa.sun_path, address_.c_str(), address_.size() + 1);
-    if (connect(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
-      int e = errno;
-      close(fd_);
-      fd_ = -1;
-      return Status::FromErrno("log_address " + address_, e);
-    }
-    return Status::OK();
+    fd_ = -1;
+    return o_.udp_host.empty() ? ConnectUnix() : ConnectUdp();
   }
 
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
+    std::string text = TruncateLogLine(
+        fmt::format("{}: {}", o_.name, std::string_view(msg.payload.data(), msg.payload.size())),
+        o_.max_line_length);
     // Python's SysLogHandler appends a NUL (append_nul), and so does Swift's logger.
-    std::string line = fmt::format("<{}>{}: {}", facility_ * 8 + Severity(msg.level), ident_,
-                                   std::string_view(msg.payload.data(), msg.payload.size()));
+    std::string line = fmt::format("<{}>{}", facility_ * 8 + Severity(msg.level), text);
     line.push_back('\0');
     // Reconnect once: syslogd may have been restarted since the last line.
     if (fd_ < 0 || send(fd_, line.data(), line.size(), MSG_NOSIGNAL) < 0) {
@@ -58,6 +48,48 @@ class SyslogSocketSink : public spdlog::sinks::base_sink<std::mutex> {
   void flush_() override {}
 
  private:
+  Status ConnectUnix() {
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    if (o_.address.size() >= sizeof(sa.sun_path)) {
+      return Status::InvalidArgument("log_address " + o_.address + ": path too long");
+    }
+    std::memcpy(sa.sun_path, o_.address.c_str(), o_.address.size() + 1);
+    fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd_ < 0) return Status::FromErrno("syslog socket", errno);
+    if (connect(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
+      int e = errno;
+      close(fd_);
+      fd_ = -1;
+      return Status::FromErrno("log_address " + o_.address, e);
+    }
+    return Status::OK();
+  }
+  Status ConnectUdp() {
+    addrinfo hints{};
+    hints.ai_socktype = SOCK_DGRAM;
+    addrinfo* res = nullptr;
+    std::string where = fmt::format("log_udp_host {} port {}", o_.udp_host, o_.udp_port);
+    if (int rc = getaddrinfo(o_.udp_host.c_str(), std::to_string(o_.udp_port).c_str(), &hints,
+                             &res);
+        rc != 0) {
+      return Status::InvalidArgument(where + ": " + gai_strerror(rc));
+    }
+    Status st = Status::IOError(where + ": no address");
+    for (addrinfo* a = res; a; a = a->ai_next) {
+      int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+      if (fd < 0) continue;
+      if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
+        fd_ = fd;
+        st = Status::OK();
+        break;
+      }
+      st = Status::FromErrno(where, errno);
+      close(fd);
+    }
+    freeaddrinfo(res);
+    return st;
+  }
   static int Severity(spdlog::level::level_enum l) {
     switch (l) {
       case spdlog::level::critical: return 2;
@@ -67,22 +99,54 @@ class SyslogSocketSink : public spdlog::sinks::base_sink<std::mutex> {
       default: return 7;
     }
   }
-  std::string address_;
+  LogOptions o_;
   int facility_;
-  std::string ident_;
   int fd_ = -1;
+};
+
+// stderr, each message truncated as Swift's formatter would.
+class ConsoleSink : public spdlog::sinks::stderr_sink_mt {
+ public:
+  explicit ConsoleSink(size_t max_line_length) : max_(max_line_length) {}
+  void log(const spdlog::details::log_msg& msg) override {
+    if (max_ == 0 || msg.payload.size() <= max_) return spdlog::sinks::stderr_sink_mt::log(msg);
+    std::string text = TruncateLogLine(std::string(msg.payload.data(), msg.payload.size()), max_);
+    spdlog::details::log_msg cut(msg.time, msg.source, msg.logger_name, msg.level, text);
+    spdlog::sinks::stderr_sink_mt::log(cut);
+  }
+
+ private:
+  size_t max_;
 };
 
 }  // namespace
 
-LogOptions LogOptionsFromSection(const ConfigSection& s, const std::string& default_name) {
+std::string TruncateLogLine(std::string line, size_t max_line_length) {
+  if (max_line_length == 0 || line.size() <= max_line_length) return line;
+  if (max_line_length < 7) return line.substr(0, max_line_length);
+  size_t half = (max_line_length - 5) / 2;
+  return line.substr(0, half) + " ... " + line.substr(line.size() - half);
+}
+
+Result<LogOptions> LogOptionsFromSection(const ConfigSection& s, const std::string& default_name) {
   LogOptions o;
+  o.udp_host = s.GetString("log_udp_host", "");
+  auto port = s.GetInt("log_udp_port", o.udp_port);
+  if (!port.ok()) return port.status();
+  if (*port < 1 || *port > 65535) {
+    return Status::InvalidArgument(s.source() + ": [" + s.name() + "] log_udp_port: " +
+                                   std::to_string(*port) + " is not a port");
+  }
+  o.udp_port = static_cast<int>(*port);
+  auto max_len = s.GetInt("log_max_line_length", 0);
+  if (!max_len.ok()) return max_len.status();
+  o.max_line_length = *max_len > 0 ? static_cast<size_t>(*max_len) : 0;
   o.name = s.GetString("log_name", default_name);
   if (o.name.empty()) o.name = default_name;
   o.level = s.GetString("log_level", o.level);
   o.facility = s.GetString("log_facility", o.facility);
   o.address = s.GetString("log_address", o.address);
-  o.to_syslog = ConfigTrueValue(s.GetString("log_to_syslog", "false"));
+  o.to_syslog = ConfigTrueValue(s.GetString("log_to_syslog", "false")) || !o.udp_host.empty();
   return o;
 }
 
@@ -112,12 +176,12 @@ int SyslogFacility(const std::string& name) {
 Status SetupLogging(const LogOptions& o, LogOverrides overrides) {
   std::vector<spdlog::sink_ptr> sinks;
   if (o.to_syslog) {
-    auto sink = std::make_shared<SyslogSocketSink>(o.address, SyslogFacility(o.facility), o.name);
+    auto sink = std::make_shared<SyslogSink>(o, SyslogFacility(o.facility));
     if (Status st = sink->Connect(); !st.ok()) return st;
     sinks.push_back(sink);
   }
   if (!o.to_syslog || overrides.console) {
-    auto console = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+    auto console = std::make_shared<ConsoleSink>(o.max_line_length);
     console->set_pattern("%Y-%m-%dT%H:%M:%S.%e %n %l: %v");
     sinks.push_back(console);
   }

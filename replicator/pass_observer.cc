@@ -30,6 +30,10 @@ void ObserverList::JobStarted(const PartitionJob& job) {
 void ObserverList::JobFinished(const PartitionJob& job, double seconds) {
   for (auto* o : list_) o->JobFinished(job, seconds);
 }
+void ObserverList::PartitionLockFailed(const PartitionJob& job) {
+  for (auto* o : list_) o->PartitionLockFailed(job);
+}
+
 void ObserverList::StatsChanged(const std::string& device, const ReplicationStats& before,
                                 const ReplicationStats& after) {
   for (auto* o : list_) o->StatsChanged(device, before, after);

@@ -20,6 +20,9 @@ class PassObserver {
   virtual void JobStarted(const PartitionJob& job) {}
   // The job is over (also when its drive was gone); `seconds` it took.
   virtual void JobFinished(const PartitionJob& job, double seconds) {}
+  // The job's partition was locked by someone else (an incoming SSYNC or REPCONN); the
+  // job is skipped for this pass.
+  virtual void PartitionLockFailed(const PartitionJob& job) {}
   // One update of `device`'s counters (under the StatsBook's lock: be quick).
   virtual void StatsChanged(const std::string& device, const ReplicationStats& before,
                             const ReplicationStats& after) {}
@@ -46,6 +49,7 @@ class ObserverList : public PassObserver {
   void PassStarted(const std::vector<PartitionJob>& jobs) override;
   void JobStarted(const PartitionJob& job) override;
   void JobFinished(const PartitionJob& job, double seconds) override;
+  void PartitionLockFailed(const PartitionJob& job) override;
   void StatsChanged(const std::string& device, const ReplicationStats& before,
                     const ReplicationStats& after) override;
 

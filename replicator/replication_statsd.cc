@@ -16,6 +16,10 @@ void ReplicationStatsd::JobFinished(const PartitionJob& job, double seconds) {
   c_.Timing(std::string("partition.") + Kind(job) + ".timing", seconds * 1000.0);
 }
 
+void ReplicationStatsd::PartitionLockFailed(const PartitionJob& job) {
+  c_.Increment("partition.lock-failure.count");
+}
+
 void ReplicationStatsd::StatsChanged(const std::string& device, const ReplicationStats& before,
                                      const ReplicationStats& after) {
   // Each StatsBook update adds one get_hashes' or one sync's count, as Swift's

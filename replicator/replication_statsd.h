@@ -16,6 +16,7 @@ class ReplicationStatsd : public PassObserver {
   explicit ReplicationStatsd(StatsdClient& client) : c_(client) {}
   void JobStarted(const PartitionJob& job) override;
   void JobFinished(const PartitionJob& job, double seconds) override;
+  void PartitionLockFailed(const PartitionJob& job) override;
   void StatsChanged(const std::string& device, const ReplicationStats& before,
                     const ReplicationStats& after) override;
 

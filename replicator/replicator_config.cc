@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "formats/config.h"
+#include "formats/config_check.h"
 
 namespace replicant {
 namespace {
@@ -17,6 +18,36 @@ bool Take(Result<T> r, T* out, Status* err) {
   }
   *out = *r;
   return true;
+}
+
+// Swift's run_pause deprecation lines, then one line per unused option.
+std::vector<std::string> ReplicatorConfigWarnings(const ConfigFile& file, const ConfigSection& s) {
+  std::vector<std::string> out;
+  if (s.Has("run_pause")) {
+    out.push_back(s.Has("interval")
+                      ? "Option object-replicator/run_pause is deprecated and "
+                        "object-replicator/interval is already configured. You can safely "
+                        "remove run_pause; it is now ignored and will be removed in a future "
+                        "version."
+                      : "Option object-replicator/run_pause is deprecated and will be removed "
+                        "in a future version. Update your configuration to use option "
+                        "object-replicator/interval.");
+  }
+  KnownOptions k;
+  k.used = {"devices", "mount_check", "swift_dir", "ring_ip", "bind_ip", "bind_port",
+            "servers_per_port", "concurrency", "replicate_window", "pipeline_depth",
+            "stats_interval", "ring_check_interval", "run_pause", "interval", "reclaim_age",
+            "stop_timeout", "sync_method", "rsync_timeout", "rsync_io_timeout", "rsync_bwlimit",
+            "rsync_compress", "rsync_module", "log_rsync_transfers", "rsync_tcp_nodelay",
+            "rsync_error_log_line_length", "http_timeout", "conn_timeout", "node_timeout",
+            "network_chunk_size", "native_extensions", "native_max_frame",
+            "native_batch_files", "native_batch_bytes", "handoffs_first", "handoff_delete",
+            "recon_cache_path", "nice_priority", "ionice_class", "ionice_priority", "user"};
+  k.used.insert(LoggingOptionNames().begin(), LoggingOptionNames().end());
+  k.not_honoured = {"replicator_workers", "lockup_timeout", "daemonize", "eventlet_debug",
+                    "log_custom_handlers", "disable_fallocate", "fallocate_reserve"};
+  for (auto& w : UnusedOptionWarnings(file, "object-replicator", k)) out.push_back(std::move(w));
+  return out;
 }
 
 }  // namespace
@@ -96,6 +127,8 @@ Result<ReplicatorConfig> LoadReplicatorConfig(const std::string& path) {
   c.log_level = s.GetString("log_level", c.log_level);
   c.log_name = s.GetString("log_name", c.log_name);
   if (!err.ok()) return err;
+  c.warnings = ReplicatorConfigWarnings(*file, s);
+  c.process = ProcessOptionsFromSection(s);
   if (c.sync_method != "rsync" && c.sync_method != "ssync" && c.sync_method != "native") {
     return Status::InvalidArgument(path + ": [object-replicator] sync_method: unknown method '" +
                                    c.sync_method + "' (expected rsync, ssync or native)");

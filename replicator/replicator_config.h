@@ -7,8 +7,10 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "formats/status.h"
+#include "replicator/process_options.h"
 
 namespace replicant {
 
@@ -54,6 +56,10 @@ struct ReplicatorConfig {
   std::string recon_cache_path = "/var/cache/swift";
   std::string log_level = "INFO";
   std::string log_name = "object-replicator";
+  // nice_priority, ionice_class/_priority, user
+  ProcessOptions process;
+  // Start-up warnings: deprecated or unused options in [object-replicator].
+  std::vector<std::string> warnings;
 };
 
 // Reads [DEFAULT] + [object-replicator] of a Swift config file. Errors name the

@@ -45,7 +45,8 @@ void ReplicatorOps::PassFinished(const PassSummary& s, bool publish_recon) {
   double end = std::chrono::duration<double>(
                    std::chrono::system_clock::now().time_since_epoch()).count();
   if (publish_recon) {
-    auto st = DumpReconCache(ReconUpdate(s, end), cfg_.recon_cache_path + "/object.recon");
+    std::string path = cfg_.recon_cache_path + "/object.recon";
+    auto st = DumpReconCache(ReconUpdate(s, end, LoadReconCache(path)), path);
     if (!st.ok()) spdlog::error("Exception dumping recon cache: {}", st.message());
   }
   progress_.PassFinished(s);

@@ -65,6 +65,26 @@ std::map<std::string, ReplicationStats> StatsBook::PerDevice() const {
   return per_device_;
 }
 
+namespace {
+
+// The first line of a recon file as a JSON object ({} when it is not one).
+nlohmann::json ParseRecon(const std::string& text) {
+  std::string first_line = text.substr(0, text.find('\n'));
+  if (!first_line.empty()) {
+    auto parsed = nlohmann::json::parse(first_line, nullptr, false);
+    if (!parsed.is_discarded() && parsed.is_object()) return parsed;
+  }
+  return nlohmann::json::object();
+}
+
+}  // namespace
+
+nlohmann::json LoadReconCache(const std::string& cache_file) {
+  std::ifstream in(cache_file);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return ParseRecon(text);
+}
+
 Status DumpReconCache(const nlohmann::json& update, const std::string& cache_file) {
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(cache_file).parent_path(), ec);
@@ -88,12 +108,7 @@ Status DumpReconCache(const nlohmann::json& update, const std::string& cache_fil
   char buf[65536];
   ssize_t n;
   while ((n = read(fd, buf, sizeof buf)) > 0) existing.append(buf, static_cast<size_t>(n));
-  nlohmann::json entry = nlohmann::json::object();
-  std::string first_line = existing.substr(0, existing.find('\n'));
-  if (!first_line.empty()) {
-    auto parsed = nlohmann::json::parse(first_line, nullptr, false);
-    if (!parsed.is_discarded() && parsed.is_object()) entry = std::move(parsed);
-  }
+  nlohmann::json entry = ParseRecon(existing);
   for (const auto& [key, value] : update.items()) {
     if (value.is_object()) {
       if (value.empty()) { entry.erase(key); continue; }

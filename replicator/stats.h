@@ -67,5 +67,7 @@ class StatsBook {
 // (nested dicts merged one level, an empty dict deletes the key) under an flock on
 // the file, written through a temp file and rename.
 Status DumpReconCache(const nlohmann::json& update, const std::string& cache_file);
+// Swift's load_recon_cache: the file's JSON object, or {} when it is missing or unreadable.
+nlohmann::json LoadReconCache(const std::string& cache_file);
 
 }  // namespace replicant

@@ -349,3 +349,35 @@ def test_log_rsync_transfers(cluster):
     finally:
         c.set_replicator_options(nodes=[node0], log_rsync_transfers=None, log_level=None)
     assert seen['false'] == [] and seen['true'], seen
+
+
+def test_statsd_lock_failure_count(cluster):
+    """A handoff partition locked by someone else (an incoming SSYNC holds the same lock)
+    is skipped and counted as Swift's object-replicator.partition.lock-failure.count."""
+    import fcntl
+    c = cluster
+    node0 = c.nodes[0]
+    name = next(n for n in ('locked-%d' % i for i in range(1000))
+                if not c.is_primary(node0, ACCOUNT, CONTAINER, n))
+    c.write_object_on(node0, ACCOUNT, CONTAINER, name, b'held')
+    part = c.partition(ACCOUNT, CONTAINER, name)
+    part_dir = next(os.path.join(node0.devices_dir, d, 'objects', str(part))
+                    for d in node0.devices
+                    if os.path.isdir(os.path.join(node0.devices_dir, d, 'objects', str(part))))
+    listener = UdpListener()
+    lock = open(os.path.join(part_dir, '.lock-replication'), 'a')
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        c.set_replicator_options(nodes=[node0], log_statsd_host='127.0.0.1',
+                                 log_statsd_port=listener.port)
+        replicate_once(node0, '-p', str(part))
+        time.sleep(0.5)
+    finally:
+        lock.close()
+        listener.close()
+        c.set_replicator_options(nodes=[node0], log_statsd_host=None, log_statsd_port=None)
+    grams = [d.decode() for d in listener.datagrams]
+    assert 'object-replicator.partition.lock-failure.count:1|c' in grams, grams
+    assert os.path.isdir(part_dir)  # kept for the next pass
+    replicate_once(node0, '-p', str(part))
+    assert not os.path.isdir(part_dir)

@@ -55,13 +55,32 @@ TEST_CASE("ReconUpdate has Swift's keys and per-disk entries", "[ops]") {
   s.per_device["sdb1"].attempted = 3;
   s.per_device["sdc1"].attempted = 4;
   s.total.attempted = 7;
-  auto u = ReconUpdate(s, 5000.0);
+  auto u = ReconUpdate(s, 5000.0, nlohmann::json());
   CHECK(u["replication_time"].get<double>() == Approx(2.0));
   CHECK(u["object_replication_last"].get<double>() == 5000.0);
   CHECK(u["replication_stats"]["attempted"] == 7);
   CHECK(u["object_replication_per_disk"]["sdc1"]["replication_stats"]["attempted"] == 4);
   CHECK(u["object_replication_per_disk"]["sdb1"]["object_replication_time"].get<double>() ==
         Approx(2.0));
+}
+
+TEST_CASE("ReconUpdate removes the per-disk entries of devices no longer local", "[ops]") {
+  auto dir = std::filesystem::temp_directory_path() / ("replicant-recon-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  std::string path = (dir / "object.recon").string();
+  PassSummary s;
+  s.seconds = 60;
+  s.per_device["sdb1"].attempted = 1;
+  s.per_device["gone"].attempted = 2;
+  REQUIRE(DumpReconCache(ReconUpdate(s, 1000.0, LoadReconCache(path)), path).ok());
+  CHECK(LoadReconCache(path)["object_replication_per_disk"].contains("gone"));
+  s.per_device.erase("gone");  // the device left the ring
+  REQUIRE(DumpReconCache(ReconUpdate(s, 2000.0, LoadReconCache(path)), path).ok());
+  auto recon = LoadReconCache(path);
+  CHECK_FALSE(recon["object_replication_per_disk"].contains("gone"));
+  CHECK(recon["object_replication_per_disk"]["sdb1"]["replication_last"].get<double>() == 2000.0);
+  CHECK(LoadReconCache((dir / "missing").string()) == nlohmann::json::object());
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("ProgressTracker counts jobs per device and policy and writes the file", "[ops]") {
