@@ -417,10 +417,10 @@ EMPTY_HASHES = pickle.dumps({}, protocol=2)  # every suffix differs
 
 class FakePeer:
     """Answers REPLICATE with `replicate` (raw response bytes) and REPCONN / SSYNC with
-    `sync(conn)`; counts the PUT subrequests it was sent."""
+    `sync(conn)`; counts the sync sessions it was asked for."""
 
     def __init__(self, port, sync, replicate=None):
-        self.sync, self.puts = sync, 0
+        self.sync, self.syncs = sync, 0
         self.replicate = replicate or (b'HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s' % (
             len(EMPTY_HASHES), EMPTY_HASHES))
         self.listener = socket.socket()
@@ -452,6 +452,7 @@ class FakePeer:
                 if head.startswith(b'REPLICATE'):
                     s.sendall(self.replicate)
                     continue
+                self.syncs += 1
                 self.sync(conn)
                 while s.recv(1 << 16):  # until the replicator lets go
                     pass
@@ -503,6 +504,8 @@ def _replicator_case(replicator, what, sync_method, nbytes, mem_bound, sync=_ref
     with FakePeer(peer.replication_port, sync, replicate) as fake:
         cpu, rss, log = _run_replicate(src)
     growth = rss - base_rss
+    # REPLICATE answers aside, the hostile answer must have been read.
+    assert replicate or fake.syncs, log[-2000:]
     print('replicator, %s: %d bytes, %.2f s CPU (bound %.2f), peak RSS +%.1f MiB (bound %.1f)'
           % (what, nbytes, cpu, 1 + cpu_bound(nbytes), growth / MiB, mem_bound / MiB))
     assert cpu <= 1 + cpu_bound(nbytes), (what, cpu)  # 1 s: the pass itself
