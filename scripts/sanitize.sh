@@ -34,7 +34,8 @@ echo "sanitize: $MODE build took $((SECONDS - start)) s"
 
 rm -rf "$REPORTS" && mkdir -p "$REPORTS"
 supp=$SRC/tests/sanitizers
-export ASAN_OPTIONS="log_path=$REPORTS/asan:halt_on_error=1:detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=0"
+# verify_asan_link_order=0: test_handoff_safety LD_PRELOADs its fault-injection shim.
+export ASAN_OPTIONS="log_path=$REPORTS/asan:halt_on_error=1:detect_leaks=1:abort_on_error=0:verify_asan_link_order=0"
 export LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="log_path=$REPORTS/ubsan:halt_on_error=1:print_stacktrace=1"
 export TSAN_OPTIONS="log_path=$REPORTS/tsan:halt_on_error=1:second_deadlock_stack=1"
