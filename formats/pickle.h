@@ -6,12 +6,13 @@
 // A Python 2 str loads as a str holding its raw bytes. Dumps() writes protocol 2 byte
 // for byte as CPython 3's pickle.dumps(v, 2) does for the same value.
 // Malformed or truncated input yields a Corruption status naming the opcode and offset,
-// never a crash; allocation is bounded by the input size, nesting by 1000 levels, and
-// recursive (self-containing) pickles are rejected. The CPU work of one load is bounded
-// too: hashing and comparing dict keys (the only work that is not linear in the input)
-// may cost at most kLoadWorkPerByte units per input byte (kMinLoadWork at least; a unit
-// is one value visited or 64 bytes of a string), and a key's hash is computed once per
-// shared payload, so a memo-shared value is never walked again. All functions are pure.
+// never a crash; allocation is bounded by the input size and by kMaxLoadValues values,
+// nesting by 1000 levels, and recursive (self-containing) pickles are rejected. The CPU
+// work of one load is bounded too: hashing and comparing dict keys (the only work that is
+// not linear in the input) may cost at most kLoadWorkPerByte units per input byte
+// (kMinLoadWork at least; a unit is one value visited or 64 bytes of a string), and a
+// key's hash is computed once per shared payload, so a memo-shared value is never walked
+// again. All functions are pure.
 //
 // Value is a value type whose payloads are shared copy-on-write: copies are cheap, and
 // a memo reference in a pickle stays one shared payload (Dumps() writes it back as a
@@ -34,6 +35,10 @@ namespace replicant::pickle {
 
 inline constexpr uint64_t kLoadWorkPerByte = 16;
 inline constexpr uint64_t kMinLoadWork = uint64_t{1} << 20;
+// The values one load may make (each costs ~250 bytes while loading, so 1 byte of `N`
+// opcodes once cost 250): 4x the largest pickle Swift writes, a hashes.pkl or REPLICATE
+// answer of all 4096 suffixes (8193 values).
+inline constexpr uint64_t kMaxLoadValues = uint64_t{1} << 15;
 
 class Value;
 using List = std::vector<Value>;

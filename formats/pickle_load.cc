@@ -93,6 +93,7 @@ class Loader {
   std::vector<Item> stack_;
   std::vector<size_t> marks_;
   std::unordered_map<uint64_t, Item> memo_;
+  uint64_t values_ = 0;  // pushed so far: every value held, in the stack or a container
   // Containers and dict keys: shapes, and hashing and comparing under the work budget.
   Payloads payloads_;
 };
@@ -520,7 +521,12 @@ Result<Value> Loader::Run() {
     op_pos_ = pos_;
     op_ = static_cast<uint8_t>(data_[pos_++]);
     bool stop = false;
+    size_t before = stack_.size();
     if (Status s = Step(op_, &stop); !s.ok()) return s;
+    // An opcode pushes at most one value: what the stack grew by counts every value made.
+    if (stack_.size() > before && (values_ += stack_.size() - before) > kMaxLoadValues) {
+      return Error("more than " + std::to_string(kMaxLoadValues) + " values");
+    }
     if (stop) {
       if (!marks_.empty()) return Error("MARK left open");
       if (stack_.size() != 1) return Error("stack holds " + std::to_string(stack_.size()) + " items");

@@ -72,6 +72,7 @@ Status SsyncSender::MissingCheck(ByteStream& request, ByteStream& response) {
   if (Status s = request.Flush(); !s.ok()) return s.WithContext("missing_check end");
 
   if (Status s = ExpectLine(response, kMissingCheckStart); !s.ok()) return s;
+  std::map<std::string, size_t> wanted_at;  // hash -> its place in send_
   for (;;) {
     auto line = ReadResponseLine(response, opts_.network_chunk_size);
     if (!line.ok()) return line.status().WithContext("missing_check line wait");
@@ -87,6 +88,13 @@ Status SsyncSender::MissingCheck(ByteStream& request, ByteStream& response) {
       continue;
     }
     Wanted w = DecodeWanted(sp == std::string_view::npos ? std::string_view() : l.substr(sp));
+    // Swift's send_map is a dict: a hash asked for again replaces its want in place, so
+    // a receiver repeating a line neither gets the object twice nor grows our memory.
+    auto [at, fresh] = wanted_at.try_emplace(hash, send_.size());
+    if (!fresh) {
+      send_[at->second].second = Want{w.data, w.meta};
+      continue;
+    }
     send_.emplace_back(std::move(hash), Want{w.data, w.meta});
   }
   stats_.wanted = send_.size();

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <string>
 #include <string_view>
@@ -465,6 +466,34 @@ TEST_CASE("Loads bounds nesting depth and memo expansion", "[pickle]") {
   REQUIRE(v.ok());
   CHECK(v->Repr() == "[[['z', 'z'], ['z', 'z']], [['z', 'z'], ['z', 'z']]]");
   CHECK(Dumps(*v).size() < 40);
+}
+
+TEST_CASE("Loads bounds the values one pickle makes", "[pickle]") {
+  // Each `N` is one value of ~250 bytes while loading: a 1 MiB pickle once took 250 MB.
+  // In APPENDS batches of 1000, as pickle writes a long list, so the stack stays short.
+  auto nones = [](uint64_t n) {
+    std::string p = "\x80\x02]";
+    for (uint64_t i = 0; i < n; i += 1000) {
+      p += "(" + std::string(std::min<uint64_t>(1000, n - i), 'N') + "e";
+    }
+    return p + ".";
+  };
+  uint64_t max = replicant::pickle::kMaxLoadValues;
+  auto v = Loads(nones(max - 1));  // and the list itself
+  REQUIRE(v.ok());
+  CHECK(v->items().size() == max - 1);
+  CHECK(LoadError(nones(max)).find("more than 32768 values") != std::string::npos);
+  std::string flood = "\x80\x02(" + std::string(1 << 20, 'N') + "l.";
+  CHECK(LoadError(flood).find("values") != std::string::npos);
+  // The largest pickle Swift writes: a hashes.pkl of every suffix, and then some.
+  Dict d;
+  for (int i = 0; i < 4096; ++i) {
+    char suffix[4];
+    snprintf(suffix, sizeof(suffix), "%03x", i);
+    d.emplace_back(Value::Str(suffix), Value::Str(std::string(32, 'a')));
+  }
+  d.emplace_back(Value::Str("valid"), Value::Bool(true));
+  CHECK(Loads(Dumps(Value::MakeDict(d))).ok());
 }
 
 TEST_CASE("Loads handles protocol 0/1 details", "[pickle]") {
