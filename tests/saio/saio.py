@@ -26,6 +26,7 @@ Everything runs inside the namespaces probe.py makes (mount, net, pid): /etc/swi
 fixed ports live on a private loopback. Not thread-safe; one Saio per namespace.
 """
 import glob
+import hashlib
 import os
 import re
 import shutil
@@ -229,11 +230,24 @@ class Saio:
             script = f.read()
         if uses_replication_net(self.variant):
             script = '\n'.join(self._ring_line(line) for line in script.splitlines())
-        path = os.path.join(self.work, 'remakerings')
-        with open(path, 'w') as f:
-            f.write(script + '\n')
-        subprocess.run(['bash', path], check=True, env=self.env(),
-                       stdout=subprocess.DEVNULL)
+        # 30 swift-ring-builder runs take minutes on a busy machine: the rings of one
+        # script are made once and reused by the variants (and reruns) that share it.
+        cache = os.path.join(os.path.dirname(self.work), 'rings-' + hashlib.sha1(
+            script.encode()).hexdigest()[:12])
+        if not os.path.isdir(cache):
+            path = os.path.join(self.work, 'remakerings')
+            with open(path, 'w') as f:
+                f.write(script + '\n')
+            subprocess.run(['bash', path], check=True, env=self.env(),
+                           stdout=subprocess.DEVNULL)
+            tmp = cache + '.tmp'
+            shutil.rmtree(tmp, ignore_errors=True)
+            os.makedirs(tmp)
+            for ring in glob.glob('/etc/swift/*.ring.gz') + glob.glob('/etc/swift/*.builder'):
+                shutil.copy(ring, tmp)
+            os.rename(tmp, cache)
+        for ring in os.listdir(cache):
+            shutil.copy(os.path.join(cache, ring), '/etc/swift')
 
     def _ring_line(self, line):
         """object and object-1 devices of nodes with an endpoint get the replication ip."""
