@@ -1,4 +1,5 @@
 // `replicant replicate`: the object replicator daemon (forever or --once).
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -57,12 +58,28 @@ Result<Loaded> Load(const std::string& conf_path) {
   return Loaded{*cfg, std::move(r), std::move(*ops)};
 }
 
-Status SetupReplicatorLogging(const ReplicatorConfig& cfg, bool console) {
+// Sets *to_syslog when the lines go to syslog (log_to_syslog).
+Status SetupReplicatorLogging(const ReplicatorConfig& cfg, bool console, bool* to_syslog) {
   auto file = ConfigFile::Load(cfg.config_path);
   if (!file.ok()) return file.status();
   auto sec = file->Section("object-replicator");
   if (!sec.ok()) return sec.status();
-  return SetupLogging(LogOptionsFromSection(*sec, cfg.log_name), {.debug = false, .console = console});
+  LogOptions options = LogOptionsFromSection(*sec, cfg.log_name);
+  *to_syslog = options.to_syslog;
+  return SetupLogging(options, {.debug = false, .console = console});
+}
+
+// Swift's daemons let go of the stdio they were started with (capture_stdio) unless
+// they log to the console: Swift's Manager (`swift-init object-replicator start`, the
+// probe tests) reads a daemon's stdout until it closes, so a daemon holding it makes
+// the start hang forever.
+void DetachStdio() {
+  std::cout.flush();
+  std::cerr.flush();
+  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null < 0) return;  // keep the inherited fds rather than close them
+  for (int fd : {0, 1, 2}) dup2(null, fd);
+  close(null);
 }
 
 }  // namespace
@@ -126,10 +143,13 @@ int RunReplicate(int argc, char** argv) {
     std::cerr << "replicant replicate: " << loaded.status().message() << "\n";
     return 1;
   }
-  if (auto st = SetupReplicatorLogging(loaded->cfg, verbose); !st.ok()) {
+  bool to_syslog = false;
+  if (auto st = SetupReplicatorLogging(loaded->cfg, verbose, &to_syslog); !st.ok()) {
     std::cerr << "replicant replicate: " << st.message() << "\n";
     return 1;
   }
+  // Without syslog, stderr is the log (systemd's journal): it stays.
+  if (!once && !verbose && to_syslog) DetachStdio();
 
   if (once) {
     spdlog::info("Running object replicator in script mode.");
