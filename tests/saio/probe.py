@@ -81,7 +81,7 @@ def table(results, modules):
             row = [cell(r['modules'].get(module, {}).get('tests', {}).get(name))
                    for r in results]
             lines.append('| %s | %s |' % (name, ' | '.join(row)))
-    lines.append('| `swift-init object-replicator once -n 1` runs the variant\'s replicator | '
+    lines.append('| `swift-init object-replicator once -c 1` runs the variant\'s replicator | '
                  + ' | '.join(cell(r.get('swift-init')) for r in results) + ' |')
     return '\n'.join(lines)
 

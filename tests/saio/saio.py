@@ -40,6 +40,8 @@ NODES = (1, 2, 3, 4)
 VARIANTS = ('baseline', 'rsync', 'ssync', 'native', 'mixed')
 REPLICATION_NET = '127.0.1.'   # + node number: the replication ip of nodes with endpoints
 RUN_FILES = '/etc/swift/saio'  # per-node replicator kind and endpoint (bin/ reads them)
+# replicant's syslog (a unix datagram socket; there is no /dev/log in the namespace)
+LOG_SOCKET = '/var/run/swift/saio-log.sock'
 
 
 def node_plan(variant, node):
@@ -81,21 +83,25 @@ class SyslogSink:
     This collects those datagrams into one file, for the record of a failed test."""
 
     def __init__(self, path):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(('127.0.0.1', 514))
+        self.socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM),
+                      socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)]
+        self.socks[0].bind(('127.0.0.1', 514))
+        self.socks[1].bind(LOG_SOCKET)
         self.out = open(path, 'ab', buffering=0)
-        threading.Thread(target=self._run, daemon=True).start()
+        for sock in self.socks:
+            threading.Thread(target=self._run, args=(sock,), daemon=True).start()
 
-    def _run(self):
+    def _run(self, sock):
         while True:
             try:
-                data = self.sock.recv(65536)
+                data = sock.recv(65536)
             except OSError:
                 return
             self.out.write(data.rstrip(b'\0\n') + b'\n')
 
     def close(self):
-        self.sock.close()
+        for sock in self.socks:
+            sock.close()
 
 
 class Saio:
@@ -191,8 +197,8 @@ class Saio:
             # The replicator finds its local devices by replication ip and port.
             opts['bind_ip'] = REPLICATION_NET + str(n)
         if replicator == 'replicant':
-            # Each pass looks at every partition (Swift's replicator does, too, with -o).
-            opts['replicate_window'] = 1
+            # As Swift's daemons under Manager: log to syslog, let go of stdio.
+            opts.update(log_to_syslog='true', log_address=LOG_SOCKET)
         text = _add_options(text, 'object-replicator', opts)
         if endpoint == 'replicant':
             text = _add_options(text, 'replicant-server', {

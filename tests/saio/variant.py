@@ -27,12 +27,12 @@ def _stop_on_signal(signum, frame):
 
 
 def check_swift_init(saio):
-    """`swift-init object-replicator once -n 1` runs the variant's replicator on node 1:
+    """`swift-init object-replicator once -c 1` runs the variant's replicator on node 1:
     replicant leaves its progress file in the recon cache, Swift's replicator does not."""
     progress = '/var/cache/swift/replicant-progress.json'
     if os.path.exists(progress):
         os.unlink(progress)
-    p = subprocess.run(['swift-init', 'object-replicator', 'once', '-n', '1'],
+    p = subprocess.run(['swift-init', 'object-replicator', 'once', '-c', '1'],
                        env=saio.env(), capture_output=True, text=True, timeout=300)
     ran_replicant = os.path.exists(progress)
     want = node_plan(saio.variant, 1)[0] == 'replicant'
