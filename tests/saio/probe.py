@@ -134,6 +134,12 @@ def main():
     if not os.access(args.replicant, os.X_OK) or not os.path.islink(
             os.path.join(os.path.dirname(args.replicant), 'swift-object-replicator')):
         ap.error('%s (with its swift-object-replicator link) not built' % args.replicant)
+    sys.path.insert(0, os.path.dirname(PRIVATE_ETC))
+    import private_etc
+    if not private_etc.namespace_possible():
+        # The SAIO's fixed ports, /srv and swift-orphans need the namespaces.
+        print('probe: skipped: needs root and unshare (mount, net and pid namespaces)')
+        return 77
     tree = subprocess.run([os.path.join(HERE, 'fetch_swift.sh'), args.src_cache],
                           check=True, stdout=subprocess.PIPE, text=True).stdout.strip()
     results = []
