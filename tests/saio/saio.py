@@ -134,6 +134,8 @@ class Saio:
             raise RuntimeError('/etc/swift is not private: run through probe.py')
         for path in ('/var/run/swift', '/var/cache/swift'):
             self._make_private(path)
+        for n in NODES[1:]:  # SAIO's nodes 2-4 keep their recon caches apart
+            os.makedirs('/var/cache/swift%d' % n, exist_ok=True)
         os.makedirs(self.logs, exist_ok=True)
         srv = os.path.join(self.work, 'srv')
         shutil.rmtree(srv, ignore_errors=True)
