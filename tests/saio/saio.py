@@ -132,10 +132,13 @@ class Saio:
         if os.environ.get('REPLICANT_PRIVATE_ETC') is None or \
                 not os.path.ismount('/etc/swift'):
             raise RuntimeError('/etc/swift is not private: run through probe.py')
-        for path in ('/var/run/swift', '/var/cache/swift'):
-            self._make_private(path)
-        for n in NODES[1:]:  # SAIO's nodes 2-4 keep their recon caches apart
-            os.makedirs('/var/cache/swift%d' % n, exist_ok=True)
+        self._make_private('/var/run/swift')
+        # SAIO's recon caches are /var/cache/swift and /var/cache/swift2-4: a tmpfs on
+        # /var/cache (this namespace's own) so that none of them is made on the host.
+        subprocess.run(['mount', '-t', 'tmpfs', '-o', 'mode=0755,size=64m', 'saio-cache',
+                        '/var/cache'], check=True)
+        for suffix in ('', '2', '3', '4'):
+            os.makedirs('/var/cache/swift' + suffix)
         os.makedirs(self.logs, exist_ok=True)
         srv = os.path.join(self.work, 'srv')
         shutil.rmtree(srv, ignore_errors=True)
