@@ -1,4 +1,5 @@
 // `replicant replicate`: the object replicator daemon (forever or --once).
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -63,14 +64,29 @@ Result<Loaded> Load(const std::string& conf_path) {
   return Build(*cfg);
 }
 
-Status SetupReplicatorLogging(const ReplicatorConfig& cfg, bool console) {
+// Sets *to_syslog when the lines go to syslog (log_to_syslog).
+Status SetupReplicatorLogging(const ReplicatorConfig& cfg, bool console, bool* to_syslog) {
   auto file = ConfigFile::Load(cfg.config_path);
   if (!file.ok()) return file.status();
   auto sec = file->Section("object-replicator");
   if (!sec.ok()) return sec.status();
   auto opts = LogOptionsFromSection(*sec, cfg.log_name);
   if (!opts.ok()) return opts.status();
+  *to_syslog = opts->to_syslog;
   return SetupLogging(*opts, {.debug = false, .console = console});
+}
+
+// Swift's daemons let go of the stdio they were started with (capture_stdio) unless
+// they log to the console: Swift's Manager (`swift-init object-replicator start`, the
+// probe tests) reads a daemon's stdout until it closes, so a daemon holding it makes
+// the start hang forever.
+void DetachStdio() {
+  std::cout.flush();
+  std::cerr.flush();
+  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null < 0) return;  // keep the inherited fds rather than close them
+  for (int fd : {0, 1, 2}) dup2(null, fd);
+  close(null);
 }
 
 }  // namespace
@@ -134,7 +150,8 @@ int RunReplicate(int argc, char** argv) {
     std::cerr << "replicant replicate: " << cfg.status().message() << "\n";
     return 1;
   }
-  if (auto st = SetupReplicatorLogging(*cfg, verbose); !st.ok()) {
+  bool to_syslog = false;
+  if (auto st = SetupReplicatorLogging(*cfg, verbose, &to_syslog); !st.ok()) {
     std::cerr << "replicant replicate: " << st.message() << "\n";
     return 1;
   }
@@ -150,6 +167,8 @@ int RunReplicate(int argc, char** argv) {
     std::cerr << "replicant replicate: " << loaded.status().message() << "\n";
     return 1;
   }
+  // Without syslog, stderr is the log (systemd's journal): it stays.
+  if (!once && !verbose && to_syslog) DetachStdio();
 
   if (once) {
     spdlog::info("Running object replicator in script mode.");

@@ -9,6 +9,10 @@ PKGS=(
   librsync-dev zlib1g-dev libssl-dev nlohmann-json3-dev libsystemd-dev
   rsync attr
   swift swift-object python3-swift python3-pytest
+  # the SAIO of Swift's probe tests (tests/saio/): the other servers, memcached; nose,
+  # swiftclient and mock (Swift's test/probe imports them); dpkg-dev, xz-utils: apt-get source
+  swift-proxy swift-account swift-container memcached python3-nose python3-swiftclient
+  python3-mock dpkg-dev xz-utils
   clang libclang-rt-14-dev
   # systemd-analyze verifies the units in the tests
   systemd
