@@ -19,7 +19,10 @@ void Walk(std::string_view text, const ConfigOptions& opts) {
   for (const std::string& name : conf->SectionNames()) {
     auto section = conf->Section(name);
     if (!section.ok()) continue;
+    size_t n = 0;
     for (const auto& [key, value] : section->items()) {
+      // A sample of the keys: looking each one up would make the harness quadratic.
+      if (++n > 64) break;
       (void)conf->Get(name, key);
       (void)section->GetInt(key, 0);
       (void)section->GetDouble(key, 0);

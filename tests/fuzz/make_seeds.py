@@ -299,6 +299,9 @@ deprecated = yes
             parse_storage_policies(parser)
             c.add('swift_conf_fuzz', name, text.encode())
         c.add('config_fuzz', name, text.encode())
+    # Chained interpolation, as readconf expands it (what a bomb is made of).
+    c.add('config_fuzz', 'interpolation', b'[DEFAULT]\nbase = /srv\nnode = %(base)s/node\n'
+          b'[object-replicator]\nrecon = %(node)s:%(node)s\nlog = %(recon)s/%(recon)s\n')
     c.add('config_fuzz', 'conf_d_utf8', '[DEFAULT]\nuser = sw\u00eeft\n'
           '[object-replicator]\nlog_name = r\u00e9plicator\n'.encode())
 
