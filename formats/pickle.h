@@ -4,9 +4,7 @@
 // Loads() reads protocols 0-5 (including Python 2 cPickle output) for the value types
 // None, bool, int (64-bit), float, str, bytes, list, tuple and dict, with memo opcodes.
 // A Python 2 str loads as a str holding its raw bytes. Dumps() writes protocol 2 byte
-// for byte as CPython 3's pickle.dumps(v, 2) does for the same value; a str that is not
-// UTF-8 (only a Python 2 str can be) goes back as the Python 2 str it was, so whatever
-// Loads() accepts, Dumps() writes in a form Loads() reads back.
+// for byte as CPython 3's pickle.dumps(v, 2) does for the same value.
 // Malformed or truncated input yields a Corruption status naming the opcode and offset,
 // never a crash; allocation is bounded by the input size, nesting by 1000 levels, and
 // recursive (self-containing) pickles are rejected. The CPU work of one load is bounded
