@@ -105,8 +105,8 @@ for bin in "$BUILD"/*_fuzz; do
     result=FAILED
     failed=1
   fi
-  execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$work/$name.log" | grep -o '[0-9]*$' || echo -)
-  rss=$(grep -o 'stat::peak_rss_mb: [0-9]*' "$work/$name.log" | grep -o '[0-9]*$' || echo -)
+  execs=$(grep -oE 'stat::number_of_executed_units: +[0-9]+' "$work/$name.log" | grep -o '[0-9]*$' || echo -)
+  rss=$(grep -oE 'stat::peak_rss_mb: +[0-9]+' "$work/$name.log" | grep -o '[0-9]*$' || echo -)
   echo "  executions $execs, peak RSS ${rss} MB"
   table+=$'\n'"| $name | $execs | $rss | $result |"
   if [ "$failed" = 1 ] && [ "$long" = 0 ]; then break; fi
