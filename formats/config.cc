@@ -45,6 +45,11 @@ namespace {
 
 using Data = ConfigFile::Data;
 constexpr int kMaxInterpolationDepth = 10;  // configparser.MAX_INTERPOLATION_DEPTH
+// Ten levels that each name the one below many times expand exponentially: 400 bytes
+// of config would take minutes and gigabytes (Python too). One lookup (Section, Items,
+// Get) may expand at most this many references plus characters (64 Ki); more is an
+// error. Real configs come nowhere near it.
+constexpr uint64_t kMaxInterpolationWork = uint64_t{1} << 16;
 
 Status LineError(const std::string& file, size_t lineno, std::string what) {
   return Status::InvalidArgument(file + ": line " + std::to_string(lineno) + ": " + what);
@@ -146,45 +151,56 @@ Status ParseText(Data& d, const Text& text, const std::string& fname) {
 // BasicInterpolation._interpolate_some. `lookup` is the section merged over DEFAULT.
 template <typename Lookup>
 Status InterpolateSome(const Data& d, const Text& section, const Text& option,
-                       const Text& start, int depth, const Lookup& lookup, Text* out) {
+                       const Text& start, int depth, const Lookup& lookup, Text* out,
+                       uint64_t* work) {
   auto err = [&](const std::string& what) {
     return Status::InvalidArgument(d.source + ": section " + py::Repr(section) +
                                    ", option " + py::Repr(option) + ": " + what);
   };
   if (depth > kMaxInterpolationDepth)
     return err("interpolation nested more than 10 levels deep");
-  Text rest = start;
+  auto over = [&](size_t units) {
+    *work += units;
+    return *work > kMaxInterpolationWork;
+  };
+  auto too_much = [&] {
+    return err("interpolation expands to more than " + std::to_string(kMaxInterpolationWork) +
+               " characters and references");
+  };
+  std::u32string_view rest = start;  // a view: dropping the front must not copy the rest
   while (!rest.empty()) {
     size_t p = rest.find(U'%');
+    if (over(p == Text::npos ? rest.size() : p + 1)) return too_much();
     if (p == Text::npos) {
       *out += rest;
       return Status::OK();
     }
     *out += rest.substr(0, p);
-    rest.erase(0, p);
+    rest.remove_prefix(p);
     const char32_t c = rest.size() > 1 ? rest[1] : 0;
     if (c == U'%') {
       *out += U'%';
-      rest.erase(0, 2);
+      rest.remove_prefix(2);
     } else if (c == U'(') {
       // _KEYCRE "%\(([^)]+)\)s"
       size_t close = rest.find(U')');
       if (close == Text::npos || close == 2 || close + 1 >= rest.size() ||
           rest[close + 1] != U's')
-        return err("bad interpolation variable reference " + py::Repr(rest));
-      Text var = py::Lower(rest.substr(2, close - 2));
-      rest.erase(0, close + 2);
+        return err("bad interpolation variable reference " + py::Repr(Text(rest)));
+      Text var = py::Lower(Text(rest.substr(2, close - 2)));
+      rest.remove_prefix(close + 2);
       const Text* v = lookup(var);
       if (!v)
         return err("interpolation key " + py::Repr(var) + " is not a valid option name");
+      if (over(1 + v->size())) return too_much();
       if (v->find(U'%') != Text::npos) {
-        Status s = InterpolateSome(d, section, option, *v, depth + 1, lookup, out);
+        Status s = InterpolateSome(d, section, option, *v, depth + 1, lookup, out, work);
         if (!s.ok()) return s;
       } else {
         *out += *v;
       }
     } else {
-      return err("'%' must be followed by '%' or '(', found: " + py::Repr(rest));
+      return err("'%' must be followed by '%' or '(', found: " + py::Repr(Text(rest)));
     }
   }
   return Status::OK();
@@ -199,15 +215,16 @@ auto MakeLookup(const Data& d, const Data::Sect* s) {
   };
 }
 
+// `work`: the budget shared by all values of one lookup (kMaxInterpolationWork).
 Result<Text> InterpolateValue(const Data& d, const Data::Sect* s, const Text& option,
-                              const Text& value) {
+                              const Text& value, uint64_t* work) {
   using I = ConfigOptions::Interpolation;
   const I mode = d.opts.interpolation;
   if (mode == I::kNone || (mode == I::kReadconf && value.find(U"%(") == Text::npos))
     return value;
   Text out;
   Status st = InterpolateSome(d, s ? s->name : Text(U"DEFAULT"), option, value, 1,
-                              MakeLookup(d, s), &out);
+                              MakeLookup(d, s), &out, work);
   if (!st.ok()) return st;
   return out;
 }
@@ -225,8 +242,9 @@ Result<ConfigSection::Items> MergedItems(const Data& d, const Data::Sect* s) {
     }
   }
   ConfigSection::Items items;
+  uint64_t work = 0;
   for (const auto& [key, value] : merged) {
-    auto v = InterpolateValue(d, s, key, *value);
+    auto v = InterpolateValue(d, s, key, *value, &work);
     if (!v.ok()) return v.status();
     items.emplace_back(d.Out(key), d.Out(*v));
   }
@@ -372,7 +390,8 @@ Result<std::optional<std::string>> ConfigFile::Get(std::string_view section,
   key = py::Lower(key);
   const Text* v = MakeLookup(*d_, s)(key);
   if (!v) return std::optional<std::string>();
-  auto out = InterpolateValue(*d_, s, key, *v);
+  uint64_t work = 0;
+  auto out = InterpolateValue(*d_, s, key, *v, &work);
   if (!out.ok()) return out.status();
   return std::optional<std::string>(d_->Out(*out));
 }

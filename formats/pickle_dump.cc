@@ -107,6 +107,15 @@ class Dumper {
   }
 
   void WriteUnicode(std::string_view utf8) {
+    if (!internal::IsValidUtf8(utf8)) {
+      // Only a Python 2 str holds bytes that are not UTF-8 (Loads keeps its raw bytes):
+      // written back as the Python 2 str it was, since BINUNICODE could not load.
+      bool short_form = utf8.size() < 256;
+      out_.push_back(static_cast<char>(short_form ? op::kShortBinstring : op::kBinstring));
+      AppendLE(utf8.size(), short_form ? 1 : 4);
+      out_.append(utf8);
+      return;
+    }
     out_.push_back(static_cast<char>(op::kBinunicode));
     AppendLE(utf8.size(), 4);
     out_.append(utf8);

@@ -132,6 +132,10 @@ bool ValidSuffix(const std::string& key) {
 HashesDict ReadHashes(const std::string& partition_dir) {
   std::string data;
   if (fs::ReadFile(fs::Join(partition_dir, kHashFile), &data) != 0) return Invalid();
+  return ParseHashes(data);
+}
+
+HashesDict ParseHashes(std::string_view data) {
   Result<pickle::Value> v = pickle::Loads(data);
   // Swift crashes on some non-dict pickles (a list, an int); we call them invalid.
   if (!v.ok() || !v->is_dict()) return Invalid();

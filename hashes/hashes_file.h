@@ -11,6 +11,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -59,6 +60,9 @@ bool ValidSuffix(const std::string& key);
 // read_hashes: the pickle must be a dict whose keys are all valid suffixes, 'valid' or
 // 'updated'; 'valid' defaults to True and 'updated' to -1. Otherwise {'valid': False}.
 HashesDict ReadHashes(const std::string& partition_dir);
+// The same checks on the bytes of a hashes.pkl (what ReadHashes does once it has read
+// the file).
+HashesDict ParseHashes(std::string_view data);
 
 // write_hashes: sets 'valid' (default False) and 'updated' = now, then writes a
 // protocol-2 pickle through a mkstemp-style "tmpXXXXXX.tmp" in the partition, fsync,

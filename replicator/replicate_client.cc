@@ -52,17 +52,26 @@ Result<ReplicateResponse> ToResponse(HttpExchange& x, const std::string& where, 
   ReplicateResponse resp;
   resp.http_status = x.http_status;
   if (!parse_body || resp.http_status != 200) return resp;
-  auto value = pickle::Loads(x.body);
-  if (!value.ok()) return value.status().WithContext(where + ": bad hashes pickle");
-  if (!value->is_dict()) return Status::Corruption(where + ": hashes pickle is not a dict");
-  for (const auto& [k, v] : value->dict()) {
-    if (!k.is_str()) continue;
-    resp.hashes[k.as_string()] = v.is_str() ? v.as_string() : std::string();
-  }
+  auto hashes = ParseHashesAnswer(x.body, where);
+  if (!hashes.ok()) return hashes.status();
+  resp.hashes = std::move(*hashes);
   return resp;
 }
 
 }  // namespace
+
+Result<std::map<std::string, std::string>> ParseHashesAnswer(std::string_view body,
+                                                             const std::string& where) {
+  auto value = pickle::Loads(body);
+  if (!value.ok()) return value.status().WithContext(where + ": bad hashes pickle");
+  if (!value->is_dict()) return Status::Corruption(where + ": hashes pickle is not a dict");
+  std::map<std::string, std::string> hashes;
+  for (const auto& [k, v] : value->dict()) {
+    if (!k.is_str()) continue;
+    hashes[k.as_string()] = v.is_str() ? v.as_string() : std::string();
+  }
+  return hashes;
+}
 
 std::string BuildReplicateRequest(const ReplicatePeer& peer, const std::string& path,
                                   int policy_index) {

@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "formats/status.h"
@@ -99,6 +100,11 @@ class ReplicateClient {
  private:
   ReplicateTimeouts timeouts_;
 };
+
+// The suffix -> hash map of a 200 answer's pickled body, as GetHashes returns it;
+// Corruption (prefixed with `where`) for a bad pickle or one that is not a dict.
+Result<std::map<std::string, std::string>> ParseHashesAnswer(std::string_view body,
+                                                             const std::string& where);
 
 // The request bytes Swift 2.30's replicator sends for REPLICATE `path` (exposed for
 // tests).
