@@ -44,8 +44,10 @@ bool Replicator::Pass::RunJobs(size_t begin, size_t end) {
       std::lock_guard<std::mutex> l(live_mu);
       ++live;
     }
-    threads.emplace_back([&, end] {
-      Work(end);
+    bool rescue = !threads.empty() && threads.size() >= static_cast<size_t>(n);
+    threads.emplace_back([&, begin, end, rescue] {
+      if (rescue) Rescue(begin, end);
+      else Work(end);
       std::lock_guard<std::mutex> l(live_mu);
       --live;
       live_cv.notify_all();
@@ -97,8 +99,13 @@ void Replicator::Pass::Work(size_t end) {
     size_t last = std::min(end, first + window);
     std::vector<size_t> ready;
     for (size_t i = first; i < last; ++i) {
-      if (!lockups_.Cancelled(jobs_[i].sync.device) && Ready(jobs_[i])) ready.push_back(i);
-      else ++done_jobs_;
+      if (!TryClaim(i, kFree, kTaken)) continue;  // a rescuer has it
+      if (!lockups_.Cancelled(jobs_[i].sync.device) && Ready(jobs_[i])) {
+        claims_[i] = kWindow;
+        ready.push_back(i);
+      } else {
+        ++done_jobs_;
+      }
     }
     std::vector<const PartitionJob*> updates;
     for (size_t i : ready) {
@@ -119,6 +126,7 @@ void Replicator::Pass::Work(size_t end) {
       const PartitionJob& job = jobs_[i];
       Survey* survey = nullptr;
       if (!job.sync.is_handoff && next_survey < surveys.size()) survey = &surveys[next_survey++];
+      if (!TryClaim(i, kWindow, kTaken)) continue;  // a rescuer ran it meanwhile
       if (lockups_.Cancelled(job.sync.device)) {
         ++done_jobs_;  // cancelled for this pass; the next pass tries again
         continue;
@@ -130,6 +138,28 @@ void Replicator::Pass::Work(size_t end) {
       }
       RunJob(job, survey, stages);
     }
+  }
+}
+
+void Replicator::Pass::Rescue(size_t begin, size_t end) {
+  StagePipeline stages(r_.backend_->FansOut() ? r_.cfg_.pipeline_depth : 1);
+  for (size_t i = begin; i < end; ++i) {
+    if (aborted_ || r_.stop_) return;
+    const PartitionJob& job = jobs_[i];
+    bool ready;
+    if (TryClaim(i, kWindow, kTaken)) ready = true;  // Ready() passed in its window
+    else if (TryClaim(i, kFree, kTaken)) ready = !lockups_.Cancelled(job.sync.device) && Ready(job);
+    else continue;
+    if (!ready || lockups_.Cancelled(job.sync.device)) {
+      ++done_jobs_;
+      continue;
+    }
+    if (RingChanged()) {
+      spdlog::info("Ring change detected. Aborting current replication pass.");
+      aborted_ = true;
+      return;
+    }
+    RunJob(job, nullptr, stages);
   }
 }
 

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -45,7 +46,8 @@ inline std::string JobName(const PartitionJob& j) {
 class Replicator::Pass {
  public:
   Pass(Replicator& r, std::vector<PartitionJob> jobs, StatsBook& stats, LockupWatch& lockups)
-      : r_(r), jobs_(std::move(jobs)), stats_(stats), lockups_(lockups), start_(Clock::now()),
+      : r_(r), jobs_(std::move(jobs)), claims_(new std::atomic<int>[jobs_.size()]()),
+        stats_(stats), lockups_(lockups), start_(Clock::now()),
         next_ring_check_(start_ + std::chrono::duration_cast<Clock::duration>(
                                       std::chrono::duration<double>(r.cfg_.ring_check_interval))) {}
 
@@ -53,6 +55,9 @@ class Replicator::Pass {
   bool RunJobs(size_t begin, size_t end);
   // One worker of RunJobs: takes windows of jobs until none is left.
   void Work(size_t end);
+  // A worker added after a lockup: runs, one at a time, the jobs of [begin, end) no
+  // other worker has started (those in a stuck worker's window included).
+  void Rescue(size_t begin, size_t end);
   // Skips (and accounts for) a job whose drive is unmounted or whose partition path is
   // a file (removed); true when the job can run.
   bool Ready(const PartitionJob& job);
@@ -114,8 +119,14 @@ class Replicator::Pass {
                    fmt::format("{} policy {}", job.sync.partition, job.sync.policy_index), peer);
   }
 
+  // A job's claim: kFree, kWindow (in a worker's window, not started: a rescuer may
+  // take it) or kTaken (one worker runs or skipped it). Each job runs at most once.
+  enum Claim : int { kFree = 0, kWindow = 1, kTaken = 2 };
+  bool TryClaim(size_t i, int from, int to) { return claims_[i].compare_exchange_strong(from, to); }
+
   Replicator& r_;
   std::vector<PartitionJob> jobs_;
+  std::unique_ptr<std::atomic<int>[]> claims_;
   StatsBook& stats_;
   LockupWatch& lockups_;
   Clock::time_point start_;
