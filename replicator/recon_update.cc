@@ -51,12 +51,16 @@ nlohmann::json AggregateReconUpdate(const nlohmann::json& recon,
   const nlohmann::json per_disk =
       it != recon.end() && it->is_object() ? *it : nlohmann::json::object();
   bool all = std::all_of(all_local.begin(), all_local.end(),
-                         [&](const std::string& d) { return per_disk.contains(d); });
+                         [&](const std::string& d) {
+                           // An entry with only a lockup count (a killed worker's) is no report.
+                           return per_disk.contains(d) && per_disk[d].is_object() &&
+                                  per_disk[d].contains("replication_stats");
+                         });
   if (all && !all_local.empty()) {
     nlohmann::json stats = {{"failure_nodes", nlohmann::json::object()}};
     double min_time = 1e300, min_last = 1e300, lockups = 0;
     for (const auto& [dev, data] : per_disk.items()) {
-      if (!data.is_object()) continue;
+      if (!data.is_object() || !data.contains("replication_stats")) continue;
       AddReconStats(stats, data.value("replication_stats", nlohmann::json::object()));
       min_time = std::min(min_time, data.value("object_replication_time", 0.0));
       min_last = std::min(min_last, data.value("object_replication_last", 0.0));

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <climits>
+#include <map>
 #include <thread>
 
 #include <fmt/format.h>
@@ -61,6 +62,7 @@ struct Worker {
   pid_t pid = -1;  // -1: not running
   int status = 0;  // wait status of its last exit
   Clock::time_point exited_at;
+  bool killed = false;  // for a lockup; not counted again until it is restarted
 };
 
 class Parent {
@@ -93,6 +95,7 @@ class Parent {
   // Kills workers whose pass made no progress for lockup_timeout (their progress file
   // unchanged while "running"): a system call hung for good is only ended that way.
   void KillLockedUp();
+  void PublishLockups(const nlohmann::json& progress);
 
   const ReplicatorConfig& cfg_;
   const WorkerParentArgs& args_;
@@ -155,6 +158,7 @@ void Parent::Spawn(Worker& w) {
   }
   setpgid(pid, pid);  // also here: no race with the first kill(-pid)
   w.pid = pid;
+  w.killed = false;
   spdlog::info("Started replicator worker {} (pid {}) for devices {}", w.index, pid,
                fmt::join(w.devices, ","));
 }
@@ -214,12 +218,43 @@ void Parent::Aggregate() {
   }
 }
 
+void Parent::PublishLockups(const nlohmann::json& progress) {
+  // The killed worker's pass never ends: its devices' lockups are published here, those
+  // it counted itself, else one for each of its devices with jobs left.
+  const nlohmann::json devices = progress.value("devices", nlohmann::json::object());
+  std::map<std::string, int64_t> counts;
+  for (const auto& [dev, d] : devices.items()) {
+    const nlohmann::json stats = d.value("stats", nlohmann::json::object());
+    if (int64_t n = stats.value("lockups", int64_t{0}); n > 0) counts[dev] = n;
+  }
+  if (counts.empty()) {
+    for (const auto& [dev, d] : devices.items()) {
+      if (d.value("partitions_done", 0) < d.value("partitions_total", 0)) counts[dev] = 1;
+    }
+  }
+  std::string path = cfg_.recon_cache_path + "/object.recon";
+  const nlohmann::json recon = LoadReconCache(path);
+  const nlohmann::json per_disk = recon.value("object_replication_per_disk",
+                                              nlohmann::json::object());
+  nlohmann::json update = nlohmann::json::object();
+  for (const auto& [dev, n] : counts) {
+    nlohmann::json entry = per_disk.is_object() && per_disk.contains(dev) && per_disk[dev].is_object()
+                               ? per_disk[dev]
+                               : nlohmann::json::object();
+    entry["lockups"] = entry.value("lockups", int64_t{0}) + n;
+    update[dev] = entry;
+  }
+  if (update.empty()) return;
+  auto st = DumpReconCache({{"object_replication_per_disk", update}}, path);
+  if (!st.ok()) spdlog::error("Exception dumping recon cache: {}", st.message());
+}
+
 void Parent::KillLockedUp() {
   if (cfg_.lockup_timeout <= 0) return;
   double now = std::chrono::duration<double>(
                    std::chrono::system_clock::now().time_since_epoch()).count();
   for (auto& w : workers_) {
-    if (w.pid <= 0) continue;
+    if (w.pid <= 0 || w.killed) continue;
     auto doc = ReadProgressFile(ProgressFilePath(cfg_.recon_cache_path, w.index));
     if (!doc.ok() || doc->value("state", std::string()) != "running" ||
         doc->value("pid", int64_t{0}) != w.pid) {
@@ -230,23 +265,9 @@ void Parent::KillLockedUp() {
     spdlog::error("Lockup: replicator worker {} (pid {}, devices {}) made no progress for "
                   "{:.1f}s (lockup_timeout {}s); killing it",
                   w.index, w.pid, fmt::join(w.devices, ","), idle, cfg_.lockup_timeout);
-    // Its pass never ends, so the lockups it counted are published here.
-    std::string path = cfg_.recon_cache_path + "/object.recon";
-    nlohmann::json per_disk = LoadReconCache(path).value("object_replication_per_disk",
-                                                          nlohmann::json::object());
-    nlohmann::json update = nlohmann::json::object();
-    for (const auto& [dev, d] : doc->value("devices", nlohmann::json::object()).items()) {
-      int64_t n = d.value("stats", nlohmann::json::object()).value("lockups", int64_t{0});
-      if (n <= 0 || !per_disk.is_object()) continue;
-      nlohmann::json entry = per_disk.value(dev, nlohmann::json::object());
-      entry["lockups"] = entry.value("lockups", int64_t{0}) + n;
-      update[dev] = entry;
-    }
-    if (!update.empty()) {
-      auto st = DumpReconCache({{"object_replication_per_disk", update}}, path);
-      if (!st.ok()) spdlog::error("Exception dumping recon cache: {}", st.message());
-    }
+    PublishLockups(*doc);
     kill(-w.pid, SIGKILL);
+    w.killed = true;
   }
 }
 

@@ -205,3 +205,34 @@ def test_lockup_cancels_stuck_device_others_go_on(shim):
         with open(os.path.join(node.recon_cache_path, 'replicant-progress.json')) as f:
             progress = json.load(f)
         assert progress['last_pass']['per_device'][stuck]['lockups'] == 1, progress
+
+
+def test_workers_parent_kills_a_stuck_worker(shim):
+    """One device per worker: the worker whose listing hangs for good stops making
+    progress once its device is cancelled; the parent kills it after lockup_timeout and
+    publishes its lockup count, while the other workers finish."""
+    with _cluster(replicator_workers=3, lockup_timeout=3) as c:
+        node = c.nodes[0]
+        stuck = 'sdb2'
+        others = [n for dev in ('sdb1', 'sdb3') for n in _objects_on(c, node, dev, 2, 'wk')]
+        stuck_name = _objects_on(c, node, stuck, 1, 'wk')[0]
+        part = c.partition(ACCOUNT, CONTAINER, stuck_name)
+        env = dict(os.environ, LD_PRELOAD=shim,
+                   REPLICANT_FAULT_PATH=os.path.join(node.devices_dir, stuck, 'objects',
+                                                     str(part)),
+                   REPLICANT_FAULT_DELAY_MS='600000')
+        start = time.time()
+        p = subprocess.run([REPLICANT_BIN, 'replicate', node.conf_path, '--once', '-v'],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env=env, timeout=120)
+        assert time.time() - start < 60, p.stderr[-4000:]
+        assert p.returncode == 1, p.stderr[-4000:]  # one worker did not finish its pass
+        m = re.search(r'Lockup: replicator worker \d+ \(pid \d+, devices (\S+)\) made no '
+                      r'progress for [\d.]+s', p.stderr)
+        assert m and m.group(1) == stuck, p.stderr[-4000:]
+        assert 'Lockup: device %s made no progress' % stuck in p.stderr
+        missing = [n for n in others if not _on_every_primary(c, n)]
+        assert not missing, (missing, p.stderr[-4000:])
+        per_disk = _recon_file(node)['object_replication_per_disk']
+        assert per_disk[stuck]['lockups'] == 1, per_disk
+        assert per_disk['sdb1']['lockups'] == 0, per_disk
