@@ -22,6 +22,7 @@
 #include "replicator/process_options.h"
 #include "replicator/replicator.h"
 #include "replicator/replicator_ops.h"
+#include "replicator/worker_parent.h"
 
 namespace po = boost::program_options;
 
@@ -58,9 +59,10 @@ Result<Loaded> Build(const ReplicatorConfig& cfg) {
   return Loaded{cfg, std::move(r), std::move(*ops)};
 }
 
-Result<Loaded> Load(const std::string& conf_path) {
+Result<Loaded> Load(const std::string& conf_path, std::optional<int> worker_index) {
   auto cfg = LoadReplicatorConfig(conf_path);
   if (!cfg.ok()) return cfg.status();
+  cfg->worker_index = worker_index;
   return Build(*cfg);
 }
 
@@ -105,7 +107,10 @@ int RunReplicate(int argc, char** argv) {
                                           "only these devices (comma list; with once)")(
       "partitions,p", po::value(&parts), "only these partitions (comma list; with once)")(
       "policies,i", po::value(&policies), "only these policy indexes (comma list; with once)")(
-      "verbose,v", "log to the console as well (as Swift's -v)");
+      "verbose,v", "log to the console as well (as Swift's -v)")(
+      "worker-index", po::value<int>(),
+      "internal: run as this worker of a replicator_workers parent (-d applies without once)")(
+      "worker-overrides", "internal: the parent had -d/-p/-i (no recon)");
   po::variables_map vm;
   std::vector<std::string> words;
   if (int rc = ParseCommandLine("replicate", argc, argv, desc, &conf_path, &vm, &words); rc >= 0) {
@@ -131,7 +136,11 @@ int RunReplicate(int argc, char** argv) {
     }
     *target = *v;
   }
-  if (overrides.any() && !once) {
+  const std::optional<int> worker =
+      vm.count("worker-index") ? std::optional<int>(vm["worker-index"].as<int>()) : std::nullopt;
+  // A worker's recon: its devices' per-disk entries, unless the parent had overrides.
+  const bool publish_recon = worker ? !vm.count("worker-overrides") : !overrides.any();
+  if (overrides.any() && !once && !worker) {
     // Swift's replicator ignores them outside run_once; so do we, but say so.
     std::cerr << "replicant replicate: -d/-p/-i only apply with once; ignored\n";
     overrides = PassOverrides();
@@ -155,12 +164,19 @@ int RunReplicate(int argc, char** argv) {
     std::cerr << "replicant replicate: " << st.message() << "\n";
     return 1;
   }
-  for (const auto& w : cfg->warnings) spdlog::warn("{}", w);
+  cfg->worker_index = worker;
+  if (!worker) {
+    for (const auto& w : cfg->warnings) spdlog::warn("{}", w);
+  }
   // Before any thread starts (they inherit the priorities), as Swift before its run.
   ModifyPriority(cfg->process);
   if (auto st = DropPrivileges(cfg->process); !st.ok()) {
     spdlog::error("{}", st.message());
     return 1;
+  }
+  if (cfg->replicator_workers > 0 && !worker) {
+    int rc = RunWorkerParent(*cfg, {conf_path, once, verbose, overrides});
+    if (rc >= 0) return rc;
   }
   auto loaded = Build(*cfg);
   if (!loaded.ok()) {
@@ -176,7 +192,7 @@ int RunReplicate(int argc, char** argv) {
     PassSummary s = loaded->replicator->RunPass(overrides);
     spdlog::info("Object replication complete (once). ({:.2f} minutes)", s.seconds / 60.0);
     // As in Swift, a pass limited by -d/-p/-i does not publish recon stats.
-    loaded->ops->PassFinished(s, !overrides.any());
+    loaded->ops->PassFinished(s, publish_recon);
     return s.aborted ? 1 : 0;
   }
 
@@ -245,9 +261,9 @@ int RunReplicate(int argc, char** argv) {
   for (;;) {
     spdlog::info("Starting object replication pass.");
     loaded->ops->PassStarting();
-    PassSummary s = loaded->replicator->RunPass({});
+    PassSummary s = loaded->replicator->RunPass(overrides);  // a worker's -d
     spdlog::info("Object replication complete. ({:.2f} minutes)", s.seconds / 60.0);
-    loaded->ops->PassFinished(s, true);
+    loaded->ops->PassFinished(s, publish_recon);
     std::unique_lock<std::mutex> l(sig.mu);
     loaded->ops->IdleWait(loaded->cfg.interval, [&](double step) {
       return sig.cv.wait_for(l, std::chrono::duration<double>(step),
@@ -260,7 +276,7 @@ int RunReplicate(int argc, char** argv) {
     if (sig.reload) {
       sig.reload = false;
       l.unlock();
-      auto fresh = Load(conf_path);
+      auto fresh = Load(conf_path, worker);
       if (!fresh.ok()) {
         spdlog::error("Reload failed, keeping the running configuration: {}",
                       fresh.status().message());

@@ -66,6 +66,7 @@ bool Replicator::Pass::RevertHandoff(const PartitionJob& job,
       sjob.delete_quorum = r_.cfg_.handoff_delete ? r_.cfg_.handoff_delete
                                                    : static_cast<int>(job.nodes.size());
     }
+    Where(job, PeerNames(job.nodes));
     auto results = r_.backend_->SyncPeers(sjob, peers);
     for (size_t i = 0; i < peers.size(); ++i) {
       const Device& node = peers[i].node;

@@ -18,7 +18,8 @@ std::vector<Device> ShuffledNodes(const PartitionJob& job) {
 
 std::vector<Survey> SurveyJobs(const std::vector<const PartitionJob*>& jobs,
                                const ReplicateClient& client,
-                               const hashes::GetHashesOptions& base, int replication_cycle) {
+                               const hashes::GetHashesOptions& base, int replication_cycle,
+                               const std::function<void(const PartitionJob&)>& before_local) {
   std::vector<Survey> out(jobs.size());
   std::vector<HashesRequest> requests;
   auto now = std::chrono::steady_clock::now();
@@ -36,6 +37,7 @@ std::vector<Survey> SurveyJobs(const std::vector<const PartitionJob*>& jobs,
   for (size_t i = 0; i < jobs.size(); ++i) {
     hashes::GetHashesOptions o = base;
     o.do_listdir = ListsThisPass(*jobs[i], replication_cycle);
+    if (before_local) before_local(*jobs[i]);
     out[i].local = hashes::GetHashes(jobs[i]->sync.path, o);
   }
   auto answers = pending->Collect();

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <vector>
 
 #include "hashes/partition_hashes.h"
@@ -45,9 +46,11 @@ bool ListsThisPass(const PartitionJob& job, int replication_cycle);
 std::vector<Device> ShuffledNodes(const PartitionJob& job);
 
 // Surveys every job in `jobs` (update jobs: job->sync.is_handoff is false). `base`
-// carries reclaim_age and lock_timeout for the local GetHashes.
+// carries reclaim_age and lock_timeout for the local GetHashes; `before_local` (may be
+// empty) is told which job's partition is hashed next (lockup accounting).
 std::vector<Survey> SurveyJobs(const std::vector<const PartitionJob*>& jobs,
                                const ReplicateClient& client,
-                               const hashes::GetHashesOptions& base, int replication_cycle);
+                               const hashes::GetHashesOptions& base, int replication_cycle,
+                               const std::function<void(const PartitionJob&)>& before_local = {});
 
 }  // namespace replicant

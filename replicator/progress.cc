@@ -26,7 +26,12 @@ nlohmann::json FailuresByPeer(const std::map<std::string, ReplicationStats>& per
 
 }  // namespace
 
-std::string ProgressFilePath(const std::string& recon_cache_path) {
+std::string ProgressFilePath(const std::string& recon_cache_path,
+                             std::optional<int> worker_index) {
+  if (worker_index) {
+    return recon_cache_path + "/replicant-progress.worker" + std::to_string(*worker_index) +
+           ".json";
+  }
   return recon_cache_path + "/" + kProgressFileName;
 }
 

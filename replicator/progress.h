@@ -25,6 +25,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -37,7 +38,9 @@
 namespace replicant {
 
 inline constexpr const char* kProgressFileName = "replicant-progress.json";
-std::string ProgressFilePath(const std::string& recon_cache_path);
+// A replicator_workers worker writes its own file, replicant-progress.worker<N>.json.
+std::string ProgressFilePath(const std::string& recon_cache_path,
+                             std::optional<int> worker_index = std::nullopt);
 
 class ProgressTracker : public PassObserver {
  public:

@@ -26,6 +26,7 @@ void ReplicationStatsd::StatsChanged(const std::string& device, const Replicatio
   // update_stats calls do.
   if (int64_t d = after.suffix_hash - before.suffix_hash; d > 0) c_.UpdateStats("suffix.hashes", d);
   if (int64_t d = after.suffix_sync - before.suffix_sync; d > 0) c_.UpdateStats("suffix.syncs", d);
+  if (int64_t d = after.lockups - before.lockups; d > 0) c_.UpdateStats("lockup.count." + device, d);
 }
 
 }  // namespace replicant

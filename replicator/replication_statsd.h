@@ -2,7 +2,8 @@
 // pass's hooks: partition.update.count.<device> / partition.delete.count.<device> when
 // a primary / handoff job starts, partition.update.timing / partition.delete.timing
 // (milliseconds) when it ends, suffix.hashes (suffixes rehashed) and suffix.syncs
-// (suffixes synced to a peer) as the counters move. Names get the client's prefix
+// (suffixes synced to a peer) as the counters move, and lockup.count.<device> when a
+// device's jobs are cancelled for lockup_timeout (replicant's own). Names get the client's prefix
 // ("<log_statsd_metric_prefix>.object-replicator."). Thread-safe (the client is).
 #pragma once
 

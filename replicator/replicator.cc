@@ -34,74 +34,164 @@ bool Replicator::Pass::RingChanged() {
 
 bool Replicator::Pass::RunJobs(size_t begin, size_t end) {
   next_job_ = begin;
+  int n = std::max(1, std::min<int>(r_.cfg_.concurrency, static_cast<int>(end - begin)));
+  std::mutex live_mu;
+  std::condition_variable live_cv;
+  int live = 0;
+  std::vector<std::thread> threads;
+  auto spawn = [&] {
+    {
+      std::lock_guard<std::mutex> l(live_mu);
+      ++live;
+    }
+    bool rescue = !threads.empty() && threads.size() >= static_cast<size_t>(n);
+    threads.emplace_back([&, begin, end, rescue] {
+      if (rescue) Rescue(begin, end);
+      else Work(end);
+      std::lock_guard<std::mutex> l(live_mu);
+      --live;
+      live_cv.notify_all();
+    });
+  };
+  for (int t = 0; t < n; ++t) spawn();
+  // This thread watches for lockups while the workers run. A stuck worker is given a
+  // replacement, so the other devices go on; it is joined when its call returns.
+  const double timeout = lockups_.timeout();
+  const auto tick = std::chrono::duration<double>(std::clamp(timeout / 4, 0.05, 1.0));
+  std::unique_lock<std::mutex> l(live_mu);
+  while (live > 0) {
+    live_cv.wait_for(l, tick, [&] { return live == 0; });
+    if (live == 0 || !lockups_.enabled()) continue;
+    l.unlock();
+    int more = CancelLockedUp();
+    for (int i = 0; i < more; ++i) spawn();
+    l.lock();
+  }
+  l.unlock();
+  for (auto& t : threads) t.join();
+  return !aborted_ && !r_.stop_;
+}
+
+int Replicator::Pass::CancelLockedUp() {
+  int more = 0;
+  for (const auto& lk : lockups_.Check()) {
+    spdlog::error(
+        "Lockup: device {} made no progress for {:.1f}s (lockup_timeout {}s; partition {}, "
+        "peer {}); cancelling its jobs for this pass",
+        lk.device, lk.seconds, lockups_.timeout(), lk.partition, lk.peer);
+    stats_.Update(lk.device, [](ReplicationStats& s) { s.lockups++; });
+    more += lk.busy;
+  }
+  return std::min(more, std::max(1, r_.cfg_.concurrency));
+}
+
+void Replicator::Pass::Work(size_t end) {
   const size_t window = static_cast<size_t>(std::max(1, r_.cfg_.replicate_window));
   // A worker takes `window` jobs at a time: their update jobs are surveyed together
   // (partition_survey.h), then every job runs in order.
   // With a fan-out backend a worker syncs earlier jobs while it prepares the next
   // (job_pipeline.h); other backends sync peer by peer inside PlanUpdate.
-  const int depth = r_.backend_->FansOut() ? r_.cfg_.pipeline_depth : 1;
-  auto worker = [&] {
-    StagePipeline stages(depth);
-    for (;;) {
-      if (aborted_ || r_.stop_) return;
-      size_t first = next_job_.fetch_add(window);
-      if (first >= end) return;
-      size_t last = std::min(end, first + window);
-      std::vector<size_t> ready;
-      for (size_t i = first; i < last; ++i) {
-        if (Ready(jobs_[i])) ready.push_back(i);
-        else ++done_jobs_;
-      }
-      std::vector<const PartitionJob*> updates;
-      for (size_t i : ready) {
-        if (!jobs_[i].sync.is_handoff) updates.push_back(&jobs_[i]);
-      }
-      std::vector<Survey> surveys;
-      if (window > 1 && !updates.empty()) {
-        surveys = SurveyJobs(updates, r_.client_, SurveyOptions(), r_.replication_cycle_);
-      }
-      size_t next_survey = 0;
-      for (size_t i : ready) {
-        if (aborted_ || r_.stop_) return;
-        const PartitionJob& job = jobs_[i];
-        if (RingChanged()) {
-          spdlog::info("Ring change detected. Aborting current replication pass.");
-          aborted_ = true;
-          return;
-        }
-        auto observed = std::make_shared<ObservedJob>(r_.observer_, job);
-        auto begin_t = Clock::now();
-        std::function<void()> stage;
-        bool syncs = true;
-        if (job.sync.is_handoff) {
-          stage = [this, &job] { UpdateDeleted(job); };
-        } else {
-          Survey* survey = next_survey < surveys.size() ? &surveys[next_survey++] : nullptr;
-          auto plan = std::make_shared<UpdatePlan>(
-              PlanUpdate(job, survey && survey->fresh(begin_t) ? survey : nullptr));
-          syncs = !plan->deferred.empty();
-          stage = [this, &job, plan] { SyncPlanned(job, std::move(*plan)); };
-        }
-        auto finish = [this, stage = std::move(stage), observed = std::move(observed), begin_t] {
-          stage();
-          {
-            std::lock_guard<std::mutex> l(times_mu_);
-            partition_times_.push_back(
-                std::chrono::duration<double>(Clock::now() - begin_t).count());
-          }
-          ++done_jobs_;
-        };
-        // Nothing to sync (an idle pass's usual job): no thread for it.
-        if (syncs) stages.Submit(std::move(finish));
-        else finish();
+  StagePipeline stages(r_.backend_->FansOut() ? r_.cfg_.pipeline_depth : 1);
+  for (;;) {
+    if (aborted_ || r_.stop_) return;
+    size_t first = next_job_.fetch_add(window);
+    if (first >= end) return;
+    size_t last = std::min(end, first + window);
+    std::vector<size_t> ready;
+    for (size_t i = first; i < last; ++i) {
+      if (!TryClaim(i, kFree, kTaken)) continue;  // a rescuer has it
+      if (!lockups_.Cancelled(jobs_[i].sync.device) && Ready(jobs_[i])) {
+        claims_[i] = kWindow;
+        ready.push_back(i);
+      } else {
+        ++done_jobs_;
       }
     }
+    std::vector<const PartitionJob*> updates;
+    for (size_t i : ready) {
+      if (!jobs_[i].sync.is_handoff) updates.push_back(&jobs_[i]);
+    }
+    std::vector<Survey> surveys;
+    if (window > 1 && !updates.empty()) {
+      LockupWatch::Busy busy;  // on the device whose partition is being hashed
+      surveys = SurveyJobs(updates, r_.client_, SurveyOptions(), r_.replication_cycle_,
+                           [&](const PartitionJob& j) {
+                             busy = lockups_.Enter(j.sync.device);
+                             Where(j, "-");
+                           });
+    }
+    size_t next_survey = 0;
+    for (size_t i : ready) {
+      if (aborted_ || r_.stop_) return;
+      const PartitionJob& job = jobs_[i];
+      Survey* survey = nullptr;
+      if (!job.sync.is_handoff && next_survey < surveys.size()) survey = &surveys[next_survey++];
+      if (!TryClaim(i, kWindow, kTaken)) continue;  // a rescuer ran it meanwhile
+      if (lockups_.Cancelled(job.sync.device)) {
+        ++done_jobs_;  // cancelled for this pass; the next pass tries again
+        continue;
+      }
+      if (RingChanged()) {
+        spdlog::info("Ring change detected. Aborting current replication pass.");
+        aborted_ = true;
+        return;
+      }
+      RunJob(job, survey, stages);
+    }
+  }
+}
+
+void Replicator::Pass::Rescue(size_t begin, size_t end) {
+  StagePipeline stages(r_.backend_->FansOut() ? r_.cfg_.pipeline_depth : 1);
+  for (size_t i = begin; i < end; ++i) {
+    if (aborted_ || r_.stop_) return;
+    const PartitionJob& job = jobs_[i];
+    bool ready;
+    if (TryClaim(i, kWindow, kTaken)) ready = true;  // Ready() passed in its window
+    else if (TryClaim(i, kFree, kTaken)) ready = !lockups_.Cancelled(job.sync.device) && Ready(job);
+    else continue;
+    if (!ready || lockups_.Cancelled(job.sync.device)) {
+      ++done_jobs_;
+      continue;
+    }
+    if (RingChanged()) {
+      spdlog::info("Ring change detected. Aborting current replication pass.");
+      aborted_ = true;
+      return;
+    }
+    RunJob(job, nullptr, stages);
+  }
+}
+
+void Replicator::Pass::RunJob(const PartitionJob& job, Survey* survey, StagePipeline& stages) {
+  auto busy = std::make_shared<LockupWatch::Busy>(lockups_.Enter(job.sync.device));
+  Where(job, "-");
+  auto observed = std::make_shared<ObservedJob>(r_.observer_, job);
+  auto begin_t = Clock::now();
+  std::function<void()> stage;
+  bool syncs = true;
+  if (job.sync.is_handoff) {
+    stage = [this, &job] { UpdateDeleted(job); };
+  } else {
+    auto plan = std::make_shared<UpdatePlan>(
+        PlanUpdate(job, survey && survey->fresh(begin_t) ? survey : nullptr));
+    syncs = !plan->deferred.empty();
+    stage = [this, &job, plan] { SyncPlanned(job, std::move(*plan)); };
+  }
+  auto finish = [this, &job, stage = std::move(stage), observed = std::move(observed),
+                 busy = std::move(busy), begin_t] {
+    stage();
+    {
+      std::lock_guard<std::mutex> l(times_mu_);
+      partition_times_.push_back(std::chrono::duration<double>(Clock::now() - begin_t).count());
+    }
+    lockups_.Progress(job.sync.device);
+    busy->Reset();
+    ++done_jobs_;
   };
-  int n = std::max(1, std::min<int>(r_.cfg_.concurrency, static_cast<int>(end - begin)));
-  std::vector<std::thread> threads;
-  for (int t = 0; t < n; ++t) threads.emplace_back(worker);
-  for (auto& t : threads) t.join();
-  return !aborted_ && !r_.stop_;
+  // Nothing to sync (an idle pass's usual job): no thread for it.
+  if (syncs) stages.Submit(std::move(finish));
+  else finish();
 }
 
 bool Replicator::Pass::Ready(const PartitionJob& job) {
@@ -213,12 +303,14 @@ PassSummary Replicator::RunPass(const PassOverrides& overrides) {
     rings_[i].ring = watchers_[i]->ring();
   }
   StatsBook stats;
-  if (observer_) {
-    stats.SetObserver([o = observer_](const std::string& dev, const ReplicationStats& before,
-                                      const ReplicationStats& after) {
-      o->StatsChanged(dev, before, after);
-    });
-  }
+  LockupWatch lockups(cfg_.lockup_timeout);
+  // A counter that moves (a suffix hashed, bytes sent) is progress for lockup_timeout.
+  stats.SetObserver([o = observer_, &lockups](const std::string& dev,
+                                              const ReplicationStats& before,
+                                              const ReplicationStats& after) {
+    lockups.Progress(dev);
+    if (o) o->StatsChanged(dev, before, after);
+  });
   CollectOptions copts;
   copts.devices_dir = cfg_.devices;
   copts.mount_check = cfg_.mount_check;
@@ -235,7 +327,7 @@ PassSummary Replicator::RunPass(const PassOverrides& overrides) {
                                       [](const PartitionJob& j) { return j.sync.is_handoff; });
   spdlog::info("Starting replication pass: {} partitions ({} handoffs) with sync_method={}",
                jobs.size(), handoff_jobs, backend_->name());
-  Pass pass(*this, std::move(jobs), stats);
+  Pass pass(*this, std::move(jobs), stats, lockups);
   if (observer_) observer_->PassStarted(pass.jobs());
   std::thread progress([&] { pass.ProgressLoop(); });
   bool completed;

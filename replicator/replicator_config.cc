@@ -42,9 +42,10 @@ std::vector<std::string> ReplicatorConfigWarnings(const ConfigFile& file, const 
             "rsync_error_log_line_length", "http_timeout", "conn_timeout", "node_timeout",
             "network_chunk_size", "native_extensions", "native_max_frame",
             "native_batch_files", "native_batch_bytes", "handoffs_first", "handoff_delete",
-            "recon_cache_path", "nice_priority", "ionice_class", "ionice_priority", "user"};
+            "recon_cache_path", "nice_priority", "ionice_class", "ionice_priority", "user",
+            "replicator_workers", "lockup_timeout"};
   k.used.insert(LoggingOptionNames().begin(), LoggingOptionNames().end());
-  k.not_honoured = {"replicator_workers", "lockup_timeout", "daemonize", "eventlet_debug",
+  k.not_honoured = {"daemonize", "eventlet_debug",
                     "log_custom_handlers", "disable_fallocate", "fallocate_reserve"};
   for (auto& w : UnusedOptionWarnings(file, "object-replicator", k)) out.push_back(std::move(w));
   return out;
@@ -85,6 +86,10 @@ Result<ReplicatorConfig> LoadReplicatorConfig(const std::string& path) {
   Take(s.GetDouble("interval", run_pause), &c.interval, &err);
   Take(s.GetInt("reclaim_age", c.reclaim_age), &c.reclaim_age, &err);
   Take(s.GetDouble("stop_timeout", c.stop_timeout), &c.stop_timeout, &err);
+  if (Take(s.GetInt("replicator_workers", 0), &i64, &err)) {
+    c.replicator_workers = static_cast<int>(std::clamp<int64_t>(i64, -1, 1 << 16));
+  }
+  Take(s.GetDouble("lockup_timeout", c.lockup_timeout), &c.lockup_timeout, &err);
   c.sync_method = s.GetString("sync_method", c.sync_method);
   if (c.sync_method.empty()) c.sync_method = "rsync";
   if (Take(s.GetInt("rsync_timeout", c.rsync_timeout), &i64, &err)) c.rsync_timeout = static_cast<int>(i64);
@@ -152,6 +157,12 @@ Result<ReplicatorConfig> LoadReplicatorConfig(const std::string& path) {
   }
   if (c.stop_timeout < 0) {
     return Status::InvalidArgument(path + ": [object-replicator] stop_timeout: must not be negative");
+  }
+  if (c.replicator_workers < 0) {
+    return Status::InvalidArgument(path + ": [object-replicator] replicator_workers: must not be negative");
+  }
+  if (c.lockup_timeout < 0) {
+    return Status::InvalidArgument(path + ": [object-replicator] lockup_timeout: must not be negative (0 = off)");
   }
   if (c.reclaim_age < 0) {
     return Status::InvalidArgument(path + ": [object-replicator] reclaim_age: must not be negative");

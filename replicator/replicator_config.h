@@ -28,6 +28,12 @@ struct ReplicatorConfig {
   double ring_check_interval = 15;
   double interval = 30;
   double stop_timeout = 30;  // replicant: seconds jobs in flight get after SIGTERM
+  // Swift's replicator_workers: 0 = one process; N > 0 = min(N, local devices) worker
+  // processes, the local devices split among them (worker_parent.h).
+  int replicator_workers = 0;
+  // Swift's (reconstructor) lockup_timeout: a device whose jobs make no progress for
+  // this long is cancelled for the pass (lockup_watch.h); 0 = off.
+  double lockup_timeout = 1800;
   int64_t reclaim_age = 604800;
   std::string sync_method = "rsync";
   // rsync backend
@@ -58,6 +64,9 @@ struct ReplicatorConfig {
   std::string log_name = "object-replicator";
   // nice_priority, ionice_class/_priority, user
   ProcessOptions process;
+  // Set from the command line, not the file: this process is worker N of a
+  // replicator_workers parent (it publishes only its devices' per-disk recon).
+  std::optional<int> worker_index;
   // Start-up warnings: deprecated or unused options in [object-replicator].
   std::vector<std::string> warnings;
 };

@@ -9,7 +9,8 @@
 namespace replicant {
 
 ReplicatorOps::ReplicatorOps(const ReplicatorConfig& cfg)
-    : cfg_(cfg), progress_(ProgressFilePath(cfg.recon_cache_path), cfg.sync_method) {}
+    : cfg_(cfg),
+      progress_(ProgressFilePath(cfg.recon_cache_path, cfg.worker_index), cfg.sync_method) {}
 
 Result<std::unique_ptr<ReplicatorOps>> ReplicatorOps::Create(const ReplicatorConfig& cfg) {
   auto file = ConfigFile::Load(cfg.config_path);
@@ -46,7 +47,8 @@ void ReplicatorOps::PassFinished(const PassSummary& s, bool publish_recon) {
                    std::chrono::system_clock::now().time_since_epoch()).count();
   if (publish_recon) {
     std::string path = cfg_.recon_cache_path + "/object.recon";
-    auto st = DumpReconCache(ReconUpdate(s, end, LoadReconCache(path)), path);
+    auto st = DumpReconCache(
+        ReconUpdate(s, end, LoadReconCache(path), cfg_.worker_index.has_value()), path);
     if (!st.ok()) spdlog::error("Exception dumping recon cache: {}", st.message());
   }
   progress_.PassFinished(s);

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -17,6 +18,8 @@
 #include <fmt/format.h>
 
 #include "hashes/handoff_cleanup.h"
+#include "replicator/job_pipeline.h"
+#include "replicator/lockup_watch.h"
 #include "replicator/partition_survey.h"
 #include "replicator/replicator.h"
 
@@ -29,6 +32,12 @@ inline std::string NodeName(const Device& d) {
   return fmt::format("{}:{}/{}", d.replication_ip, d.replication_port, d.device);
 }
 
+inline std::string PeerNames(const std::vector<Device>& nodes) {
+  std::string out;
+  for (const auto& d : nodes) out += (out.empty() ? "" : ",") + NodeName(d);
+  return out.empty() ? "-" : out;
+}
+
 inline std::string JobName(const PartitionJob& j) {
   return fmt::format("{}/{} partition {}", j.sync.device, j.sync.policy_index, j.sync.partition);
 }
@@ -36,13 +45,19 @@ inline std::string JobName(const PartitionJob& j) {
 // State of one pass, shared by its worker threads.
 class Replicator::Pass {
  public:
-  Pass(Replicator& r, std::vector<PartitionJob> jobs, StatsBook& stats)
-      : r_(r), jobs_(std::move(jobs)), stats_(stats), start_(Clock::now()),
+  Pass(Replicator& r, std::vector<PartitionJob> jobs, StatsBook& stats, LockupWatch& lockups)
+      : r_(r), jobs_(std::move(jobs)), claims_(new std::atomic<int>[jobs_.size()]()),
+        stats_(stats), lockups_(lockups), start_(Clock::now()),
         next_ring_check_(start_ + std::chrono::duration_cast<Clock::duration>(
                                       std::chrono::duration<double>(r.cfg_.ring_check_interval))) {}
 
   // Runs jobs [begin, end) on the worker pool; returns false when the pass aborted.
   bool RunJobs(size_t begin, size_t end);
+  // One worker of RunJobs: takes windows of jobs until none is left.
+  void Work(size_t end);
+  // A worker added after a lockup: runs, one at a time, the jobs of [begin, end) no
+  // other worker has started (those in a stuck worker's window included).
+  void Rescue(size_t begin, size_t end);
   // Skips (and accounts for) a job whose drive is unmounted or whose partition path is
   // a file (removed); true when the job can run.
   bool Ready(const PartitionJob& job);
@@ -92,10 +107,28 @@ class Replicator::Pass {
 
  private:
   bool RingChanged();
+  // Runs one job of a worker's window (its update survey, if any, in `survey`) on
+  // `stages`.
+  void RunJob(const PartitionJob& job, Survey* survey, StagePipeline& stages);
+  // Cancels the devices LockupWatch finds stuck: a log line and a count each; returns
+  // how many worker threads to add so that the other devices go on.
+  int CancelLockedUp();
+  // Tells the LockupWatch where `job`'s work is (peer: "-" for local work).
+  void Where(const PartitionJob& job, const std::string& peer) {
+    lockups_.Where(job.sync.device,
+                   fmt::format("{} policy {}", job.sync.partition, job.sync.policy_index), peer);
+  }
+
+  // A job's claim: kFree, kWindow (in a worker's window, not started: a rescuer may
+  // take it) or kTaken (one worker runs or skipped it). Each job runs at most once.
+  enum Claim : int { kFree = 0, kWindow = 1, kTaken = 2 };
+  bool TryClaim(size_t i, int from, int to) { return claims_[i].compare_exchange_strong(from, to); }
 
   Replicator& r_;
   std::vector<PartitionJob> jobs_;
+  std::unique_ptr<std::atomic<int>[]> claims_;
   StatsBook& stats_;
+  LockupWatch& lockups_;
   Clock::time_point start_;
   std::mutex ring_mu_;
   Clock::time_point next_ring_check_;

@@ -40,6 +40,12 @@ void AddStats(const nlohmann::json& per_device, const std::string& prefix,
                 Num(stats, stat), {{"device", dev}});
     }
   }
+  for (const auto& [dev, stats] : per_device.items()) {
+    out.Gauge("replicant_replicator_" + prefix + "_lockups",
+              "Times the device's jobs were cancelled after lockup_timeout without progress "
+              "in " + when + ", per device",
+              Num(stats, "lockups"), {{"device", dev}});
+  }
 }
 
 }  // namespace

@@ -26,6 +26,7 @@ void ReplicationStats::Add(const ReplicationStats& o) {
   suffix_sync += o.suffix_sync;
   files_sent += o.files_sent;
   bytes_sent += o.bytes_sent;
+  lockups += o.lockups;
   for (const auto& [ip, devs] : o.failure_nodes)
     for (const auto& [dev, n] : devs) failure_nodes[ip][dev] += n;
 }
@@ -50,6 +51,7 @@ nlohmann::json ReplicationStats::ToProgress() const {
   nlohmann::json j = ToRecon();
   j["files_sent"] = files_sent;
   j["bytes_sent"] = bytes_sent;
+  j["lockups"] = lockups;
   return j;
 }
 

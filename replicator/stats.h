@@ -24,6 +24,8 @@ struct ReplicationStats {
           suffix_count = 0, suffix_hash = 0, suffix_sync = 0;
   // replicant's own: what the sync backends reported sending (not in Swift's recon)
   uint64_t files_sent = 0, bytes_sent = 0;
+  // replicant's own: times the device's jobs were cancelled for lockup_timeout
+  int64_t lockups = 0;
   // replication_ip -> device -> failures
   std::map<std::string, std::map<std::string, int64_t>> failure_nodes;
 
@@ -31,7 +33,7 @@ struct ReplicationStats {
   // Swift's add_failure_stats: one failure per (ip, device).
   void AddFailures(const std::set<std::pair<std::string, std::string>>& nodes);
   nlohmann::json ToRecon() const;
-  // ToRecon() plus files_sent and bytes_sent, for the progress file.
+  // ToRecon() plus files_sent, bytes_sent and lockups, for the progress file.
   nlohmann::json ToProgress() const;
 };
 

@@ -78,6 +78,7 @@ Replicator::Pass::UpdatePlan Replicator::Pass::PlanUpdate(const PartitionJob& jo
     attempts_left--;
     if (synced_remote_regions.count(node.region)) continue;
     ReplicatePeer peer{node.replication_ip, node.replication_port, node.device};
+    Where(job, NodeName(node));
     auto resp = answer ? std::move(*answer)
                        : r_.client_.GetHashes(peer, job.sync.partition, job.sync.policy_index);
     if (!resp.ok()) {
@@ -133,6 +134,7 @@ Replicator::Pass::UpdatePlan Replicator::Pass::PlanUpdate(const PartitionJob& jo
       if (node.region != job.sync.region) synced_remote_regions.insert(node.region);
       continue;
     }
+    Where(job, NodeName(node));
     sync::SyncResult result = r_.backend_->Sync(node, job.sync, suffixes);
     if (result.device_full) {
       // As for a 507 to REPLICATE: one more node gets the data this pass.
@@ -147,6 +149,9 @@ Replicator::Pass::UpdatePlan Replicator::Pass::PlanUpdate(const PartitionJob& jo
 
 void Replicator::Pass::SyncPlanned(const PartitionJob& job, UpdatePlan plan) {
   if (!plan.deferred.empty()) {
+    std::vector<Device> peers;
+    for (const auto& p : plan.deferred) peers.push_back(p.node);
+    Where(job, PeerNames(peers));
     auto results = r_.backend_->SyncPeers(job.sync, plan.deferred);
     for (size_t i = 0; i < plan.deferred.size(); ++i) {
       FinishSync(job, plan.deferred[i].node, plan.deferred[i].suffixes, std::move(results[i]),

@@ -26,12 +26,12 @@ def _warnings(text):
 def test_replicator_warns_once_per_unused_option():
     with Cluster(nodes=2, replicas=2, part_power=3) as c:
         node = c.nodes[0]
-        c.set_replicator_options(nodes=[node], concurreny='4', replicator_workers='2',
+        c.set_replicator_options(nodes=[node], concurreny='4', eventlet_debug='true',
                                  run_pause='10')
         p = _replicate(node, '-p', '0')
         w = _warnings(p.stderr)
         assert any('[object-replicator] concurreny' in x and 'unknown option' in x for x in w), w
-        assert any('[object-replicator] replicator_workers' in x and
+        assert any('[object-replicator] eventlet_debug' in x and
                    'does not implement' in x for x in w), w
         assert any('run_pause is deprecated and will be removed' in x for x in w), w
         # Each once, and nothing for the options replicant reads.
@@ -39,7 +39,7 @@ def test_replicator_warns_once_per_unused_option():
         c.set_replicator_options(nodes=[node], interval='5')
         w = _warnings(_replicate(node, '-p', '0').stderr)
         assert any('interval is already configured' in x for x in w), w
-        c.set_replicator_options(nodes=[node], concurreny=None, replicator_workers=None,
+        c.set_replicator_options(nodes=[node], concurreny=None, eventlet_debug=None,
                                  run_pause=None, interval=None)
         assert _warnings(_replicate(node, '-p', '0').stderr) == []
 

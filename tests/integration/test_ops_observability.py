@@ -204,6 +204,7 @@ def test_progress_file_after_a_pass(cluster, first_pass):
     last = progress['last_pass']
     # Beyond Swift's keys: what rsync sent, a .data per object to each primary but node0.
     files_sent, bytes_sent = last['stats'].pop('files_sent'), last['stats'].pop('bytes_sent')
+    assert last['stats'].pop('lockups') == 0  # replicant's lockup_timeout count
     want_files = want_bytes = 0
     for name, body, _ in cluster.test_objects:
         _, nodes = cluster.ring(0).get_nodes(ACCOUNT, CONTAINER, name)
