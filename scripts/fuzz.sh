@@ -36,7 +36,7 @@ launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 CC=${FUZZ_CC:-clang} CXX=${FUZZ_CXX:-clang++} cmake -S "$SRC" -B "$BUILD" \
   -DREPLICANT_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" >/dev/null
-nice cmake --build "$BUILD" -j "$JOBS" >/dev/null
+cmake --build "$BUILD" -j "$JOBS" >/dev/null
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
