@@ -324,8 +324,10 @@ Server::Next Server::ServeOne(SocketStream& s, const std::string& peer, bool fir
                   peer, note, LogSafe(result.message(), 1000));
   }
   if (keep) return Next::kKeepAlive;
-  // A complete answer to a request whose body we did not read: let the client read it.
-  return ex.mode() == Exchange::Mode::kComplete ? Next::kLinger : Next::kClose;
+  // An answer sent while the client may still be sending (a refused SSYNC, a native
+  // session ended early): closing with unread input sends a reset, which can reach
+  // the client before it reads the answer. Let it read it.
+  return ex.write_failed() ? Next::kClose : Next::kLinger;
 }
 
 }  // namespace replicant::receiver

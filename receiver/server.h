@@ -89,6 +89,7 @@ class Exchange {
   Mode mode() const { return mode_; }
   int status() const { return status_; }
   const std::string& note() const { return note_; }
+  bool write_failed() const { return write_failed_; }
   // Ends a chunked body. Returns whether the connection may serve another request.
   bool Finish();
 
