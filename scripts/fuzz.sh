@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets (tests/fuzz/*_fuzz.cc) with clang, ASan and UBSan in their
-# own build dir and fuzzes every parser from seeds of real Swift output
-# (tests/fuzz/make_seeds.py), with limits that make a slow or memory-hungry input fail:
-# one input over 1 s is a timeout, over 256 MiB of RSS (or one 128 MiB malloc) an OOM.
+# Builds the libFuzzer targets (tests/fuzz/*_fuzz.cc) with clang, ASan and UBSan (in the
+# instrumented build scripts/clang-build.sh makes, shared with scripts/sanitize.sh) and
+# fuzzes every parser from seeds of real Swift output (tests/fuzz/make_seeds.py), with
+# limits that make a slow or memory-hungry input fail: one input over 1 s is a timeout,
+# over 256 MiB of RSS (or one 128 MiB malloc) an OOM.
 #
 #   scripts/fuzz.sh                 brief (CI): each target FUZZ_SECONDS (15) seconds
 #   scripts/fuzz.sh --long          each target to FUZZ_RUNS (10^6) executions
@@ -17,26 +18,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SRC=$PWD
-BUILD=${FUZZ_BUILD_DIR:-$SRC/build-fuzz}
 SECONDS_EACH=${FUZZ_SECONDS:-15}
 RUNS=${FUZZ_RUNS:-1000000}
-JOBS=${FUZZ_JOBS:-2}
 long=0 report="" only=()
 while [ $# -gt 0 ]; do
   case $1 in
     --long) long=1 ;;
     --report) report=$2; shift ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) only+=("$1") ;;
   esac
   shift
 done
 
-launcher=()
-command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-CC=${FUZZ_CC:-clang} CXX=${FUZZ_CXX:-clang++} cmake -S "$SRC" -B "$BUILD" \
-  -DREPLICANT_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" >/dev/null
-cmake --build "$BUILD" -j "$JOBS" >/dev/null
+BUILD=$(scripts/clang-build.sh | tail -1)
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -6,7 +6,9 @@
 #                                  `replicant replicate` with the sanitized binary
 #   scripts/sanitize.sh --thread   ThreadSanitizer: build, unit tests only
 #
-# Build dir: $SANITIZE_BUILD_DIR (default build-asan, or build-tsan with --thread).
+# Build: ASan + UBSan use the instrumented clang build shared with scripts/fuzz.sh
+# (scripts/clang-build.sh, $CLANG_BUILD_DIR, default build-clang); --thread builds its own
+# ($SANITIZE_BUILD_DIR, default build-tsan).
 # SANITIZE_TESTS: the integration tests to run (a ctest -R regex; default SERVE_REPLICATE).
 # Every report, in unit_tests or in any replicant process a Python test starts, is written
 # to <build>/sanitizer-reports/ (log_path) and fails the run, even if the test passed.
@@ -18,19 +20,20 @@ SRC=$PWD
 # redzones and quarantine make a sanitized process several times larger.
 SERVE_REPLICATE='^integration\.test_(serve_replicate|serve_safety|native|hostile_peers|ssync_compat|replicator_rsync_serve|handoff_safety)$'
 if [ "${1:-}" = --thread ]; then
-  MODE=thread BUILD=${SANITIZE_BUILD_DIR:-$SRC/build-tsan} SANITIZERS=thread
+  MODE=thread BUILD=${SANITIZE_BUILD_DIR:-$SRC/build-tsan}
+  launcher=()
+  command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  # -O1 -g1: about half the compile time of -O2 -g, and line numbers in every stack.
+  cmake -S "$SRC" -B "$BUILD" -DREPLICANT_SANITIZE=thread -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" "${launcher[@]}" >/dev/null
+  start=$SECONDS
+  cmake --build "$BUILD" -j "$(nproc)" >"$BUILD/build.log" 2>&1 || { tail -50 "$BUILD/build.log"; exit 1; }
+  echo "sanitize: thread build took $((SECONDS - start)) s"
 else
-  MODE=address BUILD=${SANITIZE_BUILD_DIR:-$SRC/build-asan} SANITIZERS=address,undefined
+  MODE=address
+  BUILD=$(scripts/clang-build.sh | tail -1)
 fi
 REPORTS=$BUILD/sanitizer-reports
-launcher=()
-command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-# -O1 -g1: about half the compile time of -O2 -g, and line numbers in every stack.
-cmake -S "$SRC" -B "$BUILD" -DREPLICANT_SANITIZE="$SANITIZERS" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" "${launcher[@]}" >/dev/null
-start=$SECONDS
-cmake --build "$BUILD" -j "$(nproc)" >"$BUILD/build.log" 2>&1 || { tail -50 "$BUILD/build.log"; exit 1; }
-echo "sanitize: $MODE build took $((SECONDS - start)) s"
 
 rm -rf "$REPORTS" && mkdir -p "$REPORTS"
 supp=$SRC/tests/sanitizers
