@@ -32,6 +32,7 @@ import re
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 
 SAIO_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -251,12 +252,15 @@ class Saio:
                 f.write(script + '\n')
             subprocess.run(['bash', path], check=True, env=self.env(),
                            stdout=subprocess.DEVNULL)
-            tmp = cache + '.tmp'
-            shutil.rmtree(tmp, ignore_errors=True)
-            os.makedirs(tmp)
+            # A private temp dir: variants run in parallel may make the same rings at once.
+            tmp = tempfile.mkdtemp(dir=os.path.dirname(cache), prefix=os.path.basename(cache))
             for ring in glob.glob('/etc/swift/*.ring.gz') + glob.glob('/etc/swift/*.builder'):
                 shutil.copy(ring, tmp)
-            os.rename(tmp, cache)
+            try:
+                os.rename(tmp, cache)
+            except OSError:  # another variant's rings got there first: use ours
+                shutil.rmtree(tmp, ignore_errors=True)
+                return
         for ring in os.listdir(cache):
             shutil.copy(os.path.join(cache, ring), '/etc/swift')
 
