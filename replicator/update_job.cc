@@ -130,7 +130,7 @@ Replicator::Pass::UpdatePlan Replicator::Pass::PlanUpdate(const PartitionJob& jo
     }
     if (fan_out) {
       // Collected, then synced in one call that reads each file once for all peers.
-      deferred.push_back({node, suffixes});
+      deferred.push_back({node, suffixes, std::nullopt});
       if (node.region != job.sync.region) synced_remote_regions.insert(node.region);
       continue;
     }

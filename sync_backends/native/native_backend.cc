@@ -521,7 +521,7 @@ std::string NativeBackend::DeviceKey(const Device& node) {
 
 SyncResult NativeBackend::Sync(const Device& node, const SyncJob& job,
                                const std::vector<std::string>& suffixes) {
-  return SyncPeers(job, {PeerSync{node, suffixes}}).front();
+  return SyncPeers(job, {PeerSync{node, suffixes, std::nullopt}}).front();
 }
 
 SyncResult NativeBackend::Check(const Device& node, const SyncJob& job,
