@@ -1,7 +1,10 @@
 // Handoff jobs (Swift's ObjectReplicator.update_deleted): every suffix pushed to every
-// primary; the partition, or what the peers confirmed, removed only after that.
+// primary (with ssync or native, a remote region's later primaries only checked); the
+// partition, or what the peers confirmed, removed only after that.
 #include <algorithm>
+#include <map>
 #include <optional>
+#include <set>
 
 #include <spdlog/spdlog.h>
 
@@ -48,29 +51,86 @@ void Replicator::Pass::UpdateDeleted(const PartitionJob& job) {
   });
 }
 
+namespace {
+
+// Swift's synced_remote_regions: remote region -> the objects its synced primary (then
+// each checked one) holds in sync.
+using RegionObjects = std::map<int, std::set<std::string>>;
+
+// The next round of a revert, taken from `pending` in ring order, as Swift's loop over
+// job['nodes'] decides: a primary of a remote region that one primary already holds
+// is only checked (confirming backends); of a remote region none holds yet, the first
+// is synced this round and the others wait for its answer. Local-region primaries,
+// and every primary with a backend that does not confirm objects (rsync; Swift
+// ignores remote_check_objs there), get a full sync.
+std::vector<sync::PeerSync> NextRevertRound(std::vector<const Device*>* pending, int local_region,
+                                            const std::vector<std::string>& suffixes,
+                                            const RegionObjects& synced, bool confirms) {
+  std::vector<sync::PeerSync> round;
+  std::vector<const Device*> later;
+  std::set<int> syncing;
+  for (const Device* n : *pending) {
+    if (confirms && n->region != local_region) {
+      if (auto it = synced.find(n->region); it != synced.end()) {
+        round.push_back({*n, suffixes, it->second});
+        continue;
+      }
+      if (!syncing.insert(n->region).second) {
+        later.push_back(n);
+        continue;
+      }
+    }
+    round.push_back({*n, suffixes, std::nullopt});
+  }
+  *pending = std::move(later);
+  return round;
+}
+
+// An object stays confirmed up to the oldest timestamp every peer holds.
+void Intersect(const sync::SyncResult& result, std::optional<hashes::ConfirmedObjects>* objs) {
+  hashes::ConfirmedObjects both;
+  for (const auto& [hash, ts] : result.in_sync_objects) {
+    if (!*objs) both[hash] = ts;
+    else if (auto it = (*objs)->find(hash); it != (*objs)->end()) both[hash] = std::min(ts, it->second);
+  }
+  *objs = std::move(both);
+}
+
+}  // namespace
+
 bool Replicator::Pass::RevertHandoff(const PartitionJob& job,
                                      const std::vector<std::string>& suffixes,
                                      const hashes::HandoffSnapshot& snapshot, NodeSet* failures) {
   const std::string& dev = job.sync.device;
   size_t successes = 0, responses = 0;
-  // ssync, native: the objects every successful peer confirmed (Swift's delete_objs).
+  // ssync, native: the objects every successful peer confirmed (Swift's delete_objs,
+  // taken over every peer rather than only the remote regions' for safety).
   std::optional<hashes::ConfirmedObjects> delete_objs;
   // A fallback (ssync) confirms objects too, so this is the backend's property.
   const bool confirms = r_.backend_->ConfirmsObjects();
+  std::vector<const Device*> pending;
   if (!suffixes.empty()) {
-    std::vector<sync::PeerSync> peers;
-    for (const auto& node : job.nodes) peers.push_back({node, suffixes});
+    for (const auto& node : job.nodes) pending.push_back(&node);
+  }
+  RegionObjects synced_remote_regions;
+  for (bool first = true; !pending.empty(); first = false) {
+    auto peers = NextRevertRound(&pending, job.sync.region, suffixes, synced_remote_regions,
+                                 confirms);
     sync::SyncJob sjob = job.sync;
-    // A fan-out backend removes each object as soon as its primaries hold it.
-    if (r_.backend_->FansOut()) {
+    // A fan-out backend removes each object as soon as its primaries hold it; a later
+    // round (checks) never does: the replicator deletes what every peer confirmed.
+    if (r_.backend_->FansOut() && first) {
       sjob.delete_quorum = r_.cfg_.handoff_delete ? r_.cfg_.handoff_delete
                                                    : static_cast<int>(job.nodes.size());
     }
-    Where(job, PeerNames(job.nodes));
+    std::vector<Device> nodes;
+    for (const auto& p : peers) nodes.push_back(p.node);
+    Where(job, PeerNames(nodes));
     auto results = r_.backend_->SyncPeers(sjob, peers);
     for (size_t i = 0; i < peers.size(); ++i) {
       const Device& node = peers[i].node;
-      auto result = Complete(job, node, suffixes, std::move(results[i]), true);
+      const std::set<std::string>* check = peers[i].check_objs ? &*peers[i].check_objs : nullptr;
+      auto result = Complete(job, node, suffixes, std::move(results[i]), true, check);
       stats_.Update(dev, [&](ReplicationStats& s) {
         s.rsync++;
         s.files_sent += result.files_sent;
@@ -80,18 +140,21 @@ bool Replicator::Pass::RevertHandoff(const PartitionJob& job,
       if (result.success) successes++;
       else failures->emplace(node.replication_ip, node.device);
       if (result.success && confirms) {
-        // An object stays confirmed up to the oldest timestamp every peer holds.
-        hashes::ConfirmedObjects both;
-        for (const auto& [hash, ts] : result.in_sync_objects) {
-          if (!delete_objs) both[hash] = ts;
-          else if (auto it = delete_objs->find(hash); it != delete_objs->end()) {
-            both[hash] = std::min(ts, it->second);
-          }
+        Intersect(result, &delete_objs);
+        if (node.region != job.sync.region) {
+          auto& objs = synced_remote_regions[node.region];
+          objs.clear();
+          for (const auto& [hash, ts] : result.in_sync_objects) objs.insert(hash);
         }
-        delete_objs = std::move(both);
       }
-      spdlog::info("Reverted {} suffixes of handoff {} to {} ({})", suffixes.size(),
-                   JobName(job), NodeName(node), result.success ? "ok" : "failed");
+      if (check) {
+        spdlog::info("Checked {} objects of handoff {} on {} ({}, {} in sync)", check->size(),
+                     JobName(job), NodeName(node), result.success ? "ok" : "failed",
+                     result.in_sync_objects.size());
+      } else {
+        spdlog::info("Reverted {} suffixes of handoff {} to {} ({})", suffixes.size(),
+                     JobName(job), NodeName(node), result.success ? "ok" : "failed");
+      }
     }
   }
   bool delete_handoff = r_.cfg_.handoff_delete

@@ -90,9 +90,10 @@ class Replicator::Pass {
   // After a backend's sync to one node: ssync for a peer that does not speak the
   // backend's protocol, then the REPLICATE rehash request where the backend needs one.
   // `strict`: a failed rehash request fails the sync (handoffs must not be removed).
+  // `check_objs`: the sync was a check of these objects (the fallback checks too).
   sync::SyncResult Complete(const PartitionJob& job, const Device& node,
                             const std::vector<std::string>& suffixes, sync::SyncResult result,
-                            bool strict);
+                            bool strict, const std::set<std::string>* check_objs = nullptr);
   void ProgressLoop();
   void StopProgress() {
     { std::lock_guard<std::mutex> l(mu_); done_ = true; }

@@ -130,7 +130,7 @@ Replicator::Pass::UpdatePlan Replicator::Pass::PlanUpdate(const PartitionJob& jo
     }
     if (fan_out) {
       // Collected, then synced in one call that reads each file once for all peers.
-      deferred.push_back({node, suffixes});
+      deferred.push_back({node, suffixes, std::nullopt});
       if (node.region != job.sync.region) synced_remote_regions.insert(node.region);
       continue;
     }
@@ -184,12 +184,14 @@ bool Replicator::Pass::FinishSync(const PartitionJob& job, const Device& node,
 
 sync::SyncResult Replicator::Pass::Complete(const PartitionJob& job, const Device& node,
                                            const std::vector<std::string>& suffixes,
-                                           sync::SyncResult result, bool strict) {
+                                           sync::SyncResult result, bool strict,
+                                           const std::set<std::string>* check_objs) {
   sync::SyncBackend* used = r_.backend_.get();
   if (result.unsupported && r_.fallback_) {
     used = r_.fallback_.get();
     auto hold = r_.fallback_gate_.Acquire({NodeName(node)});
-    result = used->Sync(node, job.sync, suffixes);
+    result = check_objs ? used->Check(node, job.sync, suffixes, *check_objs)
+                        : used->Sync(node, job.sync, suffixes);
   }
   if (used->NeedsRehashRequest() && (result.success || !strict)) {
     // As in Swift, a peer that cannot be told to rehash may be down: for a handoff

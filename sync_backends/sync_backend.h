@@ -8,6 +8,8 @@
 #pragma once
 
 #include <map>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -49,6 +51,9 @@ struct SyncResult {
 struct PeerSync {
   Device node;
   std::vector<std::string> suffixes;
+  // Swift's remote_check_objs (handoffs, a remote region's later primaries): only ask
+  // which of these objects the peer holds in sync, send nothing (see Check()).
+  std::optional<std::set<std::string>> check_objs;
 };
 
 class SyncBackend {
@@ -68,11 +73,22 @@ class SyncBackend {
   // Whether SyncResult::in_sync_objects lists what a peer confirmed, so a handoff may
   // delete exactly those objects (ssync, native) rather than the whole partition.
   virtual bool ConfirmsObjects() const { return false; }
-  // Pushes a partition to several peers; results in the order of `peers`. The default
-  // syncs them one after another.
+  // Swift's ssync Sender with remote_check_objs: offers `node` only the objects of
+  // `suffixes` that are in `objs` and sends no data. On success, in_sync_objects lists
+  // those the peer reported in sync (it did not want them); the others are not a
+  // failure, they are simply not confirmed. Only for backends that ConfirmsObjects();
+  // the default fails (nothing confirmed, so nothing is ever deleted on its word).
+  virtual SyncResult Check(const Device& node, const SyncJob& job,
+                           const std::vector<std::string>& suffixes,
+                           const std::set<std::string>& objs);
+  // Pushes a partition to several peers (or checks those with check_objs); results in
+  // the order of `peers`. The default handles them one after another.
   virtual std::vector<SyncResult> SyncPeers(const SyncJob& job, const std::vector<PeerSync>& peers) {
     std::vector<SyncResult> out;
-    for (const auto& p : peers) out.push_back(Sync(p.node, job, p.suffixes));
+    for (const auto& p : peers) {
+      out.push_back(p.check_objs ? Check(p.node, job, p.suffixes, *p.check_objs)
+                                 : Sync(p.node, job, p.suffixes));
+    }
     return out;
   }
 };

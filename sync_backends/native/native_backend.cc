@@ -49,6 +49,9 @@ struct Peer {
   const PeerSync* spec = nullptr;
   std::unique_ptr<NativeSession> session;
   std::set<std::string> suffixes;
+  // Swift's remote_check_objs: only these objects are offered, by Hummingbird's Check
+  // (existence only, never a body); null for a full sync.
+  const std::set<std::string>* check = nullptr;
   std::set<std::string> failed_hashes, seen_hashes;
   std::map<std::string, std::string> object_ts;
   bool failed = false;
@@ -127,8 +130,13 @@ class FanOut {
     r.size = it.size;
     return r;
   }
-  bool Wants(const Peer& p, const Item& it) const { return p.alive() && p.suffixes.count(it.suffix); }
+  // Whether `it` is offered to `p` at all (and, while p's session is up, Wants it).
+  static bool Covers(const Peer& p, const Item& it) {
+    return p.suffixes.count(it.suffix) && (!p.check || p.check->count(it.hash));
+  }
+  bool Wants(const Peer& p, const Item& it) const { return p.alive() && Covers(p, it); }
   void PlainExchange(Peer& p, const Item& it, bool* held);
+  void CheckExchange(Peer& p, const Item& it, bool* held);
   void SendBody(Peer& p, Answer& a, const Item& it);
   void DeleteConfirmed(const std::vector<Item>& items,
                        const std::map<Peer*, std::vector<bool>>& held);
@@ -258,6 +266,23 @@ void FanOut::PlainExchange(Peer& p, const Item& it, bool* held) {
   }
 }
 
+// A check-only peer: does it hold this file (or a newer one)? Nothing else is sent.
+void FanOut::CheckExchange(Peer& p, const Item& it, bool* held) {
+  NativeSession& s = *p.session;
+  native::SyncFileRequest req = Request(p, it);
+  req.check = true;
+  Status st = s.Send(native::ToJson(req));
+  if (st.ok()) st = s.Flush();
+  auto j = st.ok() ? s.Receive() : Result<nlohmann::json>(st);
+  native::SyncFileResponse r;
+  if (j.ok()) st = native::FromJson(*j, &r);
+  if (!j.ok() || !st.ok()) return Fail(p, j.ok() ? st : j.status());
+  if (r.exists || r.newer_exists) {
+    p.already++;
+    *held = true;
+  }
+}
+
 // One item's body to one peer that asked for it: a delta when the peer sent a usable
 // signature, else the whole body (preloaded, or read now).
 void FanOut::SendBody(Peer& p, Answer& a, const Item& it) {
@@ -338,7 +363,7 @@ void FanOut::RunBatch(bool last) {
   for (Peer* p : working) {
     if (!p->session) continue;
     for (size_t i = 0; i < items.size(); ++i) {
-      if (!p->suffixes.count(items[i].suffix)) continue;
+      if (!Covers(*p, items[i])) continue;
       p->seen_hashes.insert(items[i].hash);
       std::string& newest = p->object_ts[items[i].hash];
       newest = std::max(newest, items[i].ts);
@@ -351,7 +376,15 @@ void FanOut::RunBatch(bool last) {
 void FanOut::PeerBatch(Peer& p, const std::vector<Item>& items, std::vector<bool>& held,
                        bool last) {
   if (!p.session && !p.opened) open_one_(p);
-  if (p.alive() && !p.session->extensions().batch) {
+  if (p.alive() && p.check) {
+    // Check requests do not go in a batch: one round trip per file, no bodies.
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (!Wants(p, items[i])) continue;
+      bool h = false;
+      CheckExchange(p, items[i], &h);
+      held[i] = h;
+    }
+  } else if (p.alive() && !p.session->extensions().batch) {
     for (size_t i = 0; i < items.size(); ++i) {
       if (!Wants(p, items[i])) continue;
       bool h = false;
@@ -488,7 +521,13 @@ std::string NativeBackend::DeviceKey(const Device& node) {
 
 SyncResult NativeBackend::Sync(const Device& node, const SyncJob& job,
                                const std::vector<std::string>& suffixes) {
-  return SyncPeers(job, {PeerSync{node, suffixes}}).front();
+  return SyncPeers(job, {PeerSync{node, suffixes, std::nullopt}}).front();
+}
+
+SyncResult NativeBackend::Check(const Device& node, const SyncJob& job,
+                                const std::vector<std::string>& suffixes,
+                                const std::set<std::string>& objs) {
+  return SyncPeers(job, {PeerSync{node, suffixes, objs}}).front();
 }
 
 std::vector<SyncResult> NativeBackend::SyncPeers(const SyncJob& job,
@@ -498,6 +537,7 @@ std::vector<SyncResult> NativeBackend::SyncPeers(const SyncJob& job,
     Peer& p = peers[i];
     p.spec = &specs[i];
     p.suffixes.insert(specs[i].suffixes.begin(), specs[i].suffixes.end());
+    if (specs[i].check_objs) p.check = &*specs[i].check_objs;
     if (KnownUnsupported(PeerKey(specs[i].node))) {
       p.result.unsupported = true;
     } else if (p.suffixes.empty()) {
@@ -550,14 +590,16 @@ std::vector<SyncResult> NativeBackend::SyncPeers(const SyncJob& job,
   for (auto& p : peers) {
     if (p.session) {
       bool ok = !p.failed && !p.walk_failed;
-      p.result.success = ok && p.failed_hashes.empty();
+      // A checked object the peer lacks is unconfirmed, not a failed check.
+      p.result.success = ok && (p.check || p.failed_hashes.empty());
       p.result.bytes_sent = p.session->bytes_sent();
       for (const auto& h : p.seen_hashes) {
         if (!p.failed_hashes.count(h)) p.result.in_sync_objects[h] = p.object_ts[h];
       }
-      spdlog::info("native sync of {}/{} to {}: {} files sent ({} bytes, {} by delta), {} already "
-                   "there{}", job.device, job.partition, p.session->name(), p.result.files_sent,
-                   p.result.bytes_sent, p.deltas, p.already, p.result.success ? "" : ", failed");
+      spdlog::info("native {} of {}/{} to {}: {} files sent ({} bytes, {} by delta), {} already "
+                   "there{}", p.check ? "check" : "sync", job.device, job.partition,
+                   p.session->name(), p.result.files_sent, p.result.bytes_sent, p.deltas,
+                   p.already, p.result.success ? "" : ", failed");
     }
     out.push_back(std::move(p.result));
   }

@@ -21,6 +21,10 @@
 // is reported `unsupported` (and remembered, logged once) so the replicator can use
 // ssync for it.
 //
+// A peer with PeerSync::check_objs (Swift's remote_check_objs) is only asked, file by
+// file with Hummingbird's Check request, whether it holds those objects: it gets no
+// body, and what it lacks is left out of its in_sync_objects without failing it.
+//
 // Thread-safe: SyncPeers keeps per-call state on its stack (each peer thread touches
 // only its own peer's); the set of peers known not to speak REPCONN, and the gate,
 // are locked.
@@ -53,6 +57,8 @@ class NativeBackend : public SyncBackend {
   bool ConfirmsObjects() const override { return true; }
   SyncResult Sync(const Device& node, const SyncJob& job,
                   const std::vector<std::string>& suffixes) override;
+  SyncResult Check(const Device& node, const SyncJob& job, const std::vector<std::string>& suffixes,
+                   const std::set<std::string>& objs) override;
   std::vector<SyncResult> SyncPeers(const SyncJob& job, const std::vector<PeerSync>& peers) override;
 
   // Whether a peer (ip:port) answered REPCONN with 405/400 before; the first time

@@ -43,6 +43,18 @@ std::string ReadErrorBody(ByteStream& in, const HttpResponseHead& head) {
 
 SyncResult SsyncBackend::Sync(const Device& node, const SyncJob& job,
                               const std::vector<std::string>& suffixes) {
+  return Session(node, job, suffixes, nullptr);
+}
+
+SyncResult SsyncBackend::Check(const Device& node, const SyncJob& job,
+                               const std::vector<std::string>& suffixes,
+                               const std::set<std::string>& objs) {
+  return Session(node, job, suffixes, &objs);
+}
+
+SyncResult SsyncBackend::Session(const Device& node, const SyncJob& job,
+                                 const std::vector<std::string>& suffixes,
+                                 const std::set<std::string>* check) {
   SyncResult result;
   if (suffixes.empty()) {
     result.success = true;
@@ -86,7 +98,7 @@ SyncResult SsyncBackend::Sync(const Device& node, const SyncJob& job,
   ssync::SenderOptions so;
   so.network_chunk_size = opts_.network_chunk_size;
   so.reclaim_age = opts_.reclaim_age;
-  ssync::SsyncSender sender(so, job, suffixes);
+  ssync::SsyncSender sender(so, job, suffixes, check);
   auto done = sender.Run(request, response);
   // Swift's disconnect(): end the chunked body, then close.
   (void)request.Finish();
@@ -100,10 +112,10 @@ SyncResult SsyncBackend::Sync(const Device& node, const SyncJob& job,
     return result;
   }
   spdlog::debug(
-      "ssync completed ok: dev: {}, part: {}, policy: {}, num suffixes: {}, available: {}, "
-      "sent: {} (puts {}, posts {}, deletes {}, {} bytes)",
-      job.device, job.partition, job.policy_index, suffixes.size(), s.offered, s.wanted, s.puts,
-      s.posts, s.deletes, s.bytes);
+      "ssync completed ok{}: dev: {}, part: {}, policy: {}, num suffixes: {}, available: {}, "
+      "sent: {} (puts {}, posts {}, deletes {}, {} bytes), in sync: {}",
+      check ? " (check only)" : "", job.device, job.partition, job.policy_index, suffixes.size(),
+      s.offered, s.wanted, s.puts, s.posts, s.deletes, s.bytes, done->size());
   result.success = true;
   result.in_sync_objects = std::move(*done);
   return result;

@@ -7,7 +7,8 @@
 // every send, http_timeout for each wait on the receiver's answer lines. The
 // receiver invalidates the suffixes it writes, so no REPLICATE rehash request is
 // needed afterwards. SyncResult::in_sync_objects lists every object offered once the
-// session succeeded (Swift's `candidates`), for handoff deletion.
+// session succeeded (Swift's `candidates`), for handoff deletion. Check() is the
+// sender with remote_check_objs: the same session, ended after the missing check.
 //
 // Thread-safe: Sync() keeps all per-session state on its own stack.
 #pragma once
@@ -34,8 +35,12 @@ class SsyncBackend : public SyncBackend {
   bool ConfirmsObjects() const override { return true; }
   SyncResult Sync(const Device& node, const SyncJob& job,
                   const std::vector<std::string>& suffixes) override;
+  SyncResult Check(const Device& node, const SyncJob& job, const std::vector<std::string>& suffixes,
+                   const std::set<std::string>& objs) override;
 
  private:
+  SyncResult Session(const Device& node, const SyncJob& job,
+                     const std::vector<std::string>& suffixes, const std::set<std::string>* check);
   SsyncOptions opts_;
 };
 

@@ -43,6 +43,11 @@ Result<std::string> ReadResponseLine(ByteStream& response, size_t max) {
 Result<std::map<std::string, std::string>> SsyncSender::Run(ByteStream& request,
                                                             ByteStream& response) {
   if (Status s = MissingCheck(request, response); !s.ok()) return s;
+  if (check_objs_) {
+    // Swift's sender sends no updates here: what the receiver wants is not in sync.
+    for (const auto& [hash, want] : send_) available_.erase(hash);
+    return available_;
+  }
   if (Status s = Updates(request, response); !s.ok()) return s;
   return available_;
 }
@@ -56,6 +61,7 @@ Status SsyncSender::MissingCheck(ByteStream& request, ByteStream& response) {
     auto entries = hashes::YieldHashes(job_.path + "/" + suffix, opts_.reclaim_age, now);
     if (!entries.ok()) return entries.status().WithContext("yield_hashes " + suffix);
     for (const hashes::HashTimestamps& h : *entries) {
+      if (check_objs_ && !check_objs_->count(h.hash)) continue;
       // The newest file offered: a handoff may delete the object's files up to it.
       available_[h.hash] = (h.ts_meta && *h.ts_meta > h.ts_data ? *h.ts_meta : h.ts_data).internal();
       std::string line = EncodeMissing(h.hash, h.ts_data, h.ts_meta, h.ts_ctype, h.durable);

@@ -9,6 +9,10 @@
 // session. On success it returns every object it offered (Swift's `candidates`,
 // hash -> ts_data.internal): each one is now in sync on the receiver.
 //
+// With `check_objs` (Swift's remote_check_objs) it offers only those objects, sends
+// no updates (the session ends after the missing check, as Swift's does) and returns
+// the offered objects the receiver did not want: those it holds in sync.
+//
 // Framing and sockets are the caller's: each Write() on `request` must become one
 // chunk, `response` yields the de-chunked response body. Not thread-safe; one
 // SsyncSender per session.
@@ -16,6 +20,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -38,11 +43,12 @@ struct SenderStats {
 
 class SsyncSender {
  public:
-  SsyncSender(SenderOptions options, const SyncJob& job, std::vector<std::string> suffixes)
-      : opts_(options), job_(job), suffixes_(std::move(suffixes)) {}
+  SsyncSender(SenderOptions options, const SyncJob& job, std::vector<std::string> suffixes,
+              const std::set<std::string>* check_objs = nullptr)
+      : opts_(options), job_(job), suffixes_(std::move(suffixes)), check_objs_(check_objs) {}
 
-  // hash -> ts_data.internal of every object offered, once the receiver has
-  // confirmed the session; an error names the step that failed.
+  // hash -> ts_data.internal of every object offered (checking: of those in sync),
+  // once the receiver has confirmed the session; an error names the step that failed.
   Result<std::map<std::string, std::string>> Run(ByteStream& request, ByteStream& response);
   const SenderStats& stats() const { return stats_; }
 
@@ -62,6 +68,7 @@ class SsyncSender {
   SenderOptions opts_;
   const SyncJob& job_;
   std::vector<std::string> suffixes_;
+  const std::set<std::string>* check_objs_;  // null: a full sync
   std::map<std::string, std::string> available_;     // hash -> newest file ts offered
   std::vector<std::pair<std::string, Want>> send_;   // in the receiver's order
   SenderStats stats_;

@@ -365,6 +365,7 @@ class Cluster:
         handoffs_first, interval, reclaim_age, ...); rsync_module defaults to the template.
     object_server_options: extra [app:object-server] options; default_options: extra [DEFAULT].
     replicant_server_options: extra [replicant-server] options (bind_port = replication_port).
+    regions: each node's ring region, in node order (default: all in region 1).
     recon: put Swift's recon middleware in front of each object server (it serves
         /recon/... from the node's recon_cache_path, for swift-recon).
     base_dir: build there (created; never deleted); default a fresh temp dir, removed by stop()
@@ -376,7 +377,7 @@ class Cluster:
                  object_server_options=None, default_options=None,
                  replicant_server_options=None, log_level='INFO', base_dir=None, keep=False,
                  device_name='sdb{d}', rsync=True, rsync_max_connections=32, ring_seed=None,
-                 precreate_datadirs=True, start_timeout=30.0, recon=False):
+                 precreate_datadirs=True, start_timeout=30.0, recon=False, regions=None):
         if replication not in ('same', 'swift', 'external'):
             raise ValueError('replication must be same, swift or external')
         self.num_nodes = nodes
@@ -411,6 +412,8 @@ class Cluster:
         self.nodes = [Node(self, i, [device_name.format(n=i, d=k + 1)
                                      for k in range(devices_per_node)])
                       for i in range(nodes)]
+        for node, region in zip(self.nodes, regions or ()):
+            node.region = region
         self._procs = []
         self._rings = {}
         self._ts_lock = threading.Lock()

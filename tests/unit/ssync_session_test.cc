@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <set>
 #include <thread>
 
 #include "hashes/diskfile.h"
@@ -287,4 +288,52 @@ TEST_CASE("Sender and receiver converge over chunked pipes", "[ssync]") {
   c = hashes::RemoveHandoffFiles(src.part_dir(), *snap, &meta);
   CHECK(c.partition_removed);
   CHECK_FALSE(replicant::testing::Exists(src.part_dir()));
+}
+
+TEST_CASE("Sender with remote_check_objs offers only those objects and sends nothing",
+          "[ssync]") {
+  Node src, dst;
+  auto write = [](Node& n, const std::string& obj, const std::string& ts) {
+    auto w = hashes::ObjectWriter::Create(n.dir / "sdb1", n.hash_dir(obj)).value();
+    REQUIRE(w->Write("body").ok());
+    hashes::Metadata md{{"Content-Type", "app/x"}};
+    md.Set("X-Timestamp", ts);
+    md.Set("name", "/a/c/" + obj);
+    REQUIRE(w->Put(hashes::ObjectFileType::kData, md).ok());
+  };
+  for (const char* obj : {"held", "lacking", "older", "unchecked"}) write(src, obj, kTs2);
+  write(dst, "held", kTs2);
+  write(dst, "older", kTs);  // an older version is not in sync
+
+  replicant::sync::SyncJob job;
+  job.device = "sdb1";
+  job.partition = "7";
+  job.path = src.part_dir();
+  job.obj_path = src.dir / "sdb1/objects";
+  PipeStream up, down;
+  std::thread receiver([&] {
+    ssync::ChunkedReader body(up);
+    ssync::ChunkedWriter resp(down);
+    (void)ssync::HandleSsync(dst.Request(), body, resp);
+    (void)resp.Finish();
+    down.Close();
+  });
+  ssync::ChunkedWriter req(up);
+  ssync::ChunkedReader resp(down);
+  std::set<std::string> check{HashOf("held"), HashOf("lacking"), HashOf("older")};
+  ssync::SsyncSender sender({}, job, hashes::ListSuffixes(src.part_dir()), &check);
+  auto done = sender.Run(req, resp);
+  (void)req.Finish();  // Swift's sender hangs up after the missing check, too
+  up.Close();
+  receiver.join();
+  REQUIRE(done.ok());
+  // In sync: only what the receiver did not want, of the objects asked about.
+  CHECK(done->size() == 1);
+  CHECK(done->count(HashOf("held")) == 1);
+  CHECK(sender.stats().offered == 3);
+  CHECK(sender.stats().wanted == 2);
+  CHECK(sender.stats().puts + sender.stats().posts + sender.stats().deletes == 0);
+  CHECK_FALSE(replicant::testing::Exists(dst.hash_dir("lacking")));
+  CHECK_FALSE(replicant::testing::Exists(dst.hash_dir("unchecked")));
+  CHECK(hashes::OpenObject(dst.hash_dir("older")).value().timestamp.internal() == kTs);
 }
