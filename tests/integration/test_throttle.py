@@ -62,6 +62,7 @@ def _run(method, limits, count, size, expected, slack):
         with ctx:
             bodies = _write(c, count, size, method)
             took, log = _timed_pass(c, method, **limits)
+            print('%s %s: %.2fs (at least %.2fs)' % (method, limits, took, expected))
             _check_converged(c, bodies, log)
             assert took >= expected, ('%s %s: %.2fs < %.2fs' % (method, limits, took, expected),
                                       log[-3000:])
