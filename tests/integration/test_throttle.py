@@ -7,13 +7,20 @@ per peer). Each case replicates with a limit and checks that the pass took at le
 the limit implies (less the one-second burst the bucket starts with) and not wildly more,
 and that every object arrived (a pass that fails fast would be quick too). Unthrottled,
 every case finishes in a second or two, far under its lower bound.
+
+A daemon stopped (SIGTERM) while its syncs wait on the throttle exits at once, well
+inside stop_timeout: the waits are cancelled, not slept through.
 """
+import os
+import signal
+import subprocess
 import time
 
 import pytest
 
 from cluster import Cluster
 from interop import ACCOUNT, CONTAINER, replicant_servers, replicate
+from replicant_test import REPLICANT_BIN
 
 BODY_KIB = 128
 BYTE_OBJECTS = 8             # 8 x 128 KiB x 2 peers = 2 MiB on the wire
@@ -94,3 +101,31 @@ def test_bytes_per_second(method):
 def test_files_per_second(method):
     expected = FILE_OBJECTS * PEERS / FILE_RATE - 1.0
     _run(method, {'files_per_second': FILE_RATE}, FILE_OBJECTS, 100, expected, 1.5)
+
+
+def test_sigterm_cancels_throttled_syncs():
+    # 8 KiB/s: a 64 KiB body chunk takes 8 s, a job in flight has far more than
+    # stop_timeout left.
+    with _cluster('ssync', bytes_per_second=8 * 1024, stop_timeout=20) as c:
+        _write(c, BYTE_OBJECTS, BODY_KIB * 1024, 'stop')
+        log = os.path.join(c.log_dir, 'throttle-daemon.log')
+        with open(log, 'w') as out:
+            proc = subprocess.Popen([REPLICANT_BIN, 'replicate', c.nodes[0].conf_path, '-v'],
+                                    stdout=out, stderr=subprocess.STDOUT)
+        try:
+            end = time.monotonic() + 30
+            while 'Starting object replication pass' not in open(log).read():
+                assert time.monotonic() < end and proc.poll() is None, open(log).read()[-3000:]
+                time.sleep(0.1)
+            time.sleep(3)  # the burst is spent: the syncs now sleep on the bucket
+        finally:
+            t0 = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            rc = proc.wait(timeout=60)
+            took = time.monotonic() - t0
+        text = open(log).read()
+        print('exited %.2fs after SIGTERM' % took)
+        assert rc == 0, text[-3000:]
+        assert 'stop_timeout reached' not in text, text[-3000:]
+        assert took < 5, (took, text[-3000:])
+        assert 'throttle cancelled' in text, text[-3000:]
