@@ -182,7 +182,9 @@ Status SsyncSender::SendOne(ByteStream& request, const std::string& hash, const 
 Status SsyncSender::SendSubrequest(ByteStream& request, const std::string& method,
                                    const std::string& path,
                                    const std::map<std::string, std::string>& headers) {
-  if (Status s = opts_.throttle.Files(1); !s.ok()) return s.WithContext("send_" + LowerAscii(method));
+  if (Status s = opts_.throttle.Files(1); !s.ok()) {
+    return s.WithContext("send_" + LowerAscii(method));
+  }
   // Swift sends the headers sorted by name (std::map's byte order is code point order).
   std::string msg = method + " " + path + "\r\n";
   for (const auto& [k, v] : headers) msg += k + ": " + v + "\r\n";

@@ -13,7 +13,9 @@ using replicant::sync::Throttle;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double Since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 }  // namespace
 
 TEST_CASE("RateLimiter: zero is unlimited", "[rate_limit]") {

@@ -204,11 +204,11 @@ TEST_CASE("replicator config errors name the option", "[replicator]") {
   r = LoadReplicatorConfig(no_depth);
   REQUIRE_FALSE(r.ok());
   CHECK_THAT(r.status().message(), Catch::Contains("pipeline_depth: must be greater than 0"));
-  for (const char* opt : {"bytes_per_second", "files_per_second"}) {
-    r = LoadReplicatorConfig(t.Write("h.conf", std::string("[object-replicator]\n") + opt + " = -1\n"));
+  for (std::string opt : {"bytes_per_second", "files_per_second"}) {
+    r = LoadReplicatorConfig(t.Write("h.conf", "[object-replicator]\n" + opt + " = -1\n"));
     REQUIRE_FALSE(r.ok());
-    CHECK_THAT(r.status().message(), Catch::Contains(std::string(opt) + ": must not be negative"));
-    r = LoadReplicatorConfig(t.Write("h.conf", std::string("[object-replicator]\n") + opt + " = fast\n"));
+    CHECK_THAT(r.status().message(), Catch::Contains(opt + ": must not be negative"));
+    r = LoadReplicatorConfig(t.Write("h.conf", "[object-replicator]\n" + opt + " = fast\n"));
     REQUIRE_FALSE(r.ok());
     CHECK_THAT(r.status().message(), Catch::Contains(opt));
   }
