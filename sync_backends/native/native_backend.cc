@@ -27,6 +27,7 @@ namespace {
 
 using native::NativeSession;
 constexpr size_t kReadChunk = 256 << 10;
+constexpr int64_t kThrottledChunk = 64 << 10;  // as ssync's disk_chunk_size
 constexpr int64_t kMaxSignature = 64 << 20;
 // Small .data bodies are read during the walk, with their metadata, before any
 // session is open: the receivers then never wait on our disk reads. Bounded per batch.
@@ -72,9 +73,11 @@ Status WriteWholeBody(Peer& p, const Item& it, int fd, const Throttle& throttle)
     return out.Write(*it.body);
   }
   if (p.read_buf.empty()) p.read_buf.resize(kReadChunk);
+  // Throttled, smaller pieces: each write waits behind every other sync's reservation,
+  // and the receiver gives up on a session silent for client_timeout.
+  const int64_t piece = throttle.bytes ? kThrottledChunk : static_cast<int64_t>(kReadChunk);
   for (int64_t off = 0; off < it.size;) {
-    ssize_t n = pread(fd, p.read_buf.data(),
-                      std::min<int64_t>(p.read_buf.size(), it.size - off), off);
+    ssize_t n = pread(fd, p.read_buf.data(), std::min<int64_t>(piece, it.size - off), off);
     // Mid-body: only closing the session keeps the peer in step.
     if (n <= 0) return Status::IOError("short read of " + it.path);
     if (Status st = throttle.Bytes(static_cast<uint64_t>(n)); !st.ok()) return st;
