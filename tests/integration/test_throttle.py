@@ -91,8 +91,8 @@ def test_bytes_per_second(method):
     total = BYTE_OBJECTS * BODY_KIB * 1024 * PEERS
     expected = total / BYTE_RATE - 1.0
     # rsync: each process gets bytes_per_second / concurrency (--bwlimit), so a pass
-    # where only one runs at a time may take up to twice as long.
-    slack = 2.5 if method == 'rsync' else 1.5
+    # where only one runs at a time takes up to twice as long (~17 s here).
+    slack = 3.0 if method == 'rsync' else 1.5
     _run(method, {'bytes_per_second': BYTE_RATE}, BYTE_OBJECTS, BODY_KIB * 1024,
          expected, slack)
 
