@@ -7,8 +7,13 @@
 
 namespace replicant {
 
-sync::SsyncOptions SsyncOptionsFor(const ReplicatorConfig& cfg) {
+sync::Throttle MakeThrottle(const ReplicatorConfig& cfg) {
+  return sync::Throttle::Make(cfg.bytes_per_second, cfg.files_per_second);
+}
+
+sync::SsyncOptions SsyncOptionsFor(const ReplicatorConfig& cfg, const sync::Throttle& throttle) {
   sync::SsyncOptions o;
+  o.throttle = throttle;
   o.conn_timeout = cfg.conn_timeout;
   o.node_timeout = cfg.node_timeout;
   o.http_timeout = cfg.http_timeout;
@@ -17,13 +22,15 @@ sync::SsyncOptions SsyncOptionsFor(const ReplicatorConfig& cfg) {
   return o;
 }
 
-Result<std::shared_ptr<sync::SyncBackend>> MakeSyncBackend(const ReplicatorConfig& cfg) {
+Result<std::shared_ptr<sync::SyncBackend>> MakeSyncBackend(const ReplicatorConfig& cfg,
+                                                           const sync::Throttle& throttle) {
   if (cfg.sync_method == "rsync") {
     sync::RsyncOptions o;
     o.module_template = cfg.rsync_module;
     o.timeout_seconds = cfg.rsync_timeout;
     o.io_timeout = cfg.rsync_io_timeout;
-    o.bwlimit = cfg.rsync_bwlimit;
+    o.bwlimit = sync::EffectiveBwlimit(cfg.rsync_bwlimit, cfg.bytes_per_second, cfg.concurrency);
+    o.throttle = throttle;
     o.compress = cfg.rsync_compress;
     o.log_transfers = cfg.log_rsync_transfers;
     o.tcp_nodelay = cfg.rsync_tcp_nodelay;
@@ -33,7 +40,8 @@ Result<std::shared_ptr<sync::SyncBackend>> MakeSyncBackend(const ReplicatorConfi
     return std::shared_ptr<sync::SyncBackend>(std::move(*b));
   }
   if (cfg.sync_method == "ssync") {
-    return std::shared_ptr<sync::SyncBackend>(std::make_shared<sync::SsyncBackend>(SsyncOptionsFor(cfg)));
+    return std::shared_ptr<sync::SyncBackend>(
+        std::make_shared<sync::SsyncBackend>(SsyncOptionsFor(cfg, throttle)));
   }
   if (cfg.sync_method == "native") {
     sync::NativeOptions o;
@@ -48,6 +56,7 @@ Result<std::shared_ptr<sync::SyncBackend>> MakeSyncBackend(const ReplicatorConfi
     o.batch_bytes = static_cast<uint64_t>(cfg.native_batch_bytes);
     o.reclaim_age = cfg.reclaim_age;
     o.devices_dir = cfg.devices;
+    o.throttle = throttle;
     return std::shared_ptr<sync::SyncBackend>(std::make_shared<sync::NativeBackend>(o));
   }
   return Status::InvalidArgument(cfg.config_path + ": [object-replicator] sync_method = " +

@@ -49,9 +49,10 @@ struct Loaded {
 Result<Loaded> Build(const ReplicatorConfig& cfg) {
   auto swift = LoadSwiftConf(cfg.swift_dir);
   if (!swift.ok()) return swift.status();
-  auto backend = MakeSyncBackend(cfg);
+  sync::Throttle throttle = MakeThrottle(cfg);
+  auto backend = MakeSyncBackend(cfg, throttle);
   if (!backend.ok()) return backend.status();
-  auto r = std::make_unique<Replicator>(cfg, *swift, *backend);
+  auto r = std::make_unique<Replicator>(cfg, *swift, *backend, throttle);
   if (auto st = r->LoadRings(); !st.ok()) return st;
   auto ops = ReplicatorOps::Create(cfg);
   if (!ops.ok()) return ops.status();

@@ -256,15 +256,16 @@ void Replicator::Pass::ProgressLoop() {
 }
 
 Replicator::Replicator(ReplicatorConfig cfg, SwiftConf swift,
-                       std::shared_ptr<sync::SyncBackend> backend)
+                       std::shared_ptr<sync::SyncBackend> backend, sync::Throttle throttle)
     : cfg_(std::move(cfg)),
       swift_(std::move(swift)),
       backend_(std::move(backend)),
+      throttle_(std::move(throttle)),
       client_(ReplicateTimeouts{cfg_.conn_timeout, cfg_.http_timeout}),
       replication_cycle_(static_cast<int>(std::random_device{}() % 10)) {
   // Swift object servers do not speak REPCONN; native syncs them with ssync.
   if (backend_ && backend_->FansOut()) {
-    fallback_ = std::make_shared<sync::SsyncBackend>(SsyncOptionsFor(cfg_));
+    fallback_ = std::make_shared<sync::SsyncBackend>(SsyncOptionsFor(cfg_, throttle_));
   }
 }
 

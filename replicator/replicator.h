@@ -23,6 +23,7 @@
 #include "replicator/stats.h"
 #include "ring/ring_watcher.h"
 #include "sync_backends/peer_gate.h"
+#include "sync_backends/rate_limit.h"
 #include "sync_backends/ssync/ssync_backend.h"
 #include "sync_backends/sync_backend.h"
 
@@ -46,7 +47,10 @@ struct PassSummary {
 
 class Replicator {
  public:
-  Replicator(ReplicatorConfig cfg, SwiftConf swift, std::shared_ptr<sync::SyncBackend> backend);
+  // `throttle`: the one the backend was made with (MakeThrottle), for the ssync
+  // fallback too; Stop() cancels it.
+  Replicator(ReplicatorConfig cfg, SwiftConf swift, std::shared_ptr<sync::SyncBackend> backend,
+             sync::Throttle throttle = {});
   ~Replicator();
 
   // Loads the policies' rings; errors name the missing or corrupt ring file.
@@ -54,7 +58,11 @@ class Replicator {
   // Runs one pass. Requires LoadRings() to have succeeded.
   PassSummary RunPass(const PassOverrides& overrides);
   // Asks a running pass to finish the jobs in flight and return.
-  void Stop() { stop_ = true; }
+  // Syncs sleeping on the throttle wake and fail (their partitions are retried).
+  void Stop() {
+    stop_ = true;
+    throttle_.Cancel();
+  }
   bool stopping() const { return stop_; }
   // Hooks for statsd, progress and the watchdog (may be null); set between passes.
   void SetObserver(PassObserver* o) { observer_ = o; }
@@ -65,6 +73,7 @@ class Replicator {
   ReplicatorConfig cfg_;
   SwiftConf swift_;
   std::shared_ptr<sync::SyncBackend> backend_;
+  sync::Throttle throttle_;
   std::shared_ptr<sync::SyncBackend> fallback_;  // ssync, for peers a fan-out backend cannot reach
   // One fallback sync per peer device at a time: pipelined and concurrent jobs would
   // otherwise exceed a Swift object server's SSYNC limits (503).

@@ -43,7 +43,8 @@ std::vector<std::string> ReplicatorConfigWarnings(const ConfigFile& file, const 
             "network_chunk_size", "native_extensions", "native_max_frame",
             "native_batch_files", "native_batch_bytes", "handoffs_first", "handoff_delete",
             "recon_cache_path", "nice_priority", "ionice_class", "ionice_priority", "user",
-            "replicator_workers", "lockup_timeout"};
+            "replicator_workers", "lockup_timeout", "bytes_per_second",
+            "files_per_second"};
   k.used.insert(LoggingOptionNames().begin(), LoggingOptionNames().end());
   k.not_honoured = {"daemonize", "eventlet_debug",
                     "log_custom_handlers", "disable_fallocate", "fallocate_reserve"};
@@ -90,6 +91,8 @@ Result<ReplicatorConfig> LoadReplicatorConfig(const std::string& path) {
     c.replicator_workers = static_cast<int>(std::clamp<int64_t>(i64, -1, 1 << 16));
   }
   Take(s.GetDouble("lockup_timeout", c.lockup_timeout), &c.lockup_timeout, &err);
+  Take(s.GetDouble("bytes_per_second", c.bytes_per_second), &c.bytes_per_second, &err);
+  Take(s.GetDouble("files_per_second", c.files_per_second), &c.files_per_second, &err);
   c.sync_method = s.GetString("sync_method", c.sync_method);
   if (c.sync_method.empty()) c.sync_method = "rsync";
   if (Take(s.GetInt("rsync_timeout", c.rsync_timeout), &i64, &err)) c.rsync_timeout = static_cast<int>(i64);
@@ -163,6 +166,13 @@ Result<ReplicatorConfig> LoadReplicatorConfig(const std::string& path) {
   }
   if (c.lockup_timeout < 0) {
     return Status::InvalidArgument(path + ": [object-replicator] lockup_timeout: must not be negative (0 = off)");
+  }
+  for (auto [name, v] : {std::pair<const char*, double>{"bytes_per_second", c.bytes_per_second},
+                         {"files_per_second", c.files_per_second}}) {
+    if (!(v >= 0)) {
+      return Status::InvalidArgument(path + ": [object-replicator] " + name +
+                                     ": must not be negative (0 = unlimited)");
+    }
   }
   if (c.reclaim_age < 0) {
     return Status::InvalidArgument(path + ": [object-replicator] reclaim_age: must not be negative");

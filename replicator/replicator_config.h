@@ -35,6 +35,10 @@ struct ReplicatorConfig {
   // this long is cancelled for the pass (lockup_watch.h); 0 = off.
   double lockup_timeout = 1800;
   int64_t reclaim_age = 604800;
+  // Throttle (Swift's object-auditor names): rates for this whole replicator process,
+  // honoured by every backend (sync_backends/rate_limit.h); 0 = unlimited.
+  double bytes_per_second = 0;
+  double files_per_second = 0;
   std::string sync_method = "rsync";
   // rsync backend
   int rsync_timeout = 900;

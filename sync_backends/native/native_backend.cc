@@ -27,6 +27,7 @@ namespace {
 
 using native::NativeSession;
 constexpr size_t kReadChunk = 256 << 10;
+constexpr int64_t kThrottledChunk = 64 << 10;  // as ssync's disk_chunk_size
 constexpr int64_t kMaxSignature = 64 << 20;
 // Small .data bodies are read during the walk, with their metadata, before any
 // session is open: the receivers then never wait on our disk reads. Bounded per batch.
@@ -66,16 +67,23 @@ struct Peer {
   bool alive() const { return session && !failed; }
 };
 
-// The whole body of `it` to `p`'s session: preloaded, or read now from `fd`.
-Status WriteWholeBody(Peer& p, const Item& it, int fd) {
+// The whole body of `it` to `p`'s session: preloaded, or read now from `fd`. Each
+// piece first takes its bytes from the throttle: bytes on the wire, per peer.
+Status WriteWholeBody(Peer& p, const Item& it, int fd, const Throttle& throttle) {
   ByteStream& out = p.session->stream();
-  if (it.body) return out.Write(*it.body);
+  if (it.body) {
+    if (Status st = throttle.Bytes(it.body->size()); !st.ok()) return st;
+    return out.Write(*it.body);
+  }
   if (p.read_buf.empty()) p.read_buf.resize(kReadChunk);
+  // Throttled, smaller pieces: each write waits behind every other sync's reservation,
+  // and the receiver gives up on a session silent for client_timeout.
+  const int64_t piece = throttle.bytes ? kThrottledChunk : static_cast<int64_t>(kReadChunk);
   for (int64_t off = 0; off < it.size;) {
-    ssize_t n = pread(fd, p.read_buf.data(),
-                      std::min<int64_t>(p.read_buf.size(), it.size - off), off);
+    ssize_t n = pread(fd, p.read_buf.data(), std::min<int64_t>(piece, it.size - off), off);
     // Mid-body: only closing the session keeps the peer in step.
     if (n <= 0) return Status::IOError("short read of " + it.path);
+    if (Status st = throttle.Bytes(static_cast<uint64_t>(n)); !st.ok()) return st;
     if (Status st = out.Write(std::string_view(p.read_buf.data(), n)); !st.ok()) return st;
     off += n;
   }
@@ -253,7 +261,8 @@ void FanOut::PlainExchange(Peer& p, const Item& it, bool* held) {
   hashes::UniqueFd fd;
   if (!it.body) fd = hashes::UniqueFd(open(it.path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!it.body && fd.get() < 0) return Fail(p, Status::FromErrno("open " + it.path, errno));
-  if (st = WriteWholeBody(p, it, fd.get()); !st.ok()) return Fail(p, st);
+  if (st = o_.throttle.Files(1); !st.ok()) return Fail(p, st);
+  if (st = WriteWholeBody(p, it, fd.get(), o_.throttle); !st.ok()) return Fail(p, st);
   if (st = s.Flush(); !st.ok()) return Fail(p, st);
   auto up = s.Receive();
   native::FileUploadResponse u;
@@ -307,16 +316,19 @@ void FanOut::SendBody(Peer& p, Answer& a, const Item& it) {
   native::BodyHeader h;
   h.delta = enc != nullptr;
   h.size = enc ? 0 : it.size;
-  Status st = p.session->Send(native::ToJson(h));
+  // One file token per body sent to a peer (a delta too).
+  Status st = o_.throttle.Files(1);
+  if (st.ok()) st = p.session->Send(native::ToJson(h));
   uint64_t wire = 0;
   if (st.ok() && enc) {
     st = enc->Encode(fd.get(), static_cast<uint64_t>(it.size), [&](std::string_view piece) {
       wire += piece.size();
+      if (Status t = o_.throttle.Bytes(piece.size()); !t.ok()) return t;
       return native::WriteChunk(out, piece);
     });
     if (st.ok()) st = native::WriteChunk(out, "");
   } else if (st.ok()) {
-    st = WriteWholeBody(p, it, fd.get());
+    st = WriteWholeBody(p, it, fd.get(), o_.throttle);
     wire = static_cast<uint64_t>(it.size);
   }
   if (!st.ok()) {

@@ -36,6 +36,7 @@
 
 #include "sync_backends/native/native_session.h"
 #include "sync_backends/peer_gate.h"
+#include "sync_backends/rate_limit.h"
 #include "sync_backends/sync_backend.h"
 
 namespace replicant::sync {
@@ -46,6 +47,10 @@ struct NativeOptions {
   uint64_t batch_bytes = 16u << 20;
   int64_t reclaim_age = 604800;
   std::string devices_dir;  // for quarantining unreadable objects
+  // bytes_per_second: every body byte put on the wire, counted per peer (a file sent
+  // to three peers costs three times its size); files_per_second: one per body sent
+  // to a peer. Offers the peer already holds cost nothing. Cancelled: the peer fails.
+  Throttle throttle;
 };
 
 class NativeBackend : public SyncBackend {

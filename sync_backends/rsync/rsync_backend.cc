@@ -9,12 +9,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
+#include <cctype>
 #include <cerrno>
+#include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -58,7 +61,39 @@ std::string Join(const std::vector<std::string>& args) {
   return out + "]";
 }
 
+// rsync's --bwlimit syntax as bytes per second (0 = no limit); nullopt when rsync
+// would reject it (or it uses rsync's rarer forms, e.g. "+1"/"-1" adjustments).
+std::optional<double> ParseBwlimit(const std::string& v) {
+  size_t i = 0;
+  while (i < v.size() && (std::isdigit(static_cast<unsigned char>(v[i])) || v[i] == '.')) ++i;
+  if (i == 0) return std::nullopt;
+  char* end = nullptr;
+  std::string num = v.substr(0, i);
+  double n = std::strtod(num.c_str(), &end);
+  if (end != num.c_str() + num.size()) return std::nullopt;
+  std::string unit;
+  for (char c : v.substr(i)) unit += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  double base = 1024;
+  if (unit.size() == 3 && unit.substr(1) == "ib") unit.resize(1);
+  else if (unit.size() == 2 && unit[1] == 'b') { base = 1000; unit.resize(1); }
+  static const std::string kUnits = "kmgt";
+  if (unit.empty()) return n * 1024;
+  size_t power = kUnits.find(unit);
+  if (unit.size() != 1 || power == std::string::npos) return std::nullopt;
+  return n * std::pow(base, static_cast<double>(power + 1));
+}
+
 }  // namespace
+
+std::string EffectiveBwlimit(const std::string& rsync_bwlimit, double bytes_per_second,
+                             int processes) {
+  if (!(bytes_per_second > 0)) return rsync_bwlimit;
+  auto own = ParseBwlimit(rsync_bwlimit);
+  if (!own) return rsync_bwlimit;
+  double share = bytes_per_second / std::max(1, processes);
+  if (*own > 0 && *own <= share) return rsync_bwlimit;
+  return std::to_string(std::max<uint64_t>(1, static_cast<uint64_t>(share / 1024)));
+}
 
 Result<std::string> InterpolateRsyncModule(const std::string& tmpl, const Device& dev) {
   std::string out;
@@ -156,6 +191,8 @@ SyncResult RsyncBackend::Sync(const Device& node, const SyncJob& job,
                                   job.policy_index, job.partition, node.replication_ip,
                                   node.replication_port, node.device);
   result.success = RunRsync(args, where, job.path, &result) == 0;
+  // After the fact: the files are sent, so a cancelled throttle changes nothing here.
+  (void)opts_.throttle.Files(result.files_sent);
   return result;
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "formats/status.h"
+#include "sync_backends/rate_limit.h"
 #include "sync_backends/sync_backend.h"
 
 namespace replicant::sync {
@@ -26,7 +27,19 @@ struct RsyncOptions {
   // destinations. Without it each small client write waits for the daemon's delayed
   // ACK (Nagle), ~40 ms several times per invocation; false = Swift's exact arguments.
   bool tcp_nodelay = true;
+  // files_per_second: the files an rsync reports it sent ("<f" lines) are taken from
+  // the bucket after it exits, so this job's thread waits before its next sync. The
+  // byte rate is rsync's own --bwlimit (EffectiveBwlimit); its `bytes` is not used.
+  Throttle throttle;
 };
+
+// The --bwlimit value for one rsync process: the tighter of rsync_bwlimit and
+// bytes_per_second shared by `processes` concurrent rsyncs (in KiB/s, at least 1).
+// bytes_per_second <= 0, or an rsync_bwlimit rsync would reject, leaves rsync_bwlimit
+// as it is. rsync_bwlimit follows rsync: KiB/s by default, or a number with a K/M/G/T
+// suffix (1024-based; "KB" etc. 1000-based, "KiB" 1024-based).
+std::string EffectiveBwlimit(const std::string& rsync_bwlimit, double bytes_per_second,
+                             int processes);
 
 // Whether an rsync destination names an rsync daemon (host::module or
 // rsync://host[:port]/module, IPv6 hosts bracketed) rather than a remote shell path.

@@ -98,6 +98,7 @@ SyncResult SsyncBackend::Session(const Device& node, const SyncJob& job,
   ssync::SenderOptions so;
   so.network_chunk_size = opts_.network_chunk_size;
   so.reclaim_age = opts_.reclaim_age;
+  so.throttle = opts_.throttle;
   ssync::SsyncSender sender(so, job, suffixes, check);
   auto done = sender.Run(request, response);
   // Swift's disconnect(): end the chunked body, then close.

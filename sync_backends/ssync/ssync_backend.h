@@ -15,6 +15,7 @@
 
 #include <memory>
 
+#include "sync_backends/rate_limit.h"
 #include "sync_backends/sync_backend.h"
 
 namespace replicant::sync {
@@ -25,6 +26,7 @@ struct SsyncOptions {
   double http_timeout = 60;
   size_t network_chunk_size = 65536;
   int64_t reclaim_age = 604800;
+  Throttle throttle;  // bytes per body chunk, a file per PUT/POST/DELETE (SenderOptions)
 };
 
 class SsyncBackend : public SyncBackend {

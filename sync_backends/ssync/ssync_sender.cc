@@ -188,6 +188,9 @@ Status SsyncSender::SendOne(ByteStream& request, const std::string& hash, const 
 Status SsyncSender::SendSubrequest(ByteStream& request, const std::string& method,
                                    const std::string& path,
                                    const std::map<std::string, std::string>& headers) {
+  if (Status s = opts_.throttle.Files(1); !s.ok()) {
+    return s.WithContext("send_" + LowerAscii(method));
+  }
   // Swift sends the headers sorted by name (std::map's byte order is code point order).
   std::string msg = method + " " + path + "\r\n";
   for (const auto& [k, v] : headers) msg += k + ": " + v + "\r\n";
@@ -210,6 +213,9 @@ Status SsyncSender::SendBody(ByteStream& request, int fd, uint64_t content_lengt
     off += n;
     sent += static_cast<uint64_t>(n);
     if (sent > content_length) break;  // grew under us: never send more than announced
+    if (Status s = opts_.throttle.Bytes(static_cast<uint64_t>(n)); !s.ok()) {
+      return s.WithContext("send_put chunk");
+    }
     if (Status s = request.Write(std::string_view(buf.data(), static_cast<size_t>(n))); !s.ok()) {
       return s.WithContext("send_put chunk");
     }

@@ -26,6 +26,7 @@
 
 #include "formats/status.h"
 #include "sync_backends/byte_stream.h"
+#include "sync_backends/rate_limit.h"
 #include "sync_backends/sync_backend.h"
 
 namespace replicant::sync::ssync {
@@ -34,6 +35,9 @@ struct SenderOptions {
   size_t network_chunk_size = 65536;  // longest response line accepted
   size_t disk_chunk_size = 65536;     // body pieces read from disk, one chunk each
   int64_t reclaim_age = 604800;       // for yield_hashes' cleanup
+  // bytes_per_second per body chunk, files_per_second per PUT/POST/DELETE subrequest;
+  // a cancelled throttle (the replicator stopping) fails the session.
+  Throttle throttle;
 };
 
 struct SenderStats {

@@ -167,6 +167,15 @@ TEST_CASE("replicator config: Swift defaults and options", "[replicator]") {
   auto o = LoadReplicatorConfig(off);
   REQUIRE(o.ok());
   CHECK_FALSE(o->rsync_tcp_nodelay);
+  CHECK(c->bytes_per_second == 0);  // unlimited
+  CHECK(c->files_per_second == 0);
+  auto th = t.Write("th.conf", "[object-replicator]\nbytes_per_second = 1048576\n"
+                               "files_per_second = 2.5\n");
+  auto h = LoadReplicatorConfig(th);
+  REQUIRE(h.ok());
+  CHECK(h->bytes_per_second == 1048576);
+  CHECK(h->files_per_second == 2.5);
+  CHECK(h->warnings.empty());  // registered as used
 }
 
 TEST_CASE("replicator config errors name the option", "[replicator]") {
@@ -195,6 +204,14 @@ TEST_CASE("replicator config errors name the option", "[replicator]") {
   r = LoadReplicatorConfig(no_depth);
   REQUIRE_FALSE(r.ok());
   CHECK_THAT(r.status().message(), Catch::Contains("pipeline_depth: must be greater than 0"));
+  for (std::string opt : {"bytes_per_second", "files_per_second"}) {
+    r = LoadReplicatorConfig(t.Write("h.conf", "[object-replicator]\n" + opt + " = -1\n"));
+    REQUIRE_FALSE(r.ok());
+    CHECK_THAT(r.status().message(), Catch::Contains(opt + ": must not be negative"));
+    r = LoadReplicatorConfig(t.Write("h.conf", "[object-replicator]\n" + opt + " = fast\n"));
+    REQUIRE_FALSE(r.ok());
+    CHECK_THAT(r.status().message(), Catch::Contains(opt));
+  }
   auto no_section = t.Write("e.conf", "[DEFAULT]\ndevices = /d\n");
   CHECK_FALSE(LoadReplicatorConfig(no_section).ok());
   CHECK_FALSE(LoadReplicatorConfig((t.path / "missing.conf").string()).ok());
