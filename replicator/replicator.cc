@@ -34,7 +34,7 @@ bool Replicator::Pass::RingChanged() {
 
 bool Replicator::Pass::RunJobs(size_t begin, size_t end) {
   next_job_ = begin;
-  int n = std::max(1, std::min<int>(r_.cfg_.concurrency, static_cast<int>(end - begin)));
+  int n = std::max(1, std::min<int>(concurrency_, static_cast<int>(end - begin)));
   std::mutex live_mu;
   std::condition_variable live_cv;
   int live = 0;
@@ -82,7 +82,7 @@ int Replicator::Pass::CancelLockedUp() {
     stats_.Update(lk.device, [](ReplicationStats& s) { s.lockups++; });
     more += lk.busy;
   }
-  return std::min(more, std::max(1, r_.cfg_.concurrency));
+  return std::min(more, std::max(1, concurrency_));
 }
 
 void Replicator::Pass::Work(size_t end) {
@@ -302,6 +302,8 @@ PassSummary Replicator::RunPass(const PassOverrides& overrides) {
     }
     rings_[i].ring = watchers_[i]->ring();
   }
+  // Priority jobs (moveparts, restore-device) go ahead of the shuffled jobs.
+  RunPriorityJobs(overrides);
   StatsBook stats;
   LockupWatch lockups(cfg_.lockup_timeout);
   // A counter that moves (a suffix hashed, bytes sent) is progress for lockup_timeout.

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "formats/swift_conf.h"
+#include "receiver/priority_job.h"
 #include "replicator/job_collector.h"
 #include "replicator/pass_observer.h"
 #include "replicator/replicate_client.h"
@@ -62,6 +63,15 @@ class Replicator {
  private:
   class Pass;  // per-pass state, in replicator.cc
 
+  // Runs the priority jobs queued under this node's devices (priority_jobs.cc), on
+  // their own worker pool of priority_concurrency threads; a job file goes when its
+  // job succeeded and is kept, its retries counted, otherwise. Returns the jobs run.
+  size_t RunPriorityJobs(const PassOverrides& overrides);
+  // Books one priority job's outcome: its file removed (done) or rewritten with a retry
+  // counted. `job` is null when it could not run (`error` says why).
+  void FinishPriorityJob(const std::string& path, receiver::PriorityJob* pj,
+                         const PartitionJob* job, const std::string& error);
+
   ReplicatorConfig cfg_;
   SwiftConf swift_;
   std::shared_ptr<sync::SyncBackend> backend_;
@@ -75,6 +85,7 @@ class Replicator {
   std::atomic<bool> stop_{false};
   PassObserver* observer_ = nullptr;
   int replication_cycle_;
+  PriorityProgress priority_;  // main thread only (RunPass)
 };
 
 }  // namespace replicant
