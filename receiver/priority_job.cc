@@ -27,8 +27,12 @@ Status Bad(std::string msg) { return Status::InvalidArgument(std::move(msg)); }
 // An integer in [lo, hi]; JSON floats, bools and strings are refused.
 Result<int64_t> IntField(const json& v, const char* name, int64_t lo, int64_t hi) {
   if (!v.is_number_integer()) return Bad(fmt::format("{} must be an integer", name));
-  if (v.is_number_unsigned() ? v.get<uint64_t>() > static_cast<uint64_t>(hi)
-                             : (v.get<int64_t>() < lo || v.get<int64_t>() > hi)) {
+  // nlohmann parses non-negative numbers as unsigned: compare them as such.
+  bool out = v.is_number_unsigned()
+                 ? v.get<uint64_t>() > static_cast<uint64_t>(hi) ||
+                       (lo > 0 && v.get<uint64_t>() < static_cast<uint64_t>(lo))
+                 : v.get<int64_t>() < lo || v.get<int64_t>() > hi;
+  if (out) {
     return Bad(fmt::format("{} out of range [{}, {}]", name, lo, hi));
   }
   return v.get<int64_t>();
