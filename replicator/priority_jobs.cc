@@ -136,28 +136,20 @@ void AddQueued(const std::string& dev, const std::string& drive,
   queued->push_back(std::move(q));
 }
 
-// Forwards a pass's hooks and counts its priority jobs as they finish, so the
-// progress file shows a long run (a restored device) move.
+// Counts a priority run's jobs as they finish, so the progress file shows a long run
+// (a restored device) move. Job hooks are not forwarded: they would count in the
+// partitions of the shuffled pass, which may be running (the counters still are, through
+// the run's StatsBook, and keep the watchdog fed).
 class PriorityWatch : public PassObserver {
  public:
   PriorityWatch(PassObserver* inner, PriorityProgress p) : inner_(inner), p_(p) {}
-  void JobStarted(const PartitionJob& job) override { if (inner_) inner_->JobStarted(job); }
-  void JobFinished(const PartitionJob& job, double seconds) override {
-    if (!inner_) return;
-    inner_->JobFinished(job, seconds);
-    if (!job.priority) return;
+  void JobFinished(const PartitionJob& job, double) override {
+    if (!inner_ || !job.priority) return;
     std::lock_guard<std::mutex> l(mu_);
     bool ok = job.priority->ran && !job.priority->failed;
     (ok ? p_.done : p_.failed)++;
     p_.bytes += job.priority->bytes;
     inner_->PriorityChanged(p_);
-  }
-  void PartitionLockFailed(const PartitionJob& job) override {
-    if (inner_) inner_->PartitionLockFailed(job);
-  }
-  void StatsChanged(const std::string& device, const ReplicationStats& before,
-                    const ReplicationStats& after) override {
-    if (inner_) inner_->StatsChanged(device, before, after);
   }
 
  private:
@@ -211,11 +203,8 @@ size_t Replicator::RunPriorityJobs(const PassOverrides& overrides) {
       if (o) o->StatsChanged(dev, before, after);
     });
     PriorityWatch watch(observer_, priority_);
-    PassObserver* outer = observer_;
-    observer_ = &watch;  // RunPass's thread: no pass runs meanwhile
-    Pass pass(*this, jobs, stats, lockups, cfg_.priority_concurrency);
+    Pass pass(*this, jobs, stats, lockups, cfg_.priority_concurrency, &watch);
     pass.RunJobs(0, runnable);
-    observer_ = outer;
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   for (auto& q : queued) {
@@ -254,6 +243,16 @@ void Replicator::FinishPriorityJob(const std::string& path, receiver::PriorityJo
   spdlog::error("Priority job {} policy {} partition {} to {}: failed, kept for retry {} ({}){}",
                 pj->from_device, pj->policy, pj->partition, peers, pj->retries,
                 pj->last_error, st.ok() ? "" : "; could not update the job file: " + st.message());
+}
+
+void Replicator::MaybeRunPriorityJobs() {
+  std::unique_lock<std::mutex> l(priority_mu_, std::try_to_lock);
+  if (!l.owns_lock()) return;  // another worker is running them
+  auto now = std::chrono::steady_clock::now();
+  if (now < next_priority_check_) return;
+  next_priority_check_ = now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                   std::chrono::duration<double>(cfg_.ring_check_interval));
+  RunPriorityJobs(pass_overrides_);
 }
 
 }  // namespace replicant

@@ -9,7 +9,9 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -66,7 +68,11 @@ class Replicator {
   // Runs the priority jobs queued under this node's devices (priority_jobs.cc), on
   // their own worker pool of priority_concurrency threads; a job file goes when its
   // job succeeded and is kept, its retries counted, otherwise. Returns the jobs run.
+  // Called with priority_mu_ held.
   size_t RunPriorityJobs(const PassOverrides& overrides);
+  // From a pass's worker between its jobs: runs the priority jobs queued since, at most
+  // once per ring_check_interval and by one worker at a time (the others go on).
+  void MaybeRunPriorityJobs();
   // Books one priority job's outcome: its file removed (done) or rewritten with a retry
   // counted. `job` is null when it could not run (`error` says why).
   void FinishPriorityJob(const std::string& path, receiver::PriorityJob* pj,
@@ -85,7 +91,10 @@ class Replicator {
   std::atomic<bool> stop_{false};
   PassObserver* observer_ = nullptr;
   int replication_cycle_;
-  PriorityProgress priority_;  // main thread only (RunPass)
+  std::mutex priority_mu_;  // guards the three below and RunPriorityJobs
+  PriorityProgress priority_;
+  PassOverrides pass_overrides_;  // of the pass running
+  std::chrono::steady_clock::time_point next_priority_check_;
 };
 
 }  // namespace replicant

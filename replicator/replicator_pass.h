@@ -45,10 +45,12 @@ inline std::string JobName(const PartitionJob& j) {
 // State of one pass, shared by its worker threads.
 class Replicator::Pass {
  public:
-  // concurrency: worker threads (0: the config's concurrency).
+  // concurrency: worker threads (0: the config's concurrency); observer: the hooks
+  // (nullptr: the replicator's).
   Pass(Replicator& r, std::vector<PartitionJob> jobs, StatsBook& stats, LockupWatch& lockups,
-       int concurrency = 0)
+       int concurrency = 0, PassObserver* observer = nullptr)
       : r_(r), concurrency_(concurrency > 0 ? concurrency : r.cfg_.concurrency),
+        observer_(observer ? observer : r.observer_),
         jobs_(std::move(jobs)), claims_(new std::atomic<int>[jobs_.size()]()),
         stats_(stats), lockups_(lockups), start_(Clock::now()),
         next_ring_check_(start_ + std::chrono::duration_cast<Clock::duration>(
@@ -129,6 +131,7 @@ class Replicator::Pass {
 
   Replicator& r_;
   const int concurrency_;
+  PassObserver* const observer_;
   std::vector<PartitionJob> jobs_;
   std::unique_ptr<std::atomic<int>[]> claims_;
   StatsBook& stats_;
