@@ -80,6 +80,8 @@ Result<std::vector<PlannedJob>> PlanMoveParts(const Ring& old_ring, const Ring& 
         old_ring.part_power(), new_ring.part_power()));
   }
   std::vector<PlannedJob> out;
+  std::vector<const Device*> all_new;
+  for (const auto& d : new_ring.devices()) if (d) all_new.push_back(&*d);
   for (uint32_t p = 0; p < new_ring.partition_count(); ++p) {
     auto olds = old_ring.GetPartNodes(p);
     auto news = new_ring.GetPartNodes(p);
@@ -91,8 +93,6 @@ Result<std::vector<PlannedJob>> PlanMoveParts(const Ring& old_ring, const Ring& 
     if (j.targets.empty()) continue;
     // Old primaries still in the new ring (by its current address); those that stay
     // primaries first, as they certainly keep the data.
-    std::vector<const Device*> all_new;
-    for (const auto& d : new_ring.devices()) if (d) all_new.push_back(&*d);
     for (int pass = 0; pass < 2; ++pass) {
       for (const Device* o : olds) {
         if (Contains(news, *o) != (pass == 0) || !Contains(all_new, *o)) continue;
