@@ -10,6 +10,7 @@
 #include "hashes/diskfile.h"
 #include "hashes/fallocate.h"
 #include "hashes/partition_hashes.h"
+#include "receiver/priority_handler.h"
 #include "sync_backends/native/native_receiver.h"
 #include "sync_backends/ssync/ssync_receiver.h"
 
@@ -251,6 +252,7 @@ void RegisterReplicationHandlers(Server& server) {
   server.Register("REPLICATE", HandleReplicate);
   server.Register("SSYNC", HandleSsyncRequest);
   server.Register("REPCONN", HandleRepconn);
+  server.Register("POST", HandlePriorityRep);
 }
 
 }  // namespace replicant::receiver

@@ -23,7 +23,7 @@ Status HandleSsyncRequest(Exchange& ex);
 // replication slot is taken; otherwise 200 with the agreed X-Replicant-Native
 // extensions, then the hijacked connection runs one native session.
 Status HandleRepconn(Exchange& ex);
-// Registers REPLICATE, SSYNC and REPCONN.
+// Registers REPLICATE, SSYNC, REPCONN and POST /priorityrep (priority_handler.h).
 void RegisterReplicationHandlers(Server& server);
 
 }  // namespace replicant::receiver

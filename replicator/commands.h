@@ -9,5 +9,7 @@ int RunHashes(int argc, char** argv);
 int RunReplicate(int argc, char** argv);
 int RunServe(int argc, char** argv);
 int RunStatus(int argc, char** argv);
+int RunMoveParts(int argc, char** argv);
+int RunRestoreDevice(int argc, char** argv);
 
 }  // namespace replicant::cli

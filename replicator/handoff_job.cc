@@ -27,7 +27,7 @@ void Replicator::Pass::UpdateDeleted(const PartitionJob& job) {
     if (!lock.ok()) {
       spdlog::info("Unable to lock handoff partition {} for replication on device {} policy {}",
                    job.sync.partition, dev, job.sync.policy_index);
-      if (r_.observer_) r_.observer_->PartitionLockFailed(job);
+      if (observer_) observer_->PartitionLockFailed(job);
       handoffs_remaining_++;
       return;
     }

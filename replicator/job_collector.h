@@ -8,6 +8,7 @@
 // it also does Swift's per-device housekeeping (tmp cleanup, objects dir creation).
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <random>
@@ -28,12 +29,23 @@ struct PolicyRing {
   std::shared_ptr<const Ring> ring;
 };
 
+// What a priority job (priority_jobs.h) did, filled in by the job as it runs (on one
+// worker thread; read after the pass).
+struct PriorityOutcome {
+  std::atomic<bool> ran{false};
+  std::atomic<bool> failed{false};
+  std::atomic<uint64_t> bytes{0};
+};
+
 struct PartitionJob {
   sync::SyncJob sync;           // device, partition, policy, paths, region, is_handoff
   uint32_t partition = 0;
   int local_dev_id = -1;
   std::vector<Device> nodes;    // primaries other than the local device
   std::shared_ptr<const Ring> ring;
+  // Set on priority jobs only: an update job whose `nodes` are the devices it was asked
+  // to push to; a 507 from one does not send it on to handoffs.
+  std::shared_ptr<PriorityOutcome> priority;
 };
 
 struct CollectOptions {

@@ -18,6 +18,8 @@ constexpr const char* kUsage =
     "  status [CONFIG] [--json] [--once] [--file PATH | --url URL]\n"
     "  ring RINGFILE (--partition P | --object A/C/O [--swift-dir DIR]) [--handoffs K] [--json]\n"
     "  hashes PARTITION_DIR [--reclaim-age SECONDS] [--json]\n"
+    "  moveparts OLD_RING [NEW_RING] [--swift-dir DIR] [--policy N]\n"
+    "  restore-device IP DEVICE [--port P] [--policy N] [--swift-dir DIR]\n"
     "run 'replicant COMMAND --help' for a command's options; invoked as\n"
     "swift-object-replicator it is 'replicant replicate'\n";
 
@@ -51,6 +53,8 @@ int main(int argc, char** argv) {
   if (cmd == "serve") return replicant::cli::RunServe(argc - 1, argv + 1);
   if (cmd == "status") return replicant::cli::RunStatus(argc - 1, argv + 1);
   if (cmd == "hashes") return replicant::cli::RunHashes(argc - 1, argv + 1);
+  if (cmd == "moveparts") return replicant::cli::RunMoveParts(argc - 1, argv + 1);
+  if (cmd == "restore-device") return replicant::cli::RunRestoreDevice(argc - 1, argv + 1);
   std::fprintf(stderr, "replicant: unknown command '%s'\n%s", argv[1], kUsage);
   return 2;
 }

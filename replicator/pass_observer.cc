@@ -39,4 +39,8 @@ void ObserverList::StatsChanged(const std::string& device, const ReplicationStat
   for (auto* o : list_) o->StatsChanged(device, before, after);
 }
 
+void ObserverList::PriorityChanged(const PriorityProgress& p) {
+  for (auto* o : list_) o->PriorityChanged(p);
+}
+
 }  // namespace replicant

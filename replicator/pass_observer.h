@@ -12,6 +12,16 @@
 
 namespace replicant {
 
+// Priority jobs (priority_jobs.h): the current run, and totals since the daemon started.
+struct PriorityProgress {
+  bool running = false;
+  double start = 0;          // unix time the current (or last) run started
+  size_t total = 0, done = 0, failed = 0;  // jobs of the current (or last) run
+  uint64_t bytes = 0;                      // sent by the current (or last) run
+  size_t done_all = 0, failed_all = 0;     // since start-up
+  uint64_t bytes_all = 0;
+};
+
 class PassObserver {
  public:
   virtual ~PassObserver() = default;
@@ -26,6 +36,8 @@ class PassObserver {
   // One update of `device`'s counters (under the StatsBook's lock: be quick).
   virtual void StatsChanged(const std::string& device, const ReplicationStats& before,
                             const ReplicationStats& after) {}
+  // Priority jobs started, one finished, or the run ended.
+  virtual void PriorityChanged(const PriorityProgress& p) {}
 };
 
 // Calls JobStarted now and JobFinished when it goes out of scope.
@@ -52,6 +64,7 @@ class ObserverList : public PassObserver {
   void PartitionLockFailed(const PartitionJob& job) override;
   void StatsChanged(const std::string& device, const ReplicationStats& before,
                     const ReplicationStats& after) override;
+  void PriorityChanged(const PriorityProgress& p) override;
 
  private:
   std::vector<PassObserver*> list_;

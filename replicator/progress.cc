@@ -113,6 +113,18 @@ void ProgressTracker::PassFinished(const PassSummary& s) {
   WriteLocked();
 }
 
+void ProgressTracker::PriorityChanged(const PriorityProgress& p) {
+  std::lock_guard<std::mutex> l(mu_);
+  bool edge = priority_.is_null() || priority_.value("running", false) != p.running;
+  priority_ = {{"running", p.running}, {"start", p.start},   {"jobs_total", p.total},
+               {"jobs_done", p.done},  {"jobs_failed", p.failed}, {"bytes", p.bytes},
+               {"done_all", p.done_all}, {"failed_all", p.failed_all},
+               {"bytes_all", p.bytes_all}};
+  // A run starting or ending shows at once; each job within min_interval.
+  if (edge) WriteLocked();
+  else dirty_ = true;
+}
+
 void ProgressTracker::SetState(const std::string& state) {
   std::lock_guard<std::mutex> l(mu_);
   state_ = state;
@@ -153,7 +165,7 @@ nlohmann::json ProgressTracker::SnapshotLocked() const {
           {"updated", WallNow()},   {"state", state_},
           {"sync_method", sync_method_}, {"pass", pass},
           {"devices", devices},     {"failures_by_peer", FailuresByPeer(stats)},
-          {"last_pass", last_pass_}};
+          {"last_pass", last_pass_}, {"priority", priority_}};
 }
 
 void ProgressTracker::WriteLocked() {

@@ -11,7 +11,10 @@
 //                      {"partitions_total", "partitions_done"}}, "stats": {recon stats}}},
 //    "failures_by_peer": {replication_ip: {device: failures}},
 //    "last_pass": null | {"number", "start", "end", "seconds", "partitions", "aborted",
-//                         "handoffs_remaining", "stats": {...}, "per_device": {dev: {...}}}}
+//                         "handoffs_remaining", "stats": {...}, "per_device": {dev: {...}}},
+//    "priority": null | {"running", "start", "jobs_total", "jobs_done", "jobs_failed", "bytes",
+//                        "done_all", "failed_all", "bytes_all"}}  (priority_jobs.cc; the
+//    first five of the current or last run, the *_all since start-up)
 // "stats" hold Swift's replication_stats plus files_sent and bytes_sent, what the
 // sync backends reported sending.
 //
@@ -55,6 +58,7 @@ class ProgressTracker : public PassObserver {
                     const ReplicationStats& after) override;
   // The pass RunPass returned: it becomes last_pass and the state "idle".
   void PassFinished(const PassSummary& summary);
+  void PriorityChanged(const PriorityProgress& p) override;
   // "starting", "idle", "stopping"...; written at once.
   void SetState(const std::string& state);
 
@@ -86,6 +90,7 @@ class ProgressTracker : public PassObserver {
   double pass_start_ = 0;
   std::map<std::string, DeviceProgress> devices_;
   nlohmann::json last_pass_;  // null until a pass ended
+  nlohmann::json priority_;   // null until priority jobs ran
   bool dirty_ = false;
   bool warned_ = false;
   bool closing_ = false;

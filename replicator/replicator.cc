@@ -34,7 +34,7 @@ bool Replicator::Pass::RingChanged() {
 
 bool Replicator::Pass::RunJobs(size_t begin, size_t end) {
   next_job_ = begin;
-  int n = std::max(1, std::min<int>(r_.cfg_.concurrency, static_cast<int>(end - begin)));
+  int n = std::max(1, std::min<int>(concurrency_, static_cast<int>(end - begin)));
   std::mutex live_mu;
   std::condition_variable live_cv;
   int live = 0;
@@ -82,7 +82,7 @@ int Replicator::Pass::CancelLockedUp() {
     stats_.Update(lk.device, [](ReplicationStats& s) { s.lockups++; });
     more += lk.busy;
   }
-  return std::min(more, std::max(1, r_.cfg_.concurrency));
+  return std::min(more, std::max(1, concurrency_));
 }
 
 void Replicator::Pass::Work(size_t end) {
@@ -94,6 +94,8 @@ void Replicator::Pass::Work(size_t end) {
   StagePipeline stages(r_.backend_->FansOut() ? r_.cfg_.pipeline_depth : 1);
   for (;;) {
     if (aborted_ || r_.stop_) return;
+    // Priority jobs queued since the pass started go ahead of the next window.
+    if (!jobs_.empty() && !jobs_[0].priority) r_.MaybeRunPriorityJobs();
     size_t first = next_job_.fetch_add(window);
     if (first >= end) return;
     size_t last = std::min(end, first + window);
@@ -166,7 +168,7 @@ void Replicator::Pass::Rescue(size_t begin, size_t end) {
 void Replicator::Pass::RunJob(const PartitionJob& job, Survey* survey, StagePipeline& stages) {
   auto busy = std::make_shared<LockupWatch::Busy>(lockups_.Enter(job.sync.device));
   Where(job, "-");
-  auto observed = std::make_shared<ObservedJob>(r_.observer_, job);
+  auto observed = std::make_shared<ObservedJob>(observer_, job);
   auto begin_t = Clock::now();
   std::function<void()> stage;
   bool syncs = true;
@@ -197,7 +199,7 @@ void Replicator::Pass::RunJob(const PartitionJob& job, Survey* survey, StagePipe
 bool Replicator::Pass::Ready(const PartitionJob& job) {
   auto drive = CheckDrive(r_.cfg_.devices, job.sync.device, r_.cfg_.mount_check);
   if (!drive.ok()) {
-    ObservedJob observed(r_.observer_, job);
+    ObservedJob observed(observer_, job);
     NodeSet nodes;
     for (const auto& n : job.nodes) nodes.emplace(n.replication_ip, n.device);
     stats_.Update(job.sync.device, [&](ReplicationStats& s) { s.AddFailures(nodes); });
@@ -206,7 +208,7 @@ bool Replicator::Pass::Ready(const PartitionJob& job) {
   }
   std::error_code ec;
   if (std::filesystem::is_regular_file(job.sync.path, ec)) {
-    ObservedJob observed(r_.observer_, job);
+    ObservedJob observed(observer_, job);
     spdlog::warn("Removing partition directory which was a file: {}", job.sync.path);
     std::filesystem::remove(job.sync.path, ec);
     return false;
@@ -302,6 +304,14 @@ PassSummary Replicator::RunPass(const PassOverrides& overrides) {
       spdlog::info("Loaded changed ring {}", watchers_[i]->path());
     }
     rings_[i].ring = watchers_[i]->ring();
+  }
+  // Priority jobs (moveparts, restore-device) go ahead of the shuffled jobs.
+  {
+    std::lock_guard<std::mutex> l(priority_mu_);
+    pass_overrides_ = overrides;
+    next_priority_check_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                              std::chrono::duration<double>(cfg_.ring_check_interval));
+    RunPriorityJobs(overrides);
   }
   StatsBook stats;
   LockupWatch lockups(cfg_.lockup_timeout);

@@ -9,13 +9,16 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "formats/swift_conf.h"
+#include "receiver/priority_job.h"
 #include "replicator/job_collector.h"
 #include "replicator/pass_observer.h"
 #include "replicator/replicate_client.h"
@@ -70,6 +73,19 @@ class Replicator {
  private:
   class Pass;  // per-pass state, in replicator.cc
 
+  // Runs the priority jobs queued under this node's devices (priority_jobs.cc), on
+  // their own worker pool of priority_concurrency threads; a job file goes when its
+  // job succeeded and is kept, its retries counted, otherwise. Returns the jobs run.
+  // Called with priority_mu_ held.
+  size_t RunPriorityJobs(const PassOverrides& overrides);
+  // From a pass's worker between its jobs: runs the priority jobs queued since, at most
+  // once per ring_check_interval and by one worker at a time (the others go on).
+  void MaybeRunPriorityJobs();
+  // Books one priority job's outcome: its file removed (done) or rewritten with a retry
+  // counted. `job` is null when it could not run (`error` says why).
+  void FinishPriorityJob(const std::string& path, receiver::PriorityJob* pj,
+                         const PartitionJob* job, const std::string& error);
+
   ReplicatorConfig cfg_;
   SwiftConf swift_;
   std::shared_ptr<sync::SyncBackend> backend_;
@@ -84,6 +100,10 @@ class Replicator {
   std::atomic<bool> stop_{false};
   PassObserver* observer_ = nullptr;
   int replication_cycle_;
+  std::mutex priority_mu_;  // guards the three below and RunPriorityJobs
+  PriorityProgress priority_;
+  PassOverrides pass_overrides_;  // of the pass running
+  std::chrono::steady_clock::time_point next_priority_check_;
 };
 
 }  // namespace replicant

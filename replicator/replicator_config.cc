@@ -44,7 +44,7 @@ std::vector<std::string> ReplicatorConfigWarnings(const ConfigFile& file, const 
             "native_batch_files", "native_batch_bytes", "handoffs_first", "handoff_delete",
             "recon_cache_path", "nice_priority", "ionice_class", "ionice_priority", "user",
             "replicator_workers", "lockup_timeout", "bytes_per_second",
-            "files_per_second"};
+            "files_per_second", "priority_concurrency"};
   k.used.insert(LoggingOptionNames().begin(), LoggingOptionNames().end());
   k.not_honoured = {"daemonize", "eventlet_debug",
                     "log_custom_handlers", "disable_fallocate", "fallocate_reserve"};
@@ -73,6 +73,9 @@ Result<ReplicatorConfig> LoadReplicatorConfig(const std::string& path) {
   if (servers_per_port > 0) c.bind_port.reset();
   else c.bind_port = static_cast<int>(bind_port);
   if (Take(s.GetInt("concurrency", c.concurrency), &i64, &err)) c.concurrency = static_cast<int>(i64);
+  if (Take(s.GetInt("priority_concurrency", 0), &i64, &err)) {
+    c.priority_concurrency = static_cast<int>(std::clamp<int64_t>(i64, -1, 1 << 16));
+  }
   if (Take(s.GetInt("replicate_window", c.replicate_window), &i64, &err)) {
     c.replicate_window = static_cast<int>(std::clamp<int64_t>(i64, 0, 1 << 20));
   }
@@ -160,6 +163,9 @@ Result<ReplicatorConfig> LoadReplicatorConfig(const std::string& path) {
   }
   if (c.stop_timeout < 0) {
     return Status::InvalidArgument(path + ": [object-replicator] stop_timeout: must not be negative");
+  }
+  if (c.priority_concurrency < 0) {
+    return Status::InvalidArgument(path + ": [object-replicator] priority_concurrency: must not be negative (0 = concurrency)");
   }
   if (c.replicator_workers < 0) {
     return Status::InvalidArgument(path + ": [object-replicator] replicator_workers: must not be negative");

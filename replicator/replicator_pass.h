@@ -45,8 +45,13 @@ inline std::string JobName(const PartitionJob& j) {
 // State of one pass, shared by its worker threads.
 class Replicator::Pass {
  public:
-  Pass(Replicator& r, std::vector<PartitionJob> jobs, StatsBook& stats, LockupWatch& lockups)
-      : r_(r), jobs_(std::move(jobs)), claims_(new std::atomic<int>[jobs_.size()]()),
+  // concurrency: worker threads (0: the config's concurrency); observer: the hooks
+  // (nullptr: the replicator's).
+  Pass(Replicator& r, std::vector<PartitionJob> jobs, StatsBook& stats, LockupWatch& lockups,
+       int concurrency = 0, PassObserver* observer = nullptr)
+      : r_(r), concurrency_(concurrency > 0 ? concurrency : r.cfg_.concurrency),
+        observer_(observer ? observer : r.observer_),
+        jobs_(std::move(jobs)), claims_(new std::atomic<int>[jobs_.size()]()),
         stats_(stats), lockups_(lockups), start_(Clock::now()),
         next_ring_check_(start_ + std::chrono::duration_cast<Clock::duration>(
                                       std::chrono::duration<double>(r.cfg_.ring_check_interval))) {}
@@ -126,6 +131,8 @@ class Replicator::Pass {
   bool TryClaim(size_t i, int from, int to) { return claims_[i].compare_exchange_strong(from, to); }
 
   Replicator& r_;
+  const int concurrency_;
+  PassObserver* const observer_;
   std::vector<PartitionJob> jobs_;
   std::unique_ptr<std::atomic<int>[]> claims_;
   StatsBook& stats_;

@@ -82,6 +82,22 @@ void AddProgressMetrics(const nlohmann::json& p, PromText& out) {
                 n.is_number() ? n.get<double>() : 0, {{"peer", ip}, {"device", dev}});
     }
   }
+  if (const auto& pr = Obj(p, "priority"); !pr.empty()) {
+    out.Gauge("replicant_replicator_priority_running", "1 while priority jobs run",
+              pr.value("running", false) ? 1 : 0);
+    out.Gauge("replicant_replicator_priority_jobs", "Priority jobs of the current (or last) run",
+              Num(pr, "jobs_total"));
+    out.Gauge("replicant_replicator_priority_jobs_done",
+              "Priority jobs done in the current (or last) run", Num(pr, "jobs_done"));
+    out.Counter("replicant_replicator_priority_jobs_total",
+                "Priority jobs finished since start-up, by result", Num(pr, "done_all"),
+                {{"result", "done"}});
+    out.Counter("replicant_replicator_priority_jobs_total",
+                "Priority jobs finished since start-up, by result", Num(pr, "failed_all"),
+                {{"result", "failed"}});
+    out.Counter("replicant_replicator_priority_bytes_total",
+                "Bytes priority jobs sent since start-up", Num(pr, "bytes_all"));
+  }
   const auto& last = Obj(p, "last_pass");
   if (!last.empty()) {
     out.Gauge("replicant_replicator_last_pass_end_timestamp_seconds",

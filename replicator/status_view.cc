@@ -48,6 +48,15 @@ nlohmann::json StatusJson(const nlohmann::json& progress, double now) {
     else if (rate > 0) d["eta_seconds"] = (total - done) / rate;
     else d["eta_seconds"] = nullptr;
   }
+  if (out.contains("priority") && out["priority"].is_object()) {
+    auto& p = out["priority"];
+    double total = Num(p, "jobs_total"), handled = Num(p, "jobs_done") + Num(p, "jobs_failed");
+    double elapsed = now - Num(p, "start");
+    p["percent"] = total > 0 ? std::min(100.0, handled * 100.0 / total) : 100.0;
+    if (!p.value("running", false) || handled >= total) p["eta_seconds"] = 0;
+    else if (handled > 0 && elapsed > 0) p["eta_seconds"] = (total - handled) * elapsed / handled;
+    else p["eta_seconds"] = nullptr;
+  }
   return out;
 }
 
@@ -89,6 +98,19 @@ std::string RenderStatus(const nlohmann::json& st, int width) {
         out += fmt::format("failures to {}/{}: {}\n", ip, dev, n.dump());
       }
     }
+  }
+  if (st.contains("priority") && st["priority"].is_object()) {
+    const auto& p = st["priority"];
+    bool run = p.value("running", false);
+    std::string eta = p.contains("eta_seconds") && p["eta_seconds"].is_number()
+                          ? FormatDuration(p["eta_seconds"].get<double>())
+                          : "?";
+    out += fmt::format("priority jobs ({}): {}/{} ({:.1f}%), {} done, {} failed, {} bytes{}; "
+                       "since start-up {} done, {} failed, {} bytes\n",
+                       run ? "running" : "last run", Num(p, "jobs_done") + Num(p, "jobs_failed"),
+                       Num(p, "jobs_total"), Num(p, "percent"), Num(p, "jobs_done"),
+                       Num(p, "jobs_failed"), Num(p, "bytes"), run ? ", ETA " + eta : "",
+                       Num(p, "done_all"), Num(p, "failed_all"), Num(p, "bytes_all"));
   }
   if (st.contains("last_pass") && st["last_pass"].is_object()) {
     const auto& l = st["last_pass"];

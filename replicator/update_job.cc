@@ -90,7 +90,7 @@ Replicator::Pass::UpdatePlan Replicator::Pass::PlanUpdate(const PartitionJob& jo
     if (resp->http_status == 507) {
       spdlog::error("{}/{} responded as unmounted ({})", node.replication_ip, node.device,
                     JobName(job));
-      attempts_left++;
+      if (!job.priority) attempts_left++;
       failures.emplace(node.replication_ip, node.device);
       continue;
     }
@@ -139,7 +139,7 @@ Replicator::Pass::UpdatePlan Replicator::Pass::PlanUpdate(const PartitionJob& jo
     if (result.device_full) {
       // As for a 507 to REPLICATE: one more node gets the data this pass.
       spdlog::error("{}/{} is full ({})", node.replication_ip, node.device, JobName(job));
-      attempts_left++;
+      if (!job.priority) attempts_left++;
     }
     finish(node, suffixes, std::move(result));
   }
@@ -163,6 +163,11 @@ void Replicator::Pass::SyncPlanned(const PartitionJob& job, UpdatePlan plan) {
     s.AddFailures(plan.failures);
     for (const auto& t : plan.targets) s.success += plan.failures.count(t) ? 0 : 1;
   });
+  if (job.priority) {
+    // Done only when every named device answered and took what differed.
+    job.priority->failed = !plan.failures.empty() || plan.targets.empty();
+    job.priority->ran = true;
+  }
 }
 
 bool Replicator::Pass::FinishSync(const PartitionJob& job, const Device& node,
@@ -174,6 +179,7 @@ bool Replicator::Pass::FinishSync(const PartitionJob& job, const Device& node,
   if (!result.success) failures->emplace(node.replication_ip, node.device);
   spdlog::info("Synced {} suffixes of {} to {} ({})", suffixes.size(), JobName(job),
                NodeName(node), result.success ? "ok" : "failed");
+  if (job.priority) job.priority->bytes += result.bytes_sent;
   stats_.Update(dev, [&](ReplicationStats& s) {
     s.suffix_sync += suffixes.size();
     s.files_sent += result.files_sent;
