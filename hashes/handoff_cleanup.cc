@@ -133,6 +133,10 @@ bool RemoveObjectIfCovered(const std::string& hash_dir,
     return false;
   }
   for (const std::string& file : now) {
+    // A dot file is a temp file (rsync's ".<name>.XXXXXX" left by a failed transfer),
+    // never a name Swift's DiskFile reads: it goes with its object, as Swift's revert
+    // (rmtree of the hash dir) removes it. Left behind, it kept the object forever.
+    if (!file.empty() && file[0] == '.') continue;
     if (!covered(file)) return false;
   }
   for (const std::string& file : now) {

@@ -67,7 +67,7 @@ HandoffCleanup RemoveHandoffFiles(const std::string& partition_dir,
                                   const ConfirmedObjects* confirmed);
 
 // Removes one hash dir's files if every one of them is `covered` (whole or nothing),
-// then the dir. Returns whether the object is gone; an unexpected error goes to `out`.
+// then the dir. Dot files (temp files, never read by Swift) need not be covered. Returns whether the object is gone; an unexpected error goes to `out`.
 bool RemoveObjectIfCovered(const std::string& hash_dir,
                            const std::function<bool(const std::string&)>& covered,
                            HandoffCleanup* out);
