@@ -58,19 +58,30 @@ def reweight_ring(c, node_index, weight):
     c._rings.clear()
 
 
-def missing_copies(c, objects, primaries):
-    """Object replicas (of [name, part, hash, size]) with no .data on one of their
-    primaries."""
-    missing = 0
+def pending_copies(c, objects, start, target):
+    """[(node, dev, part, hash)]: the replicas the done condition waits for, those on a
+    target primary that the start placement lacks (the others are there from the start)."""
+    out = []
     for _, part, hsh, _ in objects:
-        for node, dev in primaries[part]:
-            try:
-                if not any(f.endswith('.data') for f in os.listdir(
-                        c.hash_dir(node, dev, 0, part, hsh))):
-                    missing += 1
-            except OSError:
-                missing += 1
-    return missing
+        have = set(map(key, start[part]))
+        out += [(node, dev, part, hsh) for node, dev in target[part]
+                if (node.index, dev) not in have]
+    return out
+
+
+def still_missing(c, pending):
+    """The pending replicas with no .data yet (a primary's .data is never removed, so
+    the caller keeps only these for its next look)."""
+    out = []
+    for node, dev, part, hsh in pending:
+        try:
+            if any(f.endswith('.data') for f in os.listdir(c.hash_dir(node, dev, 0, part,
+                                                                      hsh))):
+                continue
+        except OSError:
+            pass
+        out.append((node, dev, part, hsh))
+    return out
 
 
 class Setup:
@@ -144,6 +155,7 @@ def timed_run(bench, scenario, c, m, rep, st, nbytes):
     base = os.path.join(bench.log_dir, '%04d-%s-%s' % (bench.run_counter, scenario,
                                                        m.name.replace('/', '_')))
     procs, note = [], ''
+    pending = pending_copies(c, st.objects, st.start, st.target)
     cpu0 = bench.cluster_cpu(c)
     t0 = time.monotonic()
     try:
@@ -160,10 +172,10 @@ def timed_run(bench, scenario, c, m, rep, st, nbytes):
                 '%s-%s' % (node.name, m.name), daemon_cmd(bench, m, node),
                 '%s-%s.log' % (base, node.name), env=c.env, cwd=c.dir))
         deadline = t0 + a.pass_timeout
-        missing = missing_copies(c, st.objects, st.target)
+        missing = still_missing(c, pending)
         while missing and time.monotonic() < deadline:
             time.sleep(POLL_S)
-            missing = missing_copies(c, st.objects, st.target)
+            missing = still_missing(c, missing)
         wall = time.monotonic() - t0
         cpu = sum(proc_cpu_seconds(p.pid) for p in procs)
         dead = [p.name for p in procs if not p.alive()]
@@ -175,12 +187,12 @@ def timed_run(bench, scenario, c, m, rep, st, nbytes):
     cluster_cpu = bench.cluster_cpu(c) - cpu0
     if missing:
         note = (note + '; ' if note else '') + '%d copies still missing after %.0fs' % (
-            missing, wall)
+            len(missing), wall)
         bench.note('%s %s repeat %d did not finish: %s (logs %s-*)' % (scenario, m.name, rep,
                                                                       note, base))
     if dead:
         bench.note('%s %s: replicators exited early: %s' % (scenario, m.name, dead))
-    run = Run(scenario, m.name, rep, wall, None, 0, missing == 0, 0, cpu, 0.0, 0,
+    run = Run(scenario, m.name, rep, wall, None, 0, not missing, 0, cpu, 0.0, 0,
               cluster_cpu, l1, len(st.objects), st.copies, nbytes, note)
     bench.record(run)
     return run
