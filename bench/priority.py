@@ -25,7 +25,7 @@ import time
 
 import cluster as cluster_mod
 import seed
-from host import load1, log, proc_cpu_seconds
+from host import log, proc_cpu_seconds
 from options import BASELINE, LIMIT, LIMIT_FSYNC, Run
 import report
 
