@@ -260,8 +260,8 @@ def draw_chart(out_dir, runs):
                      fontsize=10)
         ax.set_ylabel('seconds until done (median)', fontsize=9)
         ax.margins(y=0.25)
-    fig.suptitle('time until every moved partition is on all its new primaries '
-                 '(lower is better)', fontsize=10)
+    fig.suptitle('time until every missing copy is on its primary (rebalance: the moved '
+                 'partitions; restore: the emptied device); lower is better', fontsize=9)
     fig.tight_layout()
     fig.savefig(os.path.join(out_dir, CHART), dpi=90)
     plt.close(fig)
