@@ -39,6 +39,11 @@ METHODS = [
     Method('replicant-rsync/serve', 'replicant', 'rsync', 'serve'),
     Method('replicant-ssync/serve', 'replicant', 'ssync', 'serve'),
     Method('replicant-native/serve', 'replicant', 'native', 'serve'),
+    # priority replication (bench/priority.py): the command runs right after the ring
+    # change (resp. the device's wipe), then the same daemons as replicant-native/serve
+    Method('replicant-native/serve+moveparts', 'replicant', 'native', 'serve', 'moveparts'),
+    Method('replicant-native/serve+restore-device', 'replicant', 'native', 'serve',
+           'restore-device'),
 ]
 # which methods each scenario compares
 SCENARIO_METHODS = {
@@ -50,8 +55,14 @@ SCENARIO_METHODS = {
     'drain': ['swift-rsync', 'swift-ssync', 'replicant-rsync', 'replicant-ssync',
               'replicant-ssync/serve', 'replicant-native/serve', 'swift-rsync+nodelay',
               'replicant-rsync+nodelay'],
+    'rebalance': ['swift-rsync', 'replicant-native/serve', 'replicant-native/serve+moveparts'],
+    'restore': ['swift-rsync', 'replicant-native/serve',
+                'replicant-native/serve+restore-device'],
 }
-ALL_SCENARIOS = ('initial-small', 'initial-large', 'idle', 'drain')
+# in the order they run (rebalance and drain change their clusters' rings)
+ALL_SCENARIOS = ('initial-small', 'initial-large', 'idle', 'restore', 'rebalance', 'drain')
+# what runs without --scenarios (the priority ones are asked for by name)
+DEFAULT_SCENARIOS = ('initial-small', 'initial-large', 'idle', 'drain')
 
 
 def default_replicant_bin():
@@ -80,8 +91,9 @@ def parse_args(argv, description=None):
     ap.add_argument('--idle-part-powers', help='comma list (default 10,14)')
     ap.add_argument('--idle-objects', type=int, help='objects in the idle tree '
                                                      '(default --objects)')
-    ap.add_argument('--scenarios', default=','.join(ALL_SCENARIOS),
-                    help='comma list of %s' % ', '.join(ALL_SCENARIOS))
+    ap.add_argument('--scenarios', default=','.join(DEFAULT_SCENARIOS),
+                    help='comma list of %s (default: all but restore and rebalance)'
+                         % ', '.join(ALL_SCENARIOS))
     ap.add_argument('--methods', help='comma list of method names (default: all available; '
                                       '%s always runs)' % BASELINE)
     ap.add_argument('--concurrency', type=int, default=1,

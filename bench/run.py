@@ -8,6 +8,9 @@ Scenarios (see docs/bench.md):
   idle           a full pass of node 0 right after convergence, at each --idle-part-powers
   drain          node 3's weight set to 0 (ring change); time until its partitions are
                  drained to their new primaries
+  restore, rebalance  priority replication (bench/priority.py; only when named in
+                 --scenarios): time until a replaced empty device, resp. the ~25% of
+                 partitions a reweight moved, is complete, every node's replicator running
   limit (tar)    a `tar --xattrs` piped copy of the same tree on the same disk, run inside the
                  initial and drain scenarios as the ceiling for files/s and MB/s
   limit (tar + sync)  the same copy until `sync -f` of its filesystem returns: durable, as a
@@ -48,6 +51,7 @@ import seed  # noqa: E402
 from host import (GNU_TIME, load1, log, machine_info, mount_fs_image,  # noqa: E402
                   parse_gnu_time, parse_pass_seconds, proc_cpu_seconds, unmount_fs_image)
 import limits  # noqa: E402
+import priority  # noqa: E402
 from options import (ALL_SCENARIOS, BASELINE, LIMIT, LIMIT_FSYNC, METHODS,  # noqa: E402
                      SCENARIO_METHODS, Run)
 import options  # noqa: E402
@@ -556,6 +560,7 @@ def main(argv=None):
         runs, notes, info = report.load_runs(args.out, Run)
         rows = report.summarize(runs, BASELINE, LIMIT, LIMIT_FSYNC)
         report.write_all(args.out, rows, runs, notes, info, BASELINE, LIMIT)
+        priority.draw_chart(args.out, runs)
         print(report.text_table(rows))
         return 0
     private_etc.reexec_isolated()  # the clusters' swift.conf must not replace the host's
@@ -583,6 +588,8 @@ def main(argv=None):
                 bench.scenario_idle(pp)
             elif s == 'drain':
                 bench.scenario_drain()
+            elif s in ('restore', 'rebalance'):
+                priority.run_scenario(bench, s, rotate)
     except KeyboardInterrupt:
         bench.note('interrupted: partial results')
     finally:
@@ -594,6 +601,7 @@ def main(argv=None):
     rows = report.summarize(bench.runs, BASELINE, LIMIT, LIMIT_FSYNC)
     os.makedirs(args.out, exist_ok=True)
     report.write_all(args.out, rows, bench.runs, bench.notes, info, BASELINE, LIMIT)
+    priority.draw_chart(args.out, bench.runs)
     print()
     print(report.text_table(rows))
     for n in bench.notes:
