@@ -196,12 +196,7 @@ size_t Replicator::RunPriorityJobs(const PassOverrides& overrides) {
   if (runnable > 0) {
     StatsBook stats;
     LockupWatch lockups(cfg_.lockup_timeout);
-    stats.SetObserver([o = observer_, &lockups](const std::string& dev,
-                                                const ReplicationStats& before,
-                                                const ReplicationStats& after) {
-      lockups.Progress(dev);
-      if (o) o->StatsChanged(dev, before, after);
-    });
+    WatchStats(stats, lockups);
     PriorityWatch watch(observer_, priority_);
     Pass pass(*this, jobs, stats, lockups, cfg_.priority_concurrency, &watch);
     pass.RunJobs(0, runnable);

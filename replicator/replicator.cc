@@ -315,13 +315,7 @@ PassSummary Replicator::RunPass(const PassOverrides& overrides) {
   }
   StatsBook stats;
   LockupWatch lockups(cfg_.lockup_timeout);
-  // A counter that moves (a suffix hashed, bytes sent) is progress for lockup_timeout.
-  stats.SetObserver([o = observer_, &lockups](const std::string& dev,
-                                              const ReplicationStats& before,
-                                              const ReplicationStats& after) {
-    lockups.Progress(dev);
-    if (o) o->StatsChanged(dev, before, after);
-  });
+  WatchStats(stats, lockups);
   CollectOptions copts;
   copts.devices_dir = cfg_.devices;
   copts.mount_check = cfg_.mount_check;
@@ -372,6 +366,15 @@ PassSummary Replicator::RunPass(const PassOverrides& overrides) {
       t.success, t.failure, t.hashmatch, t.rsync, t.suffix_sync, t.remove,
       summary.handoffs_remaining);
   return summary;
+}
+
+void Replicator::WatchStats(StatsBook& stats, LockupWatch& lockups) const {
+  stats.SetObserver([o = observer_, &lockups](const std::string& dev,
+                                              const ReplicationStats& before,
+                                              const ReplicationStats& after) {
+    lockups.Progress(dev);
+    if (o) o->StatsChanged(dev, before, after);
+  });
 }
 
 }  // namespace replicant

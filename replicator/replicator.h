@@ -20,6 +20,7 @@
 #include "formats/swift_conf.h"
 #include "receiver/priority_job.h"
 #include "replicator/job_collector.h"
+#include "replicator/lockup_watch.h"
 #include "replicator/pass_observer.h"
 #include "replicator/replicate_client.h"
 #include "replicator/replicator_config.h"
@@ -78,6 +79,9 @@ class Replicator {
   // job succeeded and is kept, its retries counted, otherwise. Returns the jobs run.
   // Called with priority_mu_ held.
   size_t RunPriorityJobs(const PassOverrides& overrides);
+  // A counter that moves (a suffix hashed, bytes sent) is progress for lockup_timeout,
+  // and goes to the observer.
+  void WatchStats(StatsBook& stats, LockupWatch& lockups) const;
   // From a pass's worker between its jobs: runs the priority jobs queued since, at most
   // once per ring_check_interval and by one worker at a time (the others go on).
   void MaybeRunPriorityJobs();

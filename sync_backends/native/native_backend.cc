@@ -145,6 +145,8 @@ class FanOut {
   bool Wants(const Peer& p, const Item& it) const { return p.alive() && Covers(p, it); }
   void PlainExchange(Peer& p, const Item& it, bool* held);
   void CheckExchange(Peer& p, const Item& it, bool* held);
+  // Sends one SyncFileRequest and reads its answer; false (the peer failed) on error.
+  bool Ask(Peer& p, const native::SyncFileRequest& req, native::SyncFileResponse* r);
   void SendBody(Peer& p, Answer& a, const Item& it);
   void DeleteConfirmed(const std::vector<Item>& items,
                        const std::map<Peer*, std::vector<bool>>& held);
@@ -243,21 +245,31 @@ void FanOut::AddObject(const std::string& suffix, const std::string& hash) {
   if (batch_.size() >= o_.batch_files || batch_bytes_ >= o_.batch_bytes) RunBatch(false);
 }
 
+bool FanOut::Ask(Peer& p, const native::SyncFileRequest& req, native::SyncFileResponse* r) {
+  NativeSession& s = *p.session;
+  Status st = s.Send(native::ToJson(req));
+  if (st.ok()) st = s.Flush();
+  auto j = st.ok() ? s.Receive() : Result<nlohmann::json>(st);
+  if (j.ok()) st = native::FromJson(*j, r);
+  if (!j.ok() || !st.ok()) {
+    Fail(p, j.ok() ? st : j.status());
+    return false;
+  }
+  return true;
+}
+
 // Hummingbird's flow for a peer without the batch extension.
 void FanOut::PlainExchange(Peer& p, const Item& it, bool* held) {
   NativeSession& s = *p.session;
-  Status st = s.Send(native::ToJson(Request(p, it)));
-  if (st.ok()) st = s.Flush();
-  auto j = st.ok() ? s.Receive() : Result<nlohmann::json>(st);
   native::SyncFileResponse r;
-  if (j.ok()) st = native::FromJson(*j, &r);
-  if (!j.ok() || !st.ok()) return Fail(p, j.ok() ? st : j.status());
+  if (!Ask(p, Request(p, it), &r)) return;
   if (r.exists || r.newer_exists) {
     p.already++;
     *held = true;
     return;
   }
   if (!r.go_ahead) return;
+  Status st;
   hashes::UniqueFd fd;
   if (!it.body) fd = hashes::UniqueFd(open(it.path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!it.body && fd.get() < 0) return Fail(p, Status::FromErrno("open " + it.path, errno));
@@ -277,15 +289,10 @@ void FanOut::PlainExchange(Peer& p, const Item& it, bool* held) {
 
 // A check-only peer: does it hold this file (or a newer one)? Nothing else is sent.
 void FanOut::CheckExchange(Peer& p, const Item& it, bool* held) {
-  NativeSession& s = *p.session;
   native::SyncFileRequest req = Request(p, it);
   req.check = true;
-  Status st = s.Send(native::ToJson(req));
-  if (st.ok()) st = s.Flush();
-  auto j = st.ok() ? s.Receive() : Result<nlohmann::json>(st);
   native::SyncFileResponse r;
-  if (j.ok()) st = native::FromJson(*j, &r);
-  if (!j.ok() || !st.ok()) return Fail(p, j.ok() ? st : j.status());
+  if (!Ask(p, req, &r)) return;
   if (r.exists || r.newer_exists) {
     p.already++;
     *held = true;
