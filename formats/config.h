@@ -29,7 +29,7 @@
 #include <utility>
 #include <vector>
 
-#include "formats/status.h"
+#include "base/status.h"
 
 namespace replicant {
 

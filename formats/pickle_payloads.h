@@ -18,7 +18,7 @@
 #include <utility>
 
 #include "formats/pickle.h"
-#include "formats/status.h"
+#include "base/status.h"
 
 namespace replicant::pickle::internal {
 

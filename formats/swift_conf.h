@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "formats/status.h"
+#include "base/status.h"
 
 namespace replicant {
 

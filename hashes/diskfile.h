@@ -29,7 +29,7 @@
 #include <string_view>
 #include <vector>
 
-#include "formats/status.h"
+#include "base/status.h"
 #include "hashes/fallocate.h"
 #include "hashes/object_metadata.h"
 #include "hashes/ondisk_files.h"

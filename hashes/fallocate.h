@@ -15,7 +15,7 @@
 #include <string>
 #include <string_view>
 
-#include "formats/status.h"
+#include "base/status.h"
 
 namespace replicant::hashes {
 

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "formats/status.h"
+#include "base/status.h"
 
 namespace replicant::hashes::fs {
 

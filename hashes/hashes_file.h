@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "formats/pickle.h"
-#include "formats/status.h"
+#include "base/status.h"
 
 namespace replicant::hashes {
 

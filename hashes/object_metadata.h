@@ -26,7 +26,7 @@
 #include <utility>
 #include <vector>
 
-#include "formats/status.h"
+#include "base/status.h"
 
 namespace replicant::hashes {
 

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "formats/status.h"
+#include "base/status.h"
 #include "hashes/timestamp.h"
 
 namespace replicant::hashes {

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "formats/pickle.h"
-#include "formats/status.h"
+#include "base/status.h"
 
 namespace replicant::hashes {
 

@@ -8,7 +8,7 @@
 
 #include <string>
 
-#include "formats/status.h"
+#include "base/status.h"
 
 namespace replicant::hashes {
 

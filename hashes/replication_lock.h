@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "formats/status.h"
+#include "base/status.h"
 
 namespace replicant::hashes {
 

@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <string>
 
-#include "formats/status.h"
+#include "base/status.h"
 
 namespace replicant::hashes {
 

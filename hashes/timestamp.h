@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-#include "formats/status.h"
+#include "base/status.h"
 
 namespace replicant {
 

@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "formats/status.h"
+#include "base/status.h"
 #include "receiver/http_streams.h"
 
 namespace replicant::receiver {

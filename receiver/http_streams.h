@@ -20,7 +20,7 @@
 #include <string>
 #include <string_view>
 
-#include "formats/status.h"
+#include "base/status.h"
 #include "sync_backends/byte_stream.h"
 
 namespace replicant::receiver {

@@ -22,7 +22,7 @@
 #include <string_view>
 #include <vector>
 
-#include "formats/status.h"
+#include "base/status.h"
 
 namespace replicant::receiver {
 

@@ -32,7 +32,7 @@
 #include <optional>
 #include <string>
 
-#include "formats/status.h"
+#include "base/status.h"
 #include "formats/swift_conf.h"
 #include "receiver/http_request.h"
 #include "receiver/http_streams.h"

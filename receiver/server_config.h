@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "formats/config.h"
-#include "formats/status.h"
+#include "base/status.h"
 #include "hashes/fallocate.h"
 
 namespace replicant::receiver {

@@ -16,7 +16,7 @@
 #include <string_view>
 #include <vector>
 
-#include "formats/status.h"
+#include "base/status.h"
 #include "formats/swift_conf.h"
 
 namespace replicant::receiver {

@@ -4,7 +4,7 @@
 
 #include <memory>
 
-#include "formats/status.h"
+#include "base/status.h"
 #include "replicator/replicator_config.h"
 #include "sync_backends/rate_limit.h"
 #include "sync_backends/ssync/ssync_backend.h"

@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "formats/status.h"
+#include "base/status.h"
 
 namespace replicant {
 

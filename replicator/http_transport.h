@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "formats/status.h"
+#include "base/status.h"
 
 namespace replicant {
 

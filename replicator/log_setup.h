@@ -14,7 +14,7 @@
 #include <string>
 
 #include "formats/config.h"
-#include "formats/status.h"
+#include "base/status.h"
 
 namespace replicant {
 

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "formats/config.h"
-#include "formats/status.h"
+#include "base/status.h"
 
 namespace replicant {
 

@@ -34,7 +34,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "formats/status.h"
+#include "base/status.h"
 #include "replicator/pass_observer.h"
 #include "replicator/replicator.h"
 

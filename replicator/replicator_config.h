@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "formats/status.h"
+#include "base/status.h"
 #include "replicator/process_options.h"
 
 namespace replicant {

@@ -12,7 +12,7 @@
 #include <memory>
 #include <string>
 
-#include "formats/status.h"
+#include "base/status.h"
 #include "replicator/pass_observer.h"
 #include "replicator/progress.h"
 #include "replicator/replication_statsd.h"

@@ -15,7 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "formats/status.h"
+#include "base/status.h"
 
 namespace replicant {
 

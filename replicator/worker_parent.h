@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "formats/status.h"
+#include "base/status.h"
 #include "replicator/replicator.h"
 #include "replicator/replicator_config.h"
 

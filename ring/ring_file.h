@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "formats/status.h"
+#include "base/status.h"
 
 namespace replicant {
 

@@ -18,7 +18,7 @@
 #include <mutex>
 #include <string>
 
-#include "formats/status.h"
+#include "base/status.h"
 #include "ring/ring.h"
 
 namespace replicant {

@@ -11,7 +11,7 @@
 #include <optional>
 #include <string>
 
-#include "formats/status.h"
+#include "base/status.h"
 #include "sync_backends/byte_stream.h"
 
 namespace replicant::sync {

@@ -24,7 +24,7 @@
 #include <memory>
 #include <mutex>
 
-#include "formats/status.h"
+#include "base/status.h"
 
 namespace replicant::sync {
 

@@ -22,7 +22,7 @@
 #include <cstdint>
 #include <string>
 
-#include "formats/status.h"
+#include "base/status.h"
 #include "hashes/fallocate.h"
 #include "sync_backends/byte_stream.h"
 #include "sync_backends/native/native_store.h"

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "formats/status.h"
+#include "base/status.h"
 #include "ring/ring.h"
 #include "sync_backends/native/native_wire.h"
 #include "sync_backends/tcp_stream.h"

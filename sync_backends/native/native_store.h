@@ -18,7 +18,7 @@
 #include <string_view>
 #include <vector>
 
-#include "formats/status.h"
+#include "base/status.h"
 #include "hashes/ondisk_files.h"
 
 namespace replicant::sync::native {

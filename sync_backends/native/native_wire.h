@@ -36,7 +36,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "formats/status.h"
+#include "base/status.h"
 #include "sync_backends/byte_stream.h"
 
 namespace replicant::sync::native {

@@ -24,7 +24,7 @@
 #include <utility>
 #include <vector>
 
-#include "formats/status.h"
+#include "base/status.h"
 #include "hashes/fallocate.h"
 #include "sync_backends/byte_stream.h"
 #include "sync_backends/ssync/ssync_protocol.h"

@@ -16,7 +16,7 @@
 #include <string>
 #include <string_view>
 
-#include "formats/status.h"
+#include "base/status.h"
 #include "hashes/timestamp.h"
 
 namespace replicant::sync::ssync {

@@ -16,7 +16,7 @@
 #include <map>
 #include <string>
 
-#include "formats/status.h"
+#include "base/status.h"
 #include "hashes/fallocate.h"
 #include "sync_backends/byte_stream.h"
 

@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include "formats/status.h"
+#include "base/status.h"
 #include "sync_backends/byte_stream.h"
 #include "sync_backends/rate_limit.h"
 #include "sync_backends/sync_backend.h"

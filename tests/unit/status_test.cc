@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 #include <cerrno>
 
-#include "formats/status.h"
+#include "base/status.h"
 
 using replicant::Result;
 using replicant::Status;
