@@ -1,6 +1,5 @@
 #include "sync_backends/ssync/ssync_protocol.h"
 
-#include "hashes/replication_lock.h"
 
 #include <cmath>
 #include <cstdio>
@@ -351,16 +350,6 @@ std::string TitleAscii(std::string_view s) {
   }
   return out;
 }
-
-std::string LowerAscii(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-std::string SecondsText(double seconds) { return hashes::SecondsText(seconds); }
 
 bool IsUtf8NoNul(std::string_view s) {
   size_t i = 0;

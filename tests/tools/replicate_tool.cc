@@ -12,7 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "replicator/http_transport.h"
+#include "net/http_transport.h"
 #include "replicator/replicate_client.h"
 
 namespace {
