@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "net/http_text.h"  // PercentDecode
 #include "net/socket_stream.h"
 
 namespace replicant::net {
@@ -59,8 +60,6 @@ std::optional<HeadError> ParseRequestLine(std::string_view line, HttpRequest* re
 std::optional<HeadError> ParseHeaderLine(std::string_view line, HttpRequest* req);
 // Checks framing headers: one valid Content-Length, chunked as the last coding.
 std::optional<HeadError> CheckFraming(const HttpRequest& req);
-// Percent-decodes a path ("%2F" becomes '/'; a stray '%' stays as it is).
-std::string PercentDecode(std::string_view s);
 
 // Outcome of reading the next request on a connection.
 struct HeadResult {

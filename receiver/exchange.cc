@@ -3,14 +3,14 @@
 
 #include "receiver/server.h"
 
+#include "base/text.h"
+
 namespace replicant::receiver {
 namespace {
 
 bool HasHeader(const net::Headers& h, std::string_view lower_name) {
   return std::any_of(h.begin(), h.end(), [&](const auto& kv) {
-    std::string k = kv.first;
-    for (auto& c : k) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
-    return k == lower_name;
+    return LowerAscii(kv.first) == lower_name;
   });
 }
 
