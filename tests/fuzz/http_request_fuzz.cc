@@ -13,7 +13,6 @@
 #include "tests/fuzz/socket_feed.h"
 
 using namespace replicant;
-using namespace replicant::receiver;
 
 namespace {
 
