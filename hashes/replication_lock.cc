@@ -8,22 +8,10 @@
 #include <chrono>
 #include <thread>
 
-#include <cmath>
-#include <cstdio>
-
+#include "base/text.h"
 #include "hashes/fs_util.h"
 
 namespace replicant::hashes {
-
-std::string SecondsText(double seconds) {
-  char buf[64];
-  if (seconds == std::floor(seconds) && std::fabs(seconds) < 1e15) {
-    std::snprintf(buf, sizeof buf, "%.0f", seconds);
-  } else {
-    std::snprintf(buf, sizeof buf, "%g", seconds);
-  }
-  return std::string(buf) + (seconds == 1 ? " second" : " seconds");
-}
 
 Result<ReplicationLock> ReplicationLock::Acquire(const std::string& directory,
                                                  const std::string& name, int limit,

@@ -17,9 +17,6 @@
 
 namespace replicant::hashes {
 
-// "15 seconds" / "1 second": eventlet Timeout's text, as Swift's lock messages use it.
-std::string SecondsText(double seconds);
-
 class ReplicationLock {
  public:
   // Locks one of <directory>/.lock[-name], .lock[-name]1, ... (limit files) within

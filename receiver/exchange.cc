@@ -3,31 +3,31 @@
 
 #include "receiver/server.h"
 
+#include "base/text.h"
+
 namespace replicant::receiver {
 namespace {
 
-bool HasHeader(const Headers& h, std::string_view lower_name) {
+bool HasHeader(const net::Headers& h, std::string_view lower_name) {
   return std::any_of(h.begin(), h.end(), [&](const auto& kv) {
-    std::string k = kv.first;
-    for (auto& c : k) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
-    return k == lower_name;
+    return LowerAscii(kv.first) == lower_name;
   });
 }
 
 // Raw socket access after a hijack: reads and writes pass straight through.
-class RawStream : public sync::ByteStream {
+class RawStream : public net::ByteStream {
  public:
-  explicit RawStream(SocketStream& s) : s_(s) {}
+  explicit RawStream(net::SocketStream& s) : s_(s) {}
   Result<size_t> Read(char* buf, size_t n) override { return s_.Read(buf, n); }
   Status Write(std::string_view data) override { return s_.Write(data); }
 
  private:
-  SocketStream& s_;
+  net::SocketStream& s_;
 };
 
 }  // namespace
 
-Status Exchange::SendHead(int status, Headers headers, Mode mode) {
+Status Exchange::SendHead(int status, net::Headers headers, Mode mode) {
   if (mode_ != Mode::kNone) return Status::InvalidArgument("response already started");
   mode_ = mode;
   status_ = status;
@@ -39,12 +39,12 @@ Status Exchange::SendHead(int status, Headers headers, Mode mode) {
     if (!keep && req_.http_minor >= 1) headers.emplace_back("Connection", "close");
     if (keep && req_.http_minor == 0) headers.emplace_back("Connection", "keep-alive");
   }
-  Status st = sock_.Write(ResponseHead(status, headers));
+  Status st = sock_.Write(net::ResponseHead(status, headers));
   if (!st.ok()) write_failed_ = true;
   return st;
 }
 
-Status Exchange::Respond(int status, std::string_view body, Headers headers) {
+Status Exchange::Respond(int status, std::string_view body, net::Headers headers) {
   if (!HasHeader(headers, "content-type")) {
     headers.emplace_back("Content-Type", "text/html; charset=UTF-8");
   }
@@ -60,32 +60,32 @@ Status Exchange::Respond(const HttpError& e) {
   return Respond(e.status, e.body, {{"Content-Type", e.content_type}});
 }
 
-sync::ByteStream& Exchange::Body() {
+net::ByteStream& Exchange::Body() {
   if (!body_) {
     if (req_.expects_continue() && mode_ == Mode::kNone && !continue_sent_) {
       continue_sent_ = true;
       if (!sock_.Write("HTTP/1.1 100 Continue\r\n\r\n").ok()) write_failed_ = true;
     }
     if (req_.chunked()) {
-      body_ = std::make_unique<ChunkedReader>(sock_);
+      body_ = std::make_unique<net::ChunkedReader>(sock_);
     } else {
-      body_ = std::make_unique<LengthReader>(sock_, req_.content_length().value_or(0));
+      body_ = std::make_unique<net::LengthReader>(sock_, req_.content_length().value_or(0));
     }
   }
   return *body_;
 }
 
-Result<sync::ByteStream*> Exchange::StartChunked(int status, Headers headers) {
+Result<net::ByteStream*> Exchange::StartChunked(int status, net::Headers headers) {
   if (!HasHeader(headers, "content-type")) {
     headers.emplace_back("Content-Type", "text/html; charset=UTF-8");
   }
   headers.emplace_back("Transfer-Encoding", "chunked");
   if (auto st = SendHead(status, std::move(headers), Mode::kChunked); !st.ok()) return st;
-  chunked_ = std::make_unique<ChunkedWriter>(sock_);
-  return static_cast<sync::ByteStream*>(chunked_.get());
+  chunked_ = std::make_unique<net::ChunkedWriter>(sock_);
+  return static_cast<net::ByteStream*>(chunked_.get());
 }
 
-Result<sync::ByteStream*> Exchange::Hijack(int status, Headers headers) {
+Result<net::ByteStream*> Exchange::Hijack(int status, net::Headers headers) {
   if (auto st = SendHead(status, std::move(headers), Mode::kHijacked); !st.ok()) return st;
   sock_.set_paced(true);  // a session that drips must not hold its partition
   body_ = std::make_unique<RawStream>(sock_);
@@ -107,7 +107,7 @@ bool Exchange::Finish() {
   if (!body_ && has_body && req_.expects_continue()) return false;
   // The next request starts after this one's body: read what the handler left, up to a
   // bound (more than that is not worth reading just to keep the connection).
-  sync::ByteStream& body = Body();
+  net::ByteStream& body = Body();
   char buf[8192];
   size_t drained = 0;
   for (;;) {

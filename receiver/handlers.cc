@@ -68,8 +68,8 @@ struct Admitted {
 // policy, path, `extra` (protocol-specific headers), policy type, drive. On a refusal
 // the answer has been sent and *refused holds its status.
 std::optional<Admitted> Admit(Exchange& ex, Status* refused,
-                              const std::function<std::optional<HttpError>(const HttpRequest&)>& extra) {
-  const HttpRequest& req = ex.request();
+                              const std::function<std::optional<HttpError>(const net::HttpRequest&)>& extra) {
+  const net::HttpRequest& req = ex.request();
   ServerContext& ctx = ex.context();
   auto refuse = [&](const HttpError& e, std::string why = "") -> std::optional<Admitted> {
     *refused = Refuse(ex, e, std::move(why));
@@ -94,7 +94,7 @@ std::optional<Admitted> Admit(Exchange& ex, Status* refused,
 }  // namespace
 
 Status HandleReplicate(Exchange& ex) {
-  const HttpRequest& req = ex.request();
+  const net::HttpRequest& req = ex.request();
   ServerContext& ctx = ex.context();
   // Swift's order: policy (get_name_and_placement), path, then the drive (get_hashes).
   const std::string* pidx = req.Header("x-backend-storage-policy-index");
@@ -142,11 +142,11 @@ Status HandleReplicate(Exchange& ex) {
 }
 
 Status HandleSsyncRequest(Exchange& ex) {
-  const HttpRequest& req = ex.request();
+  const net::HttpRequest& req = ex.request();
   ServerContext& ctx = ex.context();
   const ServerConfig& cfg = ctx.config;
   Status refused;
-  auto admitted = Admit(ex, &refused, [](const HttpRequest& r) -> std::optional<HttpError> {
+  auto admitted = Admit(ex, &refused, [](const net::HttpRequest& r) -> std::optional<HttpError> {
     if (const std::string* frag = r.Header("x-backend-ssync-frag-index");
         frag && !frag->empty() && !ParsePythonInt(*frag).ok()) {
       return HttpError{400, "Invalid X-Backend-Ssync-Frag-Index " +
@@ -185,7 +185,7 @@ Status HandleSsyncRequest(Exchange& ex) {
   // The sender waits for the response head before it sends its body.
   auto out = ex.StartChunked(200, {{"X-Backend-Accept-No-Commit", "True"}});
   if (!out.ok()) return out.status().WithContext(where);
-  sync::ByteStream& w = **out;
+  net::ByteStream& w = **out;
   auto slot = ctx.slots.TryAcquire();
   if (!slot) {
     // Swift yields "\r\n", then fails replication_semaphore.acquire(False) with
@@ -205,11 +205,11 @@ Status HandleSsyncRequest(Exchange& ex) {
 }
 
 Status HandleRepconn(Exchange& ex) {
-  const HttpRequest& req = ex.request();
+  const net::HttpRequest& req = ex.request();
   ServerContext& ctx = ex.context();
   const ServerConfig& cfg = ctx.config;
   Status refused;
-  auto admitted = Admit(ex, &refused, [](const HttpRequest&) { return std::optional<HttpError>(); });
+  auto admitted = Admit(ex, &refused, [](const net::HttpRequest&) { return std::optional<HttpError>(); });
   if (!admitted) return refused;
   const StoragePolicy* policy = admitted->policy;
   const SsyncTarget* target = &admitted->target;
@@ -233,7 +233,7 @@ Status HandleRepconn(Exchange& ex) {
   nreq.replication_lock_timeout = cfg.replication_lock_timeout;
   nreq.replication_concurrency_per_device = cfg.replication_concurrency_per_device;
   nreq.fallocate = cfg.fallocate;
-  Headers headers;
+  net::Headers headers;
   if (nreq.extensions.any()) {
     headers.emplace_back(sync::native::kExtensionsHeader, nreq.extensions.ToHeader());
   }

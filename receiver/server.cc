@@ -230,7 +230,7 @@ bool Server::SetBusy(uint64_t id, bool busy) {
 
 void Server::ServeConnection(int fd, std::string peer) {
   {
-    SocketStream sock(fd, ctx_.config.client_timeout);
+    net::SocketStream sock(fd, ctx_.config.client_timeout);
     uint64_t id;
     {
       std::lock_guard<std::mutex> l(mu_);
@@ -255,13 +255,13 @@ void Server::ServeConnection(int fd, std::string peer) {
   cv_.notify_all();
 }
 
-Server::Next Server::ServeOne(SocketStream& s, const std::string& peer, bool first,
+Server::Next Server::ServeOne(net::SocketStream& s, const std::string& peer, bool first,
                               uint64_t id) {
   const double timeout = ctx_.config.client_timeout;
   const uint64_t bytes_before = s.bytes_received();
-  HeadResult head = ReadRequestHead(s, limits_, timeout, timeout);
+  net::HeadResult head = net::ReadRequestHead(s, limits_, timeout, timeout);
   auto start = std::chrono::steady_clock::now();
-  using Kind = HeadResult::Kind;
+  using Kind = net::HeadResult::Kind;
   switch (head.kind) {
     case Kind::kRequest:
       break;
@@ -275,10 +275,10 @@ Server::Next Server::ServeOne(SocketStream& s, const std::string& peer, bool fir
       return Next::kClose;
     case Kind::kBad: {
       spdlog::warn("{}: bad request ({} {}): {}; closing", peer, head.error.status,
-                   ReasonPhrase(head.error.status), LogSafe(head.error.message, 1000));
+                   net::ReasonPhrase(head.error.status), LogSafe(head.error.message, 1000));
       ctx_.metrics.AddBytes(s.bytes_received() - bytes_before);
       std::string body = head.error.message + "\n";
-      s.Write(ResponseHead(head.error.status,
+      s.Write(net::ResponseHead(head.error.status,
                            {{"Content-Type", "text/plain"},
                             {"Content-Length", std::to_string(body.size())},
                             {"Connection", "close"}}) + body);
@@ -289,7 +289,7 @@ Server::Next Server::ServeOne(SocketStream& s, const std::string& peer, bool fir
     // Stopping: answer nothing new; the client retries elsewhere or later.
     return Next::kClose;
   }
-  HttpRequest& req = head.request;
+  net::HttpRequest& req = head.request;
   req.peer = peer;
   ctx_.metrics.RequestStarted();
   Exchange ex(s, req, ctx_);

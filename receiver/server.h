@@ -34,8 +34,9 @@
 
 #include "base/status.h"
 #include "formats/swift_conf.h"
-#include "receiver/http_request.h"
-#include "receiver/http_streams.h"
+#include "net/framing.h"
+#include "net/http_request.h"
+#include "net/socket_stream.h"
 #include "receiver/partition_bounds.h"
 #include "receiver/replication_slots.h"
 #include "receiver/server_config.h"
@@ -62,26 +63,26 @@ class Exchange {
  public:
   enum class Mode { kNone, kComplete, kChunked, kHijacked };
 
-  Exchange(SocketStream& sock, const HttpRequest& req, ServerContext& ctx)
+  Exchange(net::SocketStream& sock, const net::HttpRequest& req, ServerContext& ctx)
       : sock_(sock), req_(req), ctx_(ctx) {}
 
-  const HttpRequest& request() const { return req_; }
+  const net::HttpRequest& request() const { return req_; }
   ServerContext& context() { return ctx_; }
 
   // A complete response. Content-Type defaults to Swift's "text/html; charset=UTF-8";
   // a HEAD request gets the headers only.
-  Status Respond(int status, std::string_view body, Headers headers = {});
+  Status Respond(int status, std::string_view body, net::Headers headers = {});
   Status Respond(const HttpError& e);
   // The request body: de-chunked, or limited to Content-Length (empty when neither).
   // Sends "100 Continue" first when the client asked for it and nothing was sent yet.
-  sync::ByteStream& Body();
+  net::ByteStream& Body();
   // Sends status + headers with Transfer-Encoding: chunked; each Write on the returned
   // stream is one chunk. The server sends the last chunk after the handler returns.
-  Result<sync::ByteStream*> StartChunked(int status, Headers headers = {});
+  Result<net::ByteStream*> StartChunked(int status, net::Headers headers = {});
   // Sends status + headers (no Content-Length, no chunking) and hands over the
   // connection: reads return what the client sends next (bytes it already sent after
   // the head included), writes go straight to the socket.
-  Result<sync::ByteStream*> Hijack(int status, Headers headers = {});
+  Result<net::ByteStream*> Hijack(int status, net::Headers headers = {});
   // Appended to this request's access log line (e.g. "busy", "lock timeout").
   void Note(std::string note);
 
@@ -94,18 +95,18 @@ class Exchange {
   bool Finish();
 
  private:
-  Status SendHead(int status, Headers headers, Mode mode);
+  Status SendHead(int status, net::Headers headers, Mode mode);
 
-  SocketStream& sock_;
-  const HttpRequest& req_;
+  net::SocketStream& sock_;
+  const net::HttpRequest& req_;
   ServerContext& ctx_;
   Mode mode_ = Mode::kNone;
   int status_ = 0;
   bool continue_sent_ = false;
   bool write_failed_ = false;
   std::string note_;
-  std::unique_ptr<sync::ByteStream> body_;
-  std::unique_ptr<ChunkedWriter> chunked_;
+  std::unique_ptr<net::ByteStream> body_;
+  std::unique_ptr<net::ChunkedWriter> chunked_;
 };
 
 using Handler = std::function<Status(Exchange&)>;
@@ -141,22 +142,22 @@ class Server {
   ServerContext& context() { return ctx_; }
   // Seconds requests in flight may still run after Stop().
   void set_shutdown_grace(double s) { shutdown_grace_ = s; }
-  HttpLimits& limits() { return limits_; }
+  net::HttpLimits& limits() { return limits_; }
 
  private:
   struct Conn {
-    SocketStream* sock = nullptr;
+    net::SocketStream* sock = nullptr;
     bool busy = false;
   };
   void ServeConnection(int fd, std::string peer);
   enum class Next { kKeepAlive, kClose, kLinger };
   // One request, and what to do with the connection afterwards.
-  Next ServeOne(SocketStream& s, const std::string& peer, bool first, uint64_t id);
+  Next ServeOne(net::SocketStream& s, const std::string& peer, bool first, uint64_t id);
   bool SetBusy(uint64_t id, bool busy);  // false when stopping
 
   ServerContext ctx_;
   std::map<std::string, Handler> handlers_;
-  HttpLimits limits_;
+  net::HttpLimits limits_;
   int listen_fd_ = -1;
   int wake_pipe_[2] = {-1, -1};
   int port_ = 0;

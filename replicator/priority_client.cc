@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include "replicator/http_transport.h"
+#include "net/http_transport.h"
 
 namespace replicant {
 namespace {
@@ -38,11 +38,11 @@ std::string BodyFor(const PlannedJob& j, const Device& from, int policy) {
 void SendOne(const PlannedJob& j, int policy, double timeout, SendSummary* s) {
   bool queued = false, refused = false;
   for (const Device& from : j.sources) {
-    std::vector<HttpExchange> ex(1);
+    std::vector<net::HttpExchange> ex(1);
     ex[0].ip = from.replication_ip;
     ex[0].port = from.replication_port;
     ex[0].request = Request(from, BodyFor(j, from, policy));
-    RunExchanges(ex, HttpTimeouts{2.0, timeout}, 64 * 1024);
+    net::RunExchanges(ex, net::HttpTimeouts{2.0, timeout}, 64 * 1024);
     std::string where = fmt::format("partition {} via {}:{}/{}", j.partition, from.replication_ip,
                                     from.replication_port, from.device);
     if (!ex[0].status.ok()) {

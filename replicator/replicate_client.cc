@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 
 #include "formats/pickle.h"
-#include "replicator/http_transport.h"
+#include "net/http_transport.h"
 
 namespace replicant {
 namespace {
@@ -34,17 +34,17 @@ std::string Where(const ReplicatePeer& peer, const std::string& path) {
   return fmt::format("REPLICATE {}:{}{}", peer.ip, peer.port, path);
 }
 
-HttpExchange MakeExchange(const ReplicatePeer& peer, const std::string& path, int policy_index) {
-  HttpExchange x;
+net::HttpExchange MakeExchange(const ReplicatePeer& peer, const std::string& path, int policy_index) {
+  net::HttpExchange x;
   x.ip = peer.ip;
   x.port = peer.port;
   x.request = BuildReplicateRequest(peer, path, policy_index);
   return x;
 }
 
-HttpTimeouts Transport(const ReplicateTimeouts& t) { return {t.conn_timeout, t.http_timeout}; }
+net::HttpTimeouts Transport(const ReplicateTimeouts& t) { return {t.conn_timeout, t.http_timeout}; }
 
-Result<ReplicateResponse> ToResponse(HttpExchange& x, const std::string& where, bool parse_body) {
+Result<ReplicateResponse> ToResponse(net::HttpExchange& x, const std::string& where, bool parse_body) {
   if (!x.status.ok()) {
     if (x.status.IsCorruption()) return Status::Corruption(where + ": " + x.status.message());
     return Status::Unavailable(where + ": " + x.status.message());
@@ -97,9 +97,9 @@ Result<ReplicateResponse> ReplicateClient::GetHashes(const ReplicatePeer& peer,
                                                      const std::string& partition,
                                                      int policy_index) const {
   std::string path = GetHashesPath(peer, partition);
-  std::vector<HttpExchange> xs;
+  std::vector<net::HttpExchange> xs;
   xs.push_back(MakeExchange(peer, path, policy_index));
-  RunExchanges(xs, Transport(timeouts_), kMaxReplicateBody);
+  net::RunExchanges(xs, Transport(timeouts_), kMaxReplicateBody);
   return ToResponse(xs[0], Where(peer, path), true);
 }
 
@@ -114,14 +114,14 @@ std::vector<Result<ReplicateResponse>> ReplicateClient::GetHashesMany(
 
 struct PendingHashes::Flights {
   std::vector<std::string> where;
-  std::unique_ptr<PendingExchanges> exchanges;
+  std::unique_ptr<net::PendingExchanges> exchanges;
 };
 
 PendingHashes::PendingHashes(std::unique_ptr<Flights> f) : flights_(std::move(f)) {}
 PendingHashes::~PendingHashes() = default;
 
 std::vector<Result<ReplicateResponse>> PendingHashes::Collect() {
-  std::vector<HttpExchange>& xs = flights_->exchanges->Wait();
+  std::vector<net::HttpExchange>& xs = flights_->exchanges->Wait();
   std::vector<Result<ReplicateResponse>> out;
   out.reserve(xs.size());
   for (size_t i = 0; i < xs.size(); ++i) out.push_back(ToResponse(xs[i], flights_->where[i], true));
@@ -131,14 +131,14 @@ std::vector<Result<ReplicateResponse>> PendingHashes::Collect() {
 std::unique_ptr<PendingHashes> ReplicateClient::StartGetHashes(
     const std::vector<HashesRequest>& requests) const {
   auto f = std::make_unique<PendingHashes::Flights>();
-  std::vector<HttpExchange> xs;
+  std::vector<net::HttpExchange> xs;
   xs.reserve(requests.size());
   for (const auto& r : requests) {
     std::string path = GetHashesPath(r.peer, r.partition);
     xs.push_back(MakeExchange(r.peer, path, r.policy_index));
     f->where.push_back(Where(r.peer, path));
   }
-  f->exchanges = std::make_unique<PendingExchanges>(std::move(xs), Transport(timeouts_),
+  f->exchanges = std::make_unique<net::PendingExchanges>(std::move(xs), Transport(timeouts_),
                                                     kMaxReplicateBody);
   return std::unique_ptr<PendingHashes>(new PendingHashes(std::move(f)));
 }
@@ -149,9 +149,9 @@ Result<ReplicateResponse> ReplicateClient::Rehash(const ReplicatePeer& peer,
   std::string joined;
   for (size_t i = 0; i < suffixes.size(); ++i) joined += (i ? "-" : "") + suffixes[i];
   std::string path = GetHashesPath(peer, partition) + "/" + joined;
-  std::vector<HttpExchange> xs;
+  std::vector<net::HttpExchange> xs;
   xs.push_back(MakeExchange(peer, path, policy_index));
-  RunExchanges(xs, Transport(timeouts_), kMaxReplicateBody);
+  net::RunExchanges(xs, Transport(timeouts_), kMaxReplicateBody);
   return ToResponse(xs[0], Where(peer, path), false);
 }
 

@@ -70,7 +70,7 @@ struct Peer {
 // The whole body of `it` to `p`'s session: preloaded, or read now from `fd`. Each
 // piece first takes its bytes from the throttle: bytes on the wire, per peer.
 Status WriteWholeBody(Peer& p, const Item& it, int fd, const Throttle& throttle) {
-  ByteStream& out = p.session->stream();
+  net::ByteStream& out = p.session->stream();
   if (it.body) {
     if (Status st = throttle.Bytes(it.body->size()); !st.ok()) return st;
     return out.Write(*it.body);
@@ -319,7 +319,7 @@ void FanOut::SendBody(Peer& p, Answer& a, const Item& it) {
     else spdlog::warn("{}: unusable signature for {}: {}", p.session->name(), it.filename,
                       e.status().message());
   }
-  ByteStream& out = p.session->stream();
+  net::ByteStream& out = p.session->stream();
   native::BodyHeader h;
   h.delta = enc != nullptr;
   h.size = enc ? 0 : it.size;

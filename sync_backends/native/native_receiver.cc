@@ -76,7 +76,7 @@ struct Accepted {
 
 class Session {
  public:
-  Session(const NativeRequest& req, ByteStream& conn, NativeSessionStats* stats)
+  Session(const NativeRequest& req, net::ByteStream& conn, NativeSessionStats* stats)
       : req_(req), conn_(conn), stats_(stats ? stats : &own_stats_),
         who_(fmt::format("{} {}/{}", req.remote_addr, req.target.device, req.target.partition)) {}
 
@@ -115,7 +115,7 @@ class Session {
   Status SyncFilesystem();
 
   const NativeRequest& req_;
-  ByteStream& conn_;
+  net::ByteStream& conn_;
   NativeSessionStats own_stats_;
   NativeSessionStats* stats_;
   std::string who_;
@@ -513,7 +513,7 @@ Status Session::Run() {
 
 }  // namespace
 
-Status HandleNativeSession(const NativeRequest& req, ByteStream& conn, NativeSessionStats* stats) {
+Status HandleNativeSession(const NativeRequest& req, net::ByteStream& conn, NativeSessionStats* stats) {
   return Session(req, conn, stats).Run();
 }
 

@@ -24,7 +24,7 @@
 
 #include "base/status.h"
 #include "hashes/fallocate.h"
-#include "sync_backends/byte_stream.h"
+#include "net/byte_stream.h"
 #include "sync_backends/native/native_store.h"
 #include "sync_backends/native/native_wire.h"
 
@@ -62,7 +62,7 @@ struct NativeSessionStats {
 };
 
 // Runs the session to its end. The status says how it ended, for the server's log.
-Status HandleNativeSession(const NativeRequest& req, ByteStream& conn,
+Status HandleNativeSession(const NativeRequest& req, net::ByteStream& conn,
                            NativeSessionStats* stats = nullptr);
 
 }  // namespace replicant::sync::native

@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include "formats/peer_message.h"
-#include "sync_backends/http_head.h"
+#include "net/http_response_head.h"
 
 namespace replicant::sync::native {
 
@@ -17,21 +17,21 @@ NativeSession::Opened NativeSession::Open(const Device& node, const std::string&
     out.status = st.WithContext(name);
     return std::move(out);
   };
-  auto tcp = TcpStream::Connect(node.replication_ip, node.replication_port, opts.conn_timeout);
+  auto tcp = net::SocketStream::Connect(node.replication_ip, node.replication_port, opts.conn_timeout);
   if (!tcp.ok()) return fail(OpenError::kFailed, tcp.status());
   (*tcp)->set_write_timeout(opts.node_timeout);
   (*tcp)->set_read_timeout(opts.node_timeout);
   std::string head = fmt::format(
       "REPCONN /{}/{} HTTP/1.1\r\nHost: {}\r\nUser-Agent: replicant-native\r\n"
       "X-Backend-Storage-Policy-Index: {}\r\n",
-      node.device, partition, HostHeader(node.replication_ip, node.replication_port),
+      node.device, partition, net::HostHeader(node.replication_ip, node.replication_port),
       policy_index);
   if (opts.offer.any()) head += fmt::format("{}: {}\r\n", kExtensionsHeader, opts.offer.ToHeader());
   head += "\r\n";
   Status st = (*tcp)->Write(head);
   if (st.ok()) st = (*tcp)->Flush();
   if (!st.ok()) return fail(OpenError::kFailed, st);
-  auto resp = ReadHttpResponseHead(**tcp);
+  auto resp = net::ReadHttpResponseHead(**tcp);
   if (!resp.ok()) return fail(OpenError::kFailed, resp.status());
   if (resp->status == 405 || resp->status == 400) {
     return fail(OpenError::kUnsupported,

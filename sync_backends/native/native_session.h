@@ -19,7 +19,7 @@
 #include "base/status.h"
 #include "ring/ring.h"
 #include "sync_backends/native/native_wire.h"
-#include "sync_backends/tcp_stream.h"
+#include "net/socket_stream.h"
 
 namespace replicant::sync::native {
 
@@ -43,7 +43,7 @@ class NativeSession {
 
   const Extensions& extensions() const { return ext_; }
   const std::string& name() const { return name_; }
-  ByteStream& stream() { return *tcp_; }
+  net::ByteStream& stream() { return *tcp_; }
 
   Status Send(const nlohmann::json& j) { return WriteFrame(*tcp_, j); }
   Status Flush() { return tcp_->Flush(); }
@@ -55,11 +55,11 @@ class NativeSession {
   void CountSent(uint64_t n) { bytes_sent_ += n; }
 
  private:
-  NativeSession(std::unique_ptr<TcpStream> tcp, std::string name, Extensions ext,
+  NativeSession(std::unique_ptr<net::SocketStream> tcp, std::string name, Extensions ext,
                 size_t max_frame, size_t max_frame_values)
       : tcp_(std::move(tcp)), name_(std::move(name)), ext_(ext), max_frame_(max_frame),
         max_frame_values_(max_frame_values) {}
-  std::unique_ptr<TcpStream> tcp_;
+  std::unique_ptr<net::SocketStream> tcp_;
   std::string name_;
   Extensions ext_;
   size_t max_frame_;

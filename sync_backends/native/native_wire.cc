@@ -266,7 +266,7 @@ Status FromJson(const json& j, BodyHeader* m) {
   return GetBool(j, "Skip", &m->skip);
 }
 
-Status WriteFrame(ByteStream& s, const json& j) {
+Status WriteFrame(net::ByteStream& s, const json& j) {
   // Msg texts may carry bytes from paths; never let a bad byte abort the session.
   std::string body = j.dump(-1, ' ', false, json::error_handler_t::replace);
   if (body.size() > UINT32_MAX) return Bad("frame too large");
@@ -285,7 +285,7 @@ Result<json> ParseFrameBody(std::string_view body, size_t max_values) {
   return j;
 }
 
-Result<json> ReadFrame(ByteStream& s, size_t max_len, size_t max_values) {
+Result<json> ReadFrame(net::ByteStream& s, size_t max_len, size_t max_values) {
   char len_buf[4];
   auto first = s.Read(len_buf, 4);
   if (!first.ok()) return first.status();
@@ -300,14 +300,14 @@ Result<json> ReadFrame(ByteStream& s, size_t max_len, size_t max_values) {
   return ParseFrameBody(body, max_values);
 }
 
-Status WriteChunk(ByteStream& s, std::string_view data) {
+Status WriteChunk(net::ByteStream& s, std::string_view data) {
   if (data.size() > UINT32_MAX) return Bad("chunk too large");
   std::string out = Be32(static_cast<uint32_t>(data.size()));
   out.append(data);
   return s.Write(out);
 }
 
-Result<std::string> ReadChunk(ByteStream& s, size_t max_len) {
+Result<std::string> ReadChunk(net::ByteStream& s, size_t max_len) {
   char len_buf[4];
   if (Status st = s.ReadExact(len_buf, 4, "chunk length"); !st.ok()) return st;
   uint32_t len = LoadBe32(len_buf);

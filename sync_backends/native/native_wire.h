@@ -37,7 +37,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/status.h"
-#include "sync_backends/byte_stream.h"
+#include "net/byte_stream.h"
 
 namespace replicant::sync::native {
 
@@ -139,17 +139,17 @@ Status FromJson(const nlohmann::json& j, BodyHeader* m);
 // more than max_values JSON values or deeper than kMaxFrameDepth. Reading a frame thus
 // takes at most max_len bytes for the body plus, for the tree, its strings and
 // ~128 bytes per value.
-Status WriteFrame(ByteStream& s, const nlohmann::json& j);
-Result<nlohmann::json> ReadFrame(ByteStream& s, size_t max_len,
+Status WriteFrame(net::ByteStream& s, const nlohmann::json& j);
+Result<nlohmann::json> ReadFrame(net::ByteStream& s, size_t max_len,
                                  size_t max_values = kDefaultMaxFrameValues);
 // The JSON of one frame body (for ReadFrame and the fuzz target).
 Result<nlohmann::json> ParseFrameBody(std::string_view body,
                                       size_t max_values = kDefaultMaxFrameValues);
 
 // Delta chunks: 4-byte big-endian length + bytes; a zero length ends the body.
-Status WriteChunk(ByteStream& s, std::string_view data);
+Status WriteChunk(net::ByteStream& s, std::string_view data);
 // Empty string at the end marker.
-Result<std::string> ReadChunk(ByteStream& s, size_t max_len = kMaxDeltaChunk);
+Result<std::string> ReadChunk(net::ByteStream& s, size_t max_len = kMaxDeltaChunk);
 
 // Hex codec for Xattrs (Go's hex.EncodeToString: lower case; decoding takes both).
 std::string HexEncode(std::string_view raw);

@@ -1,5 +1,7 @@
 #include "sync_backends/rsync/rsync_backend.h"
 
+#include "base/text.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -71,8 +73,7 @@ std::optional<double> ParseBwlimit(const std::string& v) {
   std::string num = v.substr(0, i);
   double n = std::strtod(num.c_str(), &end);
   if (end != num.c_str() + num.size()) return std::nullopt;
-  std::string unit;
-  for (char c : v.substr(i)) unit += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string unit = LowerAscii(v.substr(i));
   double base = 1024;
   if (unit.size() == 3 && unit.substr(1) == "ib") unit.resize(1);
   else if (unit.size() == 2 && unit[1] == 'b') { base = 1000; unit.resize(1); }

@@ -3,25 +3,25 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "sync_backends/http_head.h"
-#include "sync_backends/ssync/chunked_stream.h"
+#include "net/http_response_head.h"
+#include "net/framing.h"
 #include "sync_backends/ssync/ssync_protocol.h"
 #include "sync_backends/ssync/ssync_sender.h"
-#include "sync_backends/tcp_stream.h"
+#include "net/socket_stream.h"
 
 namespace replicant::sync {
 namespace {
 
-using ssync::ChunkedReader;
-using ssync::ChunkedWriter;
-using sync::TcpStream;
+using net::ChunkedReader;
+using net::ChunkedWriter;
+using net::SocketStream;
 
 // The first KiB of an error response body, for the log.
-std::string ReadErrorBody(ByteStream& in, const HttpResponseHead& head) {
+std::string ReadErrorBody(net::ByteStream& in, const net::HttpResponseHead& head) {
   std::string body(1024, '\0');
   size_t got = 0;
   if (head.chunked) {
-    ChunkedReader r(in);
+    net::ChunkedReader r(in);
     while (got < body.size()) {
       auto n = r.Read(body.data() + got, body.size() - got);
       if (!n.ok() || *n == 0) break;
@@ -62,22 +62,22 @@ SyncResult SsyncBackend::Session(const Device& node, const SyncJob& job,
   }
   std::string where = fmt::format("{}:{}/{}/{}", node.replication_ip, node.replication_port,
                                   node.device, job.partition);
-  auto conn = TcpStream::Connect(node.replication_ip, node.replication_port, opts_.conn_timeout);
+  auto conn = net::SocketStream::Connect(node.replication_ip, node.replication_port, opts_.conn_timeout);
   if (!conn.ok()) {
     spdlog::error("{} {}", where, conn.status().message());
     return result;
   }
-  TcpStream& tcp = **conn;
+  net::SocketStream& tcp = **conn;
   tcp.set_write_timeout(opts_.node_timeout);
   tcp.set_read_timeout(opts_.node_timeout);
   std::string head = fmt::format(
       "SSYNC /{}/{} HTTP/1.1\r\nHost: {}\r\nAccept-Encoding: identity\r\n"
       "Transfer-Encoding: chunked\r\nX-Backend-Storage-Policy-Index: {}\r\n\r\n",
-      node.device, job.partition, HostHeader(node.replication_ip, node.replication_port),
+      node.device, job.partition, net::HostHeader(node.replication_ip, node.replication_port),
       job.policy_index);
   Status st = tcp.Write(head);
   if (st.ok()) st = tcp.Flush();
-  Result<HttpResponseHead> resp = st.ok() ? ReadHttpResponseHead(tcp) : Result<HttpResponseHead>(st);
+  Result<net::HttpResponseHead> resp = st.ok() ? net::ReadHttpResponseHead(tcp) : Result<net::HttpResponseHead>(st);
   if (!resp.ok()) {
     spdlog::error("{} connect: {}", where, resp.status().message());
     return result;
@@ -90,10 +90,10 @@ SyncResult SsyncBackend::Session(const Device& node, const SyncJob& job,
   }
   // Waiting for the receiver's answers may take as long as its disk work.
   tcp.set_read_timeout(opts_.http_timeout);
-  ChunkedWriter request(tcp);
-  std::optional<ChunkedReader> chunked;
+  net::ChunkedWriter request(tcp);
+  std::optional<net::ChunkedReader> chunked;
   if (resp->chunked) chunked.emplace(tcp);
-  ByteStream& response = chunked ? static_cast<ByteStream&>(*chunked) : tcp;
+  net::ByteStream& response = chunked ? static_cast<net::ByteStream&>(*chunked) : tcp;
 
   ssync::SenderOptions so;
   so.network_chunk_size = opts_.network_chunk_size;

@@ -26,7 +26,7 @@
 
 #include "base/status.h"
 #include "hashes/fallocate.h"
-#include "sync_backends/byte_stream.h"
+#include "net/byte_stream.h"
 #include "sync_backends/ssync/ssync_protocol.h"
 
 namespace replicant::sync::ssync {
@@ -94,7 +94,7 @@ struct SubResponse {
 // chunk_timeout (Unavailable), instead of holding the session and its locks.
 class BodyReader {
  public:
-  BodyReader(ByteStream& in, uint64_t length, size_t chunk_size, double chunk_timeout = 0)
+  BodyReader(net::ByteStream& in, uint64_t length, size_t chunk_size, double chunk_timeout = 0)
       : in_(in), left_(length), chunk_(chunk_size ? chunk_size : 65536),
         chunk_timeout_(chunk_timeout) {}
   // Next piece of the body; an empty view at the end. IOError on an early end.
@@ -104,7 +104,7 @@ class BodyReader {
   uint64_t left() const { return left_; }
 
  private:
-  ByteStream& in_;
+  net::ByteStream& in_;
   uint64_t left_;
   size_t chunk_;
   double chunk_timeout_;

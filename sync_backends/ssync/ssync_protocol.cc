@@ -1,6 +1,7 @@
 #include "sync_backends/ssync/ssync_protocol.h"
 
-#include "hashes/replication_lock.h"
+#include "net/http_text.h"
+
 
 #include <cmath>
 #include <cstdio>
@@ -315,19 +316,7 @@ std::string UrlQuote(std::string_view s) {
   return out;
 }
 
-std::string UrlUnquote(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && HexVal(s[i + 1]) >= 0 && HexVal(s[i + 2]) >= 0) {
-      out += static_cast<char>(HexVal(s[i + 1]) * 16 + HexVal(s[i + 2]));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
+std::string UrlUnquote(std::string_view s) { return net::PercentDecode(s); }
 
 std::string_view StripAscii(std::string_view s) {
   auto ws = [](char c) { return c == ' ' || (c >= '\t' && c <= '\r'); };
@@ -351,16 +340,6 @@ std::string TitleAscii(std::string_view s) {
   }
   return out;
 }
-
-std::string LowerAscii(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-std::string SecondsText(double seconds) { return hashes::SecondsText(seconds); }
 
 bool IsUtf8NoNul(std::string_view s) {
   size_t i = 0;

@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "base/status.h"
+#include "base/text.h"  // LowerAscii, SecondsText
 #include "hashes/timestamp.h"
 
 namespace replicant::sync::ssync {
@@ -87,10 +88,6 @@ std::string_view StripAscii(std::string_view s);
 // bytes.title() / str.title() for ASCII: a letter after a letter is lower-cased,
 // any other letter upper-cased. Other bytes are left alone and count as non-letters.
 std::string TitleAscii(std::string_view s);
-std::string LowerAscii(std::string_view s);
-
-// "15 seconds" / "1 second": eventlet Timeout's text, used in Swift's messages.
-std::string SecondsText(double seconds);
 
 // Swift's check_utf8: strict UTF-8 and no NUL byte.
 bool IsUtf8NoNul(std::string_view s);

@@ -58,7 +58,7 @@ bool BadName(const std::string& s) {
 
 class Receiver {
  public:
-  Receiver(const SsyncRequest& req, ByteStream& body, ByteStream& out, PartitionStore store)
+  Receiver(const SsyncRequest& req, net::ByteStream& body, net::ByteStream& out, PartitionStore store)
       : req_(req), body_(body), out_(out), store_(std::move(store)),
         who_(req.remote_addr + "/" + req.device + "/" + req.partition) {}
 
@@ -72,8 +72,8 @@ class Receiver {
                                     size_t* failures);
 
   const SsyncRequest& req_;
-  ByteStream& body_;
-  ByteStream& out_;
+  net::ByteStream& body_;
+  net::ByteStream& out_;
   PartitionStore store_;
   std::string who_;
   size_t offered_ = 0, wanted_ = 0;
@@ -340,7 +340,7 @@ Status ValidateSsyncRequest(const SsyncRequest& req) {
   return Status::OK();
 }
 
-Status HandleSsync(const SsyncRequest& req, ByteStream& body, ByteStream& response) {
+Status HandleSsync(const SsyncRequest& req, net::ByteStream& body, net::ByteStream& response) {
   Status valid = ValidateSsyncRequest(req);
   auto salt = HashSalt(req);
   if (!valid.ok() || !salt.ok()) {

@@ -18,7 +18,7 @@
 
 #include "base/status.h"
 #include "hashes/fallocate.h"
-#include "sync_backends/byte_stream.h"
+#include "net/byte_stream.h"
 
 namespace replicant::sync::ssync {
 
@@ -58,6 +58,6 @@ Status ValidateSsyncRequest(const SsyncRequest& req);
 
 // Runs one SSYNC session. The returned status is for the server's log; what the
 // sender sees has already been written to `response`.
-Status HandleSsync(const SsyncRequest& req, ByteStream& body, ByteStream& response);
+Status HandleSsync(const SsyncRequest& req, net::ByteStream& body, net::ByteStream& response);
 
 }  // namespace replicant::sync::ssync

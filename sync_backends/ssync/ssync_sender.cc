@@ -29,7 +29,7 @@ Status Unexpected(std::string_view line) {
 }
 
 // The receiver's answer lines; EOF is Swift's "Early disconnect".
-Result<std::string> ReadResponseLine(ByteStream& response, size_t max) {
+Result<std::string> ReadResponseLine(net::ByteStream& response, size_t max) {
   auto line = response.ReadLine(max);
   if (!line.ok()) {
     if (line.status().IsNotFound()) return Status::IOError("Early disconnect");
@@ -40,8 +40,8 @@ Result<std::string> ReadResponseLine(ByteStream& response, size_t max) {
 
 }  // namespace
 
-Result<std::map<std::string, std::string>> SsyncSender::Run(ByteStream& request,
-                                                            ByteStream& response) {
+Result<std::map<std::string, std::string>> SsyncSender::Run(net::ByteStream& request,
+                                                            net::ByteStream& response) {
   if (Status s = MissingCheck(request, response); !s.ok()) return s;
   if (check_objs_) {
     // Swift's sender sends no updates here: what the receiver wants is not in sync.
@@ -52,7 +52,7 @@ Result<std::map<std::string, std::string>> SsyncSender::Run(ByteStream& request,
   return available_;
 }
 
-Status SsyncSender::MissingCheck(ByteStream& request, ByteStream& response) {
+Status SsyncSender::MissingCheck(net::ByteStream& request, net::ByteStream& response) {
   if (Status s = request.Write(std::string(kMissingCheckStart) + "\r\n"); !s.ok()) {
     return s.WithContext("missing_check start");
   }
@@ -107,7 +107,7 @@ Status SsyncSender::MissingCheck(ByteStream& request, ByteStream& response) {
   return Status::OK();
 }
 
-Status SsyncSender::ExpectLine(ByteStream& response, std::string_view marker) {
+Status SsyncSender::ExpectLine(net::ByteStream& response, std::string_view marker) {
   for (;;) {
     auto line = ReadResponseLine(response, opts_.network_chunk_size);
     if (!line.ok()) return line.status().WithContext(std::string(marker) + " wait");
@@ -116,7 +116,7 @@ Status SsyncSender::ExpectLine(ByteStream& response, std::string_view marker) {
   }
 }
 
-Status SsyncSender::Updates(ByteStream& request, ByteStream& response) {
+Status SsyncSender::Updates(net::ByteStream& request, net::ByteStream& response) {
   if (Status s = request.Write(std::string(kUpdatesStart) + "\r\n"); !s.ok()) {
     return s.WithContext("updates start");
   }
@@ -136,7 +136,7 @@ Status SsyncSender::Updates(ByteStream& request, ByteStream& response) {
   }
 }
 
-Status SsyncSender::SendOne(ByteStream& request, const std::string& hash, const Want& want) {
+Status SsyncSender::SendOne(net::ByteStream& request, const std::string& hash, const Want& want) {
   std::string hash_dir = job_.path + "/" + hash.substr(29) + "/" + hash;
   auto obj = hashes::OpenObject(hash_dir);
   if (!obj.ok()) {
@@ -185,7 +185,7 @@ Status SsyncSender::SendOne(ByteStream& request, const std::string& hash, const 
   return Status::OK();
 }
 
-Status SsyncSender::SendSubrequest(ByteStream& request, const std::string& method,
+Status SsyncSender::SendSubrequest(net::ByteStream& request, const std::string& method,
                                    const std::string& path,
                                    const std::map<std::string, std::string>& headers) {
   if (Status s = opts_.throttle.Files(1); !s.ok()) {
@@ -199,7 +199,7 @@ Status SsyncSender::SendSubrequest(ByteStream& request, const std::string& metho
   return Status::OK();
 }
 
-Status SsyncSender::SendBody(ByteStream& request, int fd, uint64_t content_length) {
+Status SsyncSender::SendBody(net::ByteStream& request, int fd, uint64_t content_length) {
   std::string buf(opts_.disk_chunk_size ? opts_.disk_chunk_size : 65536, '\0');
   uint64_t sent = 0;
   off_t off = 0;

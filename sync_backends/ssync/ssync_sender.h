@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "base/status.h"
-#include "sync_backends/byte_stream.h"
+#include "net/byte_stream.h"
 #include "sync_backends/rate_limit.h"
 #include "sync_backends/sync_backend.h"
 
@@ -53,21 +53,21 @@ class SsyncSender {
 
   // hash -> ts_data.internal of every object offered (checking: of those in sync),
   // once the receiver has confirmed the session; an error names the step that failed.
-  Result<std::map<std::string, std::string>> Run(ByteStream& request, ByteStream& response);
+  Result<std::map<std::string, std::string>> Run(net::ByteStream& request, net::ByteStream& response);
   const SenderStats& stats() const { return stats_; }
 
  private:
   struct Want {
     bool data = false, meta = false;
   };
-  Status MissingCheck(ByteStream& request, ByteStream& response);
-  Status Updates(ByteStream& request, ByteStream& response);
-  Status SendOne(ByteStream& request, const std::string& hash, const Want& want);
-  Status SendSubrequest(ByteStream& request, const std::string& method, const std::string& path,
+  Status MissingCheck(net::ByteStream& request, net::ByteStream& response);
+  Status Updates(net::ByteStream& request, net::ByteStream& response);
+  Status SendOne(net::ByteStream& request, const std::string& hash, const Want& want);
+  Status SendSubrequest(net::ByteStream& request, const std::string& method, const std::string& path,
                         const std::map<std::string, std::string>& headers);
-  Status SendBody(ByteStream& request, int fd, uint64_t content_length);
+  Status SendBody(net::ByteStream& request, int fd, uint64_t content_length);
   // Skips blank lines up to `marker`; anything else (":ERROR: ...") is an error.
-  Status ExpectLine(ByteStream& response, std::string_view marker);
+  Status ExpectLine(net::ByteStream& response, std::string_view marker);
 
   SenderOptions opts_;
   const SyncJob& job_;

@@ -7,17 +7,17 @@
 #include <cstdint>
 #include <string_view>
 
-#include "receiver/http_request.h"
-#include "receiver/http_streams.h"
+#include "net/framing.h"
+#include "net/http_request.h"
+#include "net/socket_stream.h"
 #include "tests/fuzz/socket_feed.h"
 
 using namespace replicant;
-using namespace replicant::receiver;
 
 namespace {
 
 // Reads a body to its end, or to the first error.
-void Drain(sync::ByteStream& body) {
+void Drain(net::ByteStream& body) {
   char buf[4096];
   for (;;) {
     auto n = body.Read(buf, sizeof buf);
@@ -29,20 +29,20 @@ void Drain(sync::ByteStream& body) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fuzz::SocketFeed feed(std::string_view(reinterpret_cast<const char*>(data), size));
-  SocketStream s(feed.TakeReader(), 1.0);
-  HttpLimits limits;
+  net::SocketStream s(feed.TakeReader(), 1.0);
+  net::HttpLimits limits;
   for (int i = 0; i < 16; ++i) {
-    HeadResult head = ReadRequestHead(s, limits, 1.0, 1.0);
-    if (head.kind != HeadResult::Kind::kRequest) return 0;
-    const HttpRequest& req = head.request;
+    net::HeadResult head = net::ReadRequestHead(s, limits, 1.0, 1.0);
+    if (head.kind != net::HeadResult::Kind::kRequest) return 0;
+    const net::HttpRequest& req = head.request;
     (void)req.keep_alive();
     (void)req.expects_continue();
     if (req.chunked()) {
-      ChunkedReader body(s);
+      net::ChunkedReader body(s);
       Drain(body);
       if (!body.done()) return 0;
     } else if (auto len = req.content_length()) {
-      LengthReader body(s, *len);
+      net::LengthReader body(s, *len);
       Drain(body);
       if (body.left() != 0) return 0;
     }

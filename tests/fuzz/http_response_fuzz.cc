@@ -8,9 +8,9 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "replicator/http_response_parser.h"
-#include "sync_backends/http_head.h"
-#include "sync_backends/ssync/chunked_stream.h"
+#include "net/http_response_parser.h"
+#include "net/http_response_head.h"
+#include "net/framing.h"
 #include "tests/fuzz/memory_stream.h"
 
 using namespace replicant;
@@ -19,11 +19,11 @@ namespace {
 
 void SenderSide(std::string_view in) {
   fuzz::MemoryStream s(in);
-  auto head = sync::ReadHttpResponseHead(s);
+  auto head = net::ReadHttpResponseHead(s);
   if (!head.ok()) return;
   char buf[4096];
   if (head->chunked) {
-    sync::ssync::ChunkedReader body(s);
+    net::ChunkedReader body(s);
     for (;;) {
       auto n = body.Read(buf, sizeof buf);
       if (!n.ok() || *n == 0) return;
@@ -42,7 +42,7 @@ struct Outcome {
 };
 
 Outcome Parse(std::string_view in, size_t piece) {
-  HttpResponseParser p(HttpResponseParser::Limits{64 << 10, 1 << 20});
+  net::HttpResponseParser p(net::HttpResponseParser::Limits{64 << 10, 1 << 20});
   size_t at = 0;
   while (at < in.size() && !p.done()) {
     auto used = p.Feed(in.substr(at, piece));

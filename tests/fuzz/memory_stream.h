@@ -6,11 +6,11 @@
 #include <cstring>
 #include <string_view>
 
-#include "sync_backends/byte_stream.h"
+#include "net/byte_stream.h"
 
 namespace replicant::fuzz {
 
-class MemoryStream : public sync::ByteStream {
+class MemoryStream : public net::ByteStream {
  public:
   explicit MemoryStream(std::string_view in) : in_(in) {}
   Result<size_t> Read(char* buf, size_t n) override {

@@ -8,14 +8,14 @@
 #include <string_view>
 
 #include "formats/peer_message.h"
-#include "replicator/http_response_parser.h"
+#include "net/http_response_parser.h"
 #include "replicator/replicate_client.h"
 
 using namespace replicant;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view in(reinterpret_cast<const char*>(data), size);
-  HttpResponseParser p(HttpResponseParser::Limits{64 << 10, kMaxReplicateBody});
+  net::HttpResponseParser p(net::HttpResponseParser::Limits{64 << 10, kMaxReplicateBody});
   auto used = p.Feed(in);
   if (!used.ok()) return 0;
   if (!p.done() && !p.FinishOnEof().ok()) return 0;

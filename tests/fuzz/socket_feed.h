@@ -1,5 +1,5 @@
 // SocketFeed: a connected AF_UNIX socket whose peer has already sent a fixed byte string
-// and shut down its side, so code that reads a real socket (receiver::SocketStream uses
+// and shut down its side, so code that reads a real socket (net::SocketStream uses
 // recv and poll) can be fed an arbitrary input without threads. Reads never block:
 // past the input they see an orderly end of stream. Not thread-safe.
 #pragma once

@@ -12,7 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "replicator/http_transport.h"
+#include "net/http_transport.h"
 #include "replicator/replicate_client.h"
 
 namespace {
@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
     std::vector<replicant::ReplicatePeer> peers(static_cast<size_t>(many), peer);
     for (const auto& r : client.GetHashesMany(peers, partition, policy)) results.push_back(ToJson(r));
   }
-  auto c = replicant::ThreadHttpCounters();
+  auto c = replicant::net::ThreadHttpCounters();
   std::cout << nlohmann::json{{"results", results},
                               {"connects", c.connects},
                               {"reuses", c.reuses},

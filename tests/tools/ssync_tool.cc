@@ -17,7 +17,7 @@
 
 namespace {
 
-class FdStream : public replicant::sync::ByteStream {
+class FdStream : public replicant::net::ByteStream {
  public:
   explicit FdStream(int fd) : fd_(fd) {}
   replicant::Result<size_t> Read(char* buf, size_t n) override {

@@ -4,11 +4,11 @@
 
 #include <string>
 
-#include "replicator/http_response_parser.h"
+#include "net/http_response_parser.h"
 
 namespace {
 
-using replicant::HttpResponseParser;
+using replicant::net::HttpResponseParser;
 
 // Feeds `wire` in pieces of `step` bytes; returns the status of the first failure.
 replicant::Status FeedAll(HttpResponseParser& p, const std::string& wire, size_t step,

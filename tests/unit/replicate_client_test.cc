@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "formats/pickle.h"
-#include "replicator/http_transport.h"
+#include "net/http_transport.h"
 #include "replicator/replicate_client.h"
 
 namespace {
@@ -137,10 +137,10 @@ const std::string kHash = "0123456789abcdef0123456789abcdef";
 
 struct Fresh {  // each test starts with no cached connections and zero counters
   Fresh() {
-    CloseThreadHttpConnections();
-    ResetThreadHttpCounters();
+    net::CloseThreadHttpConnections();
+    net::ResetThreadHttpCounters();
   }
-  ~Fresh() { CloseThreadHttpConnections(); }
+  ~Fresh() { net::CloseThreadHttpConnections(); }
 };
 
 ReplicateClient Client(double http_timeout = 5) { return ReplicateClient({1.0, http_timeout}); }
@@ -184,7 +184,7 @@ TEST_CASE("requests to a peer share one keep-alive connection", "[replicate_clie
   CHECK(rh->hashes.empty());
   CHECK_THAT(server.last_head(), Catch::StartsWith("REPLICATE /sdb/5/abc-def HTTP/1.1\r\n"));
   CHECK(server.connections() == 1);
-  auto c = ThreadHttpCounters();
+  auto c = net::ThreadHttpCounters();
   CHECK(c.connects == 1);
   CHECK(c.reuses == 3);
   CHECK(c.retries == 0);
@@ -204,7 +204,7 @@ TEST_CASE("a kept-alive connection the server closed while idle is replaced",
     std::this_thread::sleep_for(std::chrono::milliseconds(50));  // let the FIN arrive
   }
   CHECK(server.connections() == 3);
-  CHECK(ThreadHttpCounters().connects == 3);
+  CHECK(net::ThreadHttpCounters().connects == 3);
 }
 
 TEST_CASE("a request the server drops on a kept-alive connection is retried once",
@@ -224,7 +224,7 @@ TEST_CASE("a request the server drops on a kept-alive connection is retried once
   auto r = client.GetHashes(peer, "5", 0);
   REQUIRE(r.ok());
   CHECK(r->hashes.at("abc") == kHash);
-  auto c = ThreadHttpCounters();
+  auto c = net::ThreadHttpCounters();
   CHECK(c.retries == 1);
   CHECK(c.connects == 2);
   CHECK(server.connections() == 2);
@@ -244,7 +244,7 @@ TEST_CASE("a response cut short is an error and is not retried", "[replicate_cli
   auto r = client.GetHashes(peer, "5", 0);
   REQUIRE_FALSE(r.ok());
   CHECK_THAT(r.status().message(), Catch::Contains("truncated") && Catch::Contains("REPLICATE 127.0.0.1"));
-  CHECK(ThreadHttpCounters().retries == 0);
+  CHECK(net::ThreadHttpCounters().retries == 0);
   CHECK(server.connections() == 1);
 }
 
@@ -296,7 +296,7 @@ TEST_CASE("HTTP errors are responses, bad bodies are errors", "[replicate_client
   REQUIRE(r507.ok());
   CHECK(r507->http_status == 507);
   CHECK(r507->hashes.empty());
-  CloseThreadHttpConnections();
+  net::CloseThreadHttpConnections();
   auto bad = client.GetHashes(peer, "5", 0);
   REQUIRE_FALSE(bad.ok());
   CHECK_THAT(bad.status().message(), Catch::Contains("bad hashes pickle"));
@@ -376,7 +376,7 @@ TEST_CASE("GetHashesMany asks every peer at once and keeps their order",
     CHECK(rs[3]->hashes.at("abc") == std::string(32, 'c'));
     CHECK(secs < 0.75);  // one at a time would take 0.9 s
   }
-  CHECK(ThreadHttpCounters().reuses == 3);
+  CHECK(net::ThreadHttpCounters().reuses == 3);
 }
 
 TEST_CASE("StartGetHashes sends at once and a silent peer costs one timeout for all",

@@ -16,8 +16,9 @@
 
 #include "formats/pickle.h"
 #include "receiver/handlers.h"
-#include "receiver/http_request.h"
-#include "receiver/http_streams.h"
+#include "net/framing.h"
+#include "net/http_request.h"
+#include "net/socket_stream.h"
 #include "receiver/server.h"
 
 namespace {
@@ -27,24 +28,24 @@ using namespace replicant::receiver;
 namespace fs = std::filesystem;
 
 std::optional<int> LineStatus(std::string_view line) {
-  HttpRequest r;
-  auto e = ParseRequestLine(line, &r);
+  net::HttpRequest r;
+  auto e = net::ParseRequestLine(line, &r);
   return e ? std::optional<int>(e->status) : std::nullopt;
 }
 
 // A connected pair: one end wrapped as a SocketStream, the other raw.
 struct Pair {
   int raw = -1;
-  std::unique_ptr<SocketStream> s;
+  std::unique_ptr<net::SocketStream> s;
   explicit Pair(double timeout = 2) {
     int fds[2];
     REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
-    s = std::make_unique<SocketStream>(fds[0], timeout);
+    s = std::make_unique<net::SocketStream>(fds[0], timeout);
     raw = fds[1];
   }
   ~Pair() { close(raw); }
   void Send(std::string_view d) { REQUIRE(write(raw, d.data(), d.size()) == (ssize_t)d.size()); }
-  std::string ReadAll(sync::ByteStream& in) {
+  std::string ReadAll(net::ByteStream& in) {
     std::string out;
     char buf[7];  // small reads cross chunk boundaries
     for (;;) {
@@ -125,12 +126,12 @@ std::pair<int, std::string> ReadResponse(int fd) {
 }  // namespace
 
 TEST_CASE("Request lines are parsed or refused", "[serve]") {
-  HttpRequest r;
-  REQUIRE_FALSE(ParseRequestLine("REPLICATE /sdb1/5%2Dx/abc?x=1 HTTP/1.1", &r));
+  net::HttpRequest r;
+  REQUIRE_FALSE(net::ParseRequestLine("REPLICATE /sdb1/5%2Dx/abc?x=1 HTTP/1.1", &r));
   CHECK(r.method == "REPLICATE");
   CHECK(r.path == "/sdb1/5-x/abc");
   CHECK(r.query == "x=1");
-  REQUIRE_FALSE(ParseRequestLine("REPLICATE //sdb1/5 HTTP/1.0", &r));
+  REQUIRE_FALSE(net::ParseRequestLine("REPLICATE //sdb1/5 HTTP/1.0", &r));
   CHECK(r.path == "/sdb1/5");  // http.server's "//" reduction
   CHECK(r.http_minor == 0);
   CHECK(LineStatus("GARBAGE") == 400);
@@ -138,40 +139,40 @@ TEST_CASE("Request lines are parsed or refused", "[serve]") {
   CHECK(LineStatus("GET http://x/ HTTP/1.1") == 400);
   CHECK(LineStatus("GET / HTTP/2.0") == 505);
   CHECK(LineStatus("G(T / HTTP/1.1") == 400);
-  CHECK(PercentDecode("/a%00b%zz%4") == std::string("/a\0b%zz%4", 9));
+  CHECK(net::PercentDecode("/a%00b%zz%4") == std::string("/a\0b%zz%4", 9));
 }
 
 TEST_CASE("Headers and framing are checked", "[serve]") {
-  HttpRequest r;
-  CHECK_FALSE(ParseHeaderLine("X-Backend-Storage-Policy-Index:  1 ", &r));
+  net::HttpRequest r;
+  CHECK_FALSE(net::ParseHeaderLine("X-Backend-Storage-Policy-Index:  1 ", &r));
   CHECK(*r.Header("x-backend-storage-policy-index") == "1");
-  CHECK(ParseHeaderLine(" folded", &r));
-  CHECK(ParseHeaderLine("no colon", &r));
-  CHECK(ParseHeaderLine("Bad Name: x", &r));
-  HttpRequest two;
-  ParseHeaderLine("Content-Length: 1", &two);
-  ParseHeaderLine("Content-Length: 2", &two);
-  CHECK(CheckFraming(two));
-  HttpRequest both;
-  ParseHeaderLine("Content-Length: 1", &both);
-  ParseHeaderLine("Transfer-Encoding: chunked", &both);
-  CHECK(CheckFraming(both));
-  HttpRequest gz;
-  ParseHeaderLine("Transfer-Encoding: gzip", &gz);
-  CHECK(CheckFraming(gz)->status == 501);
-  HttpRequest neg;
-  ParseHeaderLine("Content-Length: -1", &neg);
-  CHECK(CheckFraming(neg));
-  CHECK(*ParseChunkSize("1a;ext=1") == 26);
-  CHECK_FALSE(ParseChunkSize("").ok());
-  CHECK_FALSE(ParseChunkSize("xyz").ok());
-  CHECK_FALSE(ParseChunkSize("1234567890abcdef0").ok());
+  CHECK(net::ParseHeaderLine(" folded", &r));
+  CHECK(net::ParseHeaderLine("no colon", &r));
+  CHECK(net::ParseHeaderLine("Bad Name: x", &r));
+  net::HttpRequest two;
+  net::ParseHeaderLine("Content-Length: 1", &two);
+  net::ParseHeaderLine("Content-Length: 2", &two);
+  CHECK(net::CheckFraming(two));
+  net::HttpRequest both;
+  net::ParseHeaderLine("Content-Length: 1", &both);
+  net::ParseHeaderLine("Transfer-Encoding: chunked", &both);
+  CHECK(net::CheckFraming(both));
+  net::HttpRequest gz;
+  net::ParseHeaderLine("Transfer-Encoding: gzip", &gz);
+  CHECK(net::CheckFraming(gz)->status == 501);
+  net::HttpRequest neg;
+  net::ParseHeaderLine("Content-Length: -1", &neg);
+  CHECK(net::CheckFraming(neg));
+  CHECK(*net::ParseChunkSize("1a;ext=1") == 26);
+  CHECK_FALSE(net::ParseChunkSize("").ok());
+  CHECK_FALSE(net::ParseChunkSize("xyz").ok());
+  CHECK_FALSE(net::ParseChunkSize("1234567890abcdef0").ok());
 }
 
 TEST_CASE("Chunked bodies round-trip and bad framing is an error", "[serve]") {
   Pair p;
   // Writer side: the raw end reads what ChunkedWriter produced.
-  ChunkedWriter w(*p.s);
+  net::ChunkedWriter w(*p.s);
   REQUIRE(w.Write("hello ").ok());
   REQUIRE(w.Write("").ok());  // no empty chunk on the wire
   REQUIRE(w.Write("world").ok());
@@ -182,7 +183,7 @@ TEST_CASE("Chunked bodies round-trip and bad framing is an error", "[serve]") {
 
   Pair q;
   q.Send("6;x=y\r\nhello \r\n5\r\nworld\r\n0\r\nTrailer: 1\r\n\r\nNEXT");
-  ChunkedReader r(*q.s);
+  net::ChunkedReader r(*q.s);
   CHECK(q.ReadAll(r) == "hello world");
   CHECK(r.done());
   char rest[4];
@@ -191,13 +192,13 @@ TEST_CASE("Chunked bodies round-trip and bad framing is an error", "[serve]") {
 
   Pair bad;
   bad.Send("zz\r\n");
-  ChunkedReader br(*bad.s);
+  net::ChunkedReader br(*bad.s);
   CHECK(br.Read(buf, 10).status().code() == Status::Code::kIOError);
 
   Pair early(0.2);
   early.Send("10\r\nshort");
   shutdown(early.raw, SHUT_WR);
-  ChunkedReader er(*early.s);
+  net::ChunkedReader er(*early.s);
   auto got = er.Read(buf, 5);
   REQUIRE(got.ok());
   CHECK_FALSE(er.Read(buf, 10).ok());
@@ -212,8 +213,8 @@ TEST_CASE("SocketStream times out a stalled peer", "[serve]") {
   CHECK(r.status().code() == Status::Code::kUnavailable);  // what HandleSsync maps to 408
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(2));
   p.Send("REPLICATE /a");
-  auto head = ReadRequestHead(*p.s, HttpLimits{}, 1, 0.2);  // never finishes its line
-  CHECK(head.kind == HeadResult::Kind::kIoError);
+  auto head = net::ReadRequestHead(*p.s, net::HttpLimits{}, 1, 0.2);  // never finishes its line
+  CHECK(head.kind == net::HeadResult::Kind::kIoError);
 }
 
 TEST_CASE("Server: REPLICATE, keep-alive, 405/412, and bad heads", "[serve]") {

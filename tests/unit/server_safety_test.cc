@@ -21,7 +21,7 @@
 #include "formats/config.h"
 #include "hashes/diskfile.h"
 #include "hashes/fallocate.h"
-#include "receiver/http_request.h"
+#include "net/http_request.h"
 #include "receiver/server.h"
 #include "receiver/server_config.h"
 #include "receiver/swift_path.h"
@@ -43,9 +43,9 @@ struct SafetyDir {
 };
 
 std::optional<int> FramingStatus(const std::vector<std::pair<std::string, std::string>>& h) {
-  HttpRequest r;
+  net::HttpRequest r;
   for (const auto& [k, v] : h) r.headers.emplace_back(k, v);
-  auto e = CheckFraming(r);
+  auto e = net::CheckFraming(r);
   return e ? std::optional<int>(e->status) : std::nullopt;
 }
 

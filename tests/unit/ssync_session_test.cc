@@ -12,13 +12,14 @@
 
 #include "hashes/diskfile.h"
 #include "ring/hash_path.h"
-#include "sync_backends/ssync/chunked_stream.h"
+#include "net/framing.h"
 #include "hashes/handoff_cleanup.h"
 #include "sync_backends/ssync/ssync_receiver.h"
 #include "sync_backends/ssync/ssync_sender.h"
 #include "tests/unit/hashes_test_util.h"
 #include "tests/unit/ssync_test_util.h"
 
+namespace net = replicant::net;
 namespace ssync = replicant::sync::ssync;
 namespace hashes = replicant::hashes;
 using replicant::Status;
@@ -241,14 +242,14 @@ TEST_CASE("Sender and receiver converge over chunked pipes", "[ssync]") {
   std::vector<std::string> suffixes = hashes::ListSuffixes(src.part_dir());
   PipeStream up, down;
   std::thread receiver([&] {
-    ssync::ChunkedReader body(up);
-    ssync::ChunkedWriter resp(down);
+    net::ChunkedReader body(up);
+    net::ChunkedWriter resp(down);
     (void)ssync::HandleSsync(dst.Request(), body, resp);
     (void)resp.Finish();
     down.Close();
   });
-  ssync::ChunkedWriter req(up);
-  ssync::ChunkedReader resp(down);
+  net::ChunkedWriter req(up);
+  net::ChunkedReader resp(down);
   ssync::SsyncSender sender({}, job, suffixes);
   auto done = sender.Run(req, resp);
   (void)req.Finish();
@@ -312,14 +313,14 @@ TEST_CASE("Sender with remote_check_objs offers only those objects and sends not
   job.obj_path = src.dir / "sdb1/objects";
   PipeStream up, down;
   std::thread receiver([&] {
-    ssync::ChunkedReader body(up);
-    ssync::ChunkedWriter resp(down);
+    net::ChunkedReader body(up);
+    net::ChunkedWriter resp(down);
     (void)ssync::HandleSsync(dst.Request(), body, resp);
     (void)resp.Finish();
     down.Close();
   });
-  ssync::ChunkedWriter req(up);
-  ssync::ChunkedReader resp(down);
+  net::ChunkedWriter req(up);
+  net::ChunkedReader resp(down);
   std::set<std::string> check{HashOf("held"), HashOf("lacking"), HashOf("older")};
   ssync::SsyncSender sender({}, job, hashes::ListSuffixes(src.part_dir()), &check);
   auto done = sender.Run(req, resp);

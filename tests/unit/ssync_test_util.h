@@ -8,12 +8,12 @@
 #include <mutex>
 #include <string>
 
-#include "sync_backends/byte_stream.h"
+#include "net/byte_stream.h"
 
 namespace replicant::testing {
 
 // Reads `data`; then either a clean end of stream or, with fail_at_end, `end_status`.
-class SourceStream : public sync::ByteStream {
+class SourceStream : public net::ByteStream {
  public:
   explicit SourceStream(std::string data, Status end_status = Status::OK())
       : data_(std::move(data)), end_(std::move(end_status)) {}
@@ -35,7 +35,7 @@ class SourceStream : public sync::ByteStream {
   size_t pos_ = 0;
 };
 
-class SinkStream : public sync::ByteStream {
+class SinkStream : public net::ByteStream {
  public:
   Result<size_t> Read(char*, size_t) override { return Status::InvalidArgument("write-only"); }
   Status Write(std::string_view d) override {
@@ -46,7 +46,7 @@ class SinkStream : public sync::ByteStream {
 };
 
 // One direction of a connection: Write on one thread, Read on another.
-class PipeStream : public sync::ByteStream {
+class PipeStream : public net::ByteStream {
  public:
   Result<size_t> Read(char* buf, size_t n) override {
     std::unique_lock<std::mutex> l(mu_);

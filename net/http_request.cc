@@ -1,23 +1,14 @@
-#include "receiver/http_request.h"
+#include "net/http_request.h"
 
 #include <ctime>
 
 #include <fmt/format.h>
 
-namespace replicant::receiver {
+#include "base/text.h"
+#include "net/http_text.h"
+
+namespace replicant::net {
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 // RFC 7230 tchar.
 bool IsToken(std::string_view s) {
@@ -31,30 +22,7 @@ bool IsToken(std::string_view s) {
   return true;
 }
 
-// Comma-separated header tokens, lower-cased ("keep-alive, Upgrade").
-bool HasToken(const std::string* value, std::string_view token) {
-  if (!value) return false;
-  std::string_view v = *value;
-  while (!v.empty()) {
-    size_t comma = v.find(',');
-    if (Lower(Trim(v.substr(0, comma))) == token) return true;
-    if (comma == std::string_view::npos) break;
-    v.remove_prefix(comma + 1);
-  }
-  return false;
-}
-
 HeadError Bad(std::string msg) { return HeadError{400, std::move(msg)}; }
-
-std::string Printable(std::string_view s) {
-  std::string out;
-  for (unsigned char c : s.substr(0, 80)) {
-    if (c >= 0x20 && c < 0x7f) out += static_cast<char>(c);
-    else out += fmt::format("\\x{:02x}", c);
-  }
-  if (s.size() > 80) out += "...";
-  return out;
-}
 
 }  // namespace
 
@@ -68,10 +36,7 @@ const std::string* HttpRequest::Header(std::string_view lower_name) const {
 bool HttpRequest::chunked() const {
   // chunked must be the last transfer coding.
   const std::string* te = Header("transfer-encoding");
-  if (!te) return false;
-  size_t comma = te->rfind(',');
-  std::string_view last = std::string_view(*te).substr(comma == std::string::npos ? 0 : comma + 1);
-  return Lower(Trim(last)) == "chunked";
+  return te && LastCodingIsChunked(*te);
 }
 
 std::optional<uint64_t> HttpRequest::content_length() const {
@@ -90,25 +55,7 @@ bool HttpRequest::keep_alive() const {
 
 bool HttpRequest::expects_continue() const {
   const std::string* e = Header("expect");
-  return e && Lower(Trim(*e)) == "100-continue";
-}
-
-std::string PercentDecode(std::string_view s) {
-  auto hex = [](char c) {
-    return (c >= '0' && c <= '9') ? c - '0'
-           : (c >= 'a' && c <= 'f') ? c - 'a' + 10
-           : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
-  };
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
-      out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
+  return e && LowerAscii(TrimOws(*e)) == "100-continue";
 }
 
 std::optional<HeadError> ParseRequestLine(std::string_view line, HttpRequest* req) {
@@ -155,11 +102,11 @@ std::optional<HeadError> ParseHeaderLine(std::string_view line, HttpRequest* req
   if (colon == std::string_view::npos || !IsToken(line.substr(0, colon))) {
     return Bad("bad header line '" + Printable(line) + "'");
   }
-  std::string_view value = Trim(line.substr(colon + 1));
+  std::string_view value = TrimOws(line.substr(colon + 1));
   for (unsigned char c : value) {
     if ((c < 0x20 && c != '\t') || c == 0x7f) return Bad("control byte in header value");
   }
-  req->headers.emplace_back(Lower(line.substr(0, colon)), std::string(value));
+  req->headers.emplace_back(LowerAscii(line.substr(0, colon)), std::string(value));
   return std::nullopt;
 }
 
@@ -282,4 +229,4 @@ std::string ResponseHead(int status, const Headers& headers) {
   return out;
 }
 
-}  // namespace replicant::receiver
+}  // namespace replicant::net

@@ -23,7 +23,7 @@
 
 #include "base/status.h"
 
-namespace replicant {
+namespace replicant::net {
 
 struct HttpTimeouts {
   double conn_timeout = 0.5;
@@ -84,4 +84,4 @@ void ResetThreadHttpCounters();
 // Closes the calling thread's cached connections.
 void CloseThreadHttpConnections();
 
-}  // namespace replicant
+}  // namespace replicant::net

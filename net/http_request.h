@@ -1,4 +1,5 @@
-// HTTP/1.x request heads and response heads for the replication server.
+// HTTP/1.x request heads (parsed) and response heads (written) for the replication
+// server.
 //
 // ReadRequestHead reads and checks a request line and its headers with hard limits
 // (line length, header count, total size) so a hostile client gets a 400 (414 for an
@@ -15,9 +16,10 @@
 #include <vector>
 
 #include "base/status.h"
-#include "receiver/http_streams.h"
+#include "net/http_text.h"  // PercentDecode
+#include "net/socket_stream.h"
 
-namespace replicant::receiver {
+namespace replicant::net {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
@@ -58,8 +60,6 @@ std::optional<HeadError> ParseRequestLine(std::string_view line, HttpRequest* re
 std::optional<HeadError> ParseHeaderLine(std::string_view line, HttpRequest* req);
 // Checks framing headers: one valid Content-Length, chunked as the last coding.
 std::optional<HeadError> CheckFraming(const HttpRequest& req);
-// Percent-decodes a path ("%2F" becomes '/'; a stray '%' stays as it is).
-std::string PercentDecode(std::string_view s);
 
 // Outcome of reading the next request on a connection.
 struct HeadResult {
@@ -77,4 +77,4 @@ std::string_view ReasonPhrase(int status);
 // "HTTP/1.1 <status> <reason>\r\n" + Date + headers + "\r\n".
 std::string ResponseHead(int status, const Headers& headers);
 
-}  // namespace replicant::receiver
+}  // namespace replicant::net

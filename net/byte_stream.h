@@ -2,8 +2,9 @@
 //
 // The replication server hands protocol handlers (SSYNC, REPCONN) a ByteStream for
 // the request body (already de-chunked where HTTP chunking applies) and one for the
-// response; senders get one over their client socket. One stream is used by one
-// thread at a time.
+// response; senders get one over their client socket (net::SocketStream). Framings
+// (net/chunked.h) are ByteStreams layered on another. Not thread-safe: one stream is
+// used by one thread at a time.
 #pragma once
 
 #include <cstddef>
@@ -12,7 +13,7 @@
 
 #include "base/status.h"
 
-namespace replicant::sync {
+namespace replicant::net {
 
 class ByteStream {
  public:
@@ -31,4 +32,4 @@ class ByteStream {
   Result<std::string> ReadLine(size_t max_len);
 };
 
-}  // namespace replicant::sync
+}  // namespace replicant::net

@@ -1,6 +1,6 @@
-#include "sync_backends/byte_stream.h"
+#include "net/byte_stream.h"
 
-namespace replicant::sync {
+namespace replicant::net {
 
 Status ByteStream::ReadExact(char* buf, size_t n, std::string_view what) {
   size_t got = 0;
@@ -35,4 +35,4 @@ Result<std::string> ByteStream::ReadLine(size_t max_len) {
   }
 }
 
-}  // namespace replicant::sync
+}  // namespace replicant::net

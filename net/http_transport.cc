@@ -1,4 +1,4 @@
-#include "replicator/http_transport.h"
+#include "net/http_transport.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -15,9 +15,9 @@
 
 #include <fmt/format.h>
 
-#include "replicator/http_response_parser.h"
+#include "net/http_response_parser.h"
 
-namespace replicant {
+namespace replicant::net {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -362,4 +362,4 @@ HttpTransportCounters ThreadHttpCounters() { return Cache().counters; }
 void ResetThreadHttpCounters() { Cache().counters = {}; }
 void CloseThreadHttpConnections() { Cache().CloseAll(); }
 
-}  // namespace replicant
+}  // namespace replicant::net

@@ -17,7 +17,7 @@
 
 #include "base/status.h"
 
-namespace replicant {
+namespace replicant::net {
 
 class HttpResponseParser {
  public:
@@ -77,4 +77,4 @@ class HttpResponseParser {
   std::string body_;
 };
 
-}  // namespace replicant
+}  // namespace replicant::net

@@ -1,24 +1,17 @@
-#include "replicator/http_response_parser.h"
+#include "net/http_response_parser.h"
 
 #include <algorithm>
 #include <cctype>
 
 #include <fmt/format.h>
 
-namespace replicant {
+#include "base/text.h"
+#include "net/framing.h"
+#include "net/http_response_head.h"
+#include "net/http_text.h"
+
+namespace replicant::net {
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 // The line without its "\n" or "\r\n".
 std::string_view Chomp(const std::string& line) {
@@ -26,28 +19,6 @@ std::string_view Chomp(const std::string& line) {
   if (!v.empty() && v.back() == '\n') v.remove_suffix(1);
   if (!v.empty() && v.back() == '\r') v.remove_suffix(1);
   return v;
-}
-
-bool HasToken(const std::string* value, std::string_view token) {
-  if (!value) return false;
-  std::string_view v = *value;
-  while (!v.empty()) {
-    size_t comma = v.find(',');
-    std::string_view item = Trim(v.substr(0, comma));
-    if (Lower(item) == token) return true;
-    if (comma == std::string_view::npos) break;
-    v.remove_prefix(comma + 1);
-  }
-  return false;
-}
-
-// A printable excerpt of a bad line for error messages.
-std::string Excerpt(std::string_view s) {
-  std::string out;
-  for (char c : s.substr(0, 80)) {
-    out += std::isprint(static_cast<unsigned char>(c)) ? c : '?';
-  }
-  return out;
 }
 
 }  // namespace
@@ -66,7 +37,7 @@ bool HttpResponseParser::keep_alive() const {
 }
 
 const std::string* HttpResponseParser::Header(std::string_view name) const {
-  std::string key = Lower(name);
+  std::string key = LowerAscii(name);
   for (const auto& [k, v] : headers_) {
     if (k == key) return &v;
   }
@@ -88,36 +59,25 @@ Result<bool> HttpResponseParser::TakeLine(std::string_view data, size_t* used, s
 }
 
 Status HttpResponseParser::OnStatusLine(std::string_view line) {
-  // "HTTP/1.1 200 OK"; the reason phrase may be missing.
-  if (line.size() < 12 || line.substr(0, 7) != "HTTP/1." || !std::isdigit(line[7]) ||
-      line[8] != ' ' || !std::isdigit(line[9]) || !std::isdigit(line[10]) ||
-      !std::isdigit(line[11]) || (line.size() > 12 && line[12] != ' ')) {
-    return Fail("bad HTTP status line: '" + Excerpt(line) + "'");
-  }
-  http_minor_ = line[7] - '0';
-  status_ = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
-  if (status_ < 100) return Fail("bad HTTP status line: '" + Excerpt(line) + "'");
+  auto parsed = ParseStatusLine(line);
+  if (!parsed.ok()) return Fail(parsed.status().message());
+  http_minor_ = parsed->http_minor;
+  status_ = parsed->status;
   headers_.clear();
   state_ = State::kHeaders;
   return Status::OK();
 }
 
 Status HttpResponseParser::OnHeaderLine(std::string_view line) {
-  if (line.front() == ' ' || line.front() == '\t') {
+  auto h = ParseResponseHeaderLine(line);
+  if (!h.ok()) return Fail(h.status().message());
+  if (h->continuation) {
     // obs-fold: a continuation of the previous header's value, as http.client keeps it.
     if (headers_.empty()) return Fail("header continuation before any header");
-    headers_.back().second += " " + std::string(Trim(line));
+    headers_.back().second += " " + h->value;
     return Status::OK();
   }
-  size_t colon = line.find(':');
-  if (colon == std::string_view::npos || colon == 0) {
-    return Fail("bad HTTP header line: '" + Excerpt(line) + "'");
-  }
-  std::string_view name = line.substr(0, colon);
-  if (name.find_first_of(" \t") != std::string_view::npos) {
-    return Fail("bad HTTP header name: '" + Excerpt(name) + "'");
-  }
-  headers_.emplace_back(Lower(name), std::string(Trim(line.substr(colon + 1))));
+  headers_.emplace_back(std::move(h->name), std::move(h->value));
   return Status::OK();
 }
 
@@ -134,10 +94,7 @@ Status HttpResponseParser::OnHeadEnd() {
   }
   if (const std::string* te = Header("transfer-encoding")) {
     // RFC 7230 3.3.3: chunked must be the last coding; otherwise the body runs to close.
-    std::string codings = Lower(*te);
-    size_t comma = codings.rfind(',');
-    std::string_view last = Trim(std::string_view(codings).substr(comma == std::string::npos ? 0 : comma + 1));
-    if (last == "chunked") {
+    if (LastCodingIsChunked(*te)) {
       head_bytes_ = 0;
       state_ = State::kChunkSize;
     } else {
@@ -150,10 +107,10 @@ Status HttpResponseParser::OnHeadEnd() {
   size_t length = 0;
   for (const auto& [k, v] : headers_) {
     if (k != "content-length") continue;
-    std::string_view digits = Trim(v);
+    std::string_view digits = TrimOws(v);
     if (digits.empty() || digits.size() > 18 ||
         !std::all_of(digits.begin(), digits.end(), [](char c) { return std::isdigit(c); })) {
-      return Fail("bad Content-Length: '" + Excerpt(v) + "'");
+      return Fail("bad Content-Length: '" + Printable(v) + "'");
     }
     size_t n = std::stoull(std::string(digits));
     if (have_length && n != length) return Fail("conflicting Content-Length headers");
@@ -176,12 +133,9 @@ Status HttpResponseParser::OnHeadEnd() {
 }
 
 Status HttpResponseParser::OnChunkSizeLine(std::string_view line) {
-  std::string_view size = Trim(line.substr(0, line.find(';')));
-  if (size.empty() || size.size() > 15 ||
-      !std::all_of(size.begin(), size.end(), [](char c) { return std::isxdigit(c); })) {
-    return Fail("bad chunk size line: '" + Excerpt(line) + "'");
-  }
-  size_t n = std::stoull(std::string(size), nullptr, 16);
+  auto size = ParseChunkSize(line);
+  if (!size.ok()) return Fail(size.status().message());
+  size_t n = *size;
   if (body_.size() + n > limits_.max_body) {
     return Fail(fmt::format("response body larger than the {} byte limit", limits_.max_body));
   }
@@ -292,4 +246,4 @@ Status HttpResponseParser::FinishOnEof() {
   }
 }
 
-}  // namespace replicant
+}  // namespace replicant::net
