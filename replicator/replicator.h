@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "formats/swift_conf.h"
-#include "receiver/priority_job.h"
+#include "ops/priority_job.h"
 #include "replicator/job_collector.h"
 #include "replicator/lockup_watch.h"
 #include "replicator/pass_observer.h"
@@ -87,7 +87,7 @@ class Replicator {
   void MaybeRunPriorityJobs();
   // Books one priority job's outcome: its file removed (done) or rewritten with a retry
   // counted. `job` is null when it could not run (`error` says why).
-  void FinishPriorityJob(const std::string& path, receiver::PriorityJob* pj,
+  void FinishPriorityJob(const std::string& path, ops::PriorityJob* pj,
                          const PartitionJob* job, const std::string& error);
 
   ReplicatorConfig cfg_;
