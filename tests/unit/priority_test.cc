@@ -16,7 +16,6 @@
 namespace {
 
 using namespace replicant;
-using namespace replicant::receiver;
 using namespace replicant::ops;
 namespace fs = std::filesystem;
 
