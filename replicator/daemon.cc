@@ -16,9 +16,9 @@ Result<ReplicatorDaemon::Parts> ReplicatorDaemon::Build(const ReplicatorConfig& 
   auto swift = LoadSwiftConf(cfg.swift_dir);
   if (!swift.ok()) return swift.status();
   sync::Throttle throttle = MakeThrottle(cfg);
-  auto backend = MakeSyncBackend(cfg, throttle);
-  if (!backend.ok()) return backend.status();
-  auto r = std::make_unique<Replicator>(cfg, *swift, *backend, throttle);
+  auto backends = MakeSyncBackends(cfg, throttle);
+  if (!backends.ok()) return backends.status();
+  auto r = std::make_unique<Replicator>(cfg, *swift, std::move(*backends), throttle);
   if (auto st = r->LoadRings(); !st.ok()) return st;
   auto ops = ReplicatorOps::Create(cfg);
   if (!ops.ok()) return ops.status();
