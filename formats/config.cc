@@ -55,6 +55,20 @@ Status LineError(const std::string& file, size_t lineno, std::string what) {
   return Status::InvalidArgument(file + ": line " + std::to_string(lineno) + ": " + what);
 }
 
+// ConfigParser._join_multiline_values.
+void JoinMultilineValues(Data::Sect& s) {
+  for (auto& o : s.opts) {
+    if (o.lines.empty()) continue;  // already joined by an earlier file
+    Text v;
+    for (size_t i = 0; i < o.lines.size(); ++i) {
+      if (i) v += U'\n';
+      v += o.lines[i];
+    }
+    o.value = py::RStrip(v);
+    o.lines.clear();
+  }
+}
+
 // ConfigParser._read for one file. elements_added is per file, which is why a conf.d
 // directory may repeat a section across files.
 Status ParseText(Data& d, const Text& text, const std::string& fname) {
@@ -130,21 +144,8 @@ Status ParseText(Data& d, const Text& text, const std::string& fname) {
     }
     opt->lines = {val};
   }
-  // ConfigParser._join_multiline_values.
-  auto join = [](Data::Sect& s) {
-    for (auto& o : s.opts) {
-      if (o.lines.empty()) continue;  // already joined by an earlier file
-      Text v;
-      for (size_t i = 0; i < o.lines.size(); ++i) {
-        if (i) v += U'\n';
-        v += o.lines[i];
-      }
-      o.value = py::RStrip(v);
-      o.lines.clear();
-    }
-  };
-  join(d.defaults);
-  for (auto& s : d.sections) join(s);
+  JoinMultilineValues(d.defaults);
+  for (auto& s : d.sections) JoinMultilineValues(s);
   return deferred;
 }
 

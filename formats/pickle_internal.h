@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "formats/pickle.h"
+#include "formats/py_text.h"
 
 namespace replicant::pickle {
 
@@ -45,9 +46,7 @@ inline constexpr size_t kTupleHashSeed = 3;
 // done in *work when not null: for tests of the bound.
 Result<Value> LoadsWithBudget(std::string_view data, uint64_t max_work, uint64_t* work);
 
-// UTF-8 with lone surrogates allowed (Python's "surrogatepass"), which is how a
-// Python str that came from a raw-unicode-escape or UTF-16 source is held.
-void AppendUtf8(uint32_t cp, std::string* out);
+using py::AppendUtf8;
 // Decodes the code point at s[*pos] and advances *pos; false if malformed.
 bool NextCodePoint(std::string_view s, size_t* pos, uint32_t* cp);
 bool IsValidUtf8(std::string_view s);

@@ -1,6 +1,7 @@
 #include "formats/py_text.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <iterator>
 #include <cstdlib>
@@ -79,23 +80,13 @@ size_t DecodeOne(std::string_view s, size_t i, char32_t* cp) {
   return n;
 }
 
-void AppendUtf8(char32_t c, std::string* out) {
-  if (c >= 0xDC80 && c <= 0xDCFF) {  // surrogateescape'd raw byte
+// UTF-8 with surrogateescape: a lone surrogate U+DC80..U+DCFF is the raw byte it
+// stands for.
+void AppendUtf8Escaped(char32_t c, std::string* out) {
+  if (c >= 0xDC80 && c <= 0xDCFF) {
     out->push_back(static_cast<char>(c - 0xDC00));
-  } else if (c < 0x80) {
-    out->push_back(static_cast<char>(c));
-  } else if (c < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (c >> 6)));
-    out->push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  } else if (c < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (c >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (c & 0x3F)));
   } else {
-    out->push_back(static_cast<char>(0xF0 | (c >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (c & 0x3F)));
+    AppendUtf8(c, out);
   }
 }
 
@@ -121,7 +112,7 @@ std::string Encode(const Text& t, ConfigOptions::Encoding enc) {
   std::string out;
   for (char32_t c : t) {
     if (enc == ConfigOptions::Encoding::kLatin1) out.push_back(static_cast<char>(c));
-    else AppendUtf8(c, &out);
+    else AppendUtf8Escaped(c, &out);
   }
   return out;
 }
@@ -147,7 +138,7 @@ std::string Repr(const Text& t) {
       out += "\\u";
       for (int shift = 12; shift >= 0; shift -= 4) out += kHex[(c >> shift) & 15];
     } else {
-      AppendUtf8(c, &out);
+      AppendUtf8Escaped(c, &out);
     }
   }
   return out + "'";
@@ -167,6 +158,52 @@ std::string StripUtf8(std::string_view s) {
     i += n;
   }
   return Encode(Strip(t), ConfigOptions::Encoding::kUtf8);
+}
+
+void AppendUtf8(char32_t cp, std::string* out) {
+  if (cp < 0x80) {
+    out->push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+std::string Latin1ToUtf8(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c < 0x80) {
+      out += static_cast<char>(c);
+    } else {
+      out += static_cast<char>(0xC0 | (c >> 6));
+      out += static_cast<char>(0x80 | (c & 0x3F));
+    }
+  }
+  return out;
+}
+
+std::string Quote(std::string_view s) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : Latin1ToUtf8(s)) {
+    if (isalnum(c) || c == '_' || c == '.' || c == '-' || c == '~' || c == '/') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
 }
 
 }  // namespace replicant::py

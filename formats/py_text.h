@@ -2,7 +2,8 @@
 //
 // ConfigParser works on decoded text, and Python's idea of whitespace (str.strip,
 // regex \s) and of lowercase (str.lower) decides what a key or value is. Text is a
-// sequence of code points. Internal to formats/; all functions are pure.
+// sequence of code points. Also the quoting Swift's messages use (urllib's quote of a
+// WSGI string). All functions are pure.
 #pragma once
 
 #include <string>
@@ -34,5 +35,15 @@ std::string Encode(const Text& t, ConfigOptions::Encoding enc);
 std::string Repr(const Text& t);
 // str.strip() of UTF-8 text; bytes that are not UTF-8 are kept as they are.
 std::string StripUtf8(std::string_view s);
+
+// Appends cp as UTF-8, lone surrogates included (Python's "surrogatepass"): how a
+// Python str that came from raw-unicode-escape, UTF-16 or surrogateescape is held.
+void AppendUtf8(char32_t cp, std::string* out);
+// Swift works on WSGI strings (each byte a Latin-1 character) and encodes them as
+// UTF-8 when it builds a body, so a byte >= 0x80 comes out as two.
+std::string Latin1ToUtf8(std::string_view s);
+// urllib.parse.quote(s) with safe '/' (Python 3.7+: '~' unreserved) of a WSGI string,
+// for messages.
+std::string Quote(std::string_view s);
 
 }  // namespace replicant::py

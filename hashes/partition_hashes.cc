@@ -24,7 +24,7 @@
 namespace replicant::hashes {
 namespace {
 
-constexpr int kMaxPasses = 16;
+constexpr int kMaxAttempts = 16;
 
 // A key we are willing to join onto the partition path. Swift would also "hash" '',
 // '.', '..' or 'a/b', walking (and quarantining files in) the partition, the objects
@@ -39,17 +39,18 @@ double TimeNow() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-struct Pass {
+struct HashAttempt {
   bool done = false;  // false: lost the race, run again
   GetHashesResult result;
 };
 
-// One run of __get_hashes. *take_listing: use this pass's listing as the recalculate
-// list (then cleared, so later passes reuse it, as Swift's recursion does).
-Result<Pass> RunPass(const SuffixContext& base_ctx, std::vector<std::string>* recalculate,
+// One run of __get_hashes (Swift recurses when hashes.pkl changed under it; we loop
+// over attempts). *take_listing: use this attempt's listing as the recalculate list
+// (then cleared, so later attempts reuse it, as Swift's recursion does).
+Result<HashAttempt> TryGetHashes(const SuffixContext& base_ctx, std::vector<std::string>* recalculate,
                      bool* do_listdir, bool* take_listing, double lock_timeout) {
   const std::string& part = base_ctx.partition_dir;
-  Pass pass;
+  HashAttempt attempt;
   bool modified = false;
 
   HashesDict orig;
@@ -108,13 +109,13 @@ Result<Pass> RunPass(const SuffixContext& base_ctx, std::vector<std::string>* re
     switch (h.outcome) {
       case SuffixOutcome::kHashed:
         hashes.Set(key, pickle::Value::Str(h.md5));
-        ++pass.result.hashed;
+        ++attempt.result.hashed;
         break;
       case SuffixOutcome::kPathNotDir:
         hashes.Erase(key);
         break;
       case SuffixOutcome::kError:
-        pass.result.errors.push_back(h.error);
+        attempt.result.errors.push_back(h.error);
         break;
     }
   }
@@ -128,15 +129,15 @@ Result<Pass> RunPass(const SuffixContext& base_ctx, std::vector<std::string>* re
   if (modified) {
     Result<PartitionLock> lock = PartitionLock::Acquire(part, lock_timeout);
     if (!lock.ok()) return lock.status();
-    if (!ReadHashes(part).Equals(orig)) return pass;  // someone else wrote: start over
+    if (!ReadHashes(part).Equals(orig)) return attempt;  // someone else wrote: start over
     if (Status s = WriteHashes(part, &hashes); !s.ok()) return s;
   }
-  pass.done = true;
-  pass.result.dict = hashes.ToPickle(/*drop_valid_updated=*/true);
-  for (const auto& [k, v] : pass.result.dict.dict()) {
-    if (v.is_str()) pass.result.hashes[k.as_string()] = v.as_string();
+  attempt.done = true;
+  attempt.result.dict = hashes.ToPickle(/*drop_valid_updated=*/true);
+  for (const auto& [k, v] : attempt.result.dict.dict()) {
+    if (v.is_str()) attempt.result.hashes[k.as_string()] = v.as_string();
   }
-  return pass;
+  return attempt;
 }
 
 }  // namespace
@@ -161,13 +162,13 @@ Result<GetHashesResult> GetHashes(const std::string& partition_dir, const GetHas
   std::vector<std::string> recalculate = opts.recalculate;
   bool do_listdir = opts.do_listdir;
   bool take_listing = opts.recalculate_listed && opts.do_listdir;
-  for (int i = 0; i < kMaxPasses; ++i) {
-    Result<Pass> p = RunPass(ctx, &recalculate, &do_listdir, &take_listing, opts.lock_timeout);
+  for (int i = 0; i < kMaxAttempts; ++i) {
+    Result<HashAttempt> p = TryGetHashes(ctx, &recalculate, &do_listdir, &take_listing, opts.lock_timeout);
     if (!p.ok()) return p.status().WithContext(ctx.partition_dir);
     if (p->done) return std::move(p->result);
   }
   return Status::Unavailable(ctx.partition_dir + ": hashes.pkl kept changing during " +
-                             std::to_string(kMaxPasses) + " passes");
+                             std::to_string(kMaxAttempts) + " attempts");
 }
 
 }  // namespace replicant::hashes

@@ -3,8 +3,12 @@
 #include <algorithm>
 #include <array>
 
+#include "formats/py_text.h"
+
 namespace replicant::pystr {
 namespace {
+
+using py::AppendUtf8;
 
 bool IsCont(unsigned char c) { return (c & 0xC0) == 0x80; }
 
@@ -32,23 +36,6 @@ size_t StrictSeqLen(std::string_view s, size_t i) {
   return 0;
 }
 
-void AppendUtf8(char32_t cp, std::string* out) {
-  if (cp < 0x80) {
-    out->push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
 
 // First code points of the 65 runs of Unicode decimal digits (Nd) in Unicode 14.0,
 // the database of Debian's Python 3.11; each run is '0'..'9'.

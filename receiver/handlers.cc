@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "formats/pickle.h"
+#include "formats/py_text.h"
 #include "hashes/diskfile.h"
 #include "hashes/fallocate.h"
 #include "hashes/partition_hashes.h"
@@ -43,7 +44,7 @@ std::optional<HttpError> CheckPartitionInRing(ServerContext& ctx, const StorageP
   std::optional<uint64_t> limit = ctx.bounds.Limit(p);
   if (!limit || std::stoull(partition) < *limit) return std::nullopt;  // canonical: < 2^32
   return HttpError{400, fmt::format("Invalid partition: {} (policy {} has {} partitions)",
-                                    PyQuote(partition), p.index, *limit), "text/plain"};
+                                    py::Quote(partition), p.index, *limit), "text/plain"};
 }
 
 // A device already at its fallocate_reserve takes no new replication: a 507, so the

@@ -8,9 +8,14 @@
 #include <nlohmann/json.hpp>
 
 #include "hashes/diskfile.h"
-#include "receiver/priority_job.h"
+#include "ops/priority_job.h"
 
 namespace replicant::receiver {
+using ops::kMaxPriorityBody;
+using ops::ParsePriorityJob;
+using ops::PriorityJobPath;
+using ops::QueuePriorityJob;
+
 namespace {
 
 Status Answer(Exchange& ex, int status, const std::string& msg) {

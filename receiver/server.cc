@@ -205,13 +205,13 @@ bool Server::Run() {
   std::unique_lock<std::mutex> l(mu_);
   auto grace_end = std::chrono::steady_clock::now() +
                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                       std::chrono::duration<double>(shutdown_grace_));
+                       std::chrono::duration<double>(ctx_.config.shutdown_grace));
   int busy = 0;
   for (const auto& [id, c] : conns_) busy += c.busy;
-  if (busy > 0) spdlog::info("Waiting up to {:g}s for {} request(s) in flight", shutdown_grace_, busy);
+  if (busy > 0) spdlog::info("Waiting up to {:g}s for {} request(s) in flight", ctx_.config.shutdown_grace, busy);
   if (cv_.wait_until(l, grace_end, [&] { return active_ == 0; })) return true;
   spdlog::warn("Shutting down {} connection(s) still busy after {:g}s", active_,
-               shutdown_grace_);
+               ctx_.config.shutdown_grace);
   for (auto& [id, c] : conns_) c.sock->Shutdown();
   // A thread blocked on its socket ends at once now; one busy elsewhere (hashing,
   // parsing, waiting for a lock) does not notice, and must not hold the exit forever.

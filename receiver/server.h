@@ -140,8 +140,6 @@ class Server {
   bool Run();
   void Stop();
   ServerContext& context() { return ctx_; }
-  // Seconds requests in flight may still run after Stop().
-  void set_shutdown_grace(double s) { shutdown_grace_ = s; }
   net::HttpLimits& limits() { return limits_; }
 
  private:
@@ -161,7 +159,6 @@ class Server {
   int listen_fd_ = -1;
   int wake_pipe_[2] = {-1, -1};
   int port_ = 0;
-  double shutdown_grace_ = 10;
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -52,6 +52,9 @@ struct ServerConfig {
   double replication_failure_ratio = 1.0;
   std::string log_name = "replicant-server";
   std::string log_level = "INFO";
+  // Seconds requests in flight may still run after a stop signal (not a config-file
+  // option: tests shorten it).
+  double shutdown_grace = 10;
   // Start-up warnings (options in [replicant-server] that serve does not use).
   std::vector<std::string> warnings;
 };

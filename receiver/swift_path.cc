@@ -5,6 +5,8 @@
 #include <cstdint>
 
 #include "formats/config.h"
+#include "formats/py_text.h"
+#include "hashes/pystr.h"
 
 namespace replicant::receiver {
 namespace {
@@ -23,21 +25,6 @@ std::vector<std::string> PySplit(std::string_view s, char sep, int maxsplit) {
   return out;
 }
 
-// Swift works on WSGI strings (each byte a Latin-1 character) and encodes them as
-// UTF-8 when it builds a body, so a byte >= 0x80 comes out as two.
-std::string Latin1ToUtf8(std::string_view s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (c < 0x80) {
-      out += static_cast<char>(c);
-    } else {
-      out += static_cast<char>(0xC0 | (c >> 6));
-      out += static_cast<char>(0x80 | (c & 0x3F));
-    }
-  }
-  return out;
-}
-
 bool IsDir(const std::string& p) {
   struct stat st;
   return stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
@@ -50,26 +37,11 @@ bool IsFile(const std::string& p) {
 
 }  // namespace
 
-std::string PyQuote(std::string_view s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : Latin1ToUtf8(s)) {
-    if (isalnum(c) || c == '_' || c == '.' || c == '-' || c == '~' || c == '/') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 Result<std::vector<std::optional<std::string>>> SplitPath(std::string_view path, int minsegs,
                                                           int maxsegs, bool rest_with_last) {
   if (maxsegs == 0) maxsegs = minsegs;
   if (minsegs > maxsegs) return Status::InvalidArgument("minsegs > maxsegs");
-  auto invalid = [&] { return Status::InvalidArgument("Invalid path: " + PyQuote(path)); };
+  auto invalid = [&] { return Status::InvalidArgument("Invalid path: " + py::Quote(path)); };
   minsegs += 1;
   maxsegs += 1;
   std::vector<std::string> segs = PySplit(path, '/', rest_with_last ? maxsegs - 1 : maxsegs);
@@ -92,31 +64,12 @@ Status ValidateDevicePartition(std::string_view device, std::string_view partiti
   auto bad = [](std::string_view v) {
     return v.empty() || v.find('/') != std::string_view::npos || v == "." || v == "..";
   };
-  if (bad(device)) return Status::InvalidArgument("Invalid device: " + PyQuote(device));
-  if (bad(partition)) return Status::InvalidArgument("Invalid partition: " + PyQuote(partition));
+  if (bad(device)) return Status::InvalidArgument("Invalid device: " + py::Quote(device));
+  if (bad(partition)) return Status::InvalidArgument("Invalid partition: " + py::Quote(partition));
   return Status::OK();
 }
 
-bool CheckUtf8(std::string_view s) {
-  if (s.empty()) return false;
-  size_t i = 0;
-  while (i < s.size()) {
-    unsigned char c = s[i];
-    int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (len == 0 || i + len > s.size()) return false;
-    uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
-    for (int k = 1; k < len; ++k) {
-      unsigned char cc = s[i + k];
-      if ((cc >> 6) != 2) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    // Overlong forms, surrogates and values past U+10FFFF are invalid (Python's codec).
-    static const uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += len;
-  }
-  return true;
-}
+bool CheckUtf8(std::string_view s) { return !s.empty() && pystr::IsStrictUtf8(s); }
 
 bool ValidSuffix(std::string_view s) {
   if (s.size() != 3) return false;
@@ -173,7 +126,7 @@ const StoragePolicy* ResolvePolicy(const SwiftConf& swift, const std::string* he
 }
 
 HttpError NoSuchPolicy(const std::string* header) {
-  return {503, "No policy with index " + (header ? Latin1ToUtf8(*header) : std::string("None")),
+  return {503, "No policy with index " + (header ? py::Latin1ToUtf8(*header) : std::string("None")),
           "text/plain"};
 }
 
@@ -206,7 +159,7 @@ Result<ReplicateTarget> ParseReplicatePath(std::string_view path) {
   ReplicateTarget t{*(*segs)[0], *(*segs)[1], {}};
   if (auto st = ValidateDevicePartition(t.device, t.partition); !st.ok()) return st;
   if (!CanonicalPartition(t.partition)) {
-    return Status::InvalidArgument("Invalid partition: " + PyQuote(t.partition));
+    return Status::InvalidArgument("Invalid partition: " + py::Quote(t.partition));
   }
   const std::optional<std::string>& rest = (*segs)[2];
   if (rest && !rest->empty()) {
@@ -214,7 +167,7 @@ Result<ReplicateTarget> ParseReplicatePath(std::string_view path) {
     for (const auto& s : t.suffixes) {
       // Swift drops these silently (valid_suffix); a traversal attempt gets a 400 here.
       if (s.find('/') != std::string::npos || s == "." || s == "..") {
-        return Status::InvalidArgument("Invalid suffix: " + PyQuote(s));
+        return Status::InvalidArgument("Invalid suffix: " + py::Quote(s));
       }
     }
   }
@@ -227,7 +180,7 @@ Result<SsyncTarget> ParseSsyncPath(std::string_view path) {
   SsyncTarget t{*(*segs)[0], *(*segs)[1]};
   if (auto st = ValidateDevicePartition(t.device, t.partition); !st.ok()) return st;
   if (!CanonicalPartition(t.partition)) {
-    return Status::InvalidArgument("Invalid partition: " + PyQuote(t.partition));
+    return Status::InvalidArgument("Invalid partition: " + py::Quote(t.partition));
   }
   return t;
 }

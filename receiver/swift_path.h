@@ -34,8 +34,6 @@ Result<std::vector<std::optional<std::string>>> SplitPath(std::string_view path,
                                                           int maxsegs, bool rest_with_last);
 // validate_device_partition: "Invalid device: x" / "Invalid partition: x".
 Status ValidateDevicePartition(std::string_view device, std::string_view partition);
-// urllib.parse.quote(s) with safe '/' (Python 3.7+: '~' unreserved), for messages.
-std::string PyQuote(std::string_view s);
 // check_utf8(path, internal=True): non-empty and valid UTF-8. NUL is Swift's reserved
 // byte, allowed in internal requests; the checks after this one keep it off the disk.
 bool CheckUtf8(std::string_view s);

@@ -4,13 +4,13 @@
 
 #include "sync_backends/native/native_backend.h"
 #include "sync_backends/rsync/rsync_backend.h"
+#include "sync_backends/ssync/ssync_backend.h"
 
 namespace replicant {
+namespace {
 
-sync::Throttle MakeThrottle(const ReplicatorConfig& cfg) {
-  return sync::Throttle::Make(cfg.bytes_per_second, cfg.files_per_second);
-}
 
+// The ssync backend's options from the replicator's (Swift's names).
 sync::SsyncOptions SsyncOptionsFor(const ReplicatorConfig& cfg, const sync::Throttle& throttle) {
   sync::SsyncOptions o;
   o.throttle = throttle;
@@ -22,8 +22,9 @@ sync::SsyncOptions SsyncOptionsFor(const ReplicatorConfig& cfg, const sync::Thro
   return o;
 }
 
-Result<std::shared_ptr<sync::SyncBackend>> MakeSyncBackend(const ReplicatorConfig& cfg,
-                                                           const sync::Throttle& throttle) {
+// The backend cfg.sync_method names.
+Result<std::shared_ptr<sync::SyncBackend>> MakePrimary(const ReplicatorConfig& cfg,
+                                                       const sync::Throttle& throttle) {
   if (cfg.sync_method == "rsync") {
     sync::RsyncOptions o;
     o.module_template = cfg.rsync_module;
@@ -61,6 +62,23 @@ Result<std::shared_ptr<sync::SyncBackend>> MakeSyncBackend(const ReplicatorConfi
   }
   return Status::InvalidArgument(cfg.config_path + ": [object-replicator] sync_method = " +
                                  cfg.sync_method + " is not available in this build");
+}
+
+}  // namespace
+
+sync::Throttle MakeThrottle(const ReplicatorConfig& cfg) {
+  return sync::Throttle::Make(cfg.bytes_per_second, cfg.files_per_second);
+}
+
+Result<SyncBackends> MakeSyncBackends(const ReplicatorConfig& cfg, const sync::Throttle& throttle) {
+  auto primary = MakePrimary(cfg, throttle);
+  if (!primary.ok()) return primary.status();
+  SyncBackends b{std::move(*primary), nullptr};
+  // Swift's object servers do not speak REPCONN; native syncs them with ssync.
+  if (cfg.sync_method == "native") {
+    b.fallback = std::make_shared<sync::SsyncBackend>(SsyncOptionsFor(cfg, throttle));
+  }
+  return b;
 }
 
 }  // namespace replicant

@@ -7,7 +7,6 @@
 #include "base/status.h"
 #include "replicator/replicator_config.h"
 #include "sync_backends/rate_limit.h"
-#include "sync_backends/ssync/ssync_backend.h"
 #include "sync_backends/sync_backend.h"
 
 namespace replicant {
@@ -16,12 +15,18 @@ namespace replicant {
 // loaded configuration and given to every backend of the process (the ssync fallback
 // too), so their syncs together keep to the rates.
 sync::Throttle MakeThrottle(const ReplicatorConfig& cfg);
-// The ssync backend's options from the replicator's (Swift's names).
-sync::SsyncOptions SsyncOptionsFor(const ReplicatorConfig& cfg, const sync::Throttle& throttle);
-// Builds the backend named by cfg.sync_method; an unknown or unavailable one is an
-// error naming the option. rsync gets bytes_per_second as --bwlimit shared by the
-// `concurrency` rsyncs that may run at once.
-Result<std::shared_ptr<sync::SyncBackend>> MakeSyncBackend(const ReplicatorConfig& cfg,
-                                                           const sync::Throttle& throttle);
+
+// What a replicator syncs with: `primary`, the backend cfg.sync_method names, and
+// `fallback` for the peers the primary cannot reach (a Swift object server answers
+// native's REPCONN with 405: ssync then), or null when the primary reaches every peer.
+struct SyncBackends {
+  std::shared_ptr<sync::SyncBackend> primary;
+  std::shared_ptr<sync::SyncBackend> fallback;
+};
+
+// Builds them; an unknown or unavailable sync_method is an error naming the option.
+// rsync gets bytes_per_second as --bwlimit shared by the `concurrency` rsyncs that may
+// run at once; every backend shares `throttle`.
+Result<SyncBackends> MakeSyncBackends(const ReplicatorConfig& cfg, const sync::Throttle& throttle);
 
 }  // namespace replicant

@@ -24,14 +24,14 @@ std::string Request(const Device& to, const std::string& body) {
 }
 
 std::string BodyFor(const PlannedJob& j, const Device& from, int policy) {
-  receiver::PriorityJob job;
+  ops::PriorityJob job;
   job.policy = policy;
   job.partition = j.partition;
   job.from_device = from.device;
   for (const Device& t : j.targets) {
     job.to_devices.push_back({std::nullopt, t.replication_ip, t.replication_port, t.device});
   }
-  return receiver::PriorityRequestJson(job);
+  return ops::PriorityRequestJson(job);
 }
 
 // One partition: asks its sources in order (all of them with all_sources).

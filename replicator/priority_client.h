@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "receiver/priority_job.h"
+#include "ops/priority_job.h"
 #include "ring/ring.h"
 
 namespace replicant {

@@ -12,15 +12,15 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "receiver/priority_job.h"
+#include "ops/priority_job.h"
 #include "replicator/local_devices.h"
 #include "replicator/replicator_pass.h"
 
 namespace replicant {
 namespace {
 
-using receiver::PriorityJob;
-using receiver::PriorityTarget;
+using ops::PriorityJob;
+using ops::PriorityTarget;
 
 double WallNow() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
@@ -89,7 +89,7 @@ void DropJobFile(const std::string& path) {
 // (and, when it can run, its update job to *jobs), or dropped when nothing is left to do.
 void AddQueued(const std::string& dev, const std::string& drive,
                const std::map<int, std::pair<const PolicyRing*, const Device*>>& policies,
-               receiver::QueuedPriorityJob f, std::vector<Queued>* queued,
+               ops::QueuedPriorityJob f, std::vector<Queued>* queued,
                std::vector<PartitionJob>* jobs) {
   PriorityJob& pj = *f.job;
   Queued q{f.path, pj, "", 0, 0};
@@ -166,7 +166,7 @@ size_t Replicator::RunPriorityJobs(const PassOverrides& overrides) {
   for (const auto& [dev, policies] : LocalDevicesByPolicy(rings_, cfg_, overrides)) {
     auto drive = CheckDrive(cfg_.devices, dev, cfg_.mount_check);
     if (!drive.ok()) continue;  // the pass logs it
-    auto files = receiver::ListPriorityJobs(cfg_.devices, dev);
+    auto files = ops::ListPriorityJobs(cfg_.devices, dev);
     if (!files.ok()) {
       spdlog::error("Priority jobs of {}: {}", dev, files.status().message());
       continue;
@@ -213,7 +213,7 @@ size_t Replicator::RunPriorityJobs(const PassOverrides& overrides) {
   return runnable;
 }
 
-void Replicator::FinishPriorityJob(const std::string& path, receiver::PriorityJob* pj,
+void Replicator::FinishPriorityJob(const std::string& path, ops::PriorityJob* pj,
                                    const PartitionJob* job, const std::string& error) {
   bool ok = job && job->priority->ran && !job->priority->failed;
   uint64_t bytes = job ? job->priority->bytes.load() : 0;
@@ -234,7 +234,7 @@ void Replicator::FinishPriorityJob(const std::string& path, receiver::PriorityJo
   pj->last_error = !error.empty()        ? error
                    : job->priority->ran ? "a sync failed"
                                         : "not run (drive unusable or pass stopped)";
-  Status st = receiver::StorePriorityJob(cfg_.devices, *pj);
+  Status st = ops::StorePriorityJob(cfg_.devices, *pj);
   spdlog::error("Priority job {} policy {} partition {} to {}: failed, kept for retry {} ({}){}",
                 pj->from_device, pj->policy, pj->partition, peers, pj->retries,
                 pj->last_error, st.ok() ? "" : "; could not update the job file: " + st.message());

@@ -35,15 +35,11 @@
 #include <nlohmann/json.hpp>
 
 #include "base/status.h"
+#include "ops/progress_file.h"
 #include "replicator/pass_observer.h"
 #include "replicator/replicator.h"
 
 namespace replicant {
-
-inline constexpr const char* kProgressFileName = "replicant-progress.json";
-// A replicator_workers worker writes its own file, replicant-progress.worker<N>.json.
-std::string ProgressFilePath(const std::string& recon_cache_path,
-                             std::optional<int> worker_index = std::nullopt);
 
 class ProgressTracker : public PassObserver {
  public:
@@ -97,10 +93,5 @@ class ProgressTracker : public PassObserver {
   std::condition_variable cv_;
   std::thread flusher_;  // last: starts after every member it uses
 };
-
-// Writes text to path through path.tmp.<pid> + rename.
-Status WriteFileAtomically(const std::string& path, const std::string& text);
-// Reads and parses a progress document; NotFound when the file is absent.
-Result<nlohmann::json> ReadProgressFile(const std::string& path);
 
 }  // namespace replicant

@@ -103,15 +103,6 @@ Result<ReplicateResponse> ReplicateClient::GetHashes(const ReplicatePeer& peer,
   return ToResponse(xs[0], Where(peer, path), true);
 }
 
-std::vector<Result<ReplicateResponse>> ReplicateClient::GetHashesMany(
-    const std::vector<ReplicatePeer>& peers, const std::string& partition,
-    int policy_index) const {
-  std::vector<HashesRequest> requests;
-  requests.reserve(peers.size());
-  for (const auto& peer : peers) requests.push_back({peer, partition, policy_index});
-  return StartGetHashes(requests)->Collect();
-}
-
 struct PendingHashes::Flights {
   std::vector<std::string> where;
   std::unique_ptr<net::PendingExchanges> exchanges;

@@ -76,21 +76,11 @@ class ReplicateClient {
   Result<ReplicateResponse> GetHashes(const ReplicatePeer& peer, const std::string& partition,
                                       int policy_index) const;
 
-  // GetHashes to every peer at once: the requests are in flight concurrently (one
-  // connection per peer, one poll loop, on the calling thread), so a partition costs
-  // about one round trip instead of one per peer. Returns one result per peer, in
-  // the order of `peers`, each exactly what GetHashes would have returned for it; a
-  // slow or failing peer delays or fails only its own entry (each has the full
-  // http_timeout). Drop-in for a loop of GetHashes in Update(): ask the primaries
-  // with one call; a peer answering 507 is replaced by the next handoff, which the
-  // caller asks with GetHashes (or another GetHashesMany).
-  std::vector<Result<ReplicateResponse>> GetHashesMany(const std::vector<ReplicatePeer>& peers,
-                                                       const std::string& partition,
-                                                       int policy_index) const;
-
   // GetHashes for many (peer, partition) pairs, in two steps: the requests go out now,
-  // each with its own http_timeout from now, and Collect() gathers the answers, so
-  // the caller can hash the same partitions locally while the peers answer.
+  // concurrently (one connection per peer, one poll loop, on the calling thread), each
+  // with its own http_timeout from now, and Collect() gathers the answers, so the
+  // caller can hash the same partitions locally while the peers answer. A slow or
+  // failing peer delays or fails only its own entry.
   std::unique_ptr<PendingHashes> StartGetHashes(const std::vector<HashesRequest>& requests) const;
 
   // Tells the peer to rehash `suffixes` (body ignored).

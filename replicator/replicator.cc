@@ -16,7 +16,6 @@
 #include "replicator/job_pipeline.h"
 #include "replicator/partition_survey.h"
 #include "replicator/replicator_pass.h"
-#include "sync_backends/ssync/ssync_backend.h"
 
 namespace replicant {
 
@@ -258,18 +257,14 @@ void Replicator::Pass::ProgressLoop() {
 }
 
 Replicator::Replicator(ReplicatorConfig cfg, SwiftConf swift,
-                       std::shared_ptr<sync::SyncBackend> backend, sync::Throttle throttle)
+                       SyncBackends backends, sync::Throttle throttle)
     : cfg_(std::move(cfg)),
       swift_(std::move(swift)),
-      backend_(std::move(backend)),
+      backend_(std::move(backends.primary)),
       throttle_(std::move(throttle)),
+      fallback_(std::move(backends.fallback)),
       client_(ReplicateTimeouts{cfg_.conn_timeout, cfg_.http_timeout}),
-      replication_cycle_(static_cast<int>(std::random_device{}() % 10)) {
-  // Swift object servers do not speak REPCONN; native syncs them with ssync.
-  if (backend_ && backend_->FansOut()) {
-    fallback_ = std::make_shared<sync::SsyncBackend>(SsyncOptionsFor(cfg_, throttle_));
-  }
-}
+      replication_cycle_(static_cast<int>(std::random_device{}() % 10)) {}
 
 Replicator::~Replicator() = default;
 

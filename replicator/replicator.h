@@ -18,7 +18,8 @@
 #include <vector>
 
 #include "formats/swift_conf.h"
-#include "receiver/priority_job.h"
+#include "ops/priority_job.h"
+#include "replicator/backend_factory.h"
 #include "replicator/job_collector.h"
 #include "replicator/lockup_watch.h"
 #include "replicator/pass_observer.h"
@@ -28,7 +29,6 @@
 #include "ring/ring_watcher.h"
 #include "sync_backends/peer_gate.h"
 #include "sync_backends/rate_limit.h"
-#include "sync_backends/ssync/ssync_backend.h"
 #include "sync_backends/sync_backend.h"
 
 namespace replicant {
@@ -51,9 +51,8 @@ struct PassSummary {
 
 class Replicator {
  public:
-  // `throttle`: the one the backend was made with (MakeThrottle), for the ssync
-  // fallback too; Stop() cancels it.
-  Replicator(ReplicatorConfig cfg, SwiftConf swift, std::shared_ptr<sync::SyncBackend> backend,
+  // `throttle`: the one the backends were made with (MakeThrottle); Stop() cancels it.
+  Replicator(ReplicatorConfig cfg, SwiftConf swift, SyncBackends backends,
              sync::Throttle throttle = {});
   ~Replicator();
 
@@ -87,14 +86,14 @@ class Replicator {
   void MaybeRunPriorityJobs();
   // Books one priority job's outcome: its file removed (done) or rewritten with a retry
   // counted. `job` is null when it could not run (`error` says why).
-  void FinishPriorityJob(const std::string& path, receiver::PriorityJob* pj,
+  void FinishPriorityJob(const std::string& path, ops::PriorityJob* pj,
                          const PartitionJob* job, const std::string& error);
 
   ReplicatorConfig cfg_;
   SwiftConf swift_;
   std::shared_ptr<sync::SyncBackend> backend_;
   sync::Throttle throttle_;
-  std::shared_ptr<sync::SyncBackend> fallback_;  // ssync, for peers a fan-out backend cannot reach
+  std::shared_ptr<sync::SyncBackend> fallback_;  // for peers backend_ cannot reach, or null
   // One fallback sync per peer device at a time: pipelined and concurrent jobs would
   // otherwise exceed a Swift object server's SSYNC limits (503).
   sync::PeerGate fallback_gate_;

@@ -52,22 +52,15 @@ std::vector<std::string> ReplicatorConfigWarnings(const ConfigFile& file, const 
   return out;
 }
 
-}  // namespace
-
-Result<ReplicatorConfig> LoadReplicatorConfig(const std::string& path) {
-  auto file = ConfigFile::Load(path);
-  if (!file.ok()) return file.status();
-  auto sec = file->Section("object-replicator");
-  if (!sec.ok()) return sec.status();
-  const ConfigSection& s = *sec;
-  ReplicatorConfig c;
-  Status err;
-  c.config_path = path;
+// The pass: devices, rings, concurrency, intervals, throttles, workers.
+void ReadPassOptions(const ConfigSection& s, ReplicatorConfig& c, Status* err_out) {
+  Status& err = *err_out;
+  int64_t i64 = 0;
   c.devices = s.GetString("devices", c.devices);
   Take(s.GetBool("mount_check", c.mount_check), &c.mount_check, &err);
   c.swift_dir = s.GetString("swift_dir", c.swift_dir);
   c.ring_ip = s.GetString("ring_ip", s.GetString("bind_ip", "0.0.0.0"));
-  int64_t servers_per_port = 0, bind_port = 6200, i64 = 0;
+  int64_t servers_per_port = 0, bind_port = 6200;
   Take(s.GetInt("servers_per_port", 0), &servers_per_port, &err);
   Take(s.GetInt("bind_port", 6200), &bind_port, &err);
   if (servers_per_port > 0) c.bind_port.reset();
@@ -96,6 +89,12 @@ Result<ReplicatorConfig> LoadReplicatorConfig(const std::string& path) {
   Take(s.GetDouble("lockup_timeout", c.lockup_timeout), &c.lockup_timeout, &err);
   Take(s.GetDouble("bytes_per_second", c.bytes_per_second), &c.bytes_per_second, &err);
   Take(s.GetDouble("files_per_second", c.files_per_second), &c.files_per_second, &err);
+}
+
+// How differing suffixes travel: sync_method and the rsync, HTTP and native options.
+void ReadSyncOptions(const ConfigSection& s, ReplicatorConfig& c, Status* err_out) {
+  Status& err = *err_out;
+  int64_t i64 = 0;
   c.sync_method = s.GetString("sync_method", c.sync_method);
   if (c.sync_method.empty()) c.sync_method = "rsync";
   if (Take(s.GetInt("rsync_timeout", c.rsync_timeout), &i64, &err)) c.rsync_timeout = static_cast<int>(i64);
@@ -124,6 +123,12 @@ Result<ReplicatorConfig> LoadReplicatorConfig(const std::string& path) {
     c.native_batch_files = static_cast<int>(i64);
   }
   Take(s.GetInt("native_batch_bytes", c.native_batch_bytes), &c.native_batch_bytes, &err);
+}
+
+// Handoffs, recon and logging.
+void ReadHandoffAndLogOptions(const ConfigSection& s, const std::string& path,
+                              ReplicatorConfig& c, Status* err_out) {
+  Status& err = *err_out;
   Take(s.GetBool("handoffs_first", c.handoffs_first), &c.handoffs_first, &err);
   std::string hd = s.GetString("handoff_delete", "auto");
   if (hd != "auto" && !hd.empty()) {
@@ -137,9 +142,9 @@ Result<ReplicatorConfig> LoadReplicatorConfig(const std::string& path) {
   c.recon_cache_path = s.GetString("recon_cache_path", c.recon_cache_path);
   c.log_level = s.GetString("log_level", c.log_level);
   c.log_name = s.GetString("log_name", c.log_name);
-  if (!err.ok()) return err;
-  c.warnings = ReplicatorConfigWarnings(*file, s);
-  c.process = ProcessOptionsFromSection(s);
+}
+
+Status ValidateReplicatorConfig(const ReplicatorConfig& c, const std::string& path) {
   if (c.sync_method != "rsync" && c.sync_method != "ssync" && c.sync_method != "native") {
     return Status::InvalidArgument(path + ": [object-replicator] sync_method: unknown method '" +
                                    c.sync_method + "' (expected rsync, ssync or native)");
@@ -183,6 +188,27 @@ Result<ReplicatorConfig> LoadReplicatorConfig(const std::string& path) {
   if (c.reclaim_age < 0) {
     return Status::InvalidArgument(path + ": [object-replicator] reclaim_age: must not be negative");
   }
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<ReplicatorConfig> LoadReplicatorConfig(const std::string& path) {
+  auto file = ConfigFile::Load(path);
+  if (!file.ok()) return file.status();
+  auto sec = file->Section("object-replicator");
+  if (!sec.ok()) return sec.status();
+  const ConfigSection& s = *sec;
+  ReplicatorConfig c;
+  Status err;  // the first option that failed to parse
+  c.config_path = path;
+  ReadPassOptions(s, c, &err);
+  ReadSyncOptions(s, c, &err);
+  ReadHandoffAndLogOptions(s, path, c, &err);
+  if (!err.ok()) return err;
+  c.warnings = ReplicatorConfigWarnings(*file, s);
+  c.process = ProcessOptionsFromSection(s);
+  if (Status st = ValidateReplicatorConfig(c, path); !st.ok()) return st;
   return c;
 }
 

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "base/status.h"
-#include "replicator/process_options.h"
+#include "ops/process_options.h"
 
 namespace replicant {
 

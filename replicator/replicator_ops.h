@@ -17,7 +17,7 @@
 #include "replicator/progress.h"
 #include "replicator/replication_statsd.h"
 #include "replicator/replicator.h"
-#include "replicator/sd_notify.h"
+#include "ops/sd_notify.h"
 #include "replicator/statsd.h"
 
 namespace replicant {

@@ -19,7 +19,7 @@
 #include "replicator/local_devices.h"
 #include "replicator/progress.h"
 #include "replicator/recon_update.h"
-#include "replicator/sd_notify.h"
+#include "ops/sd_notify.h"
 #include "replicator/stats.h"
 #include "ring/ring.h"
 

@@ -1,10 +1,10 @@
 // SyncBackend: how a replicator pushes a partition's differing suffixes to one peer.
 //
 // The replicator decides *what* to sync (which suffixes, to which node); a backend
-// decides *how* the bytes travel (rsync, ssync, native). A backend is created once
-// per pass from the replicator's configuration and is called concurrently from the
-// replicator's worker threads for different jobs, so implementations must be
-// thread-safe. Backends know nothing of each other.
+// decides *how* the bytes travel (rsync, ssync, native). A backend is made from the
+// replicator's configuration when the replicator starts (and again on a reload) and
+// is called concurrently from the replicator's worker threads for different jobs, so
+// implementations must be thread-safe. Backends know nothing of each other.
 #pragma once
 
 #include <map>

@@ -263,7 +263,7 @@ def test_sample_config_documents_every_option_read():
         sample = f.read()
     read = set()
     for src in ('replicator/replicator_config.cc', 'receiver/server_config.cc',
-                'replicator/log_setup.cc', 'replicator/statsd.cc'):
+                'ops/log_setup.cc', 'replicator/statsd.cc'):
         with open(os.path.join(SOURCE_DIR, src)) as f:
             code = f.read()
         read |= set(re.findall(r'(?:Get\w*|Has|Int|IntOr|PositiveSeconds)\("([a-z_]+)"', code))

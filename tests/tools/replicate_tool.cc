@@ -1,6 +1,6 @@
 // replicate_tool IP PORT DEVICE PARTITION POLICY [REPEAT [SLEEP [MANY]]]: drives
 // ReplicateClient against a real server for the integration tests. Sends REPEAT
-// GetHashes (default 1) SLEEP seconds apart (default 0), then one GetHashesMany to
+// GetHashes (default 1) SLEEP seconds apart (default 0), then one StartGetHashes to
 // MANY copies of the peer (default 0 = none), and prints JSON:
 //   {"results": [{"status": 200, "hashes": {...}} | {"error": "..."}...],
 //    "connects": N, "reuses": N, "retries": N}
@@ -44,8 +44,9 @@ int main(int argc, char** argv) {
     results.push_back(ToJson(client.GetHashes(peer, partition, policy)));
   }
   if (many > 0) {
-    std::vector<replicant::ReplicatePeer> peers(static_cast<size_t>(many), peer);
-    for (const auto& r : client.GetHashesMany(peers, partition, policy)) results.push_back(ToJson(r));
+    std::vector<replicant::HashesRequest> requests(static_cast<size_t>(many),
+                                                   {peer, partition, policy});
+    for (const auto& r : client.StartGetHashes(requests)->Collect()) results.push_back(ToJson(r));
   }
   auto c = replicant::net::ThreadHttpCounters();
   std::cout << nlohmann::json{{"results", results},

@@ -5,11 +5,11 @@
 #include <filesystem>
 
 #include "replicator/progress.h"
-#include "replicator/prometheus_text.h"
+#include "ops/prometheus_text.h"
 #include "replicator/recon_update.h"
-#include "replicator/serve_ops.h"
+#include "receiver/ops_handlers.h"
 #include "replicator/statsd.h"
-#include "replicator/status_view.h"
+#include "cli/status_view.h"
 
 using namespace replicant;
 

@@ -10,13 +10,13 @@
 
 #include <nlohmann/json.hpp>
 
-#include "receiver/priority_job.h"
-#include "replicator/status_view.h"
+#include "ops/priority_job.h"
+#include "cli/status_view.h"
 
 namespace {
 
 using namespace replicant;
-using namespace replicant::receiver;
+using namespace replicant::ops;
 namespace fs = std::filesystem;
 
 std::string Err(std::string_view body, bool stored = false) {

@@ -1,7 +1,7 @@
 // ReplicateClient over HttpTransport against scripted loopback servers: Swift's
 // request bytes, keep-alive reuse, servers that close kept-alive connections (idle,
 // or under the next request), cut-short and oversized responses, timeouts, and the
-// concurrent GetHashesMany.
+// concurrent StartGetHashes.
 #include <catch2/catch.hpp>
 
 #include <netinet/in.h>
@@ -161,7 +161,7 @@ TEST_CASE("REPLICATE requests carry Swift's request line and headers", "[replica
   // http.client leaves out the default port.
   CHECK_THAT(BuildReplicateRequest({"10.0.0.1", 80, "d"}, "/d/1", 0),
              Catch::Contains("Host: 10.0.0.1\r\n"));
-  CHECK(Client().GetHashesMany({}, "1", 0).empty());
+  CHECK(Client().StartGetHashes({})->Collect().empty());
 }
 
 TEST_CASE("requests to a peer share one keep-alive connection", "[replicate_client]") {
@@ -339,7 +339,7 @@ TEST_CASE("a refused connection is Unavailable", "[replicate_client]") {
   CHECK_THAT(r.status().message(), Catch::Contains("connect"));
 }
 
-TEST_CASE("GetHashesMany asks every peer at once and keeps their order",
+TEST_CASE("StartGetHashes asks every peer at once and keeps their order",
           "[replicate_client]") {
   Fresh fresh;
   std::vector<std::unique_ptr<ScriptedServer>> servers;
@@ -363,7 +363,9 @@ TEST_CASE("GetHashesMany asks every peer at once and keeps their order",
   auto client = Client();
   for (int round = 0; round < 2; ++round) {  // the second round reuses the connections
     auto t0 = Clock::now();
-    auto rs = client.GetHashesMany(peers, "9", 0);
+    std::vector<HashesRequest> requests;
+    for (const auto& p : peers) requests.push_back({p, "9", 0});
+    auto rs = client.StartGetHashes(requests)->Collect();
     double secs = std::chrono::duration<double>(Clock::now() - t0).count();
     REQUIRE(rs.size() == 4);
     REQUIRE(rs[0].ok());

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "formats/config.h"
+#include "formats/py_text.h"
 #include "receiver/server_config.h"
 #include "receiver/swift_path.h"
 
@@ -76,10 +77,10 @@ TEST_CASE("SplitPath matches swift.common.utils.split_path", "[serve]") {
   CHECK(SplitError("/a/c//", 2, 2, false) == "Invalid path: /a/c//");
 }
 
-TEST_CASE("PyQuote quotes a WSGI string as Swift's messages do", "[serve]") {
-  CHECK(PyQuote("/a b/c~d") == "/a%20b/c~d");
+TEST_CASE("py::Quote quotes a WSGI string as Swift's messages do", "[serve]") {
+  CHECK(py::Quote("/a b/c~d") == "/a%20b/c~d");
   // Each byte is a Latin-1 character that quote() encodes as UTF-8 again.
-  CHECK(PyQuote("/s~d\xc3\xa9/1/2/3/4") == "/s~d%C3%83%C2%A9/1/2/3/4");
+  CHECK(py::Quote("/s~d\xc3\xa9/1/2/3/4") == "/s~d%C3%83%C2%A9/1/2/3/4");
 }
 
 TEST_CASE("ValidateDevicePartition rejects what could leave the devices dir", "[serve]") {

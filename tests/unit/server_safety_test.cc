@@ -92,6 +92,7 @@ TEST_CASE("Shutdown gives up on a request busy off its socket", "[serve][safety]
   cfg.bind_ip = "127.0.0.1";
   cfg.devices = dir.path;
   cfg.mount_check = false;
+  cfg.shutdown_grace = 0.2;
   auto swift = ParseSwiftConf("[swift-hash]\nswift_hash_path_suffix = s\n", "swift.conf");
   REQUIRE(swift.ok());
   std::mutex mu;
@@ -107,7 +108,6 @@ TEST_CASE("Shutdown gives up on a request busy off its socket", "[serve][safety]
     cv.wait_for(l, std::chrono::seconds(20), [&] { return release; });
     return ex.Respond(200, "late");
   });
-  server->set_shutdown_grace(0.2);
   REQUIRE(server->Listen().ok());
   bool drained = true;
   std::thread runner([&] { drained = server->Run(); });

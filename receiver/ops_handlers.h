@@ -14,7 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "receiver/server.h"
-#include "replicator/prometheus_text.h"
+#include "ops/prometheus_text.h"
 
 namespace replicant {
 

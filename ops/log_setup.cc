@@ -1,4 +1,4 @@
-#include "replicator/log_setup.h"
+#include "ops/log_setup.h"
 
 #include <netdb.h>
 #include <sys/socket.h>

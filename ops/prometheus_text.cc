@@ -1,4 +1,4 @@
-#include "replicator/prometheus_text.h"
+#include "ops/prometheus_text.h"
 
 #include <cmath>
 

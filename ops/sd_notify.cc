@@ -1,4 +1,4 @@
-#include "replicator/sd_notify.h"
+#include "ops/sd_notify.h"
 
 #include <systemd/sd-daemon.h>
 

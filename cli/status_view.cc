@@ -1,4 +1,4 @@
-#include "replicator/status_view.h"
+#include "cli/status_view.h"
 
 #include <algorithm>
 #include <cmath>

@@ -11,11 +11,11 @@
 #include <boost/program_options.hpp>
 #include <curl/curl.h>
 
-#include "replicator/cli_args.h"
-#include "replicator/commands.h"
+#include "cli/cli_args.h"
+#include "cli/commands.h"
 #include "replicator/progress.h"
 #include "replicator/replicator_config.h"
-#include "replicator/status_view.h"
+#include "cli/status_view.h"
 
 namespace po = boost::program_options;
 

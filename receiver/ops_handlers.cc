@@ -1,6 +1,6 @@
-#include "replicator/serve_ops.h"
+#include "receiver/ops_handlers.h"
 
-#include "replicator/progress.h"
+#include "ops/progress_file.h"
 
 namespace replicant {
 namespace {

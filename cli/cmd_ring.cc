@@ -15,7 +15,8 @@
 #include <vector>
 
 #include "formats/swift_conf.h"
-#include "replicator/commands.h"
+#include "cli/cli_args.h"
+#include "cli/commands.h"
 #include "ring/hash_path.h"
 #include "ring/ring.h"
 
@@ -71,9 +72,43 @@ int Fail(const std::string& msg) {
   return 1;
 }
 
-int Usage(const std::string& msg) {
-  std::fprintf(stderr, "replicant ring: %s\n%s", msg.c_str(), kRingUsage);
-  return 2;
+int Usage(const std::string& msg) { return UsageError("ring", kRingUsage, msg); }
+
+// Prints the partition's nodes: JSON, or the layout of swift-get-nodes.
+void PrintNodes(const Ring& ring, const std::string& ring_file, uint32_t part,
+                const ObjectName* name, const std::string& hash,
+                const std::vector<const Device*>& primaries,
+                const std::vector<const Device*>& more, bool as_json) {
+  if (as_json) {
+    nlohmann::ordered_json out;
+    out["part_power"] = ring.part_power();
+    out["replica_count"] = ring.replica_count();
+    out["partition"] = part;
+    if (name) out["hash"] = hash;
+    out["primaries"] = nlohmann::ordered_json::array();
+    for (const Device* d : primaries) out["primaries"].push_back(DevJson(*d));
+    out["handoffs"] = nlohmann::ordered_json::array();
+    for (const Device* d : more) out["handoffs"].push_back(DevJson(*d));
+    std::cout << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    return;
+  }
+
+  // The layout of swift-get-nodes, without its curl/ssh hints.
+  std::cout << "Ring     \t" << ring_file << "\n"
+            << "Replicas \t" << ring.replica_count() << " (part power " << ring.part_power()
+            << ")\n";
+  if (name) {
+    std::cout << "Account  \t" << name->account << "\n"
+              << "Container\t" << name->container << "\n"
+              << "Object   \t" << name->object << "\n";
+  }
+  std::cout << "Partition\t" << part << "\n"
+            << "Hash     \t" << (name ? hash : "None") << "\n\n";
+  for (const Device* d : primaries)
+    std::cout << "Server:Port Device\t" << d->ip << ":" << d->port << " " << d->device << "\n";
+  for (const Device* d : more)
+    std::cout << "Server:Port Device\t" << d->ip << ":" << d->port << " " << d->device
+              << "\t [Handoff]\n";
 }
 
 }  // namespace
@@ -88,26 +123,10 @@ int RunRing(int argc, char** argv) {
        "directory holding swift.conf (for --object)")
       ("handoffs", po::value<std::string>(), "number of handoffs to list (default: as many as primaries)")
       ("json", "print JSON");
-  po::options_description hidden;
-  hidden.add_options()("ring-file", po::value<std::vector<std::string>>());
-  po::options_description all;
-  all.add(opts).add(hidden);
-  po::positional_options_description pos;
-  pos.add("ring-file", -1);
-
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    return Usage(e.what());
-  }
-  if (vm.count("help")) {
-    std::cout << kRingUsage << opts;
-    return 0;
-  }
-  if (!vm.count("ring-file")) return Usage("missing RINGFILE");
-  const auto& files = vm["ring-file"].as<std::vector<std::string>>();
+  std::vector<std::string> files;
+  if (int rc = ParseArgs("ring", kRingUsage, argc, argv, opts, &vm, &files); rc >= 0) return rc;
+  if (files.empty()) return Usage("missing RINGFILE");
   if (files.size() != 1) return Usage("expected exactly one RINGFILE");
   if (vm.count("partition") == vm.count("object"))
     return Usage("give exactly one of --partition and --object");
@@ -121,7 +140,6 @@ int RunRing(int argc, char** argv) {
     want_part = ParseUnsigned(vm["partition"].as<std::string>());
     if (!want_part) return Usage("--partition wants a non-negative integer");
   }
-  const bool as_json = vm.count("json") > 0;
 
   auto loaded = Ring::Load(files[0]);
   if (!loaded.ok()) return Fail(loaded.status().message());
@@ -150,37 +168,8 @@ int RunRing(int argc, char** argv) {
   std::vector<const Device*> primaries = ring.GetPartNodes(part);
   std::vector<const Device*> more =
       ring.GetMoreNodes(part, handoffs ? static_cast<size_t>(*handoffs) : primaries.size());
-
-  if (as_json) {
-    nlohmann::ordered_json out;
-    out["part_power"] = ring.part_power();
-    out["replica_count"] = ring.replica_count();
-    out["partition"] = part;
-    if (name) out["hash"] = hash;
-    out["primaries"] = nlohmann::ordered_json::array();
-    for (const Device* d : primaries) out["primaries"].push_back(DevJson(*d));
-    out["handoffs"] = nlohmann::ordered_json::array();
-    for (const Device* d : more) out["handoffs"].push_back(DevJson(*d));
-    std::cout << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
-    return 0;
-  }
-
-  // The layout of swift-get-nodes, without its curl/ssh hints.
-  std::cout << "Ring     \t" << files[0] << "\n"
-            << "Replicas \t" << ring.replica_count() << " (part power " << ring.part_power()
-            << ")\n";
-  if (name) {
-    std::cout << "Account  \t" << name->account << "\n"
-              << "Container\t" << name->container << "\n"
-              << "Object   \t" << name->object << "\n";
-  }
-  std::cout << "Partition\t" << part << "\n"
-            << "Hash     \t" << (name ? hash : "None") << "\n\n";
-  for (const Device* d : primaries)
-    std::cout << "Server:Port Device\t" << d->ip << ":" << d->port << " " << d->device << "\n";
-  for (const Device* d : more)
-    std::cout << "Server:Port Device\t" << d->ip << ":" << d->port << " " << d->device
-              << "\t [Handoff]\n";
+  PrintNodes(ring, files[0], part, name ? &*name : nullptr, hash, primaries, more,
+             vm.count("json") > 0);
   return 0;
 }
 

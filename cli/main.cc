@@ -6,7 +6,7 @@
 #include <cstring>
 #include <string_view>
 
-#include "replicator/commands.h"
+#include "cli/commands.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "replicator/process_options.h"
+#include "ops/process_options.h"
 
 #include <grp.h>
 #include <pwd.h>

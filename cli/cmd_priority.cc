@@ -16,7 +16,8 @@
 #include <boost/program_options.hpp>
 #include <fmt/format.h>
 
-#include "replicator/commands.h"
+#include "cli/cli_args.h"
+#include "cli/commands.h"
 #include "replicator/local_devices.h"
 #include "replicator/priority_client.h"
 #include "ring/ring.h"
@@ -52,24 +53,8 @@ int Parse(const char* cmd, const char* usage, int argc, char** argv, Common* c) 
       "timeout", po::value<double>(&c->timeout)->default_value(30), "seconds per request")(
       "port", po::value<int>(), "restore-device: the device's replication port, when the IP "
                                 "has several devices of that name");
-  po::options_description hidden;
-  hidden.add_options()("args", po::value<std::vector<std::string>>(&c->args));
-  po::options_description all;
-  all.add(opts).add(hidden);
-  po::positional_options_description pos;
-  pos.add("args", -1);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::fprintf(stderr, "replicant %s: %s\n%s", cmd, e.what(), usage);
-    return 2;
-  }
-  if (vm.count("help")) {
-    std::cout << usage << opts;
-    return 0;
-  }
+  if (int rc = ParseArgs(cmd, usage, argc, argv, opts, &vm, &c->args); rc >= 0) return rc;
   if (vm.count("port")) c->port = vm["port"].as<int>();
   if (c->policy < 0 || c->parallel < 1 || c->timeout <= 0) {
     std::fprintf(stderr, "replicant %s: --policy, --parallel and --timeout must be positive\n%s",

@@ -1,4 +1,4 @@
-#include "receiver/priority_job.h"
+#include "ops/priority_job.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -13,10 +13,11 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "formats/py_text.h"
 #include "hashes/fs_util.h"
-#include "receiver/swift_path.h"
+#include "hashes/pystr.h"
 
-namespace replicant::receiver {
+namespace replicant::ops {
 namespace fs = hashes::fs;
 using nlohmann::json;
 
@@ -41,7 +42,7 @@ Result<int64_t> IntField(const json& v, const char* name, int64_t lo, int64_t hi
 Result<std::string> DeviceField(const json& v, const char* name) {
   if (!v.is_string()) return Bad(fmt::format("{} must be a string", name));
   std::string s = v.get<std::string>();
-  if (!SafeDeviceName(s)) return Bad(fmt::format("{}: invalid device name {}", name, PyQuote(s)));
+  if (!SafeDeviceName(s)) return Bad(fmt::format("{}: invalid device name {}", name, py::Quote(s)));
   return s;
 }
 
@@ -112,7 +113,7 @@ bool SafeDeviceName(std::string_view name) {
   if (name.find('/') != std::string_view::npos || name.find('\0') != std::string_view::npos) {
     return false;
   }
-  return CheckUtf8(name);
+  return pystr::IsStrictUtf8(name);
 }
 
 Result<PriorityJob> ParsePriorityJob(std::string_view text, bool stored) {
@@ -125,7 +126,7 @@ Result<PriorityJob> ParsePriorityJob(std::string_view text, bool stored) {
   for (const auto& [k, v] : doc.items()) {
     bool known = k == "policy" || k == "partition" || k == "from_device" || k == "to_devices";
     bool queue_only = k == "retries" || k == "created" || k == "last_error";
-    if (!known && !(stored && queue_only)) return Bad(fmt::format("unknown key {}", PyQuote(k)));
+    if (!known && !(stored && queue_only)) return Bad(fmt::format("unknown key {}", py::Quote(k)));
   }
   for (const char* k : {"policy", "partition", "from_device", "to_devices"}) {
     if (!doc.contains(k)) return Bad(fmt::format("{} missing", k));
@@ -255,4 +256,4 @@ Result<std::vector<QueuedPriorityJob>> ListPriorityJobs(const std::string& devic
   return out;
 }
 
-}  // namespace replicant::receiver
+}  // namespace replicant::ops

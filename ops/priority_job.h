@@ -24,7 +24,7 @@
 
 #include "base/status.h"
 
-namespace replicant::receiver {
+namespace replicant::ops {
 
 inline constexpr size_t kMaxPriorityBody = 64 * 1024;
 inline constexpr size_t kMaxPriorityTargets = 64;
@@ -83,4 +83,4 @@ struct QueuedPriorityJob {
 Result<std::vector<QueuedPriorityJob>> ListPriorityJobs(const std::string& devices_dir,
                                                         const std::string& device);
 
-}  // namespace replicant::receiver
+}  // namespace replicant::ops

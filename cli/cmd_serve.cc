@@ -3,7 +3,7 @@
 
 #include <cstdlib>
 #include <iostream>
-#include <thread>
+#include <optional>
 
 #include <boost/program_options.hpp>
 #include <fmt/format.h>
@@ -14,13 +14,14 @@
 #include "receiver/handlers.h"
 #include "receiver/server.h"
 #include "receiver/server_config.h"
-#include "replicator/cli_args.h"
-#include "replicator/commands.h"
-#include "replicator/log_setup.h"
-#include "replicator/process_options.h"
-#include "replicator/progress.h"
-#include "replicator/sd_notify.h"
-#include "replicator/serve_ops.h"
+#include "cli/cli_args.h"
+#include "cli/commands.h"
+#include "ops/log_setup.h"
+#include "ops/process_options.h"
+#include "ops/progress_file.h"
+#include "ops/signal_watcher.h"
+#include "ops/sd_notify.h"
+#include "receiver/ops_handlers.h"
 
 namespace po = boost::program_options;
 
@@ -49,6 +50,36 @@ Status SetupServeLogging(const std::string& conf_path, const std::string& defaul
   auto opts = LogOptionsFromSection(*sec, default_name);
   if (!opts.ok()) return opts.status();
   return SetupLogging(*opts, {.debug = verbose, .console = false});
+}
+
+// Serves until SIGTERM/SIGINT, then drains; the exit code.
+int ServeUntilStopped(receiver::Server& server, SystemdNotifier& notifier) {
+  // The server bounds its own drain (Server::Run), so the watcher gives no grace.
+  SignalWatcher watcher({
+      .on_reload =
+          [] {
+            spdlog::info("SIGHUP ignored: restart replicant serve to apply a new configuration");
+          },
+      .on_stop =
+          [&](int signo) -> std::optional<double> {
+            spdlog::info("Signal {}: no new connections; finishing the requests in flight",
+                         signo);
+            notifier.Stopping("finishing the requests in flight");
+            server.Stop();
+            return std::nullopt;
+          },
+      .on_exit_now = nullptr,
+  });
+  bool drained = server.Run();
+  watcher.Join();
+  if (!drained) {
+    // Exit without waiting for (or destroying the server under) the stuck threads.
+    spdlog::error("replicant serve exiting with requests still running");
+    spdlog::shutdown();
+    std::_Exit(1);
+  }
+  spdlog::info("replicant serve exiting");
+  return 0;
 }
 
 }  // namespace
@@ -89,12 +120,7 @@ int RunServe(int argc, char** argv) {
   ModifyPriority(process);  // before the server's threads, which inherit it
 
   // Signals are taken by one thread with sigwait; every other thread blocks them.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  BlockStopSignals();
   signal(SIGPIPE, SIG_IGN);
 
   receiver::Server server(*cfg, *swift);
@@ -119,30 +145,7 @@ int RunServe(int argc, char** argv) {
   SystemdNotifier notifier;
   notifier.Ready(fmt::format("serving REPLICATE and SSYNC on {}:{}", cfg->bind_ip, server.port()));
 
-  std::thread watcher([&] {
-    for (;;) {
-      int signo = 0;
-      if (sigwait(&set, &signo) != 0) continue;
-      if (signo == SIGHUP) {
-        spdlog::info("SIGHUP ignored: restart replicant serve to apply a new configuration");
-        continue;
-      }
-      spdlog::info("Signal {}: no new connections; finishing the requests in flight", signo);
-      notifier.Stopping("finishing the requests in flight");
-      server.Stop();
-      return;
-    }
-  });
-  bool drained = server.Run();
-  watcher.join();
-  if (!drained) {
-    // Exit without waiting for (or destroying the server under) the stuck threads.
-    spdlog::error("replicant serve exiting with requests still running");
-    spdlog::shutdown();
-    std::_Exit(1);
-  }
-  spdlog::info("replicant serve exiting");
-  return 0;
+  return ServeUntilStopped(server, notifier);
 }
 
 }  // namespace replicant::cli

@@ -21,7 +21,8 @@
 
 #include "hashes/partition_hashes.h"
 #include "hashes/pystr.h"
-#include "replicator/commands.h"
+#include "cli/cli_args.h"
+#include "cli/commands.h"
 
 namespace po = boost::program_options;
 
@@ -36,10 +37,7 @@ int Fail(const std::string& msg) {
   return 1;
 }
 
-int Usage(const std::string& msg) {
-  std::fprintf(stderr, "replicant hashes: %s\n%s", msg.c_str(), kHashesUsage);
-  return 2;
-}
+int Usage(const std::string& msg) { return UsageError("hashes", kHashesUsage, msg); }
 
 std::optional<int64_t> ParseInt(const std::string& s) {
   size_t i = 0;
@@ -80,6 +78,18 @@ std::string AbsPath(const std::string& p) {
   return out.empty() ? "/" : out;
 }
 
+// json.dumps' two-character escapes; nullptr for any other code point.
+const char* JsonEscape(char32_t cp) {
+  switch (cp) {
+    case '"': return "\\\"";
+    case '\\': return "\\\\";
+    case '\n': return "\\n";
+    case '\r': return "\\r";
+    case '\t': return "\\t";
+    default: return nullptr;
+  }
+}
+
 // json.dumps of a str (ensure_ascii), from our generalized UTF-8.
 std::string JsonString(const std::string& s) {
   std::string out = "\"";
@@ -90,15 +100,8 @@ std::string JsonString(const std::string& s) {
       cp = 0xFFFD;
       ++i;
     }
-    if (cp == '"' || cp == '\\') {
-      out.push_back('\\');
-      out.push_back(static_cast<char>(cp));
-    } else if (cp == '\n') {
-      out += "\\n";
-    } else if (cp == '\r') {
-      out += "\\r";
-    } else if (cp == '\t') {
-      out += "\\t";
+    if (const char* esc = JsonEscape(cp)) {
+      out += esc;
     } else if (cp >= 0x20 && cp < 0x7F) {
       out.push_back(static_cast<char>(cp));
     } else if (cp < 0x10000) {
@@ -152,26 +155,10 @@ int RunHashes(int argc, char** argv) {
       ("reclaim-age", po::value<std::string>()->default_value("604800"),
        "seconds after which tombstones and orphan .meta files are reclaimed")
       ("json", "print a JSON object {suffix: md5}");
-  po::options_description hidden;
-  hidden.add_options()("partition-dir", po::value<std::vector<std::string>>());
-  po::options_description all;
-  all.add(opts).add(hidden);
-  po::positional_options_description pos;
-  pos.add("partition-dir", -1);
-
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    return Usage(e.what());
-  }
-  if (vm.count("help")) {
-    std::cout << kHashesUsage << opts;
-    return 0;
-  }
-  if (!vm.count("partition-dir")) return Usage("missing PARTITION_DIR");
-  const auto& dirs = vm["partition-dir"].as<std::vector<std::string>>();
+  std::vector<std::string> dirs;
+  if (int rc = ParseArgs("hashes", kHashesUsage, argc, argv, opts, &vm, &dirs); rc >= 0) return rc;
+  if (dirs.empty()) return Usage("missing PARTITION_DIR");
   if (dirs.size() != 1) return Usage("expected exactly one PARTITION_DIR");
   std::optional<int64_t> reclaim_age = ParseInt(vm["reclaim-age"].as<std::string>());
   if (!reclaim_age) return Usage("--reclaim-age wants an integer number of seconds");
