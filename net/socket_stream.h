@@ -54,7 +54,6 @@ class SocketStream : public ByteStream {
   // `seconds`.
   Result<bool> WaitReadable(double seconds);
 
-  void set_timeout(double seconds) { read_timeout_ = write_timeout_ = seconds; }
   void set_read_timeout(double seconds) { read_timeout_ = seconds; }
   void set_write_timeout(double seconds) { write_timeout_ = seconds; }
   void set_deadline(std::optional<Clock::time_point> d) { deadline_ = d; }
