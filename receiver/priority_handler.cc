@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "hashes/diskfile.h"
+#include "diskfile/layout.h"
 #include "receiver/priority_job.h"
 
 namespace replicant::receiver {
@@ -65,7 +65,7 @@ Status HandlePriorityRep(Exchange& ex) {
   }
   auto dev = CheckDrive(ctx.config.devices, job->from_device, ctx.config.mount_check);
   if (!dev.ok()) return Answer(ex, 507, dev.status().message());
-  std::string part_path = fmt::format("{}/{}/{}", *dev, hashes::DataDirName(job->policy),
+  std::string part_path = fmt::format("{}/{}/{}", *dev, diskfile::DataDirName(job->policy),
                                       job->partition);
   struct stat st;
   if (stat(part_path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {

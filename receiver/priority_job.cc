@@ -13,11 +13,11 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "hashes/fs_util.h"
+#include "diskfile/fs_util.h"
 #include "receiver/swift_path.h"
 
 namespace replicant::receiver {
-namespace fs = hashes::fs;
+namespace fs = diskfile::fs;
 using nlohmann::json;
 
 namespace {

@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "hashes/partition_hashes.h"
-#include "hashes/pystr.h"
+#include "diskfile/pystr.h"
 #include "replicator/commands.h"
 
 namespace po = boost::program_options;

@@ -12,7 +12,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "hashes/diskfile.h"
+#include "diskfile/layout.h"
 #include "replicator/local_devices.h"
 
 namespace replicant {
@@ -128,7 +128,7 @@ std::vector<PartitionJob> CollectJobs(const std::vector<PolicyRing>& rings,
       }
       std::string obj_path = *dev_path + "/" + policy.data_dir();
       // Swift's get_tmp_dir(policy): where this policy's writers leave temp files.
-      std::string tmp_path = *dev_path + "/" + hashes::TmpDirName(policy.index);
+      std::string tmp_path = *dev_path + "/" + diskfile::TmpDirName(policy.index);
       UnlinkOlderThan(tmp_path, time(nullptr) - opts.reclaim_age);
       std::error_code ec;
       if (!std::filesystem::exists(obj_path, ec)) {

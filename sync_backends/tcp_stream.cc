@@ -1,5 +1,5 @@
 #include "sync_backends/tcp_stream.h"
-#include "hashes/replication_lock.h"
+#include "diskfile/replication_lock.h"
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -59,7 +59,7 @@ Result<std::unique_ptr<TcpStream>> TcpStream::Connect(const std::string& host, i
       n = poll(&p, 1, PollMs(left));
     } while (n < 0 && errno == EINTR);
     if (n == 0) {
-      last = Status::Unavailable("connect " + peer + ": timed out after " + hashes::SecondsText(conn_timeout));
+      last = Status::Unavailable("connect " + peer + ": timed out after " + diskfile::SecondsText(conn_timeout));
       close(fd);
       continue;
     }
@@ -93,7 +93,7 @@ Status TcpStream::WaitFor(short events, double timeout, const char* what) {
   if (n < 0) return Status::FromErrno(std::string(what) + " " + peer_, errno);
   if (n == 0) {
     return Status::Unavailable(std::string(what) + " " + peer_ + ": timed out after " +
-                               hashes::SecondsText(timeout));
+                               diskfile::SecondsText(timeout));
   }
   return Status::OK();
 }
@@ -124,7 +124,7 @@ Result<size_t> TcpStream::Read(char* buf, size_t n) {
       auto start = std::chrono::steady_clock::now();
       Status s = budget > 0 ? WaitFor(POLLIN, budget, "read from")
                             : Status::Unavailable("read from " + peer_ + ": timed out after " +
-                                                  hashes::SecondsText(read_timeout_));
+                                                  diskfile::SecondsText(read_timeout_));
       read_waited_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       if (!s.ok()) {
         rbuf_.clear();

@@ -1,6 +1,6 @@
 #include "sync_backends/ssync/ssync_protocol.h"
 
-#include "hashes/replication_lock.h"
+#include "diskfile/replication_lock.h"
 
 #include <cmath>
 #include <cstdio>
@@ -360,7 +360,7 @@ std::string LowerAscii(std::string_view s) {
   return out;
 }
 
-std::string SecondsText(double seconds) { return hashes::SecondsText(seconds); }
+std::string SecondsText(double seconds) { return diskfile::SecondsText(seconds); }
 
 bool IsUtf8NoNul(std::string_view s) {
   size_t i = 0;

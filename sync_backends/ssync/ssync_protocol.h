@@ -17,7 +17,7 @@
 #include <string_view>
 
 #include "base/status.h"
-#include "hashes/timestamp.h"
+#include "diskfile/timestamp.h"
 
 namespace replicant::sync::ssync {
 

@@ -6,7 +6,10 @@
 
 #include <spdlog/spdlog.h>
 
-#include "hashes/diskfile.h"
+#include "diskfile/object_reader.h"
+#include "diskfile/quarantine.h"
+#include "diskfile/yield_hashes.h"
+#include "diskfile/timestamp.h"
 #include "sync_backends/ssync/ssync_object_ops.h"
 #include "sync_backends/ssync/ssync_protocol.h"
 
@@ -58,9 +61,9 @@ Status SsyncSender::MissingCheck(ByteStream& request, ByteStream& response) {
   }
   double now = Timestamp::Now().seconds();
   for (const std::string& suffix : suffixes_) {
-    auto entries = hashes::YieldHashes(job_.path + "/" + suffix, opts_.reclaim_age, now);
+    auto entries = diskfile::YieldHashes(job_.path + "/" + suffix, opts_.reclaim_age, now);
     if (!entries.ok()) return entries.status().WithContext("yield_hashes " + suffix);
-    for (const hashes::HashTimestamps& h : *entries) {
+    for (const diskfile::HashTimestamps& h : *entries) {
       if (check_objs_ && !check_objs_->count(h.hash)) continue;
       // The newest file offered: a handoff may delete the object's files up to it.
       available_[h.hash] = (h.ts_meta && *h.ts_meta > h.ts_data ? *h.ts_meta : h.ts_data).internal();
@@ -138,7 +141,7 @@ Status SsyncSender::Updates(ByteStream& request, ByteStream& response) {
 
 Status SsyncSender::SendOne(ByteStream& request, const std::string& hash, const Want& want) {
   std::string hash_dir = job_.path + "/" + hash.substr(29) + "/" + hash;
-  auto obj = hashes::OpenObject(hash_dir);
+  auto obj = diskfile::OpenObject(hash_dir);
   if (!obj.ok()) {
     // Gone since the missing check, or corrupt: there is no partial state on the
     // receiver, so skip it (as Swift does for DiskFileError), and never report it in
@@ -147,7 +150,7 @@ Status SsyncSender::SendOne(ByteStream& request, const std::string& hash, const 
     available_.erase(hash);
     if (obj.status().IsCorruption()) {
       std::string device_path = job_.obj_path.substr(0, job_.obj_path.rfind('/'));
-      auto q = hashes::QuarantineHashDir(device_path, hash_dir, job_.policy_index);
+      auto q = diskfile::QuarantineHashDir(device_path, hash_dir, job_.policy_index);
       spdlog::warn("Quarantined {} ({}): {}", hash_dir, obj.status().message(),
                    q.ok() ? *q : q.status().message());
     } else if (!obj.status().IsNotFound()) {

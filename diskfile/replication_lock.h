@@ -15,7 +15,7 @@
 
 #include "base/status.h"
 
-namespace replicant::hashes {
+namespace replicant::diskfile {
 
 // "15 seconds" / "1 second": eventlet Timeout's text, as Swift's lock messages use it.
 std::string SecondsText(double seconds);
@@ -39,4 +39,4 @@ class ReplicationLock {
   std::vector<int> fds_;
 };
 
-}  // namespace replicant::hashes
+}  // namespace replicant::diskfile

@@ -1,4 +1,4 @@
-#include "hashes/object_metadata.h"
+#include "diskfile/object_metadata.h"
 
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -12,7 +12,7 @@
 #include "formats/peer_message.h"
 #include "formats/pickle.h"
 
-namespace replicant::hashes {
+namespace replicant::diskfile {
 
 // ---- Metadata ----
 
@@ -362,4 +362,4 @@ Status WriteMetadata(int fd, const Metadata& metadata, size_t chunk_size) {
   return WriteRawMetadata(fd, EncodeMetadata(metadata), chunk_size);
 }
 
-}  // namespace replicant::hashes
+}  // namespace replicant::diskfile

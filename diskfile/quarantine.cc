@@ -1,14 +1,14 @@
-#include "hashes/quarantine.h"
+#include "diskfile/quarantine.h"
 
 #include <cerrno>
 #include <cstdio>
 #include <random>
 
-#include "hashes/fs_util.h"
-#include "hashes/partition_hashes.h"
-#include "hashes/pystr.h"
+#include "diskfile/fs_util.h"
+#include "diskfile/invalidate.h"
+#include "diskfile/pystr.h"
 
-namespace replicant::hashes {
+namespace replicant::diskfile {
 namespace {
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
@@ -84,4 +84,11 @@ Result<std::string> QuarantineRenamer(const std::string& device_path,
   return to;
 }
 
-}  // namespace replicant::hashes
+Result<std::string> QuarantineHashDir(const std::string& device_path,
+                                      const std::string& hash_dir, int policy_index) {
+  // quarantine_renamer moves the dir enclosing the path it is given: Swift's
+  // "made-up-filename" trick names the hash dir itself.
+  return QuarantineRenamer(device_path, hash_dir + "/made-up-filename", policy_index);
+}
+
+}  // namespace replicant::diskfile

@@ -12,10 +12,13 @@
 #include <system_error>
 #include <thread>
 
-#include "hashes/diskfile.h"
-#include "hashes/partition_hashes.h"
+#include "diskfile/object_writer.h"
 
-namespace replicant::hashes {
+#include "diskfile/invalidate.h"
+#include "diskfile/layout.h"
+#include "diskfile/ondisk_files.h"
+
+namespace replicant::diskfile {
 
 namespace {
 
@@ -140,7 +143,7 @@ Result<std::unique_ptr<ObjectWriter>> ObjectWriter::Create(std::string device_pa
                                                            WriterOptions options) {
   std::unique_ptr<ObjectWriter> w(
       new ObjectWriter(std::move(device_path), std::move(hash_dir), options));
-  std::string tmp_dir = w->device_path_ + "/" + TmpDirName(options.policy_index);
+  std::string tmp_dir = TmpDirOn(w->device_path_, options.policy_index);
   // Swift's mkstemp(dir=tmpdir) path: a named file in the device's tmp dir, never
   // visible in the hash dir until complete. Mode 0777 & ~umask rather than
   // mkstemp's 0600: that is what Swift's default O_TMPFILE path leaves on disk.
@@ -432,4 +435,4 @@ Status ObjectWriter::Unpublish() {
   return InvalidateHash(suffix_dir());
 }
 
-}  // namespace replicant::hashes
+}  // namespace replicant::diskfile

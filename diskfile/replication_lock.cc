@@ -1,4 +1,4 @@
-#include "hashes/replication_lock.h"
+#include "diskfile/replication_lock.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -11,9 +11,9 @@
 #include <cmath>
 #include <cstdio>
 
-#include "hashes/fs_util.h"
+#include "diskfile/fs_util.h"
 
-namespace replicant::hashes {
+namespace replicant::diskfile {
 
 std::string SecondsText(double seconds) {
   char buf[64];
@@ -86,4 +86,4 @@ ReplicationLock::~ReplicationLock() {
   for (int fd : fds_) close(fd);
 }
 
-}  // namespace replicant::hashes
+}  // namespace replicant::diskfile

@@ -1,4 +1,4 @@
-#include "hashes/pystr.h"
+#include "diskfile/pystr.h"
 
 #include <algorithm>
 #include <array>

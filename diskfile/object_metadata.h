@@ -28,7 +28,7 @@
 
 #include "base/status.h"
 
-namespace replicant::hashes {
+namespace replicant::diskfile {
 
 // An insertion-ordered str -> str dict with Python dict semantics.
 class Metadata {
@@ -95,4 +95,4 @@ Result<Metadata> ReadMetadataFile(const std::string& path);
 Status WriteMetadata(int fd, const Metadata& metadata,
                      size_t chunk_size = kDefaultXattrChunkSize);
 
-}  // namespace replicant::hashes
+}  // namespace replicant::diskfile
