@@ -14,6 +14,7 @@
 #include "sync_backends/native/native_receiver.h"
 #include "sync_backends/ssync/ssync_receiver.h"
 #include "diskfile/invalidate.h"
+#include "diskfile/drive.h"
 
 namespace replicant::receiver {
 namespace {
@@ -84,7 +85,7 @@ std::optional<Admitted> Admit(Exchange& ex, Status* refused,
   if (auto e = CheckPartitionInRing(ctx, *policy, target->partition)) return refuse(*e);
   if (auto e = extra(req)) return refuse(*e);
   if (auto e = CheckPolicyType(*policy)) return refuse(*e);
-  auto dev = CheckDrive(ctx.config.devices, target->device, ctx.config.mount_check);
+  auto dev = diskfile::CheckDrive(ctx.config.devices, target->device, ctx.config.mount_check);
   if (!dev.ok()) return refuse(InsufficientStorage(target->device), dev.status().message());
   if (Status st = CheckReserve(ctx.config, *dev); !st.ok()) {
     return refuse(InsufficientStorage(target->device), st.message());
@@ -105,7 +106,7 @@ Status HandleReplicate(Exchange& ex) {
   if (!target.ok()) return Refuse(ex, BadRequest(target.status()));
   if (auto e = CheckPartitionInRing(ctx, *policy, target->partition)) return Refuse(ex, *e);
   if (auto e = CheckPolicyType(*policy)) return Refuse(ex, *e);
-  auto dev = CheckDrive(ctx.config.devices, target->device, ctx.config.mount_check);
+  auto dev = diskfile::CheckDrive(ctx.config.devices, target->device, ctx.config.mount_check);
   if (!dev.ok()) return Refuse(ex, InsufficientStorage(target->device), dev.status().message());
   if (Status st = CheckReserve(ctx.config, *dev); !st.ok()) {
     return Refuse(ex, InsufficientStorage(target->device), st.message());

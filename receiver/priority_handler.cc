@@ -9,6 +9,7 @@
 
 #include "diskfile/layout.h"
 #include "receiver/priority_job.h"
+#include "diskfile/drive.h"
 
 namespace replicant::receiver {
 namespace {
@@ -63,7 +64,7 @@ Status HandlePriorityRep(Exchange& ex) {
     return Answer(ex, 400, fmt::format("Invalid partition: {} (policy {} has {} partitions)",
                                        job->partition, job->policy, *limit));
   }
-  auto dev = CheckDrive(ctx.config.devices, job->from_device, ctx.config.mount_check);
+  auto dev = diskfile::CheckDrive(ctx.config.devices, job->from_device, ctx.config.mount_check);
   if (!dev.ok()) return Answer(ex, 507, dev.status().message());
   std::string part_path = fmt::format("{}/{}/{}", *dev, diskfile::DataDirName(job->policy),
                                       job->partition);

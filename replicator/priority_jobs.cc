@@ -15,6 +15,7 @@
 #include "receiver/priority_job.h"
 #include "replicator/local_devices.h"
 #include "replicator/replicator_pass.h"
+#include "diskfile/drive.h"
 
 namespace replicant {
 namespace {
@@ -164,7 +165,7 @@ size_t Replicator::RunPriorityJobs(const PassOverrides& overrides) {
   std::vector<Queued> queued;
   std::vector<PartitionJob> jobs;
   for (const auto& [dev, policies] : LocalDevicesByPolicy(rings_, cfg_, overrides)) {
-    auto drive = CheckDrive(cfg_.devices, dev, cfg_.mount_check);
+    auto drive = diskfile::CheckDrive(cfg_.devices, dev, cfg_.mount_check);
     if (!drive.ok()) continue;  // the pass logs it
     auto files = receiver::ListPriorityJobs(cfg_.devices, dev);
     if (!files.ok()) {

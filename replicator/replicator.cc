@@ -17,6 +17,7 @@
 #include "replicator/partition_survey.h"
 #include "replicator/replicator_pass.h"
 #include "sync_backends/ssync/ssync_backend.h"
+#include "diskfile/drive.h"
 
 namespace replicant {
 
@@ -197,7 +198,7 @@ void Replicator::Pass::RunJob(const PartitionJob& job, Survey* survey, StagePipe
 }
 
 bool Replicator::Pass::Ready(const PartitionJob& job) {
-  auto drive = CheckDrive(r_.cfg_.devices, job.sync.device, r_.cfg_.mount_check);
+  auto drive = diskfile::CheckDrive(r_.cfg_.devices, job.sync.device, r_.cfg_.mount_check);
   if (!drive.ok()) {
     ObservedJob observed(observer_, job);
     NodeSet nodes;
