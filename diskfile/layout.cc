@@ -37,9 +37,17 @@ std::string TmpDirOn(std::string_view device_path, int policy_index) {
   return Child(device_path, TmpDirName(policy_index));
 }
 
+std::string PartitionRelPath(int policy_index, std::string_view partition) {
+  return Child(DataDirName(policy_index), partition);
+}
+
+std::string DevicePathOfDataDir(std::string_view data_dir) {
+  return std::string(data_dir.substr(0, data_dir.rfind('/')));
+}
+
 std::string PartitionDirOn(std::string_view device_path, int policy_index,
                            std::string_view partition) {
-  return Child(DataDirOn(device_path, policy_index), partition);
+  return Child(device_path, PartitionRelPath(policy_index, partition));
 }
 
 std::string SuffixDirIn(std::string_view partition_dir, std::string_view suffix) {

@@ -30,6 +30,11 @@ std::string DevicePath(std::string_view devices, std::string_view device);
 std::string DataDirOn(std::string_view device_path, int policy_index);
 // <device_path>/tmp[-N]
 std::string TmpDirOn(std::string_view device_path, int policy_index);
+// objects[-N]/<partition>: a partition dir relative to its device (as the native
+// protocol names files).
+std::string PartitionRelPath(int policy_index, std::string_view partition);
+// <device_path> of a <device_path>/objects[-N] dir (a SyncJob's obj_path).
+std::string DevicePathOfDataDir(std::string_view data_dir);
 // <device_path>/objects[-N]/<partition>
 std::string PartitionDirOn(std::string_view device_path, int policy_index,
                            std::string_view partition);

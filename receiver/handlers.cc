@@ -57,7 +57,7 @@ Status CheckReserve(const ServerConfig& cfg, const std::string& dev_path) {
 
 std::string PartitionPath(const std::string& dev_path, const StoragePolicy& p,
                           const std::string& partition) {
-  return dev_path + "/" + diskfile::DataDirName(p.index) + "/" + partition;
+  return diskfile::PartitionDirOn(dev_path, p.index, partition);
 }
 
 // A session request (SSYNC, REPCONN) that passed Swift's checks.

@@ -66,8 +66,8 @@ Status HandlePriorityRep(Exchange& ex) {
   }
   auto dev = diskfile::CheckDrive(ctx.config.devices, job->from_device, ctx.config.mount_check);
   if (!dev.ok()) return Answer(ex, 507, dev.status().message());
-  std::string part_path = fmt::format("{}/{}/{}", *dev, diskfile::DataDirName(job->policy),
-                                      job->partition);
+  std::string part_path =
+      diskfile::PartitionDirOn(*dev, job->policy, std::to_string(job->partition));
   struct stat st;
   if (stat(part_path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return Answer(ex, 404, fmt::format("partition {} of policy {} is not on {}", job->partition,

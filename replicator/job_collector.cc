@@ -96,9 +96,9 @@ std::vector<PartitionJob> CollectJobs(const std::vector<PolicyRing>& rings,
                      local.device, policy.index);
         continue;
       }
-      std::string obj_path = *dev_path + "/" + policy.data_dir();
+      std::string obj_path = diskfile::DataDirOn(*dev_path, policy.index);
       // Swift's get_tmp_dir(policy): where this policy's writers leave temp files.
-      std::string tmp_path = *dev_path + "/" + diskfile::TmpDirName(policy.index);
+      std::string tmp_path = diskfile::TmpDirOn(*dev_path, policy.index);
       UnlinkOlderThan(tmp_path, time(nullptr) - opts.reclaim_age);
       std::error_code ec;
       if (!std::filesystem::exists(obj_path, ec)) {
@@ -145,7 +145,7 @@ std::vector<PartitionJob> CollectJobs(const std::vector<PolicyRing>& rings,
         job.sync.device = local.device;
         job.sync.partition = name;
         job.sync.policy_index = policy.index;
-        job.sync.path = obj_path + "/" + name;
+        job.sync.path = diskfile::PartitionDirOn(*dev_path, policy.index, name);
         job.sync.obj_path = obj_path;
         job.sync.region = local.region;
         job.sync.is_handoff = job.nodes.size() + 1 > primaries.size();

@@ -26,6 +26,7 @@
 #include "sync_backends/native/native_delta.h"
 #include "diskfile/invalidate.h"
 #include "diskfile/object_metadata.h"
+#include "diskfile/layout.h"
 
 namespace replicant::sync {
 namespace {
@@ -214,8 +215,8 @@ void FanOut::AddObject(const std::string& suffix, const std::string& hash) {
     it.suffix = suffix;
     it.filename = file->name;
     it.path = dir + "/" + file->name;
-    it.rel = job_.obj_path.substr(job_.obj_path.find_last_of('/') + 1) + "/" + job_.partition +
-             "/" + suffix + "/" + hash + "/" + file->name;
+    it.rel = diskfile::SuffixDirIn(diskfile::PartitionRelPath(job_.policy_index, job_.partition),
+                                   suffix) + "/" + hash + "/" + file->name;
     it.ts = file->timestamp.internal();
     diskfile::UniqueFd fd(open(it.path.c_str(), O_RDONLY | O_CLOEXEC));
     auto raw = fd.get() >= 0 ? diskfile::ReadRawMetadata(fd.get())
@@ -227,8 +228,8 @@ void FanOut::AddObject(const std::string& suffix, const std::string& hash) {
       // error (EIO, EMFILE, ENOMEM) keeps the object and fails the sync.
       if (!raw.status().IsCorruption()) return FailSuffix(suffix, raw.status().message());
       spdlog::error("{} failed audit and is being quarantined: {}", dir, raw.status().message());
-      auto q = diskfile::QuarantineHashDir(job_.obj_path.substr(0, job_.obj_path.find_last_of('/')),
-                                         dir, job_.policy_index);
+      auto q = diskfile::QuarantineHashDir(diskfile::DevicePathOfDataDir(job_.obj_path), dir,
+                                           job_.policy_index);
       if (!q.ok()) spdlog::error("quarantine {}: {}", dir, q.status().message());
       return;
     }

@@ -37,7 +37,7 @@ std::vector<std::string_view> Split(std::string_view s) {
 }  // namespace
 
 std::string SessionTarget::partition_dir() const {
-  return device_path() + "/" + diskfile::DataDirName(policy_index) + "/" + partition;
+  return diskfile::PartitionDirOn(device_path(), policy_index, partition);
 }
 
 Result<ObjectFilePath> ParseSyncPath(std::string_view path, const SessionTarget& t) {

@@ -29,11 +29,11 @@ bool SplitObjectName(std::string_view path, std::string* account, std::string* c
 }
 
 std::string PartitionStore::PartitionDir() const {
-  return device_path + "/" + diskfile::DataDirName(policy_index) + "/" + partition;
+  return diskfile::PartitionDirOn(device_path, policy_index, partition);
 }
 
 std::string PartitionStore::HashDir(std::string_view hash) const {
-  return PartitionDir() + "/" + std::string(diskfile::SuffixOf(hash)) + "/" + std::string(hash);
+  return diskfile::HashDirIn(PartitionDir(), hash);
 }
 
 LocalState CheckLocal(const PartitionStore& store, const std::string& object_hash) {

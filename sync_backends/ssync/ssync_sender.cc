@@ -12,6 +12,7 @@
 #include "diskfile/timestamp.h"
 #include "sync_backends/ssync/ssync_object_ops.h"
 #include "sync_backends/ssync/ssync_protocol.h"
+#include "diskfile/layout.h"
 
 namespace replicant::sync::ssync {
 namespace {
@@ -149,8 +150,8 @@ Status SsyncSender::SendOne(ByteStream& request, const std::string& hash, const 
     // and the files stay.
     available_.erase(hash);
     if (obj.status().IsCorruption()) {
-      std::string device_path = job_.obj_path.substr(0, job_.obj_path.rfind('/'));
-      auto q = diskfile::QuarantineHashDir(device_path, hash_dir, job_.policy_index);
+      auto q = diskfile::QuarantineHashDir(diskfile::DevicePathOfDataDir(job_.obj_path), hash_dir,
+                                           job_.policy_index);
       spdlog::warn("Quarantined {} ({}): {}", hash_dir, obj.status().message(),
                    q.ok() ? *q : q.status().message());
     } else if (!obj.status().IsNotFound()) {

@@ -29,7 +29,6 @@
 
 using replicant::Status;
 using replicant::Timestamp;
-using namespace replicant::hashes;
 using namespace replicant::diskfile;
 using ojson = nlohmann::ordered_json;
 
