@@ -6,6 +6,7 @@
 
 #include "diskfile/fs_util.h"
 #include "diskfile/invalidate.h"
+#include "diskfile/layout.h"
 #include "diskfile/pystr.h"
 
 namespace replicant::diskfile {
@@ -52,16 +53,16 @@ int PolicyIndexOfPartition(const std::string& partition_dir) {
 
 std::string QuarantineDataDir(const std::string& path, int known_policy) {
   size_t pos = path.rfind("objects");
-  if (pos == std::string::npos) return "objects";
+  if (pos == std::string::npos) return DataDirName(0);
   size_t slash = path.find('/', pos);
-  if (slash == std::string::npos) return "objects";
+  if (slash == std::string::npos) return DataDirName(0);
   std::string dir = path.substr(pos, slash - pos);
   // split_policy_string accepts "<base>-<N>" only when N is a known policy other than
   // 0, written canonically; everything else falls back to the legacy policy.
   if (known_policy > 0 && EndsWith(dir, "-" + std::to_string(known_policy))) {
-    return "objects-" + std::to_string(known_policy);
+    return DataDirName(known_policy);
   }
-  return "objects";
+  return DataDirName(0);
 }
 
 Result<std::string> QuarantineRenamer(const std::string& device_path,
