@@ -68,6 +68,9 @@ inline constexpr char kMetadataChecksumXattr[] = "user.swift.metadata_checksum";
 // write_metadata's default xattr_size in Swift 2.30 (older releases used 254).
 inline constexpr size_t kDefaultXattrChunkSize = 65536;
 
+// Lower-case hex of a digest: the form of an ETag and of the metadata checksum.
+std::string DigestHex(const unsigned char* digest, size_t len);
+
 // The pickle Swift 2.30 on py3 writes for this dict: pickle.dumps of
 // {k.encode('utf8'): v.encode('utf8')} with protocol 2, identical bytes.
 std::string EncodeMetadata(const Metadata& metadata);

@@ -177,13 +177,7 @@ std::string ObjectWriter::etag() const {
   unsigned int len = 0;
   EVP_DigestFinal_ex(copy, digest, &len);
   EVP_MD_CTX_free(copy);
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 15];
-  }
-  return out;
+  return DigestHex(digest, len);
 }
 
 Status ObjectWriter::Write(std::string_view chunk) {
