@@ -20,9 +20,9 @@
 #include <vector>
 
 #include "hashes/partition_hashes.h"
-#include "hashes/pystr.h"
 #include "cli/cli_args.h"
 #include "cli/commands.h"
+#include "formats/pystr.h"
 
 namespace po = boost::program_options;
 

@@ -1,5 +1,7 @@
 #include "formats/py_text.h"
 
+#include "formats/pystr.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -212,36 +214,11 @@ namespace replicant {
 
 namespace {
 
-// _PyUnicode_TransformDecimalAndSpaceToASCII, then the ASCII-only strip that int() and
-// float() apply: non-ASCII whitespace becomes ' ', a Unicode decimal digit becomes its
-// ASCII digit, any other non-ASCII character makes the number invalid.
+// _PyUnicode_TransformDecimalAndSpaceToASCII (pystr::ToAsciiNumber), then the
+// ASCII-only strip that int() and float() apply.
 bool ToAsciiNumber(std::string_view sv, std::string* out) {
-  // First code point of every run of ten Unicode decimal digits (Python 3.11).
-  static const char32_t kZeros[] = {
-      0x660,   0x6f0,   0x7c0,   0x966,   0x9e6,   0xa66,   0xae6,   0xb66,   0xbe6,
-      0xc66,   0xce6,   0xd66,   0xde6,   0xe50,   0xed0,   0xf20,   0x1040,  0x1090,
-      0x17e0,  0x1810,  0x1946,  0x19d0,  0x1a80,  0x1a90,  0x1b50,  0x1bb0,  0x1c40,
-      0x1c50,  0xa620,  0xa8d0,  0xa900,  0xa9d0,  0xa9f0,  0xaa50,  0xabf0,  0xff10,
-      0x104a0, 0x10d30, 0x11066, 0x110f0, 0x11136, 0x111d0, 0x112f0, 0x11450, 0x114d0,
-      0x11650, 0x116c0, 0x11730, 0x118e0, 0x11950, 0x11c50, 0x11d50, 0x11da0, 0x16a60,
-      0x16ac0, 0x16b50, 0x1d7ce, 0x1d7d8, 0x1d7e2, 0x1d7ec, 0x1d7f6, 0x1e140, 0x1e2f0,
-      0x1e950, 0x1fbf0};
-  py::Text t;
-  if (!py::Decode(sv, ConfigOptions::Encoding::kUtf8, &t)) return false;
   std::string s;
-  for (char32_t c : t) {
-    if (c < 0x80) {
-      s.push_back(static_cast<char>(c));
-      continue;
-    }
-    if (py::IsSpace(c)) {
-      s.push_back(' ');
-      continue;
-    }
-    const char32_t* z = std::upper_bound(std::begin(kZeros), std::end(kZeros), c);
-    if (z == std::begin(kZeros) || c - z[-1] > 9) return false;
-    s.push_back(static_cast<char>('0' + (c - z[-1])));
-  }
+  if (!pystr::IsStrictUtf8(sv) || !pystr::ToAsciiNumber(sv, &s)) return false;
   const char* kSpace = " \t\n\r\v\f";
   size_t b = s.find_first_not_of(kSpace), e = s.find_last_not_of(kSpace);
   *out = b == std::string::npos ? std::string() : s.substr(b, e - b + 1);

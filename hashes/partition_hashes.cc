@@ -14,14 +14,17 @@
 #include <cerrno>
 #include <chrono>
 
-#include "hashes/fs_util.h"
+#include "diskfile/fs_util.h"
 #include "hashes/hashes_file.h"
-#include "hashes/partition_lock.h"
-#include "hashes/pystr.h"
-#include "hashes/quarantine.h"
+#include "diskfile/partition_lock.h"
+#include "formats/pystr.h"
+#include "diskfile/quarantine.h"
 #include "hashes/suffix_hash.h"
 
 namespace replicant::hashes {
+
+namespace fs = diskfile::fs;
+
 namespace {
 
 constexpr int kMaxAttempts = 16;
@@ -127,7 +130,7 @@ Result<HashAttempt> TryGetHashes(const SuffixContext& base_ctx, std::vector<std:
   // 'valid' or 'updated' is rewritten, as Swift does, so it gains them.
   if (modified && orig.as_on_disk && hashes.Equals(orig)) modified = false;
   if (modified) {
-    Result<PartitionLock> lock = PartitionLock::Acquire(part, lock_timeout);
+    Result<diskfile::PartitionLock> lock = diskfile::PartitionLock::Acquire(part, lock_timeout);
     if (!lock.ok()) return lock.status();
     if (!ReadHashes(part).Equals(orig)) return attempt;  // someone else wrote: start over
     if (Status s = WriteHashes(part, &hashes); !s.ok()) return s;
@@ -146,7 +149,7 @@ Result<GetHashesResult> GetHashes(const std::string& partition_dir, const GetHas
   SuffixContext ctx;
   ctx.partition_dir = fs::StripTrailingSlashes(partition_dir);
   ctx.device_path = fs::Dirname(fs::Dirname(ctx.partition_dir));
-  ctx.policy_index = PolicyIndexOfPartition(ctx.partition_dir);
+  ctx.policy_index = diskfile::PolicyIndexOfPartition(ctx.partition_dir);
   ctx.reclaim_age = opts.reclaim_age;
 
   struct stat st;

@@ -55,12 +55,4 @@ struct GetHashesResult {
 // give up with Unavailable instead of recursing.
 Result<GetHashesResult> GetHashes(const std::string& partition_dir, const GetHashesOptions& opts);
 
-// Swift's invalidate_hash: appends "<suffix>\n" to <partition>/hashes.invalid under
-// the partition lock. suffix_dir is <partition>/<suffix>. InvalidArgument when the
-// suffix name is not UTF-8 (Swift raises UnicodeEncodeError).
-Status InvalidateHash(const std::string& suffix_dir);
-// The same for several suffixes of one partition: one lock, one append of all the
-// lines (what a run of invalidate_hash calls leaves in hashes.invalid).
-Status InvalidateHashes(const std::string& partition_dir, const std::vector<std::string>& suffixes);
-
 }  // namespace replicant::hashes

@@ -8,11 +8,14 @@
 #include <memory>
 #include <vector>
 
-#include "hashes/fs_util.h"
-#include "hashes/ondisk_files.h"
-#include "hashes/quarantine.h"
+#include "diskfile/fs_util.h"
+#include "diskfile/ondisk_files.h"
+#include "diskfile/quarantine.h"
 
 namespace replicant::hashes {
+
+namespace fs = diskfile::fs;
+
 namespace {
 
 class Md5 {
@@ -70,21 +73,21 @@ SuffixHash HashSuffix(const SuffixContext& ctx, const std::string& suffix_name) 
 
   Md5 md5;
   for (const std::string& hsh : hashes) {
-    CleanupResult c;
-    err = CleanupHashDirAt(fd, hsh, ctx.reclaim_age, ctx.now, &c);
+    diskfile::CleanupResult c;
+    err = diskfile::CleanupHashDirAt(fd, hsh, ctx.reclaim_age, ctx.now, &c);
     if (err == ENOENT) continue;
     if (err == ENOTDIR || err == ENODATA) {
       // The made-up file name makes quarantine_renamer move the hash dir entry itself.
       std::string hsh_path = fs::Join(path, hsh);
       Result<std::string> q =
-          QuarantineRenamer(ctx.device_path, fs::Join(hsh_path, "made-up-filename"), ctx.policy_index);
+          diskfile::QuarantineRenamer(ctx.device_path, fs::Join(hsh_path, "made-up-filename"), ctx.policy_index);
       if (q.ok()) continue;
       if (err == ENOTDIR) {
         close(fd);
         return Error(q.status());
       }
       // Unreadable (bad sectors): Swift then quarantines the whole suffix.
-      q = QuarantineRenamer(ctx.device_path, hsh_path, ctx.policy_index);
+      q = diskfile::QuarantineRenamer(ctx.device_path, hsh_path, ctx.policy_index);
       close(fd);
       if (!q.ok()) return Error(q.status());
       return NotDir();  // the suffix is gone; what Swift's later rmdir finds
@@ -94,7 +97,7 @@ SuffixHash HashSuffix(const SuffixContext& ctx, const std::string& suffix_name) 
       return Error(Status::FromErrno("listdir " + fs::Join(path, hsh), err));
     }
     if (c.remaining.empty()) continue;
-    const OnDiskFiles& f = c.files;
+    const diskfile::OnDiskFiles& f = c.files;
     // Normalised timestamps, never the file names: meta, ts, data, then content-type.
     if (f.meta_info) md5.Update(f.meta_info->timestamp.internal() + ".meta");
     if (f.ts_info) md5.Update(f.ts_info->timestamp.internal() + ".ts");

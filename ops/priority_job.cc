@@ -13,12 +13,12 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "diskfile/fs_util.h"
+#include "formats/pystr.h"
 #include "formats/py_text.h"
-#include "hashes/fs_util.h"
-#include "hashes/pystr.h"
 
 namespace replicant::ops {
-namespace fs = hashes::fs;
+namespace fs = diskfile::fs;
 using nlohmann::json;
 
 namespace {

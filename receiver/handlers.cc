@@ -7,13 +7,15 @@
 #include <spdlog/spdlog.h>
 
 #include "formats/pickle.h"
+#include "diskfile/fallocate.h"
+#include "diskfile/layout.h"
 #include "formats/py_text.h"
-#include "hashes/diskfile.h"
-#include "hashes/fallocate.h"
 #include "hashes/partition_hashes.h"
 #include "receiver/priority_handler.h"
 #include "sync_backends/native/native_receiver.h"
 #include "sync_backends/ssync/ssync_receiver.h"
+#include "diskfile/invalidate.h"
+#include "diskfile/drive.h"
 
 namespace replicant::receiver {
 namespace {
@@ -51,12 +53,12 @@ std::optional<HttpError> CheckPartitionInRing(ServerContext& ctx, const StorageP
 // sender treats it as full and (for a primary) tries the next node, as for an
 // unmounted device. Swift checks only when it allocates; its PUTs would all fail.
 Status CheckReserve(const ServerConfig& cfg, const std::string& dev_path) {
-  return hashes::CheckFallocateReserveAt(dev_path, cfg.fallocate);
+  return diskfile::CheckFallocateReserveAt(dev_path, cfg.fallocate);
 }
 
 std::string PartitionPath(const std::string& dev_path, const StoragePolicy& p,
                           const std::string& partition) {
-  return dev_path + "/" + hashes::DataDirName(p.index) + "/" + partition;
+  return diskfile::PartitionDirOn(dev_path, p.index, partition);
 }
 
 // A session request (SSYNC, REPCONN) that passed Swift's checks.
@@ -84,7 +86,7 @@ std::optional<Admitted> Admit(Exchange& ex, Status* refused,
   if (auto e = CheckPartitionInRing(ctx, *policy, target->partition)) return refuse(*e);
   if (auto e = extra(req)) return refuse(*e);
   if (auto e = CheckPolicyType(*policy)) return refuse(*e);
-  auto dev = CheckDrive(ctx.config.devices, target->device, ctx.config.mount_check);
+  auto dev = diskfile::CheckDrive(ctx.config.devices, target->device, ctx.config.mount_check);
   if (!dev.ok()) return refuse(InsufficientStorage(target->device), dev.status().message());
   if (Status st = CheckReserve(ctx.config, *dev); !st.ok()) {
     return refuse(InsufficientStorage(target->device), st.message());
@@ -105,7 +107,7 @@ Status HandleReplicate(Exchange& ex) {
   if (!target.ok()) return Refuse(ex, BadRequest(target.status()));
   if (auto e = CheckPartitionInRing(ctx, *policy, target->partition)) return Refuse(ex, *e);
   if (auto e = CheckPolicyType(*policy)) return Refuse(ex, *e);
-  auto dev = CheckDrive(ctx.config.devices, target->device, ctx.config.mount_check);
+  auto dev = diskfile::CheckDrive(ctx.config.devices, target->device, ctx.config.mount_check);
   if (!dev.ok()) return Refuse(ex, InsufficientStorage(target->device), dev.status().message());
   if (Status st = CheckReserve(ctx.config, *dev); !st.ok()) {
     return Refuse(ex, InsufficientStorage(target->device), st.message());
@@ -118,7 +120,7 @@ Status HandleReplicate(Exchange& ex) {
     // Swift 2.30: get_hashes(skip_rehash=True) only marks the valid suffixes dirty.
     for (const auto& s : target->suffixes) {
       if (!ValidSuffix(s)) continue;
-      if (Status st = hashes::InvalidateHash(part_path + "/" + s); !st.ok()) {
+      if (Status st = diskfile::InvalidateHash(part_path + "/" + s); !st.ok()) {
         if (st.IsNoSpace()) return Refuse(ex, InsufficientStorage(target->device), st.message());
         ex.Respond(500, "<html><h1>Internal Error</h1><p>" + st.message() + "</p></html>");
         return st.WithContext(where);

@@ -7,7 +7,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "hashes/diskfile.h"
+#include "diskfile/drive.h"
+#include "diskfile/layout.h"
 #include "ops/priority_job.h"
 
 namespace replicant::receiver {
@@ -68,10 +69,10 @@ Status HandlePriorityRep(Exchange& ex) {
     return Answer(ex, 400, fmt::format("Invalid partition: {} (policy {} has {} partitions)",
                                        job->partition, job->policy, *limit));
   }
-  auto dev = CheckDrive(ctx.config.devices, job->from_device, ctx.config.mount_check);
+  auto dev = diskfile::CheckDrive(ctx.config.devices, job->from_device, ctx.config.mount_check);
   if (!dev.ok()) return Answer(ex, 507, dev.status().message());
-  std::string part_path = fmt::format("{}/{}/{}", *dev, hashes::DataDirName(job->policy),
-                                      job->partition);
+  std::string part_path =
+      diskfile::PartitionDirOn(*dev, job->policy, std::to_string(job->partition));
   struct stat st;
   if (stat(part_path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return Answer(ex, 404, fmt::format("partition {} of policy {} is not on {}", job->partition,

@@ -5,7 +5,7 @@
 // answers ":ERROR: 503 ..." in its body). The per-device limit
 // (`replication_concurrency_per_device`) is Swift's lock_path(device, limit=N) on the
 // device's own .lock files, taken inside the partition lock by the session itself
-// (hashes::ReplicationLock), so it also counts sessions of a Swift object server
+// (diskfile::ReplicationLock), so it also counts sessions of a Swift object server
 // sharing the disks. Thread-safe; a Slot is a move-only handle released on destruction.
 #pragma once
 

@@ -17,8 +17,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "hashes/diskfile.h"
-#include "hashes/fs_util.h"
+#include "diskfile/fd.h"
+#include "diskfile/fs_util.h"
 
 namespace replicant::receiver {
 namespace {
@@ -83,13 +83,13 @@ void Server::Register(const std::string& method, Handler handler) {
 void SyncDevicesAtStart(const std::string& devices) {
   auto start = std::chrono::steady_clock::now();
   std::vector<std::string> names;
-  if (int err = hashes::fs::ListDir(devices, &names); err != 0) {
+  if (int err = diskfile::fs::ListDir(devices, &names); err != 0) {
     spdlog::warn("listdir {}: {}; devices not synced at start", devices, std::strerror(err));
     return;
   }
   for (const auto& name : names) {
     std::string path = devices + "/" + name;
-    hashes::UniqueFd fd(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    diskfile::UniqueFd fd(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (fd.get() < 0 || syncfs(fd.get()) != 0) {
       if (errno != ENOTDIR) spdlog::warn("syncfs {}: {}", path, std::strerror(errno));
     }

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "formats/config_check.h"
+#include "diskfile/fallocate.h"
 
 namespace replicant::receiver {
 namespace {
@@ -128,7 +129,7 @@ Result<ServerConfig> ServerConfigFromSection(const ConfigSection& s) {
   bool disable_fallocate = false;
   r.Take(s.GetBool("disable_fallocate", false), &disable_fallocate);
   c.fallocate.enabled = !disable_fallocate;
-  if (Status st = hashes::ParseFallocateReserve(s.GetString("fallocate_reserve", "1%"),
+  if (Status st = diskfile::ParseFallocateReserve(s.GetString("fallocate_reserve", "1%"),
                                                 &c.fallocate);
       !st.ok()) {
     r.Check("fallocate_reserve", false, "expected bytes or a percentage such as 1%");

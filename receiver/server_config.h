@@ -15,7 +15,7 @@
 
 #include "formats/config.h"
 #include "base/status.h"
-#include "hashes/fallocate.h"
+#include "diskfile/fallocate.h"
 
 namespace replicant::receiver {
 
@@ -45,7 +45,7 @@ struct ServerConfig {
   std::string native_batch_sync = "syncfs";
   // Swift's fallocate_reserve ("1%" default: bytes, or percent with '%') and
   // disable_fallocate, as the object server reads them.
-  hashes::FallocateConfig fallocate{true, 1, true};
+  diskfile::FallocateConfig fallocate{true, 1, true};
   // SSYNC: a session stops once this many objects failed and failures outnumber
   // successes by more than the ratio ([object-server] options in Swift, "or 100"/"or 1.0").
   int replication_failure_threshold = 100;

@@ -2,13 +2,13 @@
 // partition, suffixes and policy, and which answer it gives when it cannot.
 //
 // SplitPath is swift.common.utils.split_path; ValidateDevicePartition is
-// validate_device_partition; CheckDrive is constraints.check_drive (507 when it fails);
+// validate_device_partition; constraints.check_drive is diskfile/drive.h (507 when it fails);
 // ResolvePolicy is POLICIES.get_by_index of X-Backend-Storage-Policy-Index (503 "No
 // policy with index X"). ParseReplicatePath / ParseSsyncPath chain them in Swift's
 // order and add replicant's stricter rules (a partition must be a canonical decimal;
 // a suffix part with '/' or equal to "." or ".." is a 400) so that no request can name
-// anything outside <devices>/<device>/objects[-N]/<partition>. Pure functions except
-// CheckDrive (stat). Thread-safe.
+// anything outside <devices>/<device>/objects[-N]/<partition>. Pure functions;
+// thread-safe.
 #pragma once
 
 #include <optional>
@@ -41,11 +41,6 @@ bool CheckUtf8(std::string_view s);
 bool ValidSuffix(std::string_view s);
 // Swift's `str(int)` of a partition: digits only, no leading zero, below 2^32.
 bool CanonicalPartition(std::string_view s);
-// check_drive(devices, drive, mount_check): the device path, or why it is unusable.
-Result<std::string> CheckDrive(const std::string& devices, const std::string& drive,
-                               bool mount_check);
-// utils.ismount: a mount point, or a directory holding a ".ismount" file.
-bool IsMount(const std::string& path);
 
 // POLICIES.get_by_index(header value); nullptr when absent from swift.conf (missing or
 // empty header means 0; anything Python's int() rejects finds nothing).

@@ -8,8 +8,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include "hashes/handoff_cleanup.h"
-#include "hashes/replication_lock.h"
+#include "diskfile/handoff_cleanup.h"
+#include "diskfile/replication_lock.h"
 #include "replicator/replicator_pass.h"
 
 namespace replicant {
@@ -23,7 +23,7 @@ void Replicator::Pass::UpdateDeleted(const PartitionJob& job) {
   {
     // Swift's partition_lock(name='replication'): an incoming SSYNC or REPCONN and this
     // revert never work on one partition at once.
-    auto lock = hashes::ReplicationLock::Acquire(job.sync.path, "replication", 1, 0.2);
+    auto lock = diskfile::ReplicationLock::Acquire(job.sync.path, "replication", 1, 0.2);
     if (!lock.ok()) {
       spdlog::info("Unable to lock handoff partition {} for replication on device {} policy {}",
                    job.sync.partition, dev, job.sync.policy_index);
@@ -33,9 +33,9 @@ void Replicator::Pass::UpdateDeleted(const PartitionJob& job) {
     }
     // What may be deleted afterwards is listed before anything is sent: a file that
     // arrives during the sync is not in it and stays. A listing that fails keeps all.
-    auto suffixes = hashes::ListHandoffSuffixes(job.sync.path);
-    auto snapshot = suffixes.ok() ? hashes::ListHandoffObjects(job.sync.path, *suffixes)
-                                  : Result<hashes::HandoffSnapshot>(suffixes.status());
+    auto suffixes = diskfile::ListHandoffSuffixes(job.sync.path);
+    auto snapshot = suffixes.ok() ? diskfile::ListHandoffObjects(job.sync.path, *suffixes)
+                                  : Result<diskfile::HandoffSnapshot>(suffixes.status());
     if (!snapshot.ok()) {
       spdlog::error("Error syncing handoff partition {}: {}; keeping it", JobName(job),
                     snapshot.status().message());
@@ -87,8 +87,8 @@ std::vector<sync::PeerSync> NextRevertRound(std::vector<const Device*>* pending,
 }
 
 // An object stays confirmed up to the oldest timestamp every peer holds.
-void Intersect(const sync::SyncResult& result, std::optional<hashes::ConfirmedObjects>* objs) {
-  hashes::ConfirmedObjects both;
+void Intersect(const sync::SyncResult& result, std::optional<diskfile::ConfirmedObjects>* objs) {
+  diskfile::ConfirmedObjects both;
   for (const auto& [hash, ts] : result.in_sync_objects) {
     if (!*objs) both[hash] = ts;
     else if (auto it = (*objs)->find(hash); it != (*objs)->end()) both[hash] = std::min(ts, it->second);
@@ -100,12 +100,12 @@ void Intersect(const sync::SyncResult& result, std::optional<hashes::ConfirmedOb
 
 bool Replicator::Pass::RevertHandoff(const PartitionJob& job,
                                      const std::vector<std::string>& suffixes,
-                                     const hashes::HandoffSnapshot& snapshot, NodeSet* failures) {
+                                     const diskfile::HandoffSnapshot& snapshot, NodeSet* failures) {
   const std::string& dev = job.sync.device;
   size_t successes = 0, responses = 0;
   // ssync, native: the objects every successful peer confirmed (Swift's delete_objs,
   // taken over every peer rather than only the remote regions' for safety).
-  std::optional<hashes::ConfirmedObjects> delete_objs;
+  std::optional<diskfile::ConfirmedObjects> delete_objs;
   // A fallback (ssync) confirms objects too, so this is the backend's property.
   const bool confirms = r_.backend_->ConfirmsObjects();
   std::vector<const Device*> pending;
@@ -166,7 +166,7 @@ bool Replicator::Pass::RevertHandoff(const PartitionJob& job,
   if (confirms && !delete_objs) delete_objs.emplace();
   spdlog::info("Removing {} objects of handoff {}",
                confirms ? delete_objs->size() : snapshot.size(), JobName(job));
-  auto cleanup = hashes::RemoveHandoffFiles(job.sync.path, snapshot,
+  auto cleanup = diskfile::RemoveHandoffFiles(job.sync.path, snapshot,
                                             confirms ? &*delete_objs : nullptr);
   for (const auto& e : cleanup.errors) spdlog::error("{}", e);
   if (cleanup.partition_removed) spdlog::info("Removed partition: {}", job.sync.path);

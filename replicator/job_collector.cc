@@ -12,27 +12,12 @@
 
 #include <spdlog/spdlog.h>
 
-#include "hashes/diskfile.h"
+#include "diskfile/layout.h"
 #include "replicator/local_devices.h"
+#include "diskfile/drive.h"
 
 namespace replicant {
 namespace {
-
-// Python's urllib.parse.quote_plus(drive) == drive: only unreserved characters.
-bool IsValidDriveName(const std::string& d) {
-  if (d.empty()) return false;
-  for (unsigned char c : d) {
-    if (!(isalnum(c) || c == '_' || c == '.' || c == '-' || c == '~')) return false;
-  }
-  return true;
-}
-
-bool IsMount(const std::string& path) {
-  struct stat st, parent;
-  if (lstat(path.c_str(), &st) != 0 || S_ISLNK(st.st_mode)) return false;
-  if (stat((path + "/..").c_str(), &parent) != 0) return false;
-  return st.st_dev != parent.st_dev || st.st_ino == parent.st_ino;
-}
 
 std::vector<std::string> ListDir(const std::string& path) {
   std::vector<std::string> names;
@@ -82,21 +67,6 @@ std::set<std::pair<std::string, std::string>> AllDevs(const Ring& ring) {
 
 }  // namespace
 
-Result<std::string> CheckDrive(const std::string& devices_dir, const std::string& drive,
-                               bool mount_check) {
-  if (!IsValidDriveName(drive)) return Status::InvalidArgument(drive + " is not a valid drive name");
-  std::string path = devices_dir + "/" + drive;
-  if (mount_check) {
-    if (!IsMount(path)) return Status::Unavailable(path + " is not mounted");
-  } else {
-    struct stat st;
-    if (stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-      return Status::Unavailable(path + " is not a directory");
-    }
-  }
-  return path;
-}
-
 std::vector<PartitionJob> CollectJobs(const std::vector<PolicyRing>& rings,
                                       const CollectOptions& opts, StatsBook& stats,
                                       std::mt19937_64& rng) {
@@ -119,16 +89,16 @@ std::vector<PartitionJob> CollectJobs(const std::vector<PolicyRing>& rings,
       // Every local device gets its per-disk recon entry, with or without jobs (Swift's
       // stats_for_dev); one that leaves the ring loses it (ReconUpdate).
       stats.Update(local.device, [](ReplicationStats&) {});
-      auto dev_path = CheckDrive(opts.devices_dir, local.device, opts.mount_check);
+      auto dev_path = diskfile::CheckDrive(opts.devices_dir, local.device, opts.mount_check);
       if (!dev_path.ok()) {
         stats.Update(local.device, [&](ReplicationStats& s) { s.AddFailures(AllDevs(*pr.ring)); });
         spdlog::warn("{} (device {}, policy {}): skipped", dev_path.status().message(),
                      local.device, policy.index);
         continue;
       }
-      std::string obj_path = *dev_path + "/" + policy.data_dir();
+      std::string obj_path = diskfile::DataDirOn(*dev_path, policy.index);
       // Swift's get_tmp_dir(policy): where this policy's writers leave temp files.
-      std::string tmp_path = *dev_path + "/" + hashes::TmpDirName(policy.index);
+      std::string tmp_path = diskfile::TmpDirOn(*dev_path, policy.index);
       UnlinkOlderThan(tmp_path, time(nullptr) - opts.reclaim_age);
       std::error_code ec;
       if (!std::filesystem::exists(obj_path, ec)) {
@@ -175,7 +145,7 @@ std::vector<PartitionJob> CollectJobs(const std::vector<PolicyRing>& rings,
         job.sync.device = local.device;
         job.sync.partition = name;
         job.sync.policy_index = policy.index;
-        job.sync.path = obj_path + "/" + name;
+        job.sync.path = diskfile::PartitionDirOn(*dev_path, policy.index, name);
         job.sync.obj_path = obj_path;
         job.sync.region = local.region;
         job.sync.is_handoff = job.nodes.size() + 1 > primaries.size();

@@ -60,11 +60,6 @@ struct CollectOptions {
   std::optional<std::set<int>> override_policies;
 };
 
-// Swift's check_drive: <devices>/<drive> must be a directory (a mount point when
-// mount_check). Returns the path, or an error saying why not.
-Result<std::string> CheckDrive(const std::string& devices_dir, const std::string& drive,
-                               bool mount_check);
-
 std::vector<PartitionJob> CollectJobs(const std::vector<PolicyRing>& rings,
                                       const CollectOptions& opts, StatsBook& stats,
                                       std::mt19937_64& rng);

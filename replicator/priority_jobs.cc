@@ -15,6 +15,8 @@
 #include "ops/priority_job.h"
 #include "replicator/local_devices.h"
 #include "replicator/replicator_pass.h"
+#include "diskfile/drive.h"
+#include "diskfile/layout.h"
 
 namespace replicant {
 namespace {
@@ -100,15 +102,16 @@ void AddQueued(const std::string& dev, const std::string& drive,
     return;
   }
   const auto [pr, me] = it->second;
-  std::string obj_path = drive + "/" + pr->policy.data_dir();
+  std::string obj_path = diskfile::DataDirOn(drive, pr->policy.index);
   std::string part = std::to_string(pj.partition);
+  std::string part_path = diskfile::PartitionDirOn(drive, pr->policy.index, part);
   auto targets = ResolveTargets(*pr->ring, pj, me->id);
   struct stat st;
   if (pj.partition >= pr->ring->partition_count()) {
     q.error = fmt::format("partition {} is not in the ring", pj.partition);
   } else if (!targets.ok()) {
     q.error = targets.status().message();
-  } else if (stat((obj_path + "/" + part).c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+  } else if (stat(part_path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     // Gone since it was queued (reverted by a pass): nothing left to push.
     spdlog::info("Priority job {} policy {} partition {}: partition gone, job dropped", dev,
                  pj.policy, pj.partition);
@@ -127,7 +130,7 @@ void AddQueued(const std::string& dev, const std::string& drive,
     job.sync.partition = part;
     job.sync.policy_index = pj.policy;
     job.sync.obj_path = obj_path;
-    job.sync.path = obj_path + "/" + part;
+    job.sync.path = part_path;
     job.sync.region = me->region;
     job.priority = std::make_shared<PriorityOutcome>();
     q.index = jobs->size();
@@ -164,7 +167,7 @@ size_t Replicator::RunPriorityJobs(const PassOverrides& overrides) {
   std::vector<Queued> queued;
   std::vector<PartitionJob> jobs;
   for (const auto& [dev, policies] : LocalDevicesByPolicy(rings_, cfg_, overrides)) {
-    auto drive = CheckDrive(cfg_.devices, dev, cfg_.mount_check);
+    auto drive = diskfile::CheckDrive(cfg_.devices, dev, cfg_.mount_check);
     if (!drive.ok()) continue;  // the pass logs it
     auto files = ops::ListPriorityJobs(cfg_.devices, dev);
     if (!files.ok()) {

@@ -16,6 +16,7 @@
 #include "replicator/job_pipeline.h"
 #include "replicator/partition_survey.h"
 #include "replicator/replicator_pass.h"
+#include "diskfile/drive.h"
 
 namespace replicant {
 
@@ -196,7 +197,7 @@ void Replicator::Pass::RunJob(const PartitionJob& job, Survey* survey, StagePipe
 }
 
 bool Replicator::Pass::Ready(const PartitionJob& job) {
-  auto drive = CheckDrive(r_.cfg_.devices, job.sync.device, r_.cfg_.mount_check);
+  auto drive = diskfile::CheckDrive(r_.cfg_.devices, job.sync.device, r_.cfg_.mount_check);
   if (!drive.ok()) {
     ObservedJob observed(observer_, job);
     NodeSet nodes;

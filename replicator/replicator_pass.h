@@ -17,7 +17,7 @@
 
 #include <fmt/format.h>
 
-#include "hashes/handoff_cleanup.h"
+#include "diskfile/handoff_cleanup.h"
 #include "replicator/job_pipeline.h"
 #include "replicator/lockup_watch.h"
 #include "replicator/partition_survey.h"
@@ -91,7 +91,7 @@ class Replicator::Pass {
   // Syncs a listed handoff partition to its primaries and removes what they hold;
   // true when the partition itself went.
   bool RevertHandoff(const PartitionJob& job, const std::vector<std::string>& suffixes,
-                     const hashes::HandoffSnapshot& snapshot, NodeSet* failures);
+                     const diskfile::HandoffSnapshot& snapshot, NodeSet* failures);
   // After a backend's sync to one node: ssync for a peer that does not speak the
   // backend's protocol, then the REPLICATE rehash request where the backend needs one.
   // `strict`: a failed rehash request fails the sync (handoffs must not be removed).

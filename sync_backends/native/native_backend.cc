@@ -16,11 +16,17 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "hashes/diskfile.h"
-#include "hashes/fs_util.h"
-#include "hashes/handoff_cleanup.h"
+#include "diskfile/fd.h"
+#include "diskfile/quarantine.h"
+#include "diskfile/ondisk_files.h"
+#include "diskfile/timestamp.h"
+#include "diskfile/fs_util.h"
+#include "diskfile/handoff_cleanup.h"
 #include "hashes/partition_hashes.h"
 #include "sync_backends/native/native_delta.h"
+#include "diskfile/invalidate.h"
+#include "diskfile/object_metadata.h"
+#include "diskfile/layout.h"
 
 namespace replicant::sync {
 namespace {
@@ -169,7 +175,7 @@ void FanOut::Walk() {
   }
   for (const auto& suffix : all) {
     std::vector<std::string> hashes;
-    int err = hashes::fs::ListDir(job_.path + "/" + suffix, &hashes);
+    int err = diskfile::fs::ListDir(job_.path + "/" + suffix, &hashes);
     if (err != 0 && err != ENOENT && err != ENOTDIR) {
       FailSuffix(suffix, fmt::format("listdir {}/{}: {}", job_.path, suffix, std::strerror(err)));
       continue;
@@ -183,7 +189,7 @@ void FanOut::Walk() {
 
 void FanOut::AddObject(const std::string& suffix, const std::string& hash) {
   std::string dir = job_.path + "/" + suffix + "/" + hash;
-  auto cleaned = hashes::CleanupOnDiskFiles(dir, o_.reclaim_age, Timestamp::Now().seconds());
+  auto cleaned = diskfile::CleanupOnDiskFiles(dir, o_.reclaim_age, Timestamp::Now().seconds());
   if (!cleaned.ok()) {
     // Gone, or a file where the hash dir should be (not an object; the suffix's rehash
     // quarantines it): nothing to send. Anything else is a read error.
@@ -193,8 +199,8 @@ void FanOut::AddObject(const std::string& suffix, const std::string& hash) {
     }
     return;
   }
-  const hashes::OnDiskFiles& f = cleaned->files;
-  std::vector<const hashes::OnDiskFile*> keep;
+  const diskfile::OnDiskFiles& f = cleaned->files;
+  std::vector<const diskfile::OnDiskFile*> keep;
   if (f.data_info) keep.push_back(&*f.data_info);
   if (f.ts_info) keep.push_back(&*f.ts_info);
   if (f.meta_info) keep.push_back(&*f.meta_info);
@@ -209,11 +215,11 @@ void FanOut::AddObject(const std::string& suffix, const std::string& hash) {
     it.suffix = suffix;
     it.filename = file->name;
     it.path = dir + "/" + file->name;
-    it.rel = job_.obj_path.substr(job_.obj_path.find_last_of('/') + 1) + "/" + job_.partition +
-             "/" + suffix + "/" + hash + "/" + file->name;
+    it.rel = diskfile::SuffixDirIn(diskfile::PartitionRelPath(job_.policy_index, job_.partition),
+                                   suffix) + "/" + hash + "/" + file->name;
     it.ts = file->timestamp.internal();
-    hashes::UniqueFd fd(open(it.path.c_str(), O_RDONLY | O_CLOEXEC));
-    auto raw = fd.get() >= 0 ? hashes::ReadRawMetadata(fd.get())
+    diskfile::UniqueFd fd(open(it.path.c_str(), O_RDONLY | O_CLOEXEC));
+    auto raw = fd.get() >= 0 ? diskfile::ReadRawMetadata(fd.get())
                              : Result<std::string>(Status::FromErrno("open " + it.path, errno));
     struct stat st;
     if (!raw.ok() || fstat(fd.get(), &st) != 0) {
@@ -222,13 +228,13 @@ void FanOut::AddObject(const std::string& suffix, const std::string& hash) {
       // error (EIO, EMFILE, ENOMEM) keeps the object and fails the sync.
       if (!raw.status().IsCorruption()) return FailSuffix(suffix, raw.status().message());
       spdlog::error("{} failed audit and is being quarantined: {}", dir, raw.status().message());
-      auto q = hashes::QuarantineHashDir(job_.obj_path.substr(0, job_.obj_path.find_last_of('/')),
-                                         dir, job_.policy_index);
+      auto q = diskfile::QuarantineHashDir(diskfile::DevicePathOfDataDir(job_.obj_path), dir,
+                                           job_.policy_index);
       if (!q.ok()) spdlog::error("quarantine {}: {}", dir, q.status().message());
       return;
     }
     it.xattrs = native::HexEncode(*raw);
-    it.size = file->kind == hashes::FileKind::kData ? st.st_size : 0;
+    it.size = file->kind == diskfile::FileKind::kData ? st.st_size : 0;
     if (it.size > 0 && it.size <= kPreloadMax && batch_preloaded_ + it.size <= kPreloadBudget) {
       std::string body(static_cast<size_t>(it.size), '\0');
       if (pread(fd.get(), body.data(), body.size(), 0) == it.size) {
@@ -270,8 +276,8 @@ void FanOut::PlainExchange(Peer& p, const Item& it, bool* held) {
   }
   if (!r.go_ahead) return;
   Status st;
-  hashes::UniqueFd fd;
-  if (!it.body) fd = hashes::UniqueFd(open(it.path.c_str(), O_RDONLY | O_CLOEXEC));
+  diskfile::UniqueFd fd;
+  if (!it.body) fd = diskfile::UniqueFd(open(it.path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!it.body && fd.get() < 0) return Fail(p, Status::FromErrno("open " + it.path, errno));
   if (st = o_.throttle.Files(1); !st.ok()) return Fail(p, st);
   if (st = WriteWholeBody(p, it, fd.get(), o_.throttle); !st.ok()) return Fail(p, st);
@@ -302,8 +308,8 @@ void FanOut::CheckExchange(Peer& p, const Item& it, bool* held) {
 // One item's body to one peer that asked for it: a delta when the peer sent a usable
 // signature, else the whole body (preloaded, or read now).
 void FanOut::SendBody(Peer& p, Answer& a, const Item& it) {
-  hashes::UniqueFd fd;
-  if (!it.body) fd = hashes::UniqueFd(open(it.path.c_str(), O_RDONLY | O_CLOEXEC));
+  diskfile::UniqueFd fd;
+  if (!it.body) fd = diskfile::UniqueFd(open(it.path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!it.body && fd.get() < 0) {
     native::BodyHeader skip;
     skip.skip = true;
@@ -504,15 +510,15 @@ void FanOut::DeleteConfirmed(const std::vector<Item>& items,
     std::set<std::string> held_files;
     for (size_t i = range.first; i <= range.second; ++i) held_files.insert(items[i].filename);
     std::string suffix_dir = job_.path + "/" + items[range.first].suffix;
-    hashes::HandoffCleanup cleanup;
-    bool gone = hashes::RemoveObjectIfCovered(
+    diskfile::HandoffCleanup cleanup;
+    bool gone = diskfile::RemoveObjectIfCovered(
         suffix_dir + "/" + hash, [&](const std::string& f) { return held_files.count(f) > 0; },
         &cleanup);
     for (const auto& e : cleanup.errors) spdlog::error("{}", e);
     if (!gone) continue;
     // The suffix goes when empty; either way hashes.pkl must forget or rehash it.
     (void)rmdir(suffix_dir.c_str());
-    (void)hashes::InvalidateHash(suffix_dir);
+    (void)diskfile::InvalidateHash(suffix_dir);
   }
 }
 

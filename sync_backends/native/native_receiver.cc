@@ -19,11 +19,16 @@
 #include <spdlog/spdlog.h>
 
 #include "formats/peer_message.h"
-#include "hashes/diskfile.h"
-#include "hashes/fs_util.h"
+#include "diskfile/object_writer.h"
+#include "diskfile/fd.h"
+#include "diskfile/timestamp.h"
+#include "diskfile/object_metadata.h"
+#include "diskfile/fs_util.h"
 #include "hashes/partition_hashes.h"
-#include "hashes/replication_lock.h"
+#include "diskfile/replication_lock.h"
 #include "sync_backends/native/native_delta.h"
+#include "diskfile/invalidate.h"
+#include "diskfile/ondisk_files.h"
 
 namespace replicant::sync::native {
 namespace {
@@ -57,7 +62,7 @@ void ParallelFor(size_t n, size_t threads, const F& f) {
 
 // A received file of a batch, checked and sealed in its temp file, not yet synced.
 struct Pending {
-  std::unique_ptr<hashes::ObjectWriter> writer;
+  std::unique_ptr<diskfile::ObjectWriter> writer;
   size_t result;  // its index in the batch's upload results
   std::string name;
   bool large = false;  // kFsyncAlwaysSize or more: its own fsync in either mode
@@ -67,9 +72,9 @@ struct Pending {
 struct Accepted {
   ObjectFilePath path;
   std::string pickled;  // raw metadata xattr
-  hashes::Metadata metadata;  // decoded from it
+  diskfile::Metadata metadata;  // decoded from it
   int64_t size = 0;
-  hashes::UniqueFd base_fd;  // delta base, held open from signature to patch
+  diskfile::UniqueFd base_fd;  // delta base, held open from signature to patch
   uint64_t base_size = 0;
   bool delta = false;
 };
@@ -87,7 +92,7 @@ class Session {
   Status Send(const json& j) { return WriteFrame(conn_, j); }
   // The raw pickle of r.Xattrs, once it decodes to metadata that matches the file.
   Result<std::string> CheckXattrs(const SyncFileRequest& r, const ObjectFilePath& p,
-                                  hashes::Metadata* decoded);
+                                  diskfile::Metadata* decoded);
   // Checks an offer against the names in its hash dir; on GoAhead fills *acc and
   // adds the name to `present`.
   Result<SyncFileResponse> Evaluate(const SyncFileRequest& r, ObjectFilePath path,
@@ -119,7 +124,7 @@ class Session {
   NativeSessionStats own_stats_;
   NativeSessionStats* stats_;
   std::string who_;
-  hashes::UniqueFd device_fd_;  // for syncfs; opened before the session writes anything
+  diskfile::UniqueFd device_fd_;  // for syncfs; opened before the session writes anything
   bool batch_has_large_ = false;  // the batch being received holds a large file
   std::string buf_ = std::string(kCopyBuf, '\0');  // body copies, reused per file
 };
@@ -134,21 +139,21 @@ Status Session::Violation(const std::string& text) {
 }
 
 Result<std::string> Session::CheckXattrs(const SyncFileRequest& r, const ObjectFilePath& p,
-                                         hashes::Metadata* decoded) {
+                                         diskfile::Metadata* decoded) {
   if (r.xattrs.size() > 2 * kMaxXattrsBytes) {
     return Status::InvalidArgument(fmt::format("xattrs of {} exceed {} bytes", r.path,
                                                kMaxXattrsBytes));
   }
   auto raw = HexDecode(r.xattrs);
   if (!raw.ok() || raw->empty()) return Status::InvalidArgument("bad xattrs for " + r.path);
-  auto md = hashes::DecodeMetadata(*raw);
+  auto md = diskfile::DecodeMetadata(*raw);
   if (!md.ok()) return md.status().WithContext("xattrs of " + r.path);
   const std::string* xts = md->Get("X-Timestamp");
   auto ts = xts ? Timestamp::Parse(*xts) : Result<Timestamp>(Status::InvalidArgument("missing"));
   if (!ts.ok() || ts->internal() != p.file.timestamp.internal()) {
     return Status::InvalidArgument("X-Timestamp of " + r.path + " does not match its name");
   }
-  if (p.file.kind != hashes::FileKind::kData && r.size != 0) {
+  if (p.file.kind != diskfile::FileKind::kData && r.size != 0) {
     return Status::InvalidArgument(r.path + ": .ts and .meta files have no body");
   }
   *decoded = std::move(*md);
@@ -171,11 +176,11 @@ Result<SyncFileResponse> Session::Evaluate(const SyncFileRequest& r, ObjectFileP
   acc->size = r.size;
   resp.go_ahead = true;
   resp.msg = "go ahead";
-  if (req_.extensions.delta && acc->path.file.kind == hashes::FileKind::kData &&
+  if (req_.extensions.delta && acc->path.file.kind == diskfile::FileKind::kData &&
       static_cast<uint64_t>(r.size) >= req_.delta_min_size) {
     if (auto base = CurrentDataFile(present)) {
       std::string base_path = acc->path.hash_dir + "/" + *base;
-      hashes::UniqueFd fd(open(base_path.c_str(), O_RDONLY | O_CLOEXEC));
+      diskfile::UniqueFd fd(open(base_path.c_str(), O_RDONLY | O_CLOEXEC));
       struct stat st;
       if (fd.get() >= 0 && fstat(fd.get(), &st) == 0 && st.st_size > 0) {
         acc->base_size = static_cast<uint64_t>(st.st_size);
@@ -192,7 +197,7 @@ Result<SyncFileResponse> Session::Evaluate(const SyncFileRequest& r, ObjectFileP
 Result<FileUploadResponse> Session::ReceiveFile(Accepted& acc, bool delta,
                                                 std::vector<std::string>* deferred,
                                                 std::vector<Pending>* pending, size_t result) {
-  hashes::WriterOptions wo;
+  diskfile::WriterOptions wo;
   wo.policy_index = req_.target.policy_index;
   wo.reclaim_age = req_.reclaim_age;
   wo.deferred_dir_syncs = deferred;
@@ -201,7 +206,7 @@ Result<FileUploadResponse> Session::ReceiveFile(Accepted& acc, bool delta,
   wo.hash_while_syncing = static_cast<uint64_t>(acc.size) >= kFsyncAlwaysSize;
   wo.fallocate = req_.fallocate;
   wo.size = static_cast<uint64_t>(acc.size);  // a full device fails before any byte
-  auto writer = hashes::ObjectWriter::Create(req_.target.device_path(), acc.path.hash_dir, wo);
+  auto writer = diskfile::ObjectWriter::Create(req_.target.device_path(), acc.path.hash_dir, wo);
   std::optional<Status> write_error;
   auto sink = [&](std::string_view piece) -> Status {
     if (write_error) return Status::OK();  // keep reading: the stream stays in step
@@ -295,15 +300,15 @@ void Session::CommitPending(std::vector<Pending>& pending, BatchUploadResponse& 
   std::map<std::string, std::set<std::string>> suffixes;  // partition dir -> suffixes
   for (size_t i = 0; i < pending.size(); ++i) {
     std::string dir = pending[i].writer->suffix_dir();
-    if (synced[i].ok()) suffixes[hashes::fs::Dirname(dir)].insert(hashes::fs::Basename(dir));
+    if (synced[i].ok()) suffixes[diskfile::fs::Dirname(dir)].insert(diskfile::fs::Basename(dir));
   }
   std::map<std::string, Status> invalidated;
   for (const auto& [part, names] : suffixes) {
-    invalidated[part] = hashes::InvalidateHashes(part, {names.begin(), names.end()});
+    invalidated[part] = diskfile::InvalidateHashes(part, {names.begin(), names.end()});
   }
   for (size_t i = 0; i < pending.size(); ++i) {
     FileUploadResponse& r = results.files[pending[i].result];
-    std::string part = hashes::fs::Dirname(pending[i].writer->suffix_dir());
+    std::string part = diskfile::fs::Dirname(pending[i].writer->suffix_dir());
     if (synced[i].ok()) synced[i] = invalidated[part];
     auto done = synced[i].ok() ? pending[i].writer->Commit() : Result<std::string>(synced[i]);
     if (done.ok()) {
@@ -436,7 +441,7 @@ Status Session::SyncDirs(std::vector<std::string>& dirs) {
   ParallelFor(dirs.size(), kSyncThreads, [&](size_t i) {
     // A dir that cleanup removed (its file was obsolete on arrival) needs no fsync.
     if (access(dirs[i].c_str(), F_OK) != 0 && errno == ENOENT) return;
-    synced[i] = hashes::FsyncDir(dirs[i]);
+    synced[i] = diskfile::FsyncDir(dirs[i]);
     fsyncs++;
   });
   stats_->batch_fsyncs += fsyncs;
@@ -460,18 +465,18 @@ Status Session::Run() {
                                  req_.target.partition));
   }
   std::string part_dir = req_.target.partition_dir();
-  auto part_lock = hashes::ReplicationLock::Acquire(part_dir, "replication", 1,
+  auto part_lock = diskfile::ReplicationLock::Acquire(part_dir, "replication", 1,
                                                     req_.replication_lock_timeout);
   if (!part_lock.ok()) return Violation("partition busy: " + part_lock.status().message());
-  std::optional<hashes::ReplicationLock> dev_lock;
+  std::optional<diskfile::ReplicationLock> dev_lock;
   if (req_.replication_concurrency_per_device > 0) {
-    auto l = hashes::ReplicationLock::Acquire(req_.target.device_path(), "",
+    auto l = diskfile::ReplicationLock::Acquire(req_.target.device_path(), "",
                                               req_.replication_concurrency_per_device,
                                               req_.replication_lock_timeout);
     if (!l.ok()) return Violation("device busy: " + l.status().message());
     dev_lock.emplace(std::move(*l));
   }
-  device_fd_ = hashes::UniqueFd(
+  device_fd_ = diskfile::UniqueFd(
       open(req_.target.device_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (device_fd_.get() < 0) {
     return Violation("open " + req_.target.device_path() + ": " + strerror(errno));

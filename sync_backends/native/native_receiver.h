@@ -23,7 +23,7 @@
 #include <string>
 
 #include "base/status.h"
-#include "hashes/fallocate.h"
+#include "diskfile/fallocate.h"
 #include "net/byte_stream.h"
 #include "sync_backends/native/native_store.h"
 #include "sync_backends/native/native_wire.h"
@@ -53,7 +53,7 @@ struct NativeRequest {
   BatchSync batch_sync = BatchSync::kSyncfs;
   // fallocate_reserve / disable_fallocate: each body is preallocated; one that would
   // leave the device at its reserve fails that file ("FALLOCATE_RESERVE fail ...").
-  hashes::FallocateConfig fallocate;
+  diskfile::FallocateConfig fallocate;
 };
 
 struct NativeSessionStats {

@@ -5,8 +5,9 @@
 
 #include <fmt/format.h>
 
-#include "hashes/diskfile.h"
-#include "hashes/fs_util.h"
+#include "diskfile/layout.h"
+#include "diskfile/ondisk_files.h"
+#include "diskfile/fs_util.h"
 
 namespace replicant::sync::native {
 namespace {
@@ -36,7 +37,7 @@ std::vector<std::string_view> Split(std::string_view s) {
 }  // namespace
 
 std::string SessionTarget::partition_dir() const {
-  return device_path() + "/" + hashes::DataDirName(policy_index) + "/" + partition;
+  return diskfile::PartitionDirOn(device_path(), policy_index, partition);
 }
 
 Result<ObjectFilePath> ParseSyncPath(std::string_view path, const SessionTarget& t) {
@@ -48,16 +49,16 @@ Result<ObjectFilePath> ParseSyncPath(std::string_view path, const SessionTarget&
     if (p.empty() || p == "." || p == "..") return Refuse(path, "empty, . or .. component");
   }
   if (parts[0] != t.device) return Refuse(path, "not this session's device");
-  if (parts[1] != hashes::DataDirName(t.policy_index)) return Refuse(path, "not this policy");
+  if (parts[1] != diskfile::DataDirName(t.policy_index)) return Refuse(path, "not this policy");
   if (parts[2] != t.partition) return Refuse(path, "not this session's partition");
   if (!IsHex32(parts[4])) return Refuse(path, "hash is not 32 lower-case hex digits");
   if (parts[3] != parts[4].substr(29)) return Refuse(path, "suffix does not match the hash");
-  auto file = hashes::ParseOnDiskFilename(parts[5]);
+  auto file = diskfile::ParseOnDiskFilename(parts[5]);
   if (!file.ok() || (file->ext != ".data" && file->ext != ".ts" && file->ext != ".meta")) {
     return Refuse(path, "not a .data, .ts or .meta file name");
   }
   std::string canonical =
-      hashes::OnDiskFilename(file->timestamp, file->ext.substr(1), file->ctype_timestamp);
+      diskfile::OnDiskFilename(file->timestamp, file->ext.substr(1), file->ctype_timestamp);
   if (canonical != parts[5]) return Refuse(path, "file name is not canonical (" + canonical + ")");
   ObjectFilePath out;
   out.suffix = std::string(parts[3]);
@@ -73,7 +74,7 @@ Offer DecideOffer(const std::vector<std::string>& present, const std::string& of
   std::vector<std::string> names = present;
   names.push_back(offered);
   std::sort(names.rbegin(), names.rend());  // Swift's cleanup order
-  hashes::OnDiskFiles files = hashes::GetOnDiskFiles(std::move(names));
+  diskfile::OnDiskFiles files = diskfile::GetOnDiskFiles(std::move(names));
   for (const auto& f : files.obsolete) {
     if (f.name == offered) return Offer::kNewerExists;
   }
@@ -82,7 +83,7 @@ Offer DecideOffer(const std::vector<std::string>& present, const std::string& of
 
 Result<std::vector<std::string>> ListHashDir(const std::string& hash_dir) {
   std::vector<std::string> names;
-  int err = hashes::fs::ListDir(hash_dir, &names);
+  int err = diskfile::fs::ListDir(hash_dir, &names);
   if (err == ENOENT) return std::vector<std::string>{};
   if (err != 0) return Status::FromErrno("listdir " + hash_dir, err);
   return names;
@@ -91,7 +92,7 @@ Result<std::vector<std::string>> ListHashDir(const std::string& hash_dir) {
 std::optional<std::string> CurrentDataFile(const std::vector<std::string>& names) {
   std::vector<std::string> sorted = names;
   std::sort(sorted.rbegin(), sorted.rend());
-  hashes::OnDiskFiles files = hashes::GetOnDiskFiles(std::move(sorted));
+  diskfile::OnDiskFiles files = diskfile::GetOnDiskFiles(std::move(sorted));
   if (!files.data_info) return std::nullopt;
   return files.data_info->name;
 }

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "base/status.h"
-#include "hashes/ondisk_files.h"
+#include "diskfile/ondisk_files.h"
 
 namespace replicant::sync::native {
 
@@ -35,7 +35,7 @@ struct SessionTarget {
 struct ObjectFilePath {
   std::string suffix, hash, filename;
   std::string hash_dir;  // absolute
-  hashes::OnDiskFile file;
+  diskfile::OnDiskFile file;
 };
 
 Result<ObjectFilePath> ParseSyncPath(std::string_view path, const SessionTarget& target);

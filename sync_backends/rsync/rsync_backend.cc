@@ -1,4 +1,5 @@
 #include "sync_backends/rsync/rsync_backend.h"
+#include "diskfile/layout.h"
 
 #include "base/text.h"
 
@@ -155,9 +156,8 @@ std::vector<std::string> BuildRsyncArgs(const RsyncOptions& opts, const Device& 
     args.push_back("--sockopts=TCP_NODELAY");
   }
   args.insert(args.end(), suffix_paths.begin(), suffix_paths.end());
-  std::string data_dir = job.policy_index == 0 ? "objects"
-                                               : "objects-" + std::to_string(job.policy_index);
-  args.push_back(module + "/" + node.device + "/" + data_dir + "/" + job.partition);
+  args.push_back(diskfile::PartitionDirOn(diskfile::DevicePath(module, node.device),
+                                          job.policy_index, job.partition));
   return args;
 }
 

@@ -5,13 +5,17 @@
 
 #include <spdlog/spdlog.h>
 
-#include "hashes/diskfile.h"
+#include "diskfile/object_writer.h"
+#include "diskfile/object_reader.h"
+#include "diskfile/quarantine.h"
+#include "diskfile/timestamp.h"
+#include "diskfile/object_metadata.h"
 #include "ring/hash_path.h"
 
 namespace replicant::sync::ssync {
 namespace {
 
-using hashes::Metadata;
+using diskfile::Metadata;
 
 // swift.common.constraints defaults (swift.conf [swift-constraints] is not read).
 constexpr int64_t kMaxFileSize = 5368709122;
@@ -58,18 +62,18 @@ Result<Timestamp> RequestTimestamp(const SubRequest& req) {
 // What DiskFile.open / read_metadata finds for the request's object.
 struct Existing {
   enum Kind { kNone, kData, kTombstone } kind = kNone;
-  hashes::OpenedObject obj;
+  diskfile::OpenedObject obj;
   bool collision = false;  // a .data whose stored name is another object's
 };
 
 Result<Existing> OpenExisting(const PartitionStore& store, const std::string& hash_dir,
                               const std::string& name) {
   Existing e;
-  auto obj = hashes::OpenObject(hash_dir);
+  auto obj = diskfile::OpenObject(hash_dir);
   if (!obj.ok()) {
     if (obj.status().IsNotFound()) return e;
     if (obj.status().IsCorruption()) {
-      auto q = hashes::QuarantineHashDir(store.device_path, hash_dir, store.policy_index);
+      auto q = diskfile::QuarantineHashDir(store.device_path, hash_dir, store.policy_index);
       spdlog::warn("Quarantined {} ({}): {}", hash_dir, obj.status().message(),
                    q.ok() ? *q : q.status().message());
       return e;
@@ -86,12 +90,12 @@ Result<Existing> OpenExisting(const PartitionStore& store, const std::string& ha
 }
 
 Result<std::string> WriteFile(const PartitionStore& store, const std::string& hash_dir,
-                              hashes::ObjectFileType type, Metadata md) {
-  hashes::WriterOptions wo;
+                              diskfile::ObjectFileType type, Metadata md) {
+  diskfile::WriterOptions wo;
   wo.policy_index = store.policy_index;
   wo.reclaim_age = store.reclaim_age;
   wo.fallocate = store.fallocate;
-  auto w = hashes::ObjectWriter::Create(store.device_path, hash_dir, wo);
+  auto w = diskfile::ObjectWriter::Create(store.device_path, hash_dir, wo);
   if (!w.ok()) return w.status();
   return (*w)->Put(type, std::move(md));
 }
@@ -177,12 +181,12 @@ Result<SubResponse> ApplyPut(const PartitionStore& store, const SubRequest& req,
     return Resp(409, "X-Backend-Timestamp: " + orig.internal());
   }
 
-  hashes::WriterOptions wo;
+  diskfile::WriterOptions wo;
   wo.policy_index = store.policy_index;
   wo.reclaim_age = store.reclaim_age;
   wo.fallocate = store.fallocate;
   wo.size = static_cast<uint64_t>(fsize);  // preallocated: a full device fails here
-  auto writer = hashes::ObjectWriter::Create(store.device_path, hash_dir, wo);
+  auto writer = diskfile::ObjectWriter::Create(store.device_path, hash_dir, wo);
   if (!writer.ok()) return WriteFailed(writer.status());
   Status write_error;
   for (;;) {
@@ -205,7 +209,7 @@ Result<SubResponse> ApplyPut(const PartitionStore& store, const SubRequest& req,
   md.Set("ETag", etag);
   CopyRequestHeaders(r, /*sysmeta=*/true, extra, &md);
   md.Set("name", name);
-  auto put = (*writer)->Put(hashes::ObjectFileType::kData, std::move(md));
+  auto put = (*writer)->Put(diskfile::ObjectFileType::kData, std::move(md));
   if (!put.ok()) return WriteFailed(put.status());
   return Resp(201);
 }
@@ -225,7 +229,7 @@ SubResponse ApplyPost(const PartitionStore& store, const SubRequest& req) {
   if (!existing.ok()) return Resp(500, existing.status().message());
   if (existing->kind != Existing::kData) return Resp(404);
   if (existing->collision) return Resp(403, "Client path does not match path stored in object");
-  const hashes::OpenedObject& obj = existing->obj;
+  const diskfile::OpenedObject& obj = existing->obj;
 
   Timestamp orig = obj.timestamp;
   Timestamp orig_ctype = obj.data_timestamp;
@@ -260,7 +264,7 @@ SubResponse ApplyPost(const PartitionStore& store, const SubRequest& req) {
     md.Set("Content-Type-Timestamp", orig_ctype.internal());
   }
   md.Set("name", name);
-  auto put = WriteFile(store, hash_dir, hashes::ObjectFileType::kMeta, std::move(md));
+  auto put = WriteFile(store, hash_dir, diskfile::ObjectFileType::kMeta, std::move(md));
   if (!put.ok()) return WriteFailed(put.status());
   return Resp(202);
 }
@@ -273,7 +277,7 @@ SubResponse ApplyDelete(const PartitionStore& store, const SubRequest& req) {
   auto existing = OpenExisting(store, hash_dir, name);
   if (!existing.ok()) return Resp(500, existing.status().message());
   if (existing->collision) return Resp(403, "Client path does not match path stored in object");
-  const hashes::OpenedObject& obj = existing->obj;
+  const diskfile::OpenedObject& obj = existing->obj;
   Timestamp orig;
   bool have_orig = false;
   int status = 404;
@@ -302,7 +306,7 @@ SubResponse ApplyDelete(const PartitionStore& store, const SubRequest& req) {
   }
   if (!have_orig || orig < *ts) {
     Metadata md{{"X-Timestamp", ts->internal()}, {"name", name}};
-    auto put = WriteFile(store, hash_dir, hashes::ObjectFileType::kTombstone, std::move(md));
+    auto put = WriteFile(store, hash_dir, diskfile::ObjectFileType::kTombstone, std::move(md));
     if (!put.ok()) return WriteFailed(put.status());
   }
   return Resp(status);

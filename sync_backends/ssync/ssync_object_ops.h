@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "base/status.h"
-#include "hashes/fallocate.h"
+#include "diskfile/fallocate.h"
 #include "net/byte_stream.h"
 #include "sync_backends/ssync/ssync_protocol.h"
 
@@ -38,7 +38,7 @@ struct PartitionStore {
   int policy_index = 0;
   std::string hash_prefix, hash_suffix;
   int64_t reclaim_age = 604800;
-  hashes::FallocateConfig fallocate;  // the server's fallocate_reserve / disable_fallocate
+  diskfile::FallocateConfig fallocate;  // the server's fallocate_reserve / disable_fallocate
 
   std::string PartitionDir() const;
   std::string HashDir(std::string_view hash) const;

@@ -18,7 +18,7 @@
 
 #include "base/status.h"
 #include "base/text.h"  // LowerAscii, SecondsText
-#include "hashes/timestamp.h"
+#include "diskfile/timestamp.h"
 
 namespace replicant::sync::ssync {
 

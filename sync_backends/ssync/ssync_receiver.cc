@@ -8,7 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "formats/swift_conf.h"
-#include "hashes/replication_lock.h"
+#include "diskfile/replication_lock.h"
 #include "sync_backends/ssync/ssync_object_ops.h"
 #include "sync_backends/ssync/ssync_protocol.h"
 
@@ -278,16 +278,16 @@ Status Receiver::Run() {
   if (auto s = out_.Flush(); !s.ok()) return s;
   std::optional<Failure> failure;
   auto start = std::chrono::steady_clock::now();
-  auto part_lock = hashes::ReplicationLock::Acquire(store_.PartitionDir(), "replication", 1,
+  auto part_lock = diskfile::ReplicationLock::Acquire(store_.PartitionDir(), "replication", 1,
                                             req_.replication_lock_timeout);
   if (!part_lock.ok()) {
     failure = Failure{Failure::kLockTimeout, 0, part_lock.status().message()};
   } else {
-    std::optional<hashes::ReplicationLock> dev_lock;
+    std::optional<diskfile::ReplicationLock> dev_lock;
     if (req_.replication_concurrency_per_device > 0) {
       double left = req_.replication_lock_timeout -
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      auto l = hashes::ReplicationLock::Acquire(store_.device_path, "", req_.replication_concurrency_per_device,
+      auto l = diskfile::ReplicationLock::Acquire(store_.device_path, "", req_.replication_concurrency_per_device,
                                         std::max(0.0, left));
       if (!l.ok()) failure = Failure{Failure::kLockTimeout, 0, l.status().message()};
       else dev_lock.emplace(std::move(*l));

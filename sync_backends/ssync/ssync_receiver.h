@@ -17,7 +17,7 @@
 #include <string>
 
 #include "base/status.h"
-#include "hashes/fallocate.h"
+#include "diskfile/fallocate.h"
 #include "net/byte_stream.h"
 
 namespace replicant::sync::ssync {
@@ -48,7 +48,7 @@ struct SsyncRequest {
   // fallocate_reserve / disable_fallocate: a PUT that would leave the device at its
   // reserve gets 507; the session then applies nothing more and ends with
   // ":ERROR: 507" (the sender keeps its copies and treats the device as full).
-  hashes::FallocateConfig fallocate;
+  diskfile::FallocateConfig fallocate;
 };
 
 // Swift's initialize_request checks that can fail before the 200 is sent: device and

@@ -5,7 +5,11 @@
 
 #include <spdlog/spdlog.h>
 
-#include "hashes/diskfile.h"
+#include "diskfile/layout.h"
+#include "diskfile/object_reader.h"
+#include "diskfile/quarantine.h"
+#include "diskfile/ondisk_files.h"
+#include "diskfile/timestamp.h"
 #include "ring/hash_path.h"
 #include "sync_backends/ssync/ssync_object_ops.h"
 #include "sync_backends/ssync/ssync_protocol.h"
@@ -25,31 +29,31 @@ bool SplitObjectName(std::string_view path, std::string* account, std::string* c
 }
 
 std::string PartitionStore::PartitionDir() const {
-  return device_path + "/" + hashes::DataDirName(policy_index) + "/" + partition;
+  return diskfile::PartitionDirOn(device_path, policy_index, partition);
 }
 
 std::string PartitionStore::HashDir(std::string_view hash) const {
-  return PartitionDir() + "/" + std::string(hashes::SuffixOf(hash)) + "/" + std::string(hash);
+  return diskfile::HashDirIn(PartitionDir(), hash);
 }
 
 LocalState CheckLocal(const PartitionStore& store, const std::string& object_hash) {
   LocalState local;
   std::string hash_dir = store.HashDir(object_hash);
-  auto cleaned = hashes::CleanupOnDiskFiles(hash_dir, store.reclaim_age, Timestamp::Now().seconds());
+  auto cleaned = diskfile::CleanupOnDiskFiles(hash_dir, store.reclaim_age, Timestamp::Now().seconds());
   if (!cleaned.ok()) {
     if (cleaned.status().code() == Status::Code::kInvalidArgument) {
       // A file where the hash dir should be: Swift quarantines it (ENOTDIR).
-      auto q = hashes::QuarantineHashDir(store.device_path, hash_dir, store.policy_index);
+      auto q = diskfile::QuarantineHashDir(store.device_path, hash_dir, store.policy_index);
       spdlog::error("Quarantined {} to {} because it is not a directory", hash_dir,
                     q.ok() ? *q : q.status().message());
     }
     return local;
   }
   if (cleaned->remaining.empty()) return local;
-  auto obj = hashes::OpenObject(hash_dir);
+  auto obj = diskfile::OpenObject(hash_dir);
   if (!obj.ok()) {
     if (obj.status().IsCorruption()) {
-      auto q = hashes::QuarantineHashDir(store.device_path, hash_dir, store.policy_index);
+      auto q = diskfile::QuarantineHashDir(store.device_path, hash_dir, store.policy_index);
       spdlog::warn("Quarantined {} ({}): {}", hash_dir, obj.status().message(),
                    q.ok() ? *q : q.status().message());
     }

@@ -6,9 +6,13 @@
 
 #include <spdlog/spdlog.h>
 
-#include "hashes/diskfile.h"
+#include "diskfile/object_reader.h"
+#include "diskfile/quarantine.h"
+#include "diskfile/yield_hashes.h"
+#include "diskfile/timestamp.h"
 #include "sync_backends/ssync/ssync_object_ops.h"
 #include "sync_backends/ssync/ssync_protocol.h"
+#include "diskfile/layout.h"
 
 namespace replicant::sync::ssync {
 namespace {
@@ -58,9 +62,9 @@ Status SsyncSender::MissingCheck(net::ByteStream& request, net::ByteStream& resp
   }
   double now = Timestamp::Now().seconds();
   for (const std::string& suffix : suffixes_) {
-    auto entries = hashes::YieldHashes(job_.path + "/" + suffix, opts_.reclaim_age, now);
+    auto entries = diskfile::YieldHashes(job_.path + "/" + suffix, opts_.reclaim_age, now);
     if (!entries.ok()) return entries.status().WithContext("yield_hashes " + suffix);
-    for (const hashes::HashTimestamps& h : *entries) {
+    for (const diskfile::HashTimestamps& h : *entries) {
       if (check_objs_ && !check_objs_->count(h.hash)) continue;
       // The newest file offered: a handoff may delete the object's files up to it.
       available_[h.hash] = (h.ts_meta && *h.ts_meta > h.ts_data ? *h.ts_meta : h.ts_data).internal();
@@ -138,7 +142,7 @@ Status SsyncSender::Updates(net::ByteStream& request, net::ByteStream& response)
 
 Status SsyncSender::SendOne(net::ByteStream& request, const std::string& hash, const Want& want) {
   std::string hash_dir = job_.path + "/" + hash.substr(29) + "/" + hash;
-  auto obj = hashes::OpenObject(hash_dir);
+  auto obj = diskfile::OpenObject(hash_dir);
   if (!obj.ok()) {
     // Gone since the missing check, or corrupt: there is no partial state on the
     // receiver, so skip it (as Swift does for DiskFileError), and never report it in
@@ -146,8 +150,8 @@ Status SsyncSender::SendOne(net::ByteStream& request, const std::string& hash, c
     // and the files stay.
     available_.erase(hash);
     if (obj.status().IsCorruption()) {
-      std::string device_path = job_.obj_path.substr(0, job_.obj_path.rfind('/'));
-      auto q = hashes::QuarantineHashDir(device_path, hash_dir, job_.policy_index);
+      auto q = diskfile::QuarantineHashDir(diskfile::DevicePathOfDataDir(job_.obj_path), hash_dir,
+                                           job_.policy_index);
       spdlog::warn("Quarantined {} ({}): {}", hash_dir, obj.status().message(),
                    q.ok() ? *q : q.status().message());
     } else if (!obj.status().IsNotFound()) {

@@ -10,7 +10,10 @@
 
 #include <spdlog/spdlog.h>
 
-#include "hashes/diskfile.h"
+#include "diskfile/layout.h"
+#include "diskfile/object_writer.h"
+#include "diskfile/timestamp.h"
+#include "diskfile/object_metadata.h"
 #include "sync_backends/ssync/ssync_sender.h"
 #include "tests/fuzz/memory_stream.h"
 #include "tests/fuzz/scratch_dir.h"
@@ -27,20 +30,20 @@ constexpr const char* kMetaHash = "dc51914dff8c01f14ecc7a8c648bde2a";
 constexpr const char* kTombHash = "2194b501a267710bf28805d1ae55dcc1";
 
 void Put(const std::string& devices, const char* name, const char* hash,
-         hashes::ObjectFileType type, const char* ts, const std::string& body) {
-  std::string dir = hashes::HashDirFor(devices, "sdb1", 0, 7, hash);
-  auto w = hashes::ObjectWriter::Create(devices + "/sdb1", dir);
+         diskfile::ObjectFileType type, const char* ts, const std::string& body) {
+  std::string dir = diskfile::HashDirFor(devices, "sdb1", 0, 7, hash);
+  auto w = diskfile::ObjectWriter::Create(devices + "/sdb1", dir);
   if (!w.ok() || !(*w)->Write(body).ok()) abort();
-  hashes::Metadata md{{"name", name}, {"X-Timestamp", ts}};
-  if (type == hashes::ObjectFileType::kData) md.Set("Content-Type", "text/plain");
-  if (type == hashes::ObjectFileType::kMeta) md.Set("X-Object-Meta-Color", "blue");
+  diskfile::Metadata md{{"name", name}, {"X-Timestamp", ts}};
+  if (type == diskfile::ObjectFileType::kData) md.Set("Content-Type", "text/plain");
+  if (type == diskfile::ObjectFileType::kMeta) md.Set("X-Object-Meta-Color", "blue");
   if (!(*w)->Put(type, md).ok()) abort();
 }
 
 SyncJob MakeJob() {
   spdlog::set_level(spdlog::level::off);
   std::string devices = fuzz::MakeDevicesDir("sdb1", "7");
-  using T = hashes::ObjectFileType;
+  using T = diskfile::ObjectFileType;
   Put(devices, "/a/c/o-data", kDataHash, T::kData, "1900000000.00000", "hello fuzzer");
   Put(devices, "/a/c/o-meta", kMetaHash, T::kData, "1900000000.00000", "hello fuzzer");
   Put(devices, "/a/c/o-meta", kMetaHash, T::kMeta, "1900000001.00000", "");

@@ -8,13 +8,13 @@
 #include <string_view>
 
 #include "formats/peer_message.h"
-#include "hashes/object_metadata.h"
+#include "diskfile/object_metadata.h"
 
 using namespace replicant;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view in(reinterpret_cast<const char*>(data), size);
-  auto md = hashes::DecodeMetadata(in);
+  auto md = diskfile::DecodeMetadata(in);
   if (!md.ok()) {
     if (md.status().message().size() > 2 * kMaxPeerMessage) {
       std::fprintf(stderr, "error message of %zu bytes\n", md.status().message().size());
@@ -22,7 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     return 0;
   }
-  auto back = hashes::DecodeMetadata(hashes::EncodeMetadata(*md));
+  auto back = diskfile::DecodeMetadata(diskfile::EncodeMetadata(*md));
   if (!back.ok() || !(*back == *md)) {
     std::fprintf(stderr, "metadata does not decode back as encoded\n");
     abort();

@@ -19,7 +19,7 @@ ALLOWED = {
     'diskfile': {'base', 'formats'},
     'hashes': {'base', 'formats', 'diskfile'},
     'sync_backends': {'base', 'formats', 'ring', 'net', 'diskfile', 'hashes'},
-    'ops': {'base', 'formats', 'diskfile', 'hashes'},
+    'ops': {'base', 'formats', 'diskfile'},
     'receiver': {'base', 'formats', 'ring', 'net', 'diskfile', 'hashes', 'sync_backends', 'ops'},
     'replicator': {'base', 'formats', 'ring', 'net', 'diskfile', 'hashes', 'sync_backends',
                    'ops'},

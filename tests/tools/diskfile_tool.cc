@@ -20,12 +20,16 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "hashes/diskfile.h"
-#include "hashes/object_metadata.h"
+#include "diskfile/layout.h"
+#include "diskfile/object_writer.h"
+#include "diskfile/object_reader.h"
+#include "diskfile/yield_hashes.h"
+#include "diskfile/timestamp.h"
+#include "diskfile/object_metadata.h"
 
 using replicant::Status;
 using replicant::Timestamp;
-using namespace replicant::hashes;
+using namespace replicant::diskfile;
 using ojson = nlohmann::ordered_json;
 
 namespace {

@@ -12,12 +12,18 @@
 #include <sstream>
 #include <string>
 
-#include "hashes/diskfile.h"
-#include "hashes/object_metadata.h"
+#include "diskfile/layout.h"
+#include "diskfile/object_writer.h"
+#include "diskfile/object_reader.h"
+#include "diskfile/quarantine.h"
+#include "diskfile/yield_hashes.h"
+#include "diskfile/ondisk_files.h"
+#include "diskfile/timestamp.h"
+#include "diskfile/object_metadata.h"
 
 namespace fs = std::filesystem;
 using namespace replicant;
-using namespace replicant::hashes;
+using namespace replicant::diskfile;
 
 namespace {
 

@@ -1,9 +1,9 @@
-// hashes::RemoveHandoffFiles: what a handoff may delete once its objects are confirmed.
+// diskfile::RemoveHandoffFiles: what a handoff may delete once its objects are confirmed.
 #include <catch2/catch.hpp>
 
 #include <string>
 
-#include "hashes/handoff_cleanup.h"
+#include "diskfile/handoff_cleanup.h"
 #include "tests/unit/hashes_test_util.h"
 
 using namespace replicant;
@@ -26,11 +26,11 @@ TEST_CASE("Handoff cleanup removes a confirmed object with an rsync temp file be
   std::string part = t / "objects/7";
   std::string hash_dir = part + "/27e/" + kHash;
   WriteFile(hash_dir + "/" + kTs + ".data", "body");
-  auto snap = hashes::ListHandoffObjects(part, {"27e"});
+  auto snap = diskfile::ListHandoffObjects(part, {"27e"});
   REQUIRE(snap.ok());
   WriteFile(hash_dir + "/." + kTs + ".data.6MbL6r");
-  hashes::ConfirmedObjects confirmed{{kHash, kTs}};
-  auto c = hashes::RemoveHandoffFiles(part, *snap, &confirmed);
+  diskfile::ConfirmedObjects confirmed{{kHash, kTs}};
+  auto c = diskfile::RemoveHandoffFiles(part, *snap, &confirmed);
   CHECK(c.error_paths.empty());
   CHECK(c.removed == 1);
   CHECK(c.partition_removed);
@@ -43,11 +43,11 @@ TEST_CASE("Handoff cleanup keeps an object that gained a Swift file after the sn
   std::string part = t / "objects/7";
   std::string hash_dir = part + "/27e/" + kHash;
   WriteFile(hash_dir + "/" + kTs + ".data", "body");
-  auto snap = hashes::ListHandoffObjects(part, {"27e"});
+  auto snap = diskfile::ListHandoffObjects(part, {"27e"});
   REQUIRE(snap.ok());
   WriteFile(hash_dir + "/1700000001.00000.meta");  // a POST during the revert
-  hashes::ConfirmedObjects confirmed{{kHash, kTs}};
-  auto c = hashes::RemoveHandoffFiles(part, *snap, &confirmed);
+  diskfile::ConfirmedObjects confirmed{{kHash, kTs}};
+  auto c = diskfile::RemoveHandoffFiles(part, *snap, &confirmed);
   CHECK(c.removed == 0);
   CHECK_FALSE(c.partition_removed);
   CHECK(Exists(hash_dir + "/" + kTs + ".data"));

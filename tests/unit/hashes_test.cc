@@ -6,14 +6,14 @@
 #include <string>
 #include <vector>
 
-#include "hashes/fs_util.h"
-#include "hashes/ondisk_files.h"
-#include "hashes/pystr.h"
-#include "hashes/timestamp.h"
+#include "diskfile/fs_util.h"
+#include "diskfile/ondisk_files.h"
+#include "formats/pystr.h"
+#include "diskfile/timestamp.h"
 #include "tests/unit/hashes_test_util.h"
 
 using namespace replicant;
-using namespace replicant::hashes;
+using namespace replicant::diskfile;
 using replicant::testing::Exists;
 using replicant::testing::List;
 using replicant::testing::TempDir;

@@ -11,7 +11,7 @@
 #include "formats/peer_message.h"
 #include "formats/pickle.h"
 #include "formats/pickle_internal.h"
-#include "hashes/object_metadata.h"
+#include "diskfile/object_metadata.h"
 #include "sync_backends/native/native_wire.h"
 #include "tests/unit/ssync_test_util.h"
 
@@ -111,14 +111,14 @@ TEST_CASE("A metadata error quoting a doubling tuple stays short", "[hostile]") 
   // 55 bytes whose repr is about 200 MB.
   std::string not_a_dict = "\x80\x02" + DoublingTuple(25) + ".";
   double start = CpuSeconds();
-  auto md = hashes::DecodeMetadata(not_a_dict);
+  auto md = diskfile::DecodeMetadata(not_a_dict);
   REQUIRE_FALSE(md.ok());
   CHECK(md.status().message().size() < 8192);
   CHECK(md.status().message().find("(truncated)") != std::string::npos);
 
   std::string bad_value = "\x80\x02}X\x0b\x00\x00\x00X-Timestamp"s +
                           DoublingTuple(24) + "s.";
-  md = hashes::DecodeMetadata(bad_value);
+  md = diskfile::DecodeMetadata(bad_value);
   REQUIRE_FALSE(md.ok());
   CHECK(md.status().message().size() < 8192);
   CHECK(md.status().message().find("not a string") != std::string::npos);

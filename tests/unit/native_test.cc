@@ -7,12 +7,13 @@
 
 #include <catch2/catch.hpp>
 
-#include "hashes/diskfile.h"
+#include "diskfile/fd.h"
 #include "sync_backends/native/native_delta.h"
 #include "sync_backends/native/native_store.h"
 #include "sync_backends/native/native_wire.h"
 #include "tests/unit/hashes_test_util.h"
 #include "tests/unit/ssync_test_util.h"
+#include "diskfile/ondisk_files.h"
 
 using namespace replicant;
 using namespace replicant::sync::native;
@@ -126,7 +127,7 @@ TEST_CASE("ParseSyncPath confines a Path to its session's partition", "[native]"
   auto p = ParseSyncPath(good, t);
   REQUIRE(p.ok());
   CHECK(p->hash_dir == "/srv/node/sdb1/objects/7/def/" + hash);
-  CHECK(p->file.kind == hashes::FileKind::kData);
+  CHECK(p->file.kind == diskfile::FileKind::kData);
   CHECK(ParseSyncPath("sdb1/objects/7/def/" + hash + "/1700000000.00000-a.meta", t).ok());
   CHECK(ParseSyncPath("sdb1/objects/7/def/" + hash + "/1700000000.00000_000000000000000a.ts", t).ok());
   const char* bad[] = {
@@ -176,8 +177,8 @@ TEST_CASE("Deltas rebuild the new file from the old one and a small diff", "[nat
   new_body += "appended tail";
   replicant::testing::WriteFile(dir / "old", old_body);
   replicant::testing::WriteFile(dir / "new", new_body);
-  hashes::UniqueFd old_fd(open((dir / "old").c_str(), O_RDONLY));
-  hashes::UniqueFd new_fd(open((dir / "new").c_str(), O_RDONLY));
+  diskfile::UniqueFd old_fd(open((dir / "old").c_str(), O_RDONLY));
+  diskfile::UniqueFd new_fd(open((dir / "new").c_str(), O_RDONLY));
 
   auto sig = FileSignature(old_fd.get(), old_body.size());
   REQUIRE(sig.ok());

@@ -11,11 +11,13 @@
 #include "formats/pickle.h"
 #include "hashes/hashes_file.h"
 #include "hashes/partition_hashes.h"
-#include "hashes/partition_lock.h"
+#include "diskfile/invalidate.h"
+#include "diskfile/partition_lock.h"
 #include "tests/unit/hashes_test_util.h"
 
 using namespace replicant;
 using namespace replicant::hashes;
+using namespace replicant::diskfile;
 using replicant::testing::Exists;
 using replicant::testing::List;
 using replicant::testing::ReadFile;

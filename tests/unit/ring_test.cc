@@ -22,6 +22,7 @@
 
 #include "ring/hash_path.h"
 #include "ring/ring.h"
+#include "replicator/job_collector.h"
 #include "ring/ring_watcher.h"
 
 using nlohmann::json;
@@ -514,4 +515,32 @@ TEST_CASE("RingWatcher serves readers while another thread reloads", "[ring]") {
   for (auto& t : readers) t.join();
   CHECK(bad == 0);
   CHECK(watcher.generation() == 50);
+}
+
+// The job collector's drive check is Swift's check_drive: with mount_check, a device
+// dir holding a ".ismount" file counts as mounted (utils.ismount), as a SAIO's do.
+TEST_CASE("the job collector takes a device with a .ismount file as mounted", "[replicator]") {
+  TempDir dir;
+  std::string dev = dir.path + "/sdb1";
+  REQUIRE(system(("mkdir -p '" + dev + "/objects/0'").c_str()) == 0);
+  json hdr = {{"devs", json::array({Dev(0, 1, 1, "127.0.0.1", 6200, "sdb1")})},
+              {"part_shift", 32}, {"version", 1}};
+  auto ring = Ring::FromGzip(Gzip(Payload(hdr, {{0}})), "object.ring.gz");
+  REQUIRE(ring.ok());
+  replicant::PolicyRing pr;
+  pr.ring = *ring;
+  replicant::CollectOptions opts;
+  opts.devices_dir = dir.path;
+  opts.mount_check = true;
+  opts.ring_ip = "127.0.0.1";
+  opts.port = 6200;
+  replicant::StatsBook stats;
+  std::mt19937_64 rng(1);
+  // A plain directory on the same filesystem as its parent is not mounted.
+  CHECK(replicant::CollectJobs({pr}, opts, stats, rng).empty());
+  std::ofstream(dev + "/.ismount") << "";
+  auto jobs = replicant::CollectJobs({pr}, opts, stats, rng);
+  REQUIRE(jobs.size() == 1);
+  CHECK(jobs[0].sync.device == "sdb1");
+  CHECK(jobs[0].partition == 0);
 }

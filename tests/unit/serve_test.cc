@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "diskfile/drive.h"
 #include "formats/config.h"
 #include "formats/py_text.h"
 #include "receiver/server_config.h"
@@ -182,17 +183,17 @@ TEST_CASE("CheckDrive is constraints.check_drive", "[serve]") {
   ServeTempDir d;
   fs::create_directories(d.path + "/sdb1");
   std::ofstream(d.path + "/afile") << "x";
-  CHECK(*CheckDrive(d.path, "sdb1", false) == d.path + "/sdb1");
-  CHECK(*CheckDrive(d.path + "/", "sdb1", false) == d.path + "/sdb1");
-  CHECK(CheckDrive(d.path, "sdz", false).status().message() == d.path + "/sdz is not a directory");
-  CHECK(!CheckDrive(d.path, "afile", false).ok());
-  CHECK(CheckDrive(d.path, "sd b", false).status().message() == "sd b is not a valid drive name");
-  CHECK(!CheckDrive(d.path, "sd%2F", false).ok());
+  CHECK(*diskfile::CheckDrive(d.path, "sdb1", false) == d.path + "/sdb1");
+  CHECK(*diskfile::CheckDrive(d.path + "/", "sdb1", false) == d.path + "/sdb1");
+  CHECK(diskfile::CheckDrive(d.path, "sdz", false).status().message() == d.path + "/sdz is not a directory");
+  CHECK(!diskfile::CheckDrive(d.path, "afile", false).ok());
+  CHECK(diskfile::CheckDrive(d.path, "sd b", false).status().message() == "sd b is not a valid drive name");
+  CHECK(!diskfile::CheckDrive(d.path, "sd%2F", false).ok());
   // A plain directory is not a mount point, unless it holds a .ismount file.
-  CHECK(CheckDrive(d.path, "sdb1", true).status().message() == d.path + "/sdb1 is not mounted");
+  CHECK(diskfile::CheckDrive(d.path, "sdb1", true).status().message() == d.path + "/sdb1 is not mounted");
   std::ofstream(d.path + "/sdb1/.ismount") << "";
-  CHECK(CheckDrive(d.path, "sdb1", true).ok());
-  CHECK(IsMount("/"));
+  CHECK(diskfile::CheckDrive(d.path, "sdb1", true).ok());
+  CHECK(diskfile::IsMount("/"));
 }
 
 TEST_CASE("Server config: Swift's defaults", "[serve]") {

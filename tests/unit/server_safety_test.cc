@@ -19,8 +19,10 @@
 #include <thread>
 
 #include "formats/config.h"
-#include "hashes/diskfile.h"
-#include "hashes/fallocate.h"
+#include "diskfile/fallocate.h"
+#include "diskfile/object_metadata.h"
+#include "diskfile/object_writer.h"
+#include "diskfile/timestamp.h"
 #include "net/http_request.h"
 #include "receiver/server.h"
 #include "receiver/server_config.h"
@@ -159,10 +161,10 @@ TEST_CASE("fallocate_reserve and disable_fallocate are read as Swift reads them"
     REQUIRE_FALSE(c.ok());
     CHECK(c.status().message().find("fallocate_reserve") != std::string::npos);
   }
-  hashes::FallocateConfig f;
-  CHECK(hashes::ParseFallocateReserve("0", &f).ok());
+  diskfile::FallocateConfig f;
+  CHECK(diskfile::ParseFallocateReserve("0", &f).ok());
   CHECK(f.reserve == 0);
-  CHECK(hashes::ParseFallocateReserve("x%", &f).message() ==
+  CHECK(diskfile::ParseFallocateReserve("x%", &f).message() ==
         "Error: x% is an invalid value for fallocate_reserve.");
 }
 
@@ -172,17 +174,17 @@ TEST_CASE("The reserve check: free space after the allocation at or below the re
   int fd = open(dir.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   REQUIRE(fd >= 0);
   const uint64_t free = FreeBytes(dir.path);
-  hashes::FallocateConfig bytes{true, 4096, false};
-  CHECK(hashes::CheckFallocateReserve(fd, 0, bytes, "d").ok());
-  CHECK(hashes::CheckFallocateReserve(fd, free + (1 << 20), bytes, "d").IsNoSpace());
-  hashes::FallocateConfig all{true, 100, true};
-  Status s = hashes::CheckFallocateReserve(fd, 0, all, "d");
+  diskfile::FallocateConfig bytes{true, 4096, false};
+  CHECK(diskfile::CheckFallocateReserve(fd, 0, bytes, "d").ok());
+  CHECK(diskfile::CheckFallocateReserve(fd, free + (1 << 20), bytes, "d").IsNoSpace());
+  diskfile::FallocateConfig all{true, 100, true};
+  Status s = diskfile::CheckFallocateReserve(fd, 0, all, "d");
   CHECK(s.IsNoSpace());
   CHECK(s.message().find("FALLOCATE_RESERVE fail") != std::string::npos);
   all.enabled = false;  // disable_fallocate: Swift returns before the check
-  CHECK(hashes::CheckFallocateReserve(fd, 0, all, "d").ok());
-  hashes::FallocateConfig none{true, 0, false};
-  CHECK(hashes::CheckFallocateReserve(fd, free + (1 << 20), none, "d").ok());
+  CHECK(diskfile::CheckFallocateReserve(fd, 0, all, "d").ok());
+  diskfile::FallocateConfig none{true, 0, false};
+  CHECK(diskfile::CheckFallocateReserve(fd, free + (1 << 20), none, "d").ok());
   close(fd);
 }
 
@@ -192,11 +194,11 @@ TEST_CASE("A writer for a body the device cannot hold fails before writing, leav
   std::string dev = dir.path + "/sdb1";
   fs::create_directories(dev);
   std::string hash_dir = dev + "/objects-1/7/abc/00000000000000000000000000000abc";
-  hashes::WriterOptions wo;
+  diskfile::WriterOptions wo;
   wo.policy_index = 1;
   wo.size = FreeBytes(dir.path) + (64ull << 20);  // more than the filesystem has
   wo.fallocate = {true, 1, false};
-  auto w = hashes::ObjectWriter::Create(dev, hash_dir, wo);
+  auto w = diskfile::ObjectWriter::Create(dev, hash_dir, wo);
   REQUIRE_FALSE(w.ok());
   CHECK(w.status().IsNoSpace());
   CHECK(fs::is_empty(dev + "/tmp-1"));  // the temp file is gone
@@ -204,18 +206,18 @@ TEST_CASE("A writer for a body the device cannot hold fails before writing, leav
   // Without a reserve the allocation itself fails with ENOSPC (on filesystems that
   // preallocate; others skip it, as Swift does).
   wo.fallocate = {true, 0, false};
-  w = hashes::ObjectWriter::Create(dev, hash_dir, wo);
+  w = diskfile::ObjectWriter::Create(dev, hash_dir, wo);
   if (!w.ok()) CHECK(w.status().IsNoSpace());
   w = Status::IOError("closed");
   CHECK(fs::is_empty(dev + "/tmp-1"));
   // A body that fits is preallocated and written as usual.
   wo.size = 5;
   wo.fallocate = {true, 1, false};
-  w = hashes::ObjectWriter::Create(dev, hash_dir, wo);
+  w = diskfile::ObjectWriter::Create(dev, hash_dir, wo);
   REQUIRE(w.ok());
   REQUIRE((*w)->Write("hello").ok());
-  hashes::Metadata md{{"X-Timestamp", "1700000000.00000"}, {"name", "/a/c/o"}};
-  auto put = (*w)->Put(hashes::ObjectFileType::kData, md);
+  diskfile::Metadata md{{"X-Timestamp", "1700000000.00000"}, {"name", "/a/c/o"}};
+  auto put = (*w)->Put(diskfile::ObjectFileType::kData, md);
   REQUIRE(put.ok());
   CHECK(fs::file_size(*put) == 5);
   CHECK(fs::is_empty(dev + "/tmp-1"));

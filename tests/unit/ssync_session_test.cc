@@ -10,10 +10,14 @@
 #include <set>
 #include <thread>
 
-#include "hashes/diskfile.h"
+#include "diskfile/object_writer.h"
+#include "diskfile/object_reader.h"
+#include "diskfile/yield_hashes.h"
+#include "diskfile/timestamp.h"
+#include "diskfile/object_metadata.h"
 #include "ring/hash_path.h"
+#include "diskfile/handoff_cleanup.h"
 #include "net/framing.h"
-#include "hashes/handoff_cleanup.h"
 #include "sync_backends/ssync/ssync_receiver.h"
 #include "sync_backends/ssync/ssync_sender.h"
 #include "tests/unit/hashes_test_util.h"
@@ -21,7 +25,7 @@
 
 namespace net = replicant::net;
 namespace ssync = replicant::sync::ssync;
-namespace hashes = replicant::hashes;
+namespace diskfile = replicant::diskfile;
 using replicant::Status;
 using replicant::testing::List;
 using replicant::testing::PipeStream;
@@ -97,7 +101,7 @@ TEST_CASE("Receiver: missing check answers and updates land on disk", "[ssync]")
   std::string resp = n.Run(Session(h + " " + kTs + "\r\n", Put("o", "hello")));
   CHECK(resp == "\r\n:MISSING_CHECK: START\r\n" + h + " dm\r\n:MISSING_CHECK: END\r\n"
                 ":UPDATES: START\r\n:UPDATES: END\r\n");
-  auto obj = hashes::OpenObject(n.hash_dir("o"));
+  auto obj = diskfile::OpenObject(n.hash_dir("o"));
   REQUIRE(obj.ok());
   std::vector<std::string> keys;
   for (const auto& [k, v] : obj->datafile_metadata) keys.push_back(k);
@@ -116,7 +120,7 @@ TEST_CASE("Receiver: missing check answers and updates land on disk", "[ssync]")
                            "\r\n\r\n"));
   CHECK(resp.find(h + " m\r\n") != std::string::npos);
   CHECK(resp.find(":ERROR:") == std::string::npos);
-  obj = hashes::OpenObject(n.hash_dir("o"));
+  obj = diskfile::OpenObject(n.hash_dir("o"));
   REQUIRE(obj.ok());
   CHECK(obj->timestamp.internal() == kTs2);
   CHECK(obj->metadata.GetOr("Content-Type", "") == "text/x");
@@ -219,27 +223,27 @@ TEST_CASE("Receiver: a held partition lock is Swift's lock timeout", "[ssync]") 
 
 TEST_CASE("Sender and receiver converge over chunked pipes", "[ssync]") {
   Node src, dst;
-  auto write = [&](const std::string& obj, hashes::ObjectFileType type, const std::string& ts,
-                   const std::string& body, hashes::Metadata md) {
-    auto w = hashes::ObjectWriter::Create(src.dir / "sdb1", src.hash_dir(obj)).value();
+  auto write = [&](const std::string& obj, diskfile::ObjectFileType type, const std::string& ts,
+                   const std::string& body, diskfile::Metadata md) {
+    auto w = diskfile::ObjectWriter::Create(src.dir / "sdb1", src.hash_dir(obj)).value();
     REQUIRE(w->Write(body).ok());
     md.Set("X-Timestamp", ts);
     md.Set("name", "/a/c/" + obj);
     REQUIRE(w->Put(type, md).ok());
   };
   std::string big(200000, 'z');
-  write("big", hashes::ObjectFileType::kData, kTs, big, {{"Content-Type", "app/x"}});
-  write("meta", hashes::ObjectFileType::kData, kTs, "m", {{"Content-Type", "app/x"}});
-  write("meta", hashes::ObjectFileType::kMeta, kTs2, "",
+  write("big", diskfile::ObjectFileType::kData, kTs, big, {{"Content-Type", "app/x"}});
+  write("meta", diskfile::ObjectFileType::kData, kTs, "m", {{"Content-Type", "app/x"}});
+  write("meta", diskfile::ObjectFileType::kMeta, kTs2, "",
         {{"X-Object-Meta-K", "v"}, {"Content-Type", "text/new"}, {"Content-Type-Timestamp", kTs2}});
-  write("gone", hashes::ObjectFileType::kTombstone, kTs, "", {});
+  write("gone", diskfile::ObjectFileType::kTombstone, kTs, "", {});
 
   replicant::sync::SyncJob job;
   job.device = "sdb1";
   job.partition = "7";
   job.path = src.part_dir();
   job.obj_path = src.dir / "sdb1/objects";
-  std::vector<std::string> suffixes = hashes::ListSuffixes(src.part_dir());
+  std::vector<std::string> suffixes = diskfile::ListSuffixes(src.part_dir());
   PipeStream up, down;
   std::thread receiver([&] {
     net::ChunkedReader body(up);
@@ -264,29 +268,29 @@ TEST_CASE("Sender and receiver converge over chunked pipes", "[ssync]") {
   for (const char* obj : {"big", "meta", "gone"}) {
     CHECK(List(dst.hash_dir(obj)) == List(src.hash_dir(obj)));
   }
-  auto got = hashes::OpenObject(dst.hash_dir("meta")).value();
+  auto got = diskfile::OpenObject(dst.hash_dir("meta")).value();
   CHECK(got.metadata.GetOr("Content-Type", "") == "text/new");
   CHECK(got.metadata.GetOr("X-Object-Meta-K", "") == "v");
-  CHECK(hashes::OpenObject(dst.hash_dir("big")).value().content_length == big.size());
+  CHECK(diskfile::OpenObject(dst.hash_dir("big")).value().content_length == big.size());
 
   // Handoff cleanup removes exactly the confirmed objects, then the empty partition.
-  auto snap = hashes::ListHandoffObjects(src.part_dir(), {HashOf("big").substr(29),
+  auto snap = diskfile::ListHandoffObjects(src.part_dir(), {HashOf("big").substr(29),
                                                          HashOf("gone").substr(29),
                                                          HashOf("meta").substr(29)});
   REQUIRE(snap.ok());
-  hashes::ConfirmedObjects two{{HashOf("big"), done->at(HashOf("big"))},
+  diskfile::ConfirmedObjects two{{HashOf("big"), done->at(HashOf("big"))},
                                {HashOf("gone"), done->at(HashOf("gone"))}};
-  auto c = hashes::RemoveHandoffFiles(src.part_dir(), *snap, &two);
+  auto c = diskfile::RemoveHandoffFiles(src.part_dir(), *snap, &two);
   CHECK(c.removed == 2);
   CHECK_FALSE(c.partition_removed);
   CHECK(HasFiles(src.hash_dir("meta")));
   // Confirmed only up to its .data: the newer .meta stays, and so does the object.
-  hashes::ConfirmedObjects old_meta{{HashOf("meta"), kTs}};
-  c = hashes::RemoveHandoffFiles(src.part_dir(), *snap, &old_meta);
+  diskfile::ConfirmedObjects old_meta{{HashOf("meta"), kTs}};
+  c = diskfile::RemoveHandoffFiles(src.part_dir(), *snap, &old_meta);
   CHECK_FALSE(c.partition_removed);
   CHECK(HasFiles(src.hash_dir("meta")));
-  hashes::ConfirmedObjects meta{{HashOf("meta"), done->at(HashOf("meta"))}};
-  c = hashes::RemoveHandoffFiles(src.part_dir(), *snap, &meta);
+  diskfile::ConfirmedObjects meta{{HashOf("meta"), done->at(HashOf("meta"))}};
+  c = diskfile::RemoveHandoffFiles(src.part_dir(), *snap, &meta);
   CHECK(c.partition_removed);
   CHECK_FALSE(replicant::testing::Exists(src.part_dir()));
 }
@@ -295,12 +299,12 @@ TEST_CASE("Sender with remote_check_objs offers only those objects and sends not
           "[ssync]") {
   Node src, dst;
   auto write = [](Node& n, const std::string& obj, const std::string& ts) {
-    auto w = hashes::ObjectWriter::Create(n.dir / "sdb1", n.hash_dir(obj)).value();
+    auto w = diskfile::ObjectWriter::Create(n.dir / "sdb1", n.hash_dir(obj)).value();
     REQUIRE(w->Write("body").ok());
-    hashes::Metadata md{{"Content-Type", "app/x"}};
+    diskfile::Metadata md{{"Content-Type", "app/x"}};
     md.Set("X-Timestamp", ts);
     md.Set("name", "/a/c/" + obj);
-    REQUIRE(w->Put(hashes::ObjectFileType::kData, md).ok());
+    REQUIRE(w->Put(diskfile::ObjectFileType::kData, md).ok());
   };
   for (const char* obj : {"held", "lacking", "older", "unchecked"}) write(src, obj, kTs2);
   write(dst, "held", kTs2);
@@ -322,7 +326,7 @@ TEST_CASE("Sender with remote_check_objs offers only those objects and sends not
   net::ChunkedWriter req(up);
   net::ChunkedReader resp(down);
   std::set<std::string> check{HashOf("held"), HashOf("lacking"), HashOf("older")};
-  ssync::SsyncSender sender({}, job, hashes::ListSuffixes(src.part_dir()), &check);
+  ssync::SsyncSender sender({}, job, diskfile::ListSuffixes(src.part_dir()), &check);
   auto done = sender.Run(req, resp);
   (void)req.Finish();  // Swift's sender hangs up after the missing check, too
   up.Close();
@@ -336,5 +340,5 @@ TEST_CASE("Sender with remote_check_objs offers only those objects and sends not
   CHECK(sender.stats().puts + sender.stats().posts + sender.stats().deletes == 0);
   CHECK_FALSE(replicant::testing::Exists(dst.hash_dir("lacking")));
   CHECK_FALSE(replicant::testing::Exists(dst.hash_dir("unchecked")));
-  CHECK(hashes::OpenObject(dst.hash_dir("older")).value().timestamp.internal() == kTs);
+  CHECK(diskfile::OpenObject(dst.hash_dir("older")).value().timestamp.internal() == kTs);
 }

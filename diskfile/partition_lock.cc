@@ -1,4 +1,4 @@
-#include "hashes/partition_lock.h"
+#include "diskfile/partition_lock.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -10,9 +10,9 @@
 #include <cstdio>
 #include <thread>
 
-#include "hashes/fs_util.h"
+#include "diskfile/fs_util.h"
 
-namespace replicant::hashes {
+namespace replicant::diskfile {
 
 Result<PartitionLock> PartitionLock::Acquire(const std::string& directory, double timeout_seconds) {
   if (int err = fs::MakeDirs(directory); err != 0) {
@@ -60,4 +60,4 @@ PartitionLock::~PartitionLock() {
   if (fd_ >= 0) close(fd_);  // closing the only descriptor releases the flock
 }
 
-}  // namespace replicant::hashes
+}  // namespace replicant::diskfile

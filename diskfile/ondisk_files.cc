@@ -1,16 +1,17 @@
-#include "hashes/ondisk_files.h"
+#include "diskfile/ondisk_files.h"
 
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <utility>
 
-#include "hashes/fs_util.h"
-#include "hashes/pystr.h"
+#include "diskfile/fs_util.h"
+#include "formats/pystr.h"
 
-namespace replicant::hashes {
+namespace replicant::diskfile {
 namespace {
 
 constexpr double kPrecision = 1e-5;
@@ -267,4 +268,21 @@ Result<CleanupResult> CleanupOnDiskFiles(const std::string& hash_dir, int64_t re
   return r;
 }
 
-}  // namespace replicant::hashes
+std::string OnDiskFilename(const Timestamp& ts, std::string_view ext,
+                           const std::optional<Timestamp>& ctype_ts) {
+  // Timestamp.short is internal unless FORCE_INTERNAL, which is off.
+  std::string name = ts.internal();
+  if (ext == "meta" && ctype_ts) {
+    // encode_timestamps(t, ctype, explicit=True): '{:+x}' of the raw delta.
+    int64_t delta = ctype_ts->raw() - ts.raw();
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "%c%llx", delta < 0 ? '-' : '+',
+                  static_cast<unsigned long long>(delta < 0 ? -delta : delta));
+    name += buf;
+  }
+  name += '.';
+  name += ext;
+  return name;
+}
+
+}  // namespace replicant::diskfile

@@ -28,8 +28,6 @@ size_t Length(std::string_view s);
 // overlong forms, nothing above U+10FFFF).
 bool IsStrictUtf8(std::string_view bytes);
 
-// str.isspace() for one code point.
-bool IsSpace(char32_t cp);
 // str.strip() with no arguments.
 std::string_view Strip(std::string_view s);
 

@@ -1,4 +1,4 @@
-#include "hashes/timestamp.h"
+#include "diskfile/timestamp.h"
 
 #include <chrono>
 #include <cmath>
@@ -7,7 +7,7 @@
 #include <cstring>
 #include <string>
 
-#include "hashes/pystr.h"
+#include "formats/pystr.h"
 
 namespace replicant {
 namespace {

@@ -1,4 +1,4 @@
-#include "hashes/object_metadata.h"
+#include "diskfile/object_metadata.h"
 
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -12,7 +12,7 @@
 #include "formats/peer_message.h"
 #include "formats/pickle.h"
 
-namespace replicant::hashes {
+namespace replicant::diskfile {
 
 // ---- Metadata ----
 
@@ -65,19 +65,23 @@ bool Metadata::operator==(const Metadata& other) const {
   return true;
 }
 
+std::string DigestHex(const unsigned char* digest, size_t len) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < len; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 15];
+  }
+  return out;
+}
+
 namespace {
 
 std::string Md5Hex(std::string_view data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_Digest(data.data(), data.size(), digest, &len, EVP_md5(), nullptr);
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 15];
-  }
-  return out;
+  return DigestHex(digest, len);
 }
 
 // ---- Encoding: CPython's C pickler, protocol 2, on a dict of bytes ----
@@ -362,4 +366,4 @@ Status WriteMetadata(int fd, const Metadata& metadata, size_t chunk_size) {
   return WriteRawMetadata(fd, EncodeMetadata(metadata), chunk_size);
 }
 
-}  // namespace replicant::hashes
+}  // namespace replicant::diskfile

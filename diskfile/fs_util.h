@@ -13,7 +13,7 @@
 
 #include "base/status.h"
 
-namespace replicant::hashes::fs {
+namespace replicant::diskfile::fs {
 
 // os.path.dirname / basename / join (posixpath).
 std::string Dirname(std::string_view p);
@@ -27,6 +27,8 @@ std::string StripTrailingSlashes(std::string_view p);
 int ListDirFd(int fd, std::vector<std::string>* names);
 // os.listdir(path): 0 or errno (ENOTDIR for a non-directory).
 int ListDir(const std::string& path, std::vector<std::string>* names);
+// The same as a Result: Status::FromErrno("listdir <path>", errno) on failure.
+Result<std::vector<std::string>> ListDirNames(const std::string& path);
 
 // Swift's mkdirs: creates path and missing parents; fine if it is already a directory.
 // Each directory it creates is made durable (its parent fsynced), which Swift's mkdirs
@@ -44,4 +46,4 @@ void FsyncDir(const std::string& path);
 // order, undecodable bytes as U+DC80..U+DCFF). reverse=true for sort(reverse=True).
 void SortPythonOrder(std::vector<std::string>* names, bool reverse = false);
 
-}  // namespace replicant::hashes::fs
+}  // namespace replicant::diskfile::fs

@@ -12,10 +12,14 @@
 #include <system_error>
 #include <thread>
 
-#include "hashes/diskfile.h"
-#include "hashes/partition_hashes.h"
+#include "base/text.h"
+#include "diskfile/object_writer.h"
 
-namespace replicant::hashes {
+#include "diskfile/invalidate.h"
+#include "diskfile/layout.h"
+#include "diskfile/ondisk_files.h"
+
+namespace replicant::diskfile {
 
 namespace {
 
@@ -79,15 +83,10 @@ Result<int> MakeDirsCount(const std::string& path) {
   return MakeMissingDirs(path);
 }
 
-std::string ToLower(std::string s) {
-  for (char& c : s) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 // The body checks Swift's object server makes before put(): the client's ETag and
 // Content-Length must match what arrived.
 Status CheckEtag(const std::string* expected, const std::string& etag) {
-  if (expected && !expected->empty() && ToLower(*expected) != etag) {
+  if (expected && !expected->empty() && LowerAscii(*expected) != etag) {
     return Status::Corruption("ETag mismatch: metadata " + *expected + ", body " + etag);
   }
   return Status::OK();
@@ -140,7 +139,7 @@ Result<std::unique_ptr<ObjectWriter>> ObjectWriter::Create(std::string device_pa
                                                            WriterOptions options) {
   std::unique_ptr<ObjectWriter> w(
       new ObjectWriter(std::move(device_path), std::move(hash_dir), options));
-  std::string tmp_dir = w->device_path_ + "/" + TmpDirName(options.policy_index);
+  std::string tmp_dir = TmpDirOn(w->device_path_, options.policy_index);
   // Swift's mkstemp(dir=tmpdir) path: a named file in the device's tmp dir, never
   // visible in the hash dir until complete. Mode 0777 & ~umask rather than
   // mkstemp's 0600: that is what Swift's default O_TMPFILE path leaves on disk.
@@ -174,13 +173,7 @@ std::string ObjectWriter::etag() const {
   unsigned int len = 0;
   EVP_DigestFinal_ex(copy, digest, &len);
   EVP_MD_CTX_free(copy);
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 15];
-  }
-  return out;
+  return DigestHex(digest, len);
 }
 
 Status ObjectWriter::Write(std::string_view chunk) {
@@ -432,4 +425,4 @@ Status ObjectWriter::Unpublish() {
   return InvalidateHash(suffix_dir());
 }
 
-}  // namespace replicant::hashes
+}  // namespace replicant::diskfile

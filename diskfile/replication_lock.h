@@ -15,7 +15,7 @@
 
 #include "base/status.h"
 
-namespace replicant::hashes {
+namespace replicant::diskfile {
 
 class ReplicationLock {
  public:
@@ -36,4 +36,4 @@ class ReplicationLock {
   std::vector<int> fds_;
 };
 
-}  // namespace replicant::hashes
+}  // namespace replicant::diskfile

@@ -17,7 +17,7 @@
 
 #include "base/status.h"
 
-namespace replicant::hashes {
+namespace replicant::diskfile {
 
 struct FallocateConfig {
   bool enabled = true;           // !disable_fallocate
@@ -41,4 +41,4 @@ Status CheckFallocateReserve(int fd, uint64_t size, const FallocateConfig& confi
 // check on every request.
 Status CheckFallocateReserveAt(const std::string& path, const FallocateConfig& config);
 
-}  // namespace replicant::hashes
+}  // namespace replicant::diskfile

@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "base/status.h"
-#include "hashes/timestamp.h"
+#include "diskfile/timestamp.h"
 
-namespace replicant::hashes {
+namespace replicant::diskfile {
 
 enum class FileKind { kData, kTombstone, kMeta, kOther };
 
@@ -66,4 +66,9 @@ Result<CleanupResult> CleanupOnDiskFiles(const std::string& hash_dir, int64_t re
 int CleanupHashDirAt(int dir_fd, const std::string& name, int64_t reclaim_age,
                      double now_seconds, CleanupResult* out);
 
-}  // namespace replicant::hashes
+// Swift's make_on_disk_filename: "<ts.internal>.<ext>", and for .meta with a
+// content-type timestamp "<ts.internal><+/-hex raw delta>.meta".
+std::string OnDiskFilename(const Timestamp& ts, std::string_view ext,
+                           const std::optional<Timestamp>& ctype_ts = std::nullopt);
+
+}  // namespace replicant::diskfile

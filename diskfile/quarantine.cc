@@ -1,14 +1,15 @@
-#include "hashes/quarantine.h"
+#include "diskfile/quarantine.h"
 
 #include <cerrno>
 #include <cstdio>
 #include <random>
 
-#include "hashes/fs_util.h"
-#include "hashes/partition_hashes.h"
-#include "hashes/pystr.h"
+#include "diskfile/fs_util.h"
+#include "diskfile/invalidate.h"
+#include "diskfile/layout.h"
+#include "formats/pystr.h"
 
-namespace replicant::hashes {
+namespace replicant::diskfile {
 namespace {
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
@@ -52,16 +53,16 @@ int PolicyIndexOfPartition(const std::string& partition_dir) {
 
 std::string QuarantineDataDir(const std::string& path, int known_policy) {
   size_t pos = path.rfind("objects");
-  if (pos == std::string::npos) return "objects";
+  if (pos == std::string::npos) return DataDirName(0);
   size_t slash = path.find('/', pos);
-  if (slash == std::string::npos) return "objects";
+  if (slash == std::string::npos) return DataDirName(0);
   std::string dir = path.substr(pos, slash - pos);
   // split_policy_string accepts "<base>-<N>" only when N is a known policy other than
   // 0, written canonically; everything else falls back to the legacy policy.
   if (known_policy > 0 && EndsWith(dir, "-" + std::to_string(known_policy))) {
-    return "objects-" + std::to_string(known_policy);
+    return DataDirName(known_policy);
   }
-  return "objects";
+  return DataDirName(0);
 }
 
 Result<std::string> QuarantineRenamer(const std::string& device_path,
@@ -84,4 +85,11 @@ Result<std::string> QuarantineRenamer(const std::string& device_path,
   return to;
 }
 
-}  // namespace replicant::hashes
+Result<std::string> QuarantineHashDir(const std::string& device_path,
+                                      const std::string& hash_dir, int policy_index) {
+  // quarantine_renamer moves the dir enclosing the path it is given: Swift's
+  // "made-up-filename" trick names the hash dir itself.
+  return QuarantineRenamer(device_path, hash_dir + "/made-up-filename", policy_index);
+}
+
+}  // namespace replicant::diskfile

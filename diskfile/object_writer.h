@@ -1,23 +1,17 @@
-// Object store: Swift 2.30's DiskFile for replication policies, on one device.
+// ObjectWriter: Swift 2.30's DiskFileWriter for replication policies, on one device.
 //
-// An object lives in a hash dir <devices>/<device>/objects[-N]/<part>/<suffix>/<hash>/
-// as <timestamp>.data (body + metadata xattrs), <timestamp>.ts (tombstone) and
-// <timestamp>[+-ctype delta].meta (fast-POST metadata). ObjectWriter creates files the
-// way DiskFileWriter's mkstemp path does: body into a temp file under
-// <device>/tmp[-N], metadata xattrs, fsync, hashes.invalid updated, rename into the
-// hash dir, fsync of the hash dir and of every dir it had to create, then cleanup of
-// obsolete files. A crash leaves either nothing new in the hash dir or the complete
-// file (plus, at worst, an orphan temp file in tmp/). Swift 2.30 prefers an O_TMPFILE
-// in the hash dir + linkat where the filesystem allows; the files it publishes are
-// the same (we also give them its mode, 0777 & ~umask).
+// ObjectWriter creates files the way DiskFileWriter's mkstemp path does: body into a
+// temp file under <device>/tmp[-N], metadata xattrs, fsync, hashes.invalid updated,
+// rename into the hash dir, fsync of the hash dir and of every dir it had to create,
+// then cleanup of obsolete files. A crash leaves either nothing new in the hash dir or
+// the complete file (plus, at worst, an orphan temp file in tmp/). Swift 2.30 prefers
+// an O_TMPFILE in the hash dir + linkat where the filesystem allows; the files it
+// publishes are the same (we also give them its mode, 0777 & ~umask). Paths come from
+// layout.h.
 //
-// OpenObject reads an object like DiskFile.open: picks the files by Swift's rules
-// and merges .data and .meta metadata. YieldHashes lists a suffix for replication
-// like DiskFileManager.yield_hashes.
-//
-// Thread-safety: the free functions are thread-safe. An ObjectWriter is used by one
-// thread at a time. Concurrent writers and readers of one object behave as Swift's
-// do: renames are atomic, readers hold an open fd to the file they picked.
+// Thread-safety: FsyncDir is thread-safe. An ObjectWriter is used by one thread at a
+// time (SyncData excepted, see there). Concurrent writers of one object behave as
+// Swift's do: renames are atomic.
 #pragma once
 
 #include <sys/types.h>
@@ -30,60 +24,11 @@
 #include <vector>
 
 #include "base/status.h"
-#include "hashes/fallocate.h"
-#include "hashes/object_metadata.h"
-#include "hashes/ondisk_files.h"
-#include "hashes/timestamp.h"
+#include "diskfile/fallocate.h"
+#include "diskfile/fd.h"
+#include "diskfile/object_metadata.h"
 
-namespace replicant::hashes {
-
-// ---- Paths ----
-
-// "objects" for policy 0, else "objects-N" (get_data_dir).
-std::string DataDirName(int policy_index);
-// "tmp" for policy 0, else "tmp-N" (get_tmp_dir).
-std::string TmpDirName(int policy_index);
-// The last 3 characters of the hash.
-std::string_view SuffixOf(std::string_view hash);
-// <devices>/<device>/objects[-N]/<partition>
-std::string PartitionDirFor(std::string_view devices, std::string_view device,
-                            int policy_index, uint64_t partition);
-// <devices>/<device>/objects[-N]/<partition>/<suffix>/<hash>
-std::string HashDirFor(std::string_view devices, std::string_view device, int policy_index,
-                       uint64_t partition, std::string_view hash);
-
-// Swift's make_on_disk_filename: "<ts.internal>.<ext>", and for .meta with a
-// content-type timestamp "<ts.internal><+/-hex raw delta>.meta".
-std::string OnDiskFilename(const Timestamp& ts, std::string_view ext,
-                           const std::optional<Timestamp>& ctype_ts = std::nullopt);
-
-// Owns a file descriptor.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd() { Reset(); }
-  UniqueFd(UniqueFd&& o) noexcept : fd_(o.Release()) {}
-  UniqueFd& operator=(UniqueFd&& o) noexcept {
-    if (this != &o) {
-      Reset();
-      fd_ = o.Release();
-    }
-    return *this;
-  }
-  int get() const { return fd_; }
-  int Release() {
-    int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-  void Reset();
-
- private:
-  int fd_ = -1;
-};
-
-// ---- Writing ----
+namespace replicant::diskfile {
 
 enum class ObjectFileType { kData, kTombstone, kMeta };
 
@@ -201,61 +146,4 @@ class ObjectWriter {
   ino_t published_ino_ = 0;
 };
 
-// ---- Reading ----
-
-struct OpenedObject {
-  std::string hash_dir;
-  OnDiskFiles files;  // Swift's choice of data/ts/meta/ctype files
-  // True when the newest state is a .ts: metadata is then the tombstone's, and
-  // there is no data file (Swift's DiskFileDeleted).
-  bool tombstone = false;
-  // X-Timestamp of the merged metadata (the .meta's when there is one, as
-  // DiskFile.timestamp), and of the .data or .ts file.
-  Timestamp timestamp;
-  Timestamp data_timestamp;
-  Metadata metadata;           // DiskFile.get_metadata()
-  Metadata datafile_metadata;  // get_datafile_metadata()
-  std::optional<Metadata> metafile_metadata;  // without "name", as Swift keeps it
-  std::string data_file;       // full path; empty for a tombstone
-  UniqueFd data_fd;            // open read-only on data_file: immune to later unlinks
-  uint64_t content_length = 0;
-  std::optional<int64_t> delete_at;  // X-Delete-At; expiry is the caller's decision
-};
-
-// Swift's DiskFile.open on a hash dir. NotFound when there is neither data nor a
-// tombstone. Corruption where Swift would quarantine: bad or missing metadata,
-// missing or bad Content-Length, Content-Length != file size, bad X-Delete-At. The
-// check that "name" hashes back to the dir needs the hash path salt and is left to
-// callers that have it. A corrupt tombstone is Corruption too (Swift quarantines it
-// and then reports NotFound).
-Result<OpenedObject> OpenObject(const std::string& hash_dir);
-
-// Swift's quarantine_renamer for a hash dir: moves it to
-// <device_path>/quarantined/objects[-N]/<hash> (with -<uuid hex> when that exists)
-// and invalidates its suffix. Returns the new path.
-Result<std::string> QuarantineHashDir(const std::string& device_path,
-                                      const std::string& hash_dir, int policy_index);
-
-// ---- Listing for replication ----
-
-// Names of the suffix dirs in a partition dir: 3 hex characters (yield_suffixes).
-std::vector<std::string> ListSuffixes(const std::string& partition_dir);
-
-struct HashTimestamps {
-  std::string hash;
-  Timestamp ts_data;                  // of the .data or .ts
-  std::optional<Timestamp> ts_meta;   // newest .meta, only with a .data
-  std::optional<Timestamp> ts_ctype;  // content-type timestamp of the ctype .meta
-  bool durable = true;                // always, for replication policies
-  bool tombstone = false;             // ts_data is a .ts
-};
-
-// Swift's yield_hashes for one suffix dir: cleans up each hash dir (reclaim_age
-// against now_seconds) and reports those that still have a .data or .ts, sorted
-// by hash. When no hash dir has files left the suffix is invalidated, as Swift
-// does. Entries that are not dirs are skipped (Swift would raise). A missing
-// suffix dir yields nothing; any other error listing a hash dir is returned.
-Result<std::vector<HashTimestamps>> YieldHashes(const std::string& suffix_dir,
-                                                int64_t reclaim_age, double now_seconds);
-
-}  // namespace replicant::hashes
+}  // namespace replicant::diskfile

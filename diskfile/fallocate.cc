@@ -1,4 +1,4 @@
-#include "hashes/fallocate.h"
+#include "diskfile/fallocate.h"
 
 #include <fcntl.h>
 #include <linux/falloc.h>
@@ -11,7 +11,7 @@
 
 #include "formats/config.h"
 
-namespace replicant::hashes {
+namespace replicant::diskfile {
 
 Status ParseFallocateReserve(std::string_view value, FallocateConfig* out) {
   auto bad = [&] {
@@ -78,4 +78,4 @@ Status Fallocate(int fd, uint64_t size, const FallocateConfig& config, std::stri
   return Status::FromErrno(fmt::format("Unable to fallocate({}) {}", size, what), err);
 }
 
-}  // namespace replicant::hashes
+}  // namespace replicant::diskfile

@@ -1,4 +1,4 @@
-#include "hashes/handoff_cleanup.h"
+#include "diskfile/handoff_cleanup.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,12 +8,12 @@
 #include <cstring>
 #include <optional>
 
-#include "hashes/fs_util.h"
-#include "hashes/ondisk_files.h"
-#include "hashes/partition_hashes.h"
-#include "hashes/timestamp.h"
+#include "diskfile/fs_util.h"
+#include "diskfile/ondisk_files.h"
+#include "diskfile/invalidate.h"
+#include "diskfile/timestamp.h"
 
-namespace replicant::hashes {
+namespace replicant::diskfile {
 namespace {
 
 void AddError(HandoffCleanup* out, const std::string& path, const char* what, int err) {
@@ -184,4 +184,4 @@ bool RemovePartitionIfEmpty(const std::string& partition_dir, HandoffCleanup* ou
   return false;
 }
 
-}  // namespace replicant::hashes
+}  // namespace replicant::diskfile

@@ -10,7 +10,7 @@
 
 #include "base/status.h"
 
-namespace replicant::hashes {
+namespace replicant::diskfile {
 
 // The policy index a partition belongs to, from its parent directory's name
 // ("objects" -> 0, "objects-3" -> 3; anything else -> 0).
@@ -27,4 +27,10 @@ std::string QuarantineDataDir(const std::string& path, int known_policy);
 Result<std::string> QuarantineRenamer(const std::string& device_path,
                                       const std::string& corrupted_file_path, int known_policy);
 
-}  // namespace replicant::hashes
+// Swift's quarantine_renamer for a hash dir: moves it to
+// <device_path>/quarantined/objects[-N]/<hash> (with -<uuid hex> when that exists)
+// and invalidates its suffix. Returns the new path.
+Result<std::string> QuarantineHashDir(const std::string& device_path,
+                                      const std::string& hash_dir, int policy_index);
+
+}  // namespace replicant::diskfile

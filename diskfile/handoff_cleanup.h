@@ -23,7 +23,7 @@
 
 #include "base/status.h"
 
-namespace replicant::hashes {
+namespace replicant::diskfile {
 
 // The files of one object (hash dir) at the time of the snapshot.
 struct HandoffObject {
@@ -77,4 +77,4 @@ bool RemoveObjectIfCovered(const std::string& hash_dir,
 // whether it was removed; a listing error is reported in `out`.
 bool RemovePartitionIfEmpty(const std::string& partition_dir, HandoffCleanup* out);
 
-}  // namespace replicant::hashes
+}  // namespace replicant::diskfile

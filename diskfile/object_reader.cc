@@ -1,74 +1,17 @@
-#include "hashes/diskfile.h"
+#include "diskfile/object_reader.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
-#include <cstdio>
 
-#include "hashes/partition_hashes.h"
-#include "hashes/quarantine.h"
+#include "base/text.h"
+#include "diskfile/fs_util.h"
 
-namespace replicant::hashes {
-
-void UniqueFd::Reset() {
-  if (fd_ >= 0) close(fd_);
-  fd_ = -1;
-}
-
-// ---- Paths ----
+namespace replicant::diskfile {
 
 namespace {
-
-std::string PolicyString(const char* base, int policy_index) {
-  return policy_index == 0 ? std::string(base)
-                           : std::string(base) + "-" + std::to_string(policy_index);
-}
-
-
-// Entry names of a directory ("." and ".." excluded); errno-style status.
-Result<std::vector<std::string>> ListDir(const std::string& dir) {
-  DIR* d = opendir(dir.c_str());
-  if (!d) return Status::FromErrno("listdir " + dir, errno);
-  std::vector<std::string> names;
-  errno = 0;
-  while (dirent* e = readdir(d)) {
-    std::string_view n = e->d_name;
-    if (n != "." && n != "..") names.emplace_back(n);
-  }
-  int err = errno;
-  closedir(d);
-  if (err != 0) return Status::FromErrno("listdir " + dir, err);
-  return names;
-}
-
-// Python's int(s, 16) acceptance, which yield_suffixes uses to vet suffix names.
-bool PythonHexInt(std::string_view s) {
-  auto space = [](char c) { return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f); };
-  while (!s.empty() && space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && space(s.back())) s.remove_suffix(1);
-  if (!s.empty() && (s[0] == '+' || s[0] == '-')) s.remove_prefix(1);
-  bool prev_underscore = true;
-  if (s.size() >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-    s.remove_prefix(2);
-    prev_underscore = false;  // "0x_1" is valid
-  }
-  if (s.empty()) return false;
-  for (char c : s) {
-    if (c == '_') {
-      if (prev_underscore) return false;
-      prev_underscore = true;
-    } else if (isxdigit(static_cast<unsigned char>(c))) {
-      prev_underscore = false;
-    } else {
-      return false;
-    }
-  }
-  return !prev_underscore;
-}
 
 bool IsPythonSpace(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
 
@@ -98,64 +41,6 @@ std::optional<int64_t> PythonInt(std::string_view s) {
   return neg ? -v : v;
 }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-}  // namespace
-
-std::string DataDirName(int policy_index) { return PolicyString("objects", policy_index); }
-std::string TmpDirName(int policy_index) { return PolicyString("tmp", policy_index); }
-
-std::string_view SuffixOf(std::string_view hash) {
-  return hash.size() <= 3 ? hash : hash.substr(hash.size() - 3);
-}
-
-std::string PartitionDirFor(std::string_view devices, std::string_view device,
-                            int policy_index, uint64_t partition) {
-  std::string p(devices);
-  p += '/';
-  p += device;
-  p += '/';
-  p += DataDirName(policy_index);
-  p += '/';
-  p += std::to_string(partition);
-  return p;
-}
-
-std::string HashDirFor(std::string_view devices, std::string_view device, int policy_index,
-                       uint64_t partition, std::string_view hash) {
-  std::string p = PartitionDirFor(devices, device, policy_index, partition);
-  p += '/';
-  p += SuffixOf(hash);
-  p += '/';
-  p += hash;
-  return p;
-}
-
-std::string OnDiskFilename(const Timestamp& ts, std::string_view ext,
-                           const std::optional<Timestamp>& ctype_ts) {
-  // Timestamp.short is internal unless FORCE_INTERNAL, which is off.
-  std::string name = ts.internal();
-  if (ext == "meta" && ctype_ts) {
-    // encode_timestamps(t, ctype, explicit=True): '{:+x}' of the raw delta.
-    int64_t delta = ctype_ts->raw() - ts.raw();
-    char buf[24];
-    std::snprintf(buf, sizeof buf, "%c%llx", delta < 0 ? '-' : '+',
-                  static_cast<unsigned long long>(delta < 0 ? -delta : delta));
-    name += buf;
-  }
-  name += '.';
-  name += ext;
-  return name;
-}
-
-// ---- Reading ----
-
-namespace {
-
 // Swift's Timestamp comparisons against a metadata string, where a missing value
 // (None) is older than anything. Unparseable values are Corruption.
 Result<std::optional<Timestamp>> MetaTimestamp(const Metadata& md, std::string_view key) {
@@ -167,7 +52,7 @@ Result<std::optional<Timestamp>> MetaTimestamp(const Metadata& md, std::string_v
 }
 
 bool IsDatafileSysMeta(const std::string& key) {
-  std::string k = Lower(key);
+  std::string k = LowerAscii(key);
   if (k == "content-length" || k == "deleted" || k == "etag" || k == "x-static-large-object") {
     return true;
   }
@@ -270,7 +155,7 @@ Status FillFromDataFile(OpenedObject* obj) {
 Result<OpenedObject> OpenObject(const std::string& hash_dir) {
   OpenedObject obj;
   obj.hash_dir = hash_dir;
-  Result<std::vector<std::string>> names = ListDir(hash_dir);
+  Result<std::vector<std::string>> names = fs::ListDirNames(hash_dir);
   if (!names.ok()) {
     if (names.status().IsNotFound()) return Status::NotFound("no object at " + hash_dir);
     struct stat st;
@@ -302,64 +187,4 @@ Result<OpenedObject> OpenObject(const std::string& hash_dir) {
   return obj;
 }
 
-Result<std::string> QuarantineHashDir(const std::string& device_path,
-                                      const std::string& hash_dir, int policy_index) {
-  // quarantine_renamer moves the dir enclosing the path it is given: Swift's
-  // "made-up-filename" trick names the hash dir itself.
-  return QuarantineRenamer(device_path, hash_dir + "/made-up-filename", policy_index);
-}
-
-// ---- Listing ----
-
-std::vector<std::string> ListSuffixes(const std::string& partition_dir) {
-  std::vector<std::string> out;
-  Result<std::vector<std::string>> names = ListDir(partition_dir);
-  if (!names.ok()) return out;
-  for (std::string& n : *names) {
-    if (n.size() == 3 && PythonHexInt(n)) out.push_back(std::move(n));
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-Result<std::vector<HashTimestamps>> YieldHashes(const std::string& suffix_dir,
-                                                int64_t reclaim_age, double now_seconds) {
-  std::vector<HashTimestamps> out;
-  Result<std::vector<std::string>> names = ListDir(suffix_dir);
-  if (!names.ok() && !names.status().IsNotFound()) return names.status();
-  std::vector<std::string> hashes = names.ok() ? std::move(*names) : std::vector<std::string>{};
-  std::sort(hashes.begin(), hashes.end());
-  bool found_files = false;
-  for (const std::string& hash : hashes) {
-    Result<CleanupResult> c = CleanupOnDiskFiles(suffix_dir + "/" + hash, reclaim_age, now_seconds);
-    if (!c.ok()) {
-      // Vanished meanwhile, or not a dir: not an object. Anything else (EIO, EMFILE)
-      // fails the listing, so the object is never taken for absent.
-      if (c.status().IsNotFound() || c.status().code() == Status::Code::kInvalidArgument) continue;
-      return c.status();
-    }
-    if (!c->remaining.empty()) found_files = true;
-    const OnDiskFiles& f = c->files;
-    HashTimestamps h;
-    h.hash = hash;
-    if (f.data_info) {
-      h.ts_data = f.data_info->timestamp;
-    } else if (f.ts_info) {
-      h.ts_data = f.ts_info->timestamp;
-      h.tombstone = true;
-    } else {
-      continue;  // no .data or .ts: cannot be opened, so not replicated by ssync
-    }
-    if (f.meta_info) h.ts_meta = f.meta_info->timestamp;
-    if (f.ctype_info) h.ts_ctype = f.ctype_info->ctype_timestamp;
-    out.push_back(std::move(h));
-  }
-  // Empty hash dirs were removed by the cleanup; let the next rehash drop the suffix.
-  if (!found_files) {
-    Status s = InvalidateHash(suffix_dir);
-    if (!s.ok() && names.ok()) return s;
-  }
-  return out;
-}
-
-}  // namespace replicant::hashes
+}  // namespace replicant::diskfile

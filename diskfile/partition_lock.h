@@ -14,7 +14,7 @@
 
 #include "base/status.h"
 
-namespace replicant::hashes {
+namespace replicant::diskfile {
 
 class PartitionLock {
  public:
@@ -35,4 +35,4 @@ class PartitionLock {
   int fd_ = -1;
 };
 
-}  // namespace replicant::hashes
+}  // namespace replicant::diskfile

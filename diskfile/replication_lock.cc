@@ -1,4 +1,4 @@
-#include "hashes/replication_lock.h"
+#include "diskfile/replication_lock.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -9,9 +9,9 @@
 #include <thread>
 
 #include "base/text.h"
-#include "hashes/fs_util.h"
+#include "diskfile/fs_util.h"
 
-namespace replicant::hashes {
+namespace replicant::diskfile {
 
 Result<ReplicationLock> ReplicationLock::Acquire(const std::string& directory,
                                                  const std::string& name, int limit,
@@ -74,4 +74,4 @@ ReplicationLock::~ReplicationLock() {
   for (int fd : fds_) close(fd);
 }
 
-}  // namespace replicant::hashes
+}  // namespace replicant::diskfile

@@ -1,4 +1,4 @@
-#include "hashes/fs_util.h"
+#include "diskfile/fs_util.h"
 
 #include <dirent.h>
 #include <sys/syscall.h>
@@ -10,9 +10,9 @@
 #include <cerrno>
 #include <cstring>
 
-#include "hashes/pystr.h"
+#include "formats/pystr.h"
 
-namespace replicant::hashes::fs {
+namespace replicant::diskfile::fs {
 
 std::string Dirname(std::string_view p) {
   size_t i = p.rfind('/');
@@ -69,6 +69,14 @@ int ListDir(const std::string& path, std::vector<std::string>* names) {
   int err = ListDirFd(fd, names);
   close(fd);
   return err;
+}
+
+Result<std::vector<std::string>> ListDirNames(const std::string& path) {
+  std::vector<std::string> names;
+  if (int err = ListDir(path, &names); err != 0) {
+    return Status::FromErrno("listdir " + path, err);
+  }
+  return names;
 }
 
 namespace {
@@ -152,4 +160,4 @@ void SortPythonOrder(std::vector<std::string>* names, bool reverse) {
   for (size_t i = 0; i < keyed.size(); ++i) (*names)[i] = std::move(keyed[i].second);
 }
 
-}  // namespace replicant::hashes::fs
+}  // namespace replicant::diskfile::fs

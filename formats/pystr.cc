@@ -1,4 +1,4 @@
-#include "hashes/pystr.h"
+#include "formats/pystr.h"
 
 #include <algorithm>
 #include <array>
@@ -9,6 +9,7 @@ namespace replicant::pystr {
 namespace {
 
 using py::AppendUtf8;
+using py::IsSpace;
 
 bool IsCont(unsigned char c) { return (c & 0xC0) == 0x80; }
 
@@ -124,17 +125,6 @@ bool IsStrictUtf8(std::string_view bytes) {
     i += n;
   }
   return true;
-}
-
-bool IsSpace(char32_t cp) {
-  if (cp < 0x80) return (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x20);
-  switch (cp) {
-    case 0x85: case 0xA0: case 0x1680: case 0x2028: case 0x2029: case 0x202F:
-    case 0x205F: case 0x3000:
-      return true;
-    default:
-      return cp >= 0x2000 && cp <= 0x200A;
-  }
 }
 
 std::string_view Strip(std::string_view s) {

@@ -28,7 +28,7 @@
 
 #include "base/status.h"
 
-namespace replicant::hashes {
+namespace replicant::diskfile {
 
 // An insertion-ordered str -> str dict with Python dict semantics.
 class Metadata {
@@ -68,6 +68,9 @@ inline constexpr char kMetadataChecksumXattr[] = "user.swift.metadata_checksum";
 // write_metadata's default xattr_size in Swift 2.30 (older releases used 254).
 inline constexpr size_t kDefaultXattrChunkSize = 65536;
 
+// Lower-case hex of a digest: the form of an ETag and of the metadata checksum.
+std::string DigestHex(const unsigned char* digest, size_t len);
+
 // The pickle Swift 2.30 on py3 writes for this dict: pickle.dumps of
 // {k.encode('utf8'): v.encode('utf8')} with protocol 2, identical bytes.
 std::string EncodeMetadata(const Metadata& metadata);
@@ -95,4 +98,4 @@ Result<Metadata> ReadMetadataFile(const std::string& path);
 Status WriteMetadata(int fd, const Metadata& metadata,
                      size_t chunk_size = kDefaultXattrChunkSize);
 
-}  // namespace replicant::hashes
+}  // namespace replicant::diskfile

@@ -1,0 +1,92 @@
+#include "diskfile/yield_hashes.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "diskfile/fs_util.h"
+#include "diskfile/invalidate.h"
+#include "diskfile/ondisk_files.h"
+
+namespace replicant::diskfile {
+
+namespace {
+
+// Python's int(s, 16) acceptance, which yield_suffixes uses to vet suffix names.
+bool PythonHexInt(std::string_view s) {
+  auto space = [](char c) { return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f); };
+  while (!s.empty() && space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && space(s.back())) s.remove_suffix(1);
+  if (!s.empty() && (s[0] == '+' || s[0] == '-')) s.remove_prefix(1);
+  bool prev_underscore = true;
+  if (s.size() >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+    s.remove_prefix(2);
+    prev_underscore = false;  // "0x_1" is valid
+  }
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (c == '_') {
+      if (prev_underscore) return false;
+      prev_underscore = true;
+    } else if (isxdigit(static_cast<unsigned char>(c))) {
+      prev_underscore = false;
+    } else {
+      return false;
+    }
+  }
+  return !prev_underscore;
+}
+
+}  // namespace
+
+std::vector<std::string> ListSuffixes(const std::string& partition_dir) {
+  std::vector<std::string> out;
+  Result<std::vector<std::string>> names = fs::ListDirNames(partition_dir);
+  if (!names.ok()) return out;
+  for (std::string& n : *names) {
+    if (n.size() == 3 && PythonHexInt(n)) out.push_back(std::move(n));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Result<std::vector<HashTimestamps>> YieldHashes(const std::string& suffix_dir,
+                                                int64_t reclaim_age, double now_seconds) {
+  std::vector<HashTimestamps> out;
+  Result<std::vector<std::string>> names = fs::ListDirNames(suffix_dir);
+  if (!names.ok() && !names.status().IsNotFound()) return names.status();
+  std::vector<std::string> hashes = names.ok() ? std::move(*names) : std::vector<std::string>{};
+  std::sort(hashes.begin(), hashes.end());
+  bool found_files = false;
+  for (const std::string& hash : hashes) {
+    Result<CleanupResult> c = CleanupOnDiskFiles(suffix_dir + "/" + hash, reclaim_age, now_seconds);
+    if (!c.ok()) {
+      // Vanished meanwhile, or not a dir: not an object. Anything else (EIO, EMFILE)
+      // fails the listing, so the object is never taken for absent.
+      if (c.status().IsNotFound() || c.status().code() == Status::Code::kInvalidArgument) continue;
+      return c.status();
+    }
+    if (!c->remaining.empty()) found_files = true;
+    const OnDiskFiles& f = c->files;
+    HashTimestamps h;
+    h.hash = hash;
+    if (f.data_info) {
+      h.ts_data = f.data_info->timestamp;
+    } else if (f.ts_info) {
+      h.ts_data = f.ts_info->timestamp;
+      h.tombstone = true;
+    } else {
+      continue;  // no .data or .ts: cannot be opened, so not replicated by ssync
+    }
+    if (f.meta_info) h.ts_meta = f.meta_info->timestamp;
+    if (f.ctype_info) h.ts_ctype = f.ctype_info->ctype_timestamp;
+    out.push_back(std::move(h));
+  }
+  // Empty hash dirs were removed by the cleanup; let the next rehash drop the suffix.
+  if (!found_files) {
+    Status s = InvalidateHash(suffix_dir);
+    if (!s.ok() && names.ok()) return s;
+  }
+  return out;
+}
+
+}  // namespace replicant::diskfile
