@@ -47,6 +47,59 @@ struct HashAttempt {
   GetHashesResult result;
 };
 
+// The listing step: every 3-character entry of the partition dir becomes a key (None
+// unless already known); with *take_listing, the listed names also join *recalculate
+// (once: the flag is then cleared).
+Status AddListedSuffixes(const std::string& part, HashesDict* hashes,
+                         std::vector<std::string>* recalculate, bool* take_listing) {
+  std::vector<std::string> names;
+  if (int err = fs::ListDir(part, &names); err != 0) {
+    return Status::FromErrno("listdir " + part, err);
+  }
+  std::vector<std::string> listed;
+  for (const std::string& raw : names) {
+    std::string key = pystr::FromFsName(raw);
+    if (pystr::Length(key) != 3) continue;
+    hashes->SetDefault(key, pickle::Value());
+    if (*take_listing) listed.push_back(std::move(key));
+  }
+  if (*take_listing) {
+    recalculate->insert(recalculate->end(), listed.begin(), listed.end());
+    *take_listing = false;
+  }
+  return Status::OK();
+}
+
+// Hashes every suffix whose value is not truthy (a key that cannot name a dir goes);
+// true when there was one.
+bool RehashStale(const SuffixContext& ctx, HashesDict* hashes, GetHashesResult* result) {
+  bool any = false;
+  for (const std::string& key : hashes->Keys()) {
+    if (key == "valid" || key == "updated") continue;
+    if (Truthy(hashes->Get(key))) continue;
+    any = true;
+    std::string raw;
+    if (!SafeName(key) || !pystr::ToFsName(key, &raw)) {
+      hashes->Erase(key);
+      continue;
+    }
+    SuffixHash h = HashSuffix(ctx, raw);
+    switch (h.outcome) {
+      case SuffixOutcome::kHashed:
+        hashes->Set(key, pickle::Value::Str(h.md5));
+        ++result->hashed;
+        break;
+      case SuffixOutcome::kPathNotDir:
+        hashes->Erase(key);
+        break;
+      case SuffixOutcome::kError:
+        result->errors.push_back(h.error);
+        break;
+    }
+  }
+  return any;
+}
+
 // One run of __get_hashes (Swift recurses when hashes.pkl changed under it; we loop
 // over attempts). *take_listing: use this attempt's listing as the recalculate list
 // (then cleared, so later attempts reuse it, as Swift's recursion does).
@@ -78,20 +131,8 @@ Result<HashAttempt> TryGetHashes(const SuffixContext& base_ctx, std::vector<std:
   }
 
   if (*do_listdir) {
-    std::vector<std::string> names;
-    if (int err = fs::ListDir(part, &names); err != 0) {
-      return Status::FromErrno("listdir " + part, err);
-    }
-    std::vector<std::string> listed;
-    for (const std::string& raw : names) {
-      std::string key = pystr::FromFsName(raw);
-      if (pystr::Length(key) != 3) continue;
-      hashes.SetDefault(key, pickle::Value());
-      if (*take_listing) listed.push_back(std::move(key));
-    }
-    if (*take_listing) {
-      recalculate->insert(recalculate->end(), listed.begin(), listed.end());
-      *take_listing = false;
+    if (Status st = AddListedSuffixes(part, &hashes, recalculate, take_listing); !st.ok()) {
+      return st;
     }
     modified = true;
   }
@@ -99,29 +140,7 @@ Result<HashAttempt> TryGetHashes(const SuffixContext& base_ctx, std::vector<std:
 
   SuffixContext ctx = base_ctx;
   ctx.now = TimeNow();
-  for (const std::string& key : hashes.Keys()) {
-    if (key == "valid" || key == "updated") continue;
-    if (Truthy(hashes.Get(key))) continue;
-    modified = true;
-    std::string raw;
-    if (!SafeName(key) || !pystr::ToFsName(key, &raw)) {
-      hashes.Erase(key);
-      continue;
-    }
-    SuffixHash h = HashSuffix(ctx, raw);
-    switch (h.outcome) {
-      case SuffixOutcome::kHashed:
-        hashes.Set(key, pickle::Value::Str(h.md5));
-        ++attempt.result.hashed;
-        break;
-      case SuffixOutcome::kPathNotDir:
-        hashes.Erase(key);
-        break;
-      case SuffixOutcome::kError:
-        attempt.result.errors.push_back(h.error);
-        break;
-    }
-  }
+  if (RehashStale(ctx, &hashes, &attempt.result)) modified = true;
 
   // Swift rewrites hashes.pkl whenever it listed the partition or rehashed a suffix,
   // even when nothing came out different; the only change would then be 'updated',

@@ -14,8 +14,11 @@ import re
 
 MODULES = ['base', 'formats', 'ring', 'net', 'diskfile', 'hashes', 'sync_backends', 'ops',
            'receiver', 'replicator', 'cli']
-START = re.compile(r'^(?![#/}\s]|namespace\b|using\b|class\b|struct\b|enum\b|template\b)'
-                   r'[^;]*\)[^;]*\{\s*$')
+# A definition's first line: column 0, not a preprocessor line, comment, closing brace or
+# declaration keyword, with an opening parenthesis; its body opens at the first line
+# ending in "{" (signatures may wrap) before any ";".
+START = re.compile(r'^(?![#/}\s]|namespace\b|using\b|class\b|struct\b|enum\b|template\b'
+                   r'|extern\b|static_assert\b)[^;]*\(')
 NAME = re.compile(r'([A-Za-z_][\w:~]*(?:operator\W+)?)\s*\(')
 
 
@@ -33,15 +36,18 @@ def functions(path, root):
         lines = f.read().split('\n')
     i = 0
     while i < len(lines):
-        line = lines[i]
-        if START.match(line):
-            head = line
-            j = i + 1
-            while j < len(lines) and lines[j] != '}':
-                j += 1
-            m = NAME.search(head)
-            yield (j - i + 1, f'{os.path.relpath(path, root)}:{i + 1}', m.group(1) if m else head)
-            i = j
+        if START.match(lines[i]):
+            k = i
+            while k < len(lines) and not lines[k].rstrip().endswith('{') and ';' not in lines[k]:
+                k += 1
+            if k < len(lines) and lines[k].rstrip().endswith('{') and ';' not in lines[k]:
+                j = k + 1
+                while j < len(lines) and lines[j] != '}':
+                    j += 1
+                m = NAME.search(lines[i])
+                yield (j - i + 1, f'{os.path.relpath(path, root)}:{i + 1}',
+                       m.group(1) if m else lines[i])
+                i = j
         i += 1
 
 

@@ -197,6 +197,30 @@ SyncResult RsyncBackend::Sync(const Device& node, const SyncJob& job,
   return result;
 }
 
+// rsync's --itemize-changes output: counts the files sent (and their sizes, from the
+// local copies under `base`), logs the lines (errors when rsync failed).
+void RsyncBackend::ReportOutput(const std::string& output, int ret, const std::string& base,
+                                SyncResult* counts) const {
+  size_t pos = 0;
+  while (pos < output.size()) {
+    size_t nl = output.find('\n', pos);
+    if (nl == std::string::npos) nl = output.size();
+    std::string line = output.substr(pos, nl - pos);
+    pos = nl + 1;
+    if (line.empty() || line.rfind("cd+", 0) == 0) continue;
+    // "<f+++++++++ abc/<hash>/<ts>.data": a file sent, named relative to the partition.
+    if (counts && line.rfind("<f", 0) == 0 && line.size() > 12 && line[11] == ' ') {
+      counts->files_sent++;
+      struct stat st;
+      std::string local = base + "/" + line.substr(12);
+      if (stat(local.c_str(), &st) == 0) counts->bytes_sent += static_cast<uint64_t>(st.st_size);
+    }
+    if (line[0] == '<' && !opts_.log_transfers) continue;
+    if (ret == 0) spdlog::debug("{}", line);
+    else spdlog::error("{}", line);
+  }
+}
+
 int RsyncBackend::RunRsync(const std::vector<std::string>& args, const std::string& where,
                            const std::string& base, SyncResult* counts) const {
   auto start = std::chrono::steady_clock::now();
@@ -252,24 +276,7 @@ int RsyncBackend::RunRsync(const std::vector<std::string>& args, const std::stri
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
   int ret = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  size_t pos = 0;
-  while (pos < output.size()) {
-    size_t nl = output.find('\n', pos);
-    if (nl == std::string::npos) nl = output.size();
-    std::string line = output.substr(pos, nl - pos);
-    pos = nl + 1;
-    if (line.empty() || line.rfind("cd+", 0) == 0) continue;
-    // "<f+++++++++ abc/<hash>/<ts>.data": a file sent, named relative to the partition.
-    if (counts && line.rfind("<f", 0) == 0 && line.size() > 12 && line[11] == ' ') {
-      counts->files_sent++;
-      struct stat st;
-      std::string local = base + "/" + line.substr(12);
-      if (stat(local.c_str(), &st) == 0) counts->bytes_sent += static_cast<uint64_t>(st.st_size);
-    }
-    if (line[0] == '<' && !opts_.log_transfers) continue;
-    if (ret == 0) spdlog::debug("{}", line);
-    else spdlog::error("{}", line);
-  }
+  ReportOutput(output, ret, base, counts);
   if (ret != 0) {
     spdlog::error("{}", Limit(fmt::format("Bad rsync return code: {} <- {} ({})", ret,
                                           Join(args), where),

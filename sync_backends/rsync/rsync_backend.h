@@ -71,10 +71,12 @@ class RsyncBackend final : public SyncBackend {
   explicit RsyncBackend(RsyncOptions opts) : opts_(std::move(opts)) {}
   // Runs rsync; returns its exit code (or 1 after a kill on timeout) and logs its
   // output as Swift does.
-  // Runs rsync, logs its output as Swift does; counts the files it sent (itemized
-  // "<f" lines, sizes from `base`, the synced partition dir) into *counts when set.
   int RunRsync(const std::vector<std::string>& args, const std::string& where,
                const std::string& base, SyncResult* counts) const;
+  // Logs rsync's output as Swift does; counts the files it sent (itemized "<f" lines,
+  // sizes from `base`, the synced partition dir) into *counts when set.
+  void ReportOutput(const std::string& output, int ret, const std::string& base,
+                    SyncResult* counts) const;
 
   RsyncOptions opts_;
 };
