@@ -67,6 +67,79 @@ std::set<std::pair<std::string, std::string>> AllDevs(const Ring& ring) {
 
 }  // namespace
 
+// One local device's jobs for one policy (Swift's build_replication_jobs for a
+// device): every partition dir under objects[-N] is a job; the rest is skipped with a
+// log line, and counted as Swift counts it.
+void CollectDeviceJobs(const PolicyRing& pr, const Device& local, const CollectOptions& opts,
+                       StatsBook& stats, std::vector<PartitionJob>* jobs) {
+  const StoragePolicy& policy = pr.policy;
+  // Every local device gets its per-disk recon entry, with or without jobs (Swift's
+  // stats_for_dev); one that leaves the ring loses it (ReconUpdate).
+  stats.Update(local.device, [](ReplicationStats&) {});
+  auto dev_path = diskfile::CheckDrive(opts.devices_dir, local.device, opts.mount_check);
+  if (!dev_path.ok()) {
+    stats.Update(local.device, [&](ReplicationStats& s) { s.AddFailures(AllDevs(*pr.ring)); });
+    spdlog::warn("{} (device {}, policy {}): skipped", dev_path.status().message(),
+                 local.device, policy.index);
+    return;
+  }
+  std::string obj_path = diskfile::DataDirOn(*dev_path, policy.index);
+  // Swift's get_tmp_dir(policy): where this policy's writers leave temp files.
+  std::string tmp_path = diskfile::TmpDirOn(*dev_path, policy.index);
+  UnlinkOlderThan(tmp_path, time(nullptr) - opts.reclaim_age);
+  std::error_code ec;
+  if (!std::filesystem::exists(obj_path, ec)) {
+    std::filesystem::create_directories(obj_path, ec);
+    if (ec) spdlog::error("ERROR creating {}: {}", obj_path, ec.message());
+    return;
+  }
+  for (const auto& name : ListDir(obj_path)) {
+    const bool numeric = AllDigits(name);
+    const uint64_t part = numeric ? PartitionNumber(name) : UINT64_MAX;
+    if (opts.override_partitions && numeric &&
+        (part > static_cast<uint64_t>(INT32_MAX) ||
+         !opts.override_partitions->count(static_cast<int>(part)))) {
+      continue;
+    }
+    if (name.rfind("auditor_status_", 0) == 0 && name.size() > 5 &&
+        name.compare(name.size() - 5, 5, ".json") == 0) {
+      continue;
+    }
+    if (!numeric) {
+      // Swift's int(partition) fails: the job fails and counts a failure against
+      // every device of the ring.
+      spdlog::warn("Invalid partition dir {}/{} (device {}, policy {})", obj_path, name,
+                   local.device, policy.index);
+      stats.Update(local.device, [&](ReplicationStats& s) { s.AddFailures(AllDevs(*pr.ring)); });
+      continue;
+    }
+    if (part >= pr.ring->partition_count()) {
+      // Swift would make it a handoff job with no primaries and delete it. It may
+      // be data from a ring with a bigger part power: keep it, count nothing.
+      spdlog::warn("Partition dir {}/{} is not in the ring of policy {} ({} partitions); "
+                   "skipped (device {})", obj_path, name, policy.index,
+                   pr.ring->partition_count(), local.device);
+      continue;
+    }
+    PartitionJob job;
+    job.partition = static_cast<uint32_t>(part);
+    auto primaries = pr.ring->GetPartNodes(job.partition);
+    for (const Device* d : primaries) {
+      if (d->id != local.id) job.nodes.push_back(*d);
+    }
+    job.local_dev_id = local.id;
+    job.ring = pr.ring;
+    job.sync.device = local.device;
+    job.sync.partition = name;
+    job.sync.policy_index = policy.index;
+    job.sync.path = diskfile::PartitionDirOn(*dev_path, policy.index, name);
+    job.sync.obj_path = obj_path;
+    job.sync.region = local.region;
+    job.sync.is_handoff = job.nodes.size() + 1 > primaries.size();
+    jobs->push_back(std::move(job));
+  }
+}
+
 std::vector<PartitionJob> CollectJobs(const std::vector<PolicyRing>& rings,
                                       const CollectOptions& opts, StatsBook& stats,
                                       std::mt19937_64& rng) {
@@ -86,71 +159,7 @@ std::vector<PartitionJob> CollectJobs(const std::vector<PolicyRing>& rings,
       const Device& local = *dev_opt;
       if (opts.override_devices && !opts.override_devices->count(local.device)) continue;
       found_local = true;
-      // Every local device gets its per-disk recon entry, with or without jobs (Swift's
-      // stats_for_dev); one that leaves the ring loses it (ReconUpdate).
-      stats.Update(local.device, [](ReplicationStats&) {});
-      auto dev_path = diskfile::CheckDrive(opts.devices_dir, local.device, opts.mount_check);
-      if (!dev_path.ok()) {
-        stats.Update(local.device, [&](ReplicationStats& s) { s.AddFailures(AllDevs(*pr.ring)); });
-        spdlog::warn("{} (device {}, policy {}): skipped", dev_path.status().message(),
-                     local.device, policy.index);
-        continue;
-      }
-      std::string obj_path = diskfile::DataDirOn(*dev_path, policy.index);
-      // Swift's get_tmp_dir(policy): where this policy's writers leave temp files.
-      std::string tmp_path = diskfile::TmpDirOn(*dev_path, policy.index);
-      UnlinkOlderThan(tmp_path, time(nullptr) - opts.reclaim_age);
-      std::error_code ec;
-      if (!std::filesystem::exists(obj_path, ec)) {
-        std::filesystem::create_directories(obj_path, ec);
-        if (ec) spdlog::error("ERROR creating {}: {}", obj_path, ec.message());
-        continue;
-      }
-      for (const auto& name : ListDir(obj_path)) {
-        const bool numeric = AllDigits(name);
-        const uint64_t part = numeric ? PartitionNumber(name) : UINT64_MAX;
-        if (opts.override_partitions && numeric &&
-            (part > static_cast<uint64_t>(INT32_MAX) ||
-             !opts.override_partitions->count(static_cast<int>(part)))) {
-          continue;
-        }
-        if (name.rfind("auditor_status_", 0) == 0 && name.size() > 5 &&
-            name.compare(name.size() - 5, 5, ".json") == 0) {
-          continue;
-        }
-        if (!numeric) {
-          // Swift's int(partition) fails: the job fails and counts a failure against
-          // every device of the ring.
-          spdlog::warn("Invalid partition dir {}/{} (device {}, policy {})", obj_path, name,
-                       local.device, policy.index);
-          stats.Update(local.device, [&](ReplicationStats& s) { s.AddFailures(AllDevs(*pr.ring)); });
-          continue;
-        }
-        if (part >= pr.ring->partition_count()) {
-          // Swift would make it a handoff job with no primaries and delete it. It may
-          // be data from a ring with a bigger part power: keep it, count nothing.
-          spdlog::warn("Partition dir {}/{} is not in the ring of policy {} ({} partitions); "
-                       "skipped (device {})", obj_path, name, policy.index,
-                       pr.ring->partition_count(), local.device);
-          continue;
-        }
-        PartitionJob job;
-        job.partition = static_cast<uint32_t>(part);
-        auto primaries = pr.ring->GetPartNodes(job.partition);
-        for (const Device* d : primaries) {
-          if (d->id != local.id) job.nodes.push_back(*d);
-        }
-        job.local_dev_id = local.id;
-        job.ring = pr.ring;
-        job.sync.device = local.device;
-        job.sync.partition = name;
-        job.sync.policy_index = policy.index;
-        job.sync.path = diskfile::PartitionDirOn(*dev_path, policy.index, name);
-        job.sync.obj_path = obj_path;
-        job.sync.region = local.region;
-        job.sync.is_handoff = job.nodes.size() + 1 > primaries.size();
-        jobs.push_back(std::move(job));
-      }
+      CollectDeviceJobs(pr, local, opts, stats, &jobs);
     }
     if (!found_local) {
       std::string all;

@@ -68,6 +68,7 @@ class Receiver {
   std::optional<Failure> ReadLine(const char* context, std::string* line, bool* eof);
   std::optional<Failure> MissingCheck();
   std::optional<Failure> Updates();
+  std::optional<Failure> ReadSubrequestHead(std::string_view first, SubRequest* sub);
   std::optional<Failure> Subrequest(std::string_view first_line, size_t* successes,
                                     size_t* failures);
 
@@ -132,25 +133,25 @@ std::optional<Failure> Receiver::MissingCheck() {
   return std::nullopt;
 }
 
-std::optional<Failure> Receiver::Subrequest(std::string_view first, size_t* successes,
-                                            size_t* failures) {
+// The subrequest's line and headers (Swift's _get_subrequest), and the method and
+// Content-Length rules they must follow.
+std::optional<Failure> Receiver::ReadSubrequestHead(std::string_view first, SubRequest* sub) {
   size_t sp = first.find(' ');
   if (sp == std::string_view::npos) {
     return Exception("not enough values to unpack (expected 2, got 1): " + PyBytesRepr(first));
   }
-  SubRequest sub;
-  sub.method = std::string(first.substr(0, sp));
-  sub.path = std::string(first.substr(sp + 1));
+  sub->method = std::string(first.substr(0, sp));
+  sub->path = std::string(first.substr(sp + 1));
   std::string line;
   bool eof;
   for (size_t n = 0;; ++n) {
     if (auto f = ReadLine("updates line", &line, &eof)) return f;
-    if (eof) return Exception("Got no headers for " + sub.method + " " + sub.path);
+    if (eof) return Exception("Got no headers for " + sub->method + " " + sub->path);
     std::string_view h = StripAscii(line);
     if (h.empty()) break;
     if (n >= kMaxSubrequestHeaders) {
       return Exception("more than " + std::to_string(kMaxSubrequestHeaders) +
-                       " header lines for " + sub.method + " " + sub.path);
+                       " header lines for " + sub->method + " " + sub->path);
     }
     size_t colon = h.find(':');
     if (colon == std::string_view::npos) {
@@ -159,28 +160,35 @@ std::optional<Failure> Receiver::Subrequest(std::string_view first, size_t* succ
     std::string name = LowerAscii(StripHeader(h.substr(0, colon)));
     std::string value(StripHeader(h.substr(colon + 1)));
     if (name == "content-length") {
-      sub.content_length = ParsePyInt(value);
-      if (!sub.content_length) {
+      sub->content_length = ParsePyInt(value);
+      if (!sub->content_length) {
         return Exception("invalid literal for int() with base 10: " + PyRepr(value));
       }
     }
     // ETag is checked, not stored under a second spelling; no-commit is EC-only.
-    if (name != "etag" && name != "x-backend-no-commit") sub.replication_headers.push_back(name);
-    sub.headers.Set(name, std::move(value));
+    if (name != "etag" && name != "x-backend-no-commit") sub->replication_headers.push_back(name);
+    sub->headers.Set(name, std::move(value));
   }
-  if (sub.method == "DELETE" || sub.method == "POST") {
-    if (sub.content_length && *sub.content_length != 0) {
-      return Exception(sub.method + " subrequest with content-length " + sub.path);
+  if (sub->method == "DELETE" || sub->method == "POST") {
+    if (sub->content_length && *sub->content_length != 0) {
+      return Exception(sub->method + " subrequest with content-length " + sub->path);
     }
-  } else if (sub.method == "PUT") {
-    if (!sub.content_length) return Exception("No content-length sent for PUT " + sub.path);
-    if (*sub.content_length < 0) {
-      return Exception("negative content-length " + std::to_string(*sub.content_length) +
-                       " for PUT " + sub.path);
+  } else if (sub->method == "PUT") {
+    if (!sub->content_length) return Exception("No content-length sent for PUT " + sub->path);
+    if (*sub->content_length < 0) {
+      return Exception("negative content-length " + std::to_string(*sub->content_length) +
+                       " for PUT " + sub->path);
     }
   } else {
-    return Exception("Invalid subrequest method " + sub.method);
+    return Exception("Invalid subrequest method " + sub->method);
   }
+  return std::nullopt;
+}
+
+std::optional<Failure> Receiver::Subrequest(std::string_view first, size_t* successes,
+                                            size_t* failures) {
+  SubRequest sub;
+  if (auto f = ReadSubrequestHead(first, &sub)) return f;
   BodyReader body(body_, sub.method == "PUT" ? static_cast<uint64_t>(*sub.content_length) : 0,
                   req_.network_chunk_size, req_.client_timeout);
   SubResponse resp;
