@@ -192,20 +192,21 @@ Status SocketStream::Fill() {
   for (;;) {
     int ms = WaitMs();
     if (ms < 0) return ReadTimedOut();
-    pollfd p{fd_, POLLIN, 0};
-    auto waited_from = Clock::now();
-    int rc = poll(&p, 1, ms);
-    // Only time spent waiting for the peer counts, not our own work between reads.
-    if (paced_) piece_waited_ += std::chrono::duration<double>(Clock::now() - waited_from).count();
-    if (rc < 0) {
-      if (errno == EINTR) continue;
-      return Failed(false, errno);
-    }
-    if (rc == 0) return ReadTimedOut();
+    // Bytes already queued are taken without a poll: one syscall per buffer, not two.
     ssize_t got = recv(fd_, buf_.data(), buf_.size(), MSG_DONTWAIT);
     if (got < 0) {
-      if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
-      return Failed(false, errno);
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) return Failed(false, errno);
+      pollfd p{fd_, POLLIN, 0};
+      auto waited_from = Clock::now();
+      int rc = poll(&p, 1, ms);
+      // Only time spent waiting for the peer counts, not our own work between reads.
+      if (paced_) {
+        piece_waited_ += std::chrono::duration<double>(Clock::now() - waited_from).count();
+      }
+      if (rc < 0 && errno != EINTR) return Failed(false, errno);
+      if (rc == 0) return ReadTimedOut();
+      continue;
     }
     pos_ = 0;
     end_ = static_cast<size_t>(got);
