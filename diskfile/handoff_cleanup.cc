@@ -150,6 +150,19 @@ bool RemoveObjectIfCovered(const std::string& hash_dir,
   return RemoveDirIfEmpty(hash_dir, out);
 }
 
+bool RemoveHeldObject(const std::string& partition_dir, const std::string& suffix,
+                      const std::string& hash, const std::set<std::string>& held,
+                      HandoffCleanup* out) {
+  std::string suffix_dir = fs::Join(partition_dir, suffix);
+  auto covered = [&](const std::string& f) { return held.count(f) > 0; };
+  if (!RemoveObjectIfCovered(fs::Join(suffix_dir, hash), covered, out)) return false;
+  ++out->removed;
+  (void)RemoveDirIfEmpty(suffix_dir, out);
+  // Gone or not, hashes.pkl must forget or rehash the suffix.
+  (void)InvalidateHash(suffix_dir);
+  return true;
+}
+
 bool RemovePartitionIfEmpty(const std::string& partition_dir, HandoffCleanup* out) {
   std::vector<std::string> names;
   int err = fs::ListDir(partition_dir, &names);

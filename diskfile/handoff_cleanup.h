@@ -72,6 +72,14 @@ bool RemoveObjectIfCovered(const std::string& hash_dir,
                            const std::function<bool(const std::string&)>& covered,
                            HandoffCleanup* out);
 
+// Removes one object a sync has just put on its peers, while the sync goes on (a
+// fan-out backend's batch): its hash dir goes only if every file in it now is in
+// `held` (whole or nothing, as RemoveObjectIfCovered), then its suffix dir if empty.
+// The suffix's hash is invalidated either way it went. Returns whether it went.
+bool RemoveHeldObject(const std::string& partition_dir, const std::string& suffix,
+                      const std::string& hash, const std::set<std::string>& held,
+                      HandoffCleanup* out);
+
 // Removes the partition dir if no directory is left in it (empty suffix dirs are
 // removed first; plain files such as hashes.pkl and locks go with it). Returns
 // whether it was removed; a listing error is reported in `out`.

@@ -73,10 +73,11 @@ sync::Throttle MakeThrottle(const ReplicatorConfig& cfg) {
 Result<SyncBackends> MakeSyncBackends(const ReplicatorConfig& cfg, const sync::Throttle& throttle) {
   auto primary = MakePrimary(cfg, throttle);
   if (!primary.ok()) return primary.status();
-  SyncBackends b{std::move(*primary), nullptr};
+  SyncBackends b{std::move(*primary), nullptr, 1};
   // Swift's object servers do not speak REPCONN; native syncs them with ssync.
   if (cfg.sync_method == "native") {
     b.fallback = std::make_shared<sync::SsyncBackend>(SsyncOptionsFor(cfg, throttle));
+    b.pipeline_depth = std::max(1, cfg.pipeline_depth);
   }
   return b;
 }

@@ -19,9 +19,13 @@ sync::Throttle MakeThrottle(const ReplicatorConfig& cfg);
 // What a replicator syncs with: `primary`, the backend cfg.sync_method names, and
 // `fallback` for the peers the primary cannot reach (a Swift object server answers
 // native's REPCONN with 405: ssync then), or null when the primary reaches every peer.
+// `pipeline_depth`: how many partitions one worker may sync at once. Only a backend
+// that keeps one session per peer device at a time across jobs (native's PeerGate)
+// gets the configured depth; the others sync one partition per worker, as Swift.
 struct SyncBackends {
   std::shared_ptr<sync::SyncBackend> primary;
   std::shared_ptr<sync::SyncBackend> fallback;
+  int pipeline_depth = 1;
 };
 
 // Builds them; an unknown or unavailable sync_method is an error naming the option.

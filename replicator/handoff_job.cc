@@ -96,7 +96,19 @@ void Intersect(const sync::SyncResult& result, std::optional<diskfile::Confirmed
   *objs = std::move(both);
 }
 
+std::string Outcome(const sync::SyncResult& r) {
+  return r.ok() ? "ok" : "failed: " + r.status.message();
+}
+
 }  // namespace
+
+void Replicator::Pass::DropHeldObject(const PartitionJob& job, const sync::HeldObject& obj,
+                                      int quorum) {
+  if (obj.holders < quorum) return;
+  diskfile::HandoffCleanup cleanup;
+  diskfile::RemoveHeldObject(job.sync.path, obj.suffix, obj.hash, obj.files, &cleanup);
+  for (const auto& e : cleanup.errors) spdlog::error("{}", e);
+}
 
 bool Replicator::Pass::RevertHandoff(const PartitionJob& job,
                                      const std::vector<std::string>& suffixes,
@@ -107,7 +119,7 @@ bool Replicator::Pass::RevertHandoff(const PartitionJob& job,
   // taken over every peer rather than only the remote regions' for safety).
   std::optional<diskfile::ConfirmedObjects> delete_objs;
   // A fallback (ssync) confirms objects too, so this is the backend's property.
-  const bool confirms = r_.backend_->ConfirmsObjects();
+  const bool confirms = r_.backends_.primary->ConfirmsObjects();
   std::vector<const Device*> pending;
   if (!suffixes.empty()) {
     for (const auto& node : job.nodes) pending.push_back(&node);
@@ -117,29 +129,33 @@ bool Replicator::Pass::RevertHandoff(const PartitionJob& job,
     auto peers = NextRevertRound(&pending, job.sync.region, suffixes, synced_remote_regions,
                                  confirms);
     sync::SyncJob sjob = job.sync;
-    // A fan-out backend removes each object as soon as its primaries hold it; a later
-    // round (checks) never does: the replicator deletes what every peer confirmed.
-    if (r_.backend_->FansOut() && first) {
-      sjob.delete_quorum = r_.cfg_.handoff_delete ? r_.cfg_.handoff_delete
-                                                   : static_cast<int>(job.nodes.size());
+    // A backend that learns batch by batch what the primaries hold lets each object
+    // go as soon as they all do; a later round (checks) never does: the replicator
+    // deletes what every peer confirmed.
+    if (first) {
+      int quorum = r_.cfg_.handoff_delete ? r_.cfg_.handoff_delete
+                                          : static_cast<int>(job.nodes.size());
+      sjob.on_held = [this, &job, quorum](const sync::HeldObject& obj) {
+        DropHeldObject(job, obj, quorum);
+      };
     }
     std::vector<Device> nodes;
     for (const auto& p : peers) nodes.push_back(p.node);
     Where(job, PeerNames(nodes));
-    auto results = r_.backend_->SyncPeers(sjob, peers);
+    auto results = r_.backends_.primary->SyncPeers(sjob, peers);
     for (size_t i = 0; i < peers.size(); ++i) {
       const Device& node = peers[i].node;
       const std::set<std::string>* check = peers[i].check_objs ? &*peers[i].check_objs : nullptr;
-      auto result = Complete(job, node, suffixes, std::move(results[i]), true, check);
+      auto result = FallBackAndRehash(job, peers[i], std::move(results[i]), true);
       stats_.Update(dev, [&](ReplicationStats& s) {
         s.rsync++;
         s.files_sent += result.files_sent;
         s.bytes_sent += result.bytes_sent;
       });
       responses++;
-      if (result.success) successes++;
+      if (result.ok()) successes++;
       else failures->emplace(node.replication_ip, node.device);
-      if (result.success && confirms) {
+      if (result.ok() && confirms) {
         Intersect(result, &delete_objs);
         if (node.region != job.sync.region) {
           auto& objs = synced_remote_regions[node.region];
@@ -149,11 +165,11 @@ bool Replicator::Pass::RevertHandoff(const PartitionJob& job,
       }
       if (check) {
         spdlog::info("Checked {} objects of handoff {} on {} ({}, {} in sync)", check->size(),
-                     JobName(job), NodeName(node), result.success ? "ok" : "failed",
+                     JobName(job), NodeName(node), Outcome(result),
                      result.in_sync_objects.size());
       } else {
         spdlog::info("Reverted {} suffixes of handoff {} to {} ({})", suffixes.size(),
-                     JobName(job), NodeName(node), result.success ? "ok" : "failed");
+                     JobName(job), NodeName(node), Outcome(result));
       }
     }
   }

@@ -193,7 +193,7 @@ size_t Replicator::RunPriorityJobs(const PassOverrides& overrides) {
   priority_.bytes = 0;
   if (observer_) observer_->PriorityChanged(priority_);
   spdlog::info("Starting priority replication: {} jobs ({} runnable) with sync_method={}, "
-               "priority_concurrency {}", queued.size(), runnable, backend_->name(),
+               "priority_concurrency {}", queued.size(), runnable, backends_.primary->name(),
                cfg_.priority_concurrency ? cfg_.priority_concurrency : cfg_.concurrency);
   auto t0 = std::chrono::steady_clock::now();
   if (runnable > 0) {

@@ -89,9 +89,9 @@ void Replicator::Pass::Work(size_t end) {
   const size_t window = static_cast<size_t>(std::max(1, r_.cfg_.replicate_window));
   // A worker takes `window` jobs at a time: their update jobs are surveyed together
   // (partition_survey.h), then every job runs in order.
-  // With a fan-out backend a worker syncs earlier jobs while it prepares the next
-  // (job_pipeline.h); other backends sync peer by peer inside PlanUpdate.
-  StagePipeline stages(r_.backend_->FansOut() ? r_.cfg_.pipeline_depth : 1);
+  // A worker may sync earlier jobs while it prepares the next (job_pipeline.h), as
+  // deep as its backends allow.
+  StagePipeline stages(r_.backends_.pipeline_depth);
   for (;;) {
     if (aborted_ || r_.stop_) return;
     // Priority jobs queued since the pass started go ahead of the next window.
@@ -144,7 +144,7 @@ void Replicator::Pass::Work(size_t end) {
 }
 
 void Replicator::Pass::Rescue(size_t begin, size_t end) {
-  StagePipeline stages(r_.backend_->FansOut() ? r_.cfg_.pipeline_depth : 1);
+  StagePipeline stages(r_.backends_.pipeline_depth);
   for (size_t i = begin; i < end; ++i) {
     if (aborted_ || r_.stop_) return;
     const PartitionJob& job = jobs_[i];
@@ -176,9 +176,9 @@ void Replicator::Pass::RunJob(const PartitionJob& job, Survey* survey, StagePipe
     stage = [this, &job] { UpdateDeleted(job); };
   } else {
     auto plan = std::make_shared<UpdatePlan>(
-        PlanUpdate(job, survey && survey->fresh(begin_t) ? survey : nullptr));
-    syncs = !plan->deferred.empty();
-    stage = [this, &job, plan] { SyncPlanned(job, std::move(*plan)); };
+        ComparePeers(job, survey && survey->fresh(begin_t) ? survey : nullptr));
+    syncs = !plan->round.empty();
+    stage = [this, &job, plan] { SyncRounds(job, std::move(*plan)); };
   }
   auto finish = [this, &job, stage = std::move(stage), observed = std::move(observed),
                  busy = std::move(busy), begin_t] {
@@ -261,9 +261,8 @@ Replicator::Replicator(ReplicatorConfig cfg, SwiftConf swift,
                        SyncBackends backends, sync::Throttle throttle)
     : cfg_(std::move(cfg)),
       swift_(std::move(swift)),
-      backend_(std::move(backends.primary)),
+      backends_(std::move(backends)),
       throttle_(std::move(throttle)),
-      fallback_(std::move(backends.fallback)),
       client_(ReplicateTimeouts{cfg_.conn_timeout, cfg_.http_timeout}),
       replication_cycle_(static_cast<int>(std::random_device{}() % 10)) {}
 
@@ -327,7 +326,7 @@ PassSummary Replicator::RunPass(const PassOverrides& overrides) {
   size_t handoff_jobs = std::count_if(jobs.begin(), jobs.end(),
                                       [](const PartitionJob& j) { return j.sync.is_handoff; });
   spdlog::info("Starting replication pass: {} partitions ({} handoffs) with sync_method={}",
-               jobs.size(), handoff_jobs, backend_->name());
+               jobs.size(), handoff_jobs, backends_.primary->name());
   Pass pass(*this, std::move(jobs), stats, lockups);
   if (observer_) observer_->PassStarted(pass.jobs());
   std::thread progress([&] { pass.ProgressLoop(); });

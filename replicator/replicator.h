@@ -91,9 +91,8 @@ class Replicator {
 
   ReplicatorConfig cfg_;
   SwiftConf swift_;
-  std::shared_ptr<sync::SyncBackend> backend_;
+  SyncBackends backends_;
   sync::Throttle throttle_;
-  std::shared_ptr<sync::SyncBackend> fallback_;  // for peers backend_ cannot reach, or null
   // One fallback sync per peer device at a time: pipelined and concurrent jobs would
   // otherwise exceed a Swift object server's SSYNC limits (503).
   sync::PeerGate fallback_gate_;

@@ -8,7 +8,9 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <set>
 #include <string>
@@ -71,34 +73,57 @@ class Replicator::Pass {
     o.reclaim_age = r_.cfg_.reclaim_age;
     return o;
   }
-  // An update job between its stages: the peers compared, the syncs still to run.
+  // An update job between its stages (update_job.cc): the nodes compared so far, the
+  // next round of syncs, and what the walk needs to go on to more nodes after it.
   struct UpdatePlan {
+    struct Candidate {
+      Device node;
+      std::optional<Result<ReplicateResponse>> answer;  // a primary's, from the survey
+    };
     NodeSet targets, failures;
-    std::vector<sync::PeerSync> deferred;  // a fan-out backend's syncs, run by SyncPlanned
-    size_t suffix_count = 0;
+    hashes::SuffixHashes local_hash;
+    std::set<std::string> rehashed;     // suffixes rehashed for an earlier peer
+    std::deque<Candidate> primaries;    // not walked yet
+    std::unique_ptr<HandoffIterator> handoffs;
+    size_t attempts_left = 0;
+    std::set<int> synced_regions;       // remote regions a peer took the data to
+    std::set<int> syncing_regions;      // remote regions with a sync in `round`
+    std::vector<Candidate> waiting;     // behind a sync to their region in `round`
+    std::vector<sync::PeerSync> round;  // the next SyncPeers() call
   };
-  // Compares the partition with its peers (syncing each in turn unless the backend
-  // fans out). `survey`: the job's first look, taken with its window; null to take it now.
-  UpdatePlan PlanUpdate(const PartitionJob& job, Survey* survey);
-  // Runs the plan's deferred syncs and books the job's stats.
-  void SyncPlanned(const PartitionJob& job, UpdatePlan plan);
-  // Completes one peer's sync (fallback, rehash request, stats, log line); false and
-  // the peer added to *failures when it failed.
-  bool FinishSync(const PartitionJob& job, const Device& node,
-                  const std::vector<std::string>& suffixes, sync::SyncResult result,
-                  NodeSet* failures);
+  // The job's first stage: the local hashes (from `survey`, the job's first look taken
+  // with its window; null to take it now), compared with the peers up to the first
+  // round of syncs.
+  UpdatePlan ComparePeers(const PartitionJob& job, Survey* survey);
+  // Takes nodes (primaries, then handoffs for full peers) while attempts are left.
+  void WalkNodes(const PartitionJob& job, UpdatePlan* plan);
+  // One node of the walk: skipped when its remote region holds the data already, put
+  // aside while a sync to its region is in the round, else compared and queued.
+  void Consider(const PartitionJob& job, UpdatePlan* plan, UpdatePlan::Candidate c);
+  // REPLICATE (or the survey's answer) and a rehash of what differs; the suffixes to
+  // sync, none when the peer matches or failed (counted).
+  std::vector<std::string> Compare(const PartitionJob& job, UpdatePlan* plan,
+                                   UpdatePlan::Candidate c);
+  // The job's second stage: the rounds of syncs, then the job's stats.
+  void SyncRounds(const PartitionJob& job, UpdatePlan plan);
+  // Completes one peer's sync (fallback, rehash request, stats, log line); its final
+  // status, the peer added to *failures when it failed.
+  Status FinishSync(const PartitionJob& job, const sync::PeerSync& peer,
+                    sync::SyncResult result, NodeSet* failures);
   void UpdateDeleted(const PartitionJob& job);
   // Syncs a listed handoff partition to its primaries and removes what they hold;
   // true when the partition itself went.
   bool RevertHandoff(const PartitionJob& job, const std::vector<std::string>& suffixes,
                      const diskfile::HandoffSnapshot& snapshot, NodeSet* failures);
-  // After a backend's sync to one node: ssync for a peer that does not speak the
-  // backend's protocol, then the REPLICATE rehash request where the backend needs one.
-  // `strict`: a failed rehash request fails the sync (handoffs must not be removed).
-  // `check_objs`: the sync was a check of these objects (the fallback checks too).
-  sync::SyncResult Complete(const PartitionJob& job, const Device& node,
-                            const std::vector<std::string>& suffixes, sync::SyncResult result,
-                            bool strict, const std::set<std::string>* check_objs = nullptr);
+  // Early handoff cleanup: drops an object every primary of the round holds
+  // (SyncJob::on_held, during a fan-out backend's sync).
+  void DropHeldObject(const PartitionJob& job, const sync::HeldObject& obj, int quorum);
+  // After a backend's sync to one peer: the fallback backend for a peer that does not
+  // speak the primary's protocol, then the REPLICATE rehash request where the backend
+  // needs one. `strict`: a failed rehash request fails the sync (handoffs must not be
+  // removed).
+  sync::SyncResult FallBackAndRehash(const PartitionJob& job, const sync::PeerSync& peer,
+                                     sync::SyncResult result, bool strict);
   void ProgressLoop();
   void StopProgress() {
     { std::lock_guard<std::mutex> l(mu_); done_ = true; }

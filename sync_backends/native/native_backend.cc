@@ -35,17 +35,6 @@ std::string NativeBackend::DeviceKey(const Device& node) {
   return PeerKey(node) + "/" + node.device;
 }
 
-SyncResult NativeBackend::Sync(const Device& node, const SyncJob& job,
-                               const std::vector<std::string>& suffixes) {
-  return SyncPeers(job, {PeerSync{node, suffixes, std::nullopt}}).front();
-}
-
-SyncResult NativeBackend::Check(const Device& node, const SyncJob& job,
-                                const std::vector<std::string>& suffixes,
-                                const std::set<std::string>& objs) {
-  return SyncPeers(job, {PeerSync{node, suffixes, objs}}).front();
-}
-
 std::vector<SyncResult> NativeBackend::SyncPeers(const SyncJob& job,
                                                  const std::vector<PeerSync>& specs) {
   std::vector<Peer> peers(specs.size());
@@ -57,7 +46,7 @@ std::vector<SyncResult> NativeBackend::SyncPeers(const SyncJob& job,
     if (KnownUnsupported(PeerKey(specs[i].node))) {
       p.result.unsupported = true;
     } else if (p.suffixes.empty()) {
-      p.result.success = true;
+      p.result.status = Status::OK();
     } else {
       p.wanted = true;
     }
@@ -74,7 +63,7 @@ std::vector<SyncResult> NativeBackend::SyncPeers(const SyncJob& job,
       MarkUnsupported(PeerKey(node), opened.status.message());
       p.result.unsupported = true;
     } else if (!opened.session) {
-      spdlog::error("native sync of {}/{}: {}", job.device, job.partition, opened.status.message());
+      p.Note(opened.status);
     }
     p.session = std::move(opened.session);
     if (!p.session) p.device.reset();
@@ -105,9 +94,14 @@ std::vector<SyncResult> NativeBackend::SyncPeers(const SyncJob& job,
   std::vector<SyncResult> out;
   for (auto& p : peers) {
     if (p.session) {
-      bool ok = !p.failed && !p.walk_failed;
       // A checked object the peer lacks is unconfirmed, not a failed check.
-      p.result.success = ok && (p.check || p.failed_hashes.empty());
+      if (!p.failed && !p.walk_failed && (p.check || p.failed_hashes.empty())) {
+        p.result.status = Status::OK();
+      } else {
+        p.result.status = !p.error.ok() ? p.error
+                                        : Status::IOError(fmt::format(
+                                              "{} objects not confirmed", p.failed_hashes.size()));
+      }
       p.result.bytes_sent = p.session->bytes_sent();
       for (const auto& h : p.seen_hashes) {
         if (!p.failed_hashes.count(h)) p.result.in_sync_objects[h] = p.object_ts[h];
@@ -115,7 +109,9 @@ std::vector<SyncResult> NativeBackend::SyncPeers(const SyncJob& job,
       spdlog::info("native {} of {}/{} to {}: {} files sent ({} bytes, {} by delta), {} already "
                    "there{}", p.check ? "check" : "sync", job.device, job.partition,
                    p.session->name(), p.result.files_sent, p.result.bytes_sent, p.deltas,
-                   p.already, p.result.success ? "" : ", failed");
+                   p.already, p.result.ok() ? "" : ", failed");
+    } else if (!p.error.ok()) {
+      p.result.status = p.error;  // its session did not open
     }
     out.push_back(std::move(p.result));
   }

@@ -15,9 +15,9 @@
 //
 // A file counts as held by a peer when it answered Exists or NewerExists, or
 // acknowledged the upload (after its fsync). A peer that already has a newer file
-// leaves our older one in place for our own hash cleanup; it is not a failure. On a
-// handoff job with SyncJob::delete_quorum > 0, each object is removed locally as soon
-// as that many peers hold all of its files. A peer that answers REPCONN with 405/400
+// leaves our older one in place for our own hash cleanup; it is not a failure. After
+// each batch, SyncJob::on_held hears how many peers hold each object's files (the
+// replicator may drop a handoff's object then). A peer that answers REPCONN with 405/400
 // is reported `unsupported` (and remembered, logged once) so the replicator can use
 // ssync for it.
 //
@@ -58,12 +58,7 @@ class NativeBackend : public SyncBackend {
   explicit NativeBackend(NativeOptions options) : opts_(std::move(options)) {}
   const char* name() const override { return "native"; }
   bool NeedsRehashRequest() const override { return false; }
-  bool FansOut() const override { return true; }
   bool ConfirmsObjects() const override { return true; }
-  SyncResult Sync(const Device& node, const SyncJob& job,
-                  const std::vector<std::string>& suffixes) override;
-  SyncResult Check(const Device& node, const SyncJob& job, const std::vector<std::string>& suffixes,
-                   const std::set<std::string>& objs) override;
   std::vector<SyncResult> SyncPeers(const SyncJob& job, const std::vector<PeerSync>& peers) override;
 
   // Whether a peer (ip:port) answered REPCONN with 405/400 before; the first time

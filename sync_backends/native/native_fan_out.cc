@@ -21,10 +21,8 @@
 #include "diskfile/ondisk_files.h"
 #include "diskfile/timestamp.h"
 #include "diskfile/fs_util.h"
-#include "diskfile/handoff_cleanup.h"
 #include "hashes/partition_hashes.h"
 #include "sync_backends/native/native_delta.h"
-#include "diskfile/invalidate.h"
 #include "diskfile/object_metadata.h"
 #include "diskfile/layout.h"
 
@@ -74,16 +72,16 @@ struct Answer {
 
 
 void FanOut::FailSuffix(const std::string& suffix, const std::string& why) {
-  spdlog::error("native sync of {}/{}: {}; keeping the files", job_.device, job_.partition, why);
   for (auto& p : peers_) {
-    if (p.suffixes.count(suffix)) p.walk_failed = true;
+    if (!p.suffixes.count(suffix)) continue;
+    p.walk_failed = true;
+    p.Note(Status::IOError(why + "; keeping the files"));
   }
 }
 
 void FanOut::Fail(Peer& p, const Status& st) {
   if (p.failed) return;
-  spdlog::error("native sync of {}/{} to {}: {}", job_.device, job_.partition,
-                p.session->name(), st.message());
+  p.Note(st);
   p.failed = true;
 }
 
@@ -209,6 +207,8 @@ void FanOut::PlainExchange(Peer& p, const Item& it, bool* held) {
   if (u.success) {
     p.result.files_sent++;
     *held = true;
+  } else {
+    p.Note(Status::IOError(fmt::format("{} not stored: {}", it.rel, u.msg)));
   }
 }
 
@@ -314,7 +314,7 @@ void FanOut::RunBatch(bool last) {
       if (!held[p][i] || p->failed) p->failed_hashes.insert(items[i].hash);
     }
   }
-  DeleteConfirmed(items, held);
+  ReportHeld(items, held);
 }
 
 void FanOut::PeerBatch(Peer& p, const std::vector<Item>& items, std::vector<bool>& held,
@@ -418,42 +418,30 @@ void FanOut::ReadUploadResults(Peer& p, const std::vector<Item>& items,
       held[i] = true;
       p.result.files_sent++;
     } else {
-      spdlog::error("{}: {} not stored: {}", p.session->name(), items[i].rel, r.msg);
+      p.Note(Status::IOError(fmt::format("{} not stored: {}", items[i].rel, r.msg)));
     }
   }
 }
 
-// Handoffs: an object whose files `delete_quorum` peers hold goes at once.
-void FanOut::DeleteConfirmed(const std::vector<Item>& items,
-                             const std::map<Peer*, std::vector<bool>>& held) {
-  if (!job_.is_handoff || job_.delete_quorum <= 0) return;
+// Tells the job, object by object, how many peers hold all of its files in this batch.
+void FanOut::ReportHeld(const std::vector<Item>& items,
+                        const std::map<Peer*, std::vector<bool>>& held) {
+  if (!job_.on_held) return;
   std::map<std::string, std::pair<size_t, size_t>> span;  // hash -> [first, last]
   for (size_t i = 0; i < items.size(); ++i) {
     auto [it, fresh] = span.emplace(items[i].hash, std::make_pair(i, i));
     if (!fresh) it->second.second = i;
   }
   for (const auto& [hash, range] : span) {
-    int holders = 0;
+    HeldObject obj{items[range.first].suffix, hash, {}, 0};
     for (const auto& [p, h] : held) {
       bool all = !p->failed;
       for (size_t i = range.first; all && i <= range.second; ++i) all = h[i];
-      holders += all;
+      obj.holders += all;
     }
-    if (holders < job_.delete_quorum) continue;
-    // Exactly the files the peers hold, whole or not at all: an object that gained a
-    // file meanwhile (a newer PUT, POST or DELETE) stays for the next pass.
-    std::set<std::string> held_files;
-    for (size_t i = range.first; i <= range.second; ++i) held_files.insert(items[i].filename);
-    std::string suffix_dir = job_.path + "/" + items[range.first].suffix;
-    diskfile::HandoffCleanup cleanup;
-    bool gone = diskfile::RemoveObjectIfCovered(
-        suffix_dir + "/" + hash, [&](const std::string& f) { return held_files.count(f) > 0; },
-        &cleanup);
-    for (const auto& e : cleanup.errors) spdlog::error("{}", e);
-    if (!gone) continue;
-    // The suffix goes when empty; either way hashes.pkl must forget or rehash it.
-    (void)rmdir(suffix_dir.c_str());
-    (void)diskfile::InvalidateHash(suffix_dir);
+    if (obj.holders == 0) continue;
+    for (size_t i = range.first; i <= range.second; ++i) obj.files.insert(items[i].filename);
+    job_.on_held(obj);
   }
 }
 

@@ -2,8 +2,8 @@
 // design, made faster): the local partition is walked once, its object files are
 // batched, and each batch is offered to every peer that wants its suffixes, each peer
 // on its own thread and its own REPCONN session. Small bodies are preloaded during the
-// walk; a peer that answers "send the signature" gets an rsync delta. On a handoff job
-// with delete_quorum, an object the peers confirmed is removed as the batch completes.
+// walk; a peer that answers "send the signature" gets an rsync delta. As each batch
+// completes, SyncJob::on_held hears which objects the peers hold.
 //
 // Internal to the native backend (NativeBackend::SyncPeers). A FanOut serves one
 // SyncPeers call and is used by the thread that made it; it runs one thread per peer
@@ -56,6 +56,10 @@ struct Peer {
   SyncResult result;
   uint64_t deltas = 0, already = 0;
   std::string read_buf;  // for bodies that were not preloaded
+  Status error;  // the first thing that went wrong with this peer, for its result
+  void Note(const Status& st) {
+    if (error.ok()) error = st;
+  }
   bool alive() const { return session && !failed; }
 };
 
@@ -113,8 +117,8 @@ class FanOut {
   // Sends one SyncFileRequest and reads its answer; false (the peer failed) on error.
   bool Ask(Peer& p, const native::SyncFileRequest& req, native::SyncFileResponse* r);
   void SendBody(Peer& p, Answer& a, const Item& it);
-  void DeleteConfirmed(const std::vector<Item>& items,
-                       const std::map<Peer*, std::vector<bool>>& held);
+  void ReportHeld(const std::vector<Item>& items,
+                  const std::map<Peer*, std::vector<bool>>& held);
 
   const NativeOptions& o_;
   const SyncJob& job_;

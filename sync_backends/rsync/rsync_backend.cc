@@ -64,6 +64,24 @@ std::string Join(const std::vector<std::string>& args) {
   return out + "]";
 }
 
+// Appends what `fd` gives to *out until EOF; false when `deadline` passed first.
+bool ReadUntil(int fd, std::chrono::steady_clock::time_point deadline, std::string* out) {
+  char buf[8192];
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now()).count();
+    if (left <= 0) return false;
+    pollfd pfd{fd, POLLIN, 0};
+    int pr = poll(&pfd, 1, static_cast<int>(std::min<long long>(left, 1000)));
+    if (pr < 0 && errno == EINTR) continue;
+    if (pr == 0) continue;
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return true;
+    out->append(buf, static_cast<size_t>(n));
+  }
+}
+
 // rsync's --bwlimit syntax as bytes per second (0 = no limit); nullopt when rsync
 // would reject it (or it uses rsync's rarer forms, e.g. "+1"/"-1" adjustments).
 std::optional<double> ParseBwlimit(const std::string& v) {
@@ -171,36 +189,50 @@ Result<std::unique_ptr<RsyncBackend>> RsyncBackend::Create(RsyncOptions opts) {
   return std::unique_ptr<RsyncBackend>(new RsyncBackend(std::move(opts)));
 }
 
-SyncResult RsyncBackend::Sync(const Device& node, const SyncJob& job,
-                              const std::vector<std::string>& suffixes) {
+SyncResult RsyncBackend::SyncPeer(const SyncJob& job, const PeerSync& peer) {
+  const Device& node = peer.node;
   SyncResult result;
+  if (peer.check_objs) {
+    // Swift ignores remote_check_objs with rsync; a check that cannot be made
+    // confirms nothing, so nothing is deleted on its word.
+    result.status = Status::InvalidArgument("the rsync backend cannot check objects");
+    return result;
+  }
   std::error_code ec;
-  if (!std::filesystem::exists(job.path, ec)) return result;
+  if (!std::filesystem::exists(job.path, ec)) {
+    result.status = Status::NotFound(job.path + " is gone");
+    return result;
+  }
   auto module = InterpolateRsyncModule(opts_.module_template, node);
   if (!module.ok()) {
-    spdlog::error("{}", module.status().message());
+    result.status = module.status();
     return result;
   }
   std::vector<std::string> paths;
-  for (const auto& s : suffixes) {
+  for (const auto& s : peer.suffixes) {
     std::string p = job.path + "/" + s;
     if (std::filesystem::exists(p, ec)) paths.push_back(p);
   }
-  if (paths.empty()) return result;
+  if (paths.empty()) {
+    result.status = Status::NotFound("none of the suffixes is left in " + job.path);
+    return result;
+  }
   auto args = BuildRsyncArgs(opts_, node, job, *module, paths);
   std::string where = fmt::format("{}/{} partition {} -> {}:{}/{}", job.device,
                                   job.policy_index, job.partition, node.replication_ip,
                                   node.replication_port, node.device);
-  result.success = RunRsync(args, where, job.path, &result) == 0;
+  result.status = RunRsync(args, where, job.path, &result);
   // After the fact: the files are sent, so a cancelled throttle changes nothing here.
   (void)opts_.throttle.Files(result.files_sent);
   return result;
 }
 
 // rsync's --itemize-changes output: counts the files sent (and their sizes, from the
-// local copies under `base`), logs the lines (errors when rsync failed).
-void RsyncBackend::ReportOutput(const std::string& output, int ret, const std::string& base,
-                                SyncResult* counts) const {
+// local copies under `base`) and logs the transfers; returns the other lines (rsync's
+// own messages) for a failure's status.
+std::string RsyncBackend::ReportOutput(const std::string& output, int ret,
+                                       const std::string& base, SyncResult* counts) const {
+  std::string messages;
   size_t pos = 0;
   while (pos < output.size()) {
     size_t nl = output.find('\n', pos);
@@ -215,20 +247,22 @@ void RsyncBackend::ReportOutput(const std::string& output, int ret, const std::s
       std::string local = base + "/" + line.substr(12);
       if (stat(local.c_str(), &st) == 0) counts->bytes_sent += static_cast<uint64_t>(st.st_size);
     }
-    if (line[0] == '<' && !opts_.log_transfers) continue;
-    if (ret == 0) spdlog::debug("{}", line);
-    else spdlog::error("{}", line);
+    if (line[0] == '<') {
+      if (opts_.log_transfers) spdlog::debug("{}", line);
+    } else if (ret == 0) {
+      spdlog::debug("{}", line);
+    } else {
+      messages += (messages.empty() ? "" : " | ") + line;
+    }
   }
+  return messages;
 }
 
-int RsyncBackend::RunRsync(const std::vector<std::string>& args, const std::string& where,
-                           const std::string& base, SyncResult* counts) const {
+Status RsyncBackend::RunRsync(const std::vector<std::string>& args, const std::string& where,
+                              const std::string& base, SyncResult* counts) const {
   auto start = std::chrono::steady_clock::now();
   int pipefd[2];
-  if (pipe2(pipefd, O_CLOEXEC) != 0) {
-    spdlog::error("rsync {}: pipe failed: {}", where, std::strerror(errno));
-    return 1;
-  }
+  if (pipe2(pipefd, O_CLOEXEC) != 0) return Status::FromErrno("rsync " + where + ": pipe", errno);
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
@@ -243,53 +277,36 @@ int RsyncBackend::RunRsync(const std::vector<std::string>& args, const std::stri
   close(pipefd[1]);
   if (rc != 0) {
     close(pipefd[0]);
-    spdlog::error("rsync {}: cannot run {}: {}", where, args[0], std::strerror(rc));
-    return 1;
+    return Status::FromErrno(fmt::format("rsync {}: cannot run {}", where, args[0]), rc);
   }
   std::string output;
-  auto deadline = start + std::chrono::seconds(opts_.timeout_seconds);
-  bool timed_out = false;
-  char buf[8192];
-  for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now()).count();
-    if (left <= 0) { timed_out = true; break; }
-    pollfd pfd{pipefd[0], POLLIN, 0};
-    int pr = poll(&pfd, 1, static_cast<int>(std::min<long long>(left, 1000)));
-    if (pr < 0 && errno == EINTR) continue;
-    if (pr == 0) continue;
-    ssize_t n = read(pipefd[0], buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    output.append(buf, static_cast<size_t>(n));
-  }
+  bool timed_out = !ReadUntil(pipefd[0], start + std::chrono::seconds(opts_.timeout_seconds),
+                              &output);
   close(pipefd[0]);
   int status = 0;
   if (timed_out) {
-    spdlog::error("{}", Limit(fmt::format("Killing long-running rsync after {}s: {} ({})",
-                                          opts_.timeout_seconds, Join(args), where),
-                              opts_.error_log_line_length));
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
-    return 1;
+    return Status::Unavailable(Limit(fmt::format("Killing long-running rsync after {}s: {} ({})",
+                                                 opts_.timeout_seconds, Join(args), where),
+                                     opts_.error_log_line_length));
   }
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
   int ret = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  ReportOutput(output, ret, base, counts);
+  std::string messages = ReportOutput(output, ret, base, counts);
   if (ret != 0) {
-    spdlog::error("{}", Limit(fmt::format("Bad rsync return code: {} <- {} ({})", ret,
-                                          Join(args), where),
-                              opts_.error_log_line_length));
-  } else {
-    const std::string& src = args[args.size() - 2];
-    std::string msg = fmt::format("Successful rsync of {}... to {} ({:.3f})",
-                                  src.substr(0, src.size() >= 3 ? src.size() - 3 : 0),
-                                  args.back(), secs);
-    if (!output.empty()) spdlog::info("{}", msg);
-    else spdlog::debug("{}", msg);
+    std::string msg = fmt::format("Bad rsync return code: {} <- {} ({})", ret, Join(args), where);
+    if (!messages.empty()) msg += ": " + messages;
+    return Status::IOError(Limit(msg, opts_.error_log_line_length));
   }
-  return ret;
+  const std::string& src = args[args.size() - 2];
+  std::string msg = fmt::format("Successful rsync of {}... to {} ({:.3f})",
+                                src.substr(0, src.size() >= 3 ? src.size() - 3 : 0),
+                                args.back(), secs);
+  if (!output.empty()) spdlog::info("{}", msg);
+  else spdlog::debug("{}", msg);
+  return Status::OK();
 }
 
 }  // namespace replicant::sync

@@ -2,7 +2,8 @@
 // rsync daemon, with exactly the arguments Swift's object replicator uses.
 //
 // One rsync process per (job, peer); it is killed after rsync_timeout seconds. The
-// backend holds only immutable options, so Sync() is safe to call from many threads.
+// backend holds only immutable options, so it is safe to call from many threads.
+// rsync's own messages on a failure go into the result's Status, not the log.
 #pragma once
 
 #include <string>
@@ -57,26 +58,28 @@ std::vector<std::string> BuildRsyncArgs(const RsyncOptions& opts, const Device& 
                                         const SyncJob& job, const std::string& module,
                                         const std::vector<std::string>& suffix_paths);
 
-class RsyncBackend final : public SyncBackend {
+class RsyncBackend final : public PeerByPeerBackend {
  public:
   // Fails when the rsync binary cannot be found or the module template is invalid.
   static Result<std::unique_ptr<RsyncBackend>> Create(RsyncOptions opts);
 
   const char* name() const override { return "rsync"; }
   bool NeedsRehashRequest() const override { return true; }
-  SyncResult Sync(const Device& node, const SyncJob& job,
-                  const std::vector<std::string>& suffixes) override;
+  bool ConfirmsObjects() const override { return false; }
 
  private:
   explicit RsyncBackend(RsyncOptions opts) : opts_(std::move(opts)) {}
-  // Runs rsync; returns its exit code (or 1 after a kill on timeout) and logs its
-  // output as Swift does.
-  int RunRsync(const std::vector<std::string>& args, const std::string& where,
-               const std::string& base, SyncResult* counts) const;
-  // Logs rsync's output as Swift does; counts the files it sent (itemized "<f" lines,
-  // sizes from `base`, the synced partition dir) into *counts when set.
-  void ReportOutput(const std::string& output, int ret, const std::string& base,
-                    SyncResult* counts) const;
+  SyncResult SyncPeer(const SyncJob& job, const PeerSync& peer) override;
+  // Runs rsync; OK on exit 0, else Swift's error line ("Bad rsync return code: ...",
+  // "Killing long-running rsync after ...") with rsync's messages, cut to
+  // rsync_error_log_line_length.
+  Status RunRsync(const std::vector<std::string>& args, const std::string& where,
+                  const std::string& base, SyncResult* counts) const;
+  // Counts the files rsync sent (itemized "<f" lines, sizes from `base`, the synced
+  // partition dir) into *counts when set, logs the transfers, and returns rsync's
+  // other lines when it failed.
+  std::string ReportOutput(const std::string& output, int ret, const std::string& base,
+                           SyncResult* counts) const;
 
   RsyncOptions opts_;
 };

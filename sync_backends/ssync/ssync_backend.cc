@@ -41,30 +41,18 @@ std::string ReadErrorBody(net::ByteStream& in, const net::HttpResponseHead& head
 
 }  // namespace
 
-SyncResult SsyncBackend::Sync(const Device& node, const SyncJob& job,
-                              const std::vector<std::string>& suffixes) {
-  return Session(node, job, suffixes, nullptr);
-}
-
-SyncResult SsyncBackend::Check(const Device& node, const SyncJob& job,
-                               const std::vector<std::string>& suffixes,
-                               const std::set<std::string>& objs) {
-  return Session(node, job, suffixes, &objs);
-}
-
-SyncResult SsyncBackend::Session(const Device& node, const SyncJob& job,
-                                 const std::vector<std::string>& suffixes,
-                                 const std::set<std::string>* check) {
+SyncResult SsyncBackend::SyncPeer(const SyncJob& job, const PeerSync& peer) {
+  const Device& node = peer.node;
+  const std::vector<std::string>& suffixes = peer.suffixes;
+  const std::set<std::string>* check = peer.check_objs ? &*peer.check_objs : nullptr;
   SyncResult result;
   if (suffixes.empty()) {
-    result.success = true;
+    result.status = Status::OK();
     return result;
   }
-  std::string where = fmt::format("{}:{}/{}/{}", node.replication_ip, node.replication_port,
-                                  node.device, job.partition);
   auto conn = net::SocketStream::Connect(node.replication_ip, node.replication_port, opts_.conn_timeout);
   if (!conn.ok()) {
-    spdlog::error("{} {}", where, conn.status().message());
+    result.status = conn.status();
     return result;
   }
   net::SocketStream& tcp = **conn;
@@ -79,13 +67,13 @@ SyncResult SsyncBackend::Session(const Device& node, const SyncJob& job,
   if (st.ok()) st = tcp.Flush();
   Result<net::HttpResponseHead> resp = st.ok() ? net::ReadHttpResponseHead(tcp) : Result<net::HttpResponseHead>(st);
   if (!resp.ok()) {
-    spdlog::error("{} connect: {}", where, resp.status().message());
+    result.status = resp.status().WithContext("connect");
     return result;
   }
   if (resp->status != 200) {
-    spdlog::error("{} Expected status 200; got {} ({})", where, resp->status,
-                  ssync::PyBytesRepr(ReadErrorBody(tcp, *resp)));
-    result.device_full = resp->status == 507;
+    std::string msg = fmt::format("Expected status 200; got {} ({})", resp->status,
+                                  ssync::PyBytesRepr(ReadErrorBody(tcp, *resp)));
+    result.status = resp->status == 507 ? Status::NoSpace(msg) : Status::IOError(msg);
     return result;
   }
   // Waiting for the receiver's answers may take as long as its disk work.
@@ -108,8 +96,7 @@ SyncResult SsyncBackend::Session(const Device& node, const SyncJob& job,
   result.files_sent = s.puts + s.posts + s.deletes;
   result.bytes_sent = s.bytes;
   if (!done.ok()) {
-    spdlog::error("{} {}", where, done.status().message());
-    result.device_full = done.status().IsNoSpace();
+    result.status = done.status();
     return result;
   }
   spdlog::debug(
@@ -117,7 +104,7 @@ SyncResult SsyncBackend::Session(const Device& node, const SyncJob& job,
       "sent: {} (puts {}, posts {}, deletes {}, {} bytes), in sync: {}",
       check ? " (check only)" : "", job.device, job.partition, job.policy_index, suffixes.size(),
       s.offered, s.wanted, s.puts, s.posts, s.deletes, s.bytes, done->size());
-  result.success = true;
+  result.status = Status::OK();
   result.in_sync_objects = std::move(*done);
   return result;
 }

@@ -1,16 +1,17 @@
 // SsyncBackend: sync_method = ssync, Swift 2.30's SSYNC sender as a SyncBackend.
 //
-// Each Sync() opens one TCP connection to the node's replication_ip:replication_port
+// Each peer's sync opens one TCP connection to the node's replication_ip:replication_port
 // (conn_timeout), sends "SSYNC /<device>/<partition>" with a chunked body and
 // X-Backend-Storage-Policy-Index, expects 200, and runs an SsyncSender session over
 // it. Timeouts follow Swift's sender: node_timeout for the connect response and for
 // every send, http_timeout for each wait on the receiver's answer lines. The
 // receiver invalidates the suffixes it writes, so no REPLICATE rehash request is
 // needed afterwards. SyncResult::in_sync_objects lists every object offered once the
-// session succeeded (Swift's `candidates`), for handoff deletion. Check() is the
-// sender with remote_check_objs: the same session, ended after the missing check.
+// session succeeded (Swift's `candidates`), for handoff deletion. A peer with
+// check_objs gets the sender with remote_check_objs: the same session, ended after the
+// missing check.
 //
-// Thread-safe: Sync() keeps all per-session state on its own stack.
+// Thread-safe: each peer's session keeps all its state on its own stack.
 #pragma once
 
 #include <memory>
@@ -29,20 +30,15 @@ struct SsyncOptions {
   Throttle throttle;  // bytes per body chunk, a file per PUT/POST/DELETE (SenderOptions)
 };
 
-class SsyncBackend : public SyncBackend {
+class SsyncBackend final : public PeerByPeerBackend {
  public:
   explicit SsyncBackend(SsyncOptions options) : opts_(options) {}
   const char* name() const override { return "ssync"; }
   bool NeedsRehashRequest() const override { return false; }
   bool ConfirmsObjects() const override { return true; }
-  SyncResult Sync(const Device& node, const SyncJob& job,
-                  const std::vector<std::string>& suffixes) override;
-  SyncResult Check(const Device& node, const SyncJob& job, const std::vector<std::string>& suffixes,
-                   const std::set<std::string>& objs) override;
 
  private:
-  SyncResult Session(const Device& node, const SyncJob& job,
-                     const std::vector<std::string>& suffixes, const std::set<std::string>* check);
+  SyncResult SyncPeer(const SyncJob& job, const PeerSync& peer) override;
   SsyncOptions opts_;
 };
 
