@@ -49,12 +49,13 @@ std::vector<std::string> ListSuffixes(const std::string& partition_dir) {
   return out;
 }
 
-Result<std::vector<HashTimestamps>> YieldHashes(const std::string& suffix_dir,
-                                                int64_t reclaim_age, double now_seconds) {
-  std::vector<HashTimestamps> out;
-  Result<std::vector<std::string>> names = fs::ListDirNames(suffix_dir);
-  if (!names.ok() && !names.status().IsNotFound()) return names.status();
-  std::vector<std::string> hashes = names.ok() ? std::move(*names) : std::vector<std::string>{};
+Status ForEachObject(const std::string& suffix_dir, int64_t reclaim_age, double now_seconds,
+                     const std::function<void(const std::string& hash, const OnDiskFiles&)>& visit) {
+  std::vector<std::string> hashes;
+  const int listed = fs::ListDir(suffix_dir, &hashes);
+  if (listed != 0 && listed != ENOENT && listed != ENOTDIR) {
+    return Status::FromErrno("listdir " + suffix_dir, listed);
+  }
   std::sort(hashes.begin(), hashes.end());
   bool found_files = false;
   for (const std::string& hash : hashes) {
@@ -66,26 +67,36 @@ Result<std::vector<HashTimestamps>> YieldHashes(const std::string& suffix_dir,
       return c.status();
     }
     if (!c->remaining.empty()) found_files = true;
-    const OnDiskFiles& f = c->files;
+    // No .data or .ts: cannot be opened, so not replicated.
+    if (c->files.data_info || c->files.ts_info) visit(hash, c->files);
+  }
+  // Empty hash dirs were removed by the cleanup; let the next rehash drop the suffix.
+  // (Swift does so for a missing suffix too; only a listed one's failure counts.)
+  if (!found_files) {
+    Status s = InvalidateHash(suffix_dir);
+    if (!s.ok() && listed == 0) return s;
+  }
+  return Status::OK();
+}
+
+Result<std::vector<HashTimestamps>> YieldHashes(const std::string& suffix_dir,
+                                                int64_t reclaim_age, double now_seconds) {
+  std::vector<HashTimestamps> out;
+  Status st = ForEachObject(suffix_dir, reclaim_age, now_seconds,
+                            [&](const std::string& hash, const OnDiskFiles& f) {
     HashTimestamps h;
     h.hash = hash;
     if (f.data_info) {
       h.ts_data = f.data_info->timestamp;
-    } else if (f.ts_info) {
+    } else {
       h.ts_data = f.ts_info->timestamp;
       h.tombstone = true;
-    } else {
-      continue;  // no .data or .ts: cannot be opened, so not replicated by ssync
     }
     if (f.meta_info) h.ts_meta = f.meta_info->timestamp;
     if (f.ctype_info) h.ts_ctype = f.ctype_info->ctype_timestamp;
     out.push_back(std::move(h));
-  }
-  // Empty hash dirs were removed by the cleanup; let the next rehash drop the suffix.
-  if (!found_files) {
-    Status s = InvalidateHash(suffix_dir);
-    if (!s.ok() && names.ok()) return s;
-  }
+  });
+  if (!st.ok()) return st;
   return out;
 }
 

@@ -19,8 +19,8 @@
 #include "diskfile/fd.h"
 #include "diskfile/quarantine.h"
 #include "diskfile/ondisk_files.h"
+#include "diskfile/yield_hashes.h"
 #include "diskfile/timestamp.h"
-#include "diskfile/fs_util.h"
 #include "hashes/partition_hashes.h"
 #include "sync_backends/native/native_delta.h"
 #include "diskfile/object_metadata.h"
@@ -90,33 +90,20 @@ void FanOut::Walk() {
   for (const auto& p : peers_) {
     if (p.wanted) all.insert(p.suffixes.begin(), p.suffixes.end());
   }
+  const double now = Timestamp::Now().seconds();
   for (const auto& suffix : all) {
-    std::vector<std::string> hashes;
-    int err = diskfile::fs::ListDir(job_.path + "/" + suffix, &hashes);
-    if (err != 0 && err != ENOENT && err != ENOTDIR) {
-      FailSuffix(suffix, fmt::format("listdir {}/{}: {}", job_.path, suffix, std::strerror(err)));
-      continue;
-    }
-    std::sort(hashes.begin(), hashes.end());
-    for (const auto& h : hashes) AddObject(suffix, h);
+    Status st = diskfile::ForEachObject(
+        job_.path + "/" + suffix, o_.reclaim_age, now,
+        [&](const std::string& hash, const diskfile::OnDiskFiles& f) { AddObject(suffix, hash, f); });
+    if (!st.ok()) FailSuffix(suffix, st.message());
   }
   // The last batch, possibly empty: the sessions still say whether the peers are up.
   RunBatch(true);
 }
 
-void FanOut::AddObject(const std::string& suffix, const std::string& hash) {
+void FanOut::AddObject(const std::string& suffix, const std::string& hash,
+                       const diskfile::OnDiskFiles& f) {
   std::string dir = job_.path + "/" + suffix + "/" + hash;
-  auto cleaned = diskfile::CleanupOnDiskFiles(dir, o_.reclaim_age, Timestamp::Now().seconds());
-  if (!cleaned.ok()) {
-    // Gone, or a file where the hash dir should be (not an object; the suffix's rehash
-    // quarantines it): nothing to send. Anything else is a read error.
-    const Status& st = cleaned.status();
-    if (!st.IsNotFound() && st.code() != Status::Code::kInvalidArgument) {
-      FailSuffix(suffix, st.message());
-    }
-    return;
-  }
-  const diskfile::OnDiskFiles& f = cleaned->files;
   std::vector<const diskfile::OnDiskFile*> keep;
   if (f.data_info) keep.push_back(&*f.data_info);
   if (f.ts_info) keep.push_back(&*f.ts_info);
@@ -124,7 +111,6 @@ void FanOut::AddObject(const std::string& suffix, const std::string& hash) {
   if (f.ctype_info && (!f.meta_info || f.ctype_info->name != f.meta_info->name)) {
     keep.push_back(&*f.ctype_info);
   }
-  if (keep.empty() || (!f.data_info && !f.ts_info)) return;  // nothing Swift would serve
   std::vector<Item> items;
   for (const auto* file : keep) {
     Item it;

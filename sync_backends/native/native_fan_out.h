@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "diskfile/ondisk_files.h"
 #include "sync_backends/native/native_backend.h"
 #include "sync_backends/native/native_session.h"
 #include "sync_backends/native/native_wire.h"
@@ -79,7 +80,9 @@ class FanOut {
   void Walk();
 
  private:
-  void AddObject(const std::string& suffix, const std::string& hash);
+  // One object of the walk (diskfile::ForEachObject): its kept files go in the batch.
+  void AddObject(const std::string& suffix, const std::string& hash,
+                 const diskfile::OnDiskFiles& files);
   // Each peer's exchange of a batch runs on its own thread: a receiver that is done
   // is not held up by a slower one. On the last batch a peer's session ends (Done)
   // and its device is released as soon as its own exchange is over.
