@@ -73,4 +73,10 @@ std::string HashDirFor(std::string_view devices, std::string_view device, int po
   return HashDirIn(PartitionDirFor(devices, device, policy_index, partition), hash);
 }
 
+std::string PartitionLocation::device_path() const { return DevicePath(devices, device); }
+
+std::string PartitionLocation::dir() const {
+  return PartitionDirOn(device_path(), policy_index, partition);
+}
+
 }  // namespace replicant::diskfile

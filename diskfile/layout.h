@@ -17,6 +17,19 @@
 
 namespace replicant::diskfile {
 
+// A partition on a local device, as a receiver (SSYNC, native) is asked to write it:
+// the one description senders' peers and both receivers share. The replicator's
+// PartitionJob and the backends' SyncJob add what a job needs (ring, peers, region).
+struct PartitionLocation {
+  std::string devices;    // e.g. /srv/node
+  std::string device;     // e.g. sdb1
+  std::string partition;  // decimal, as the directory (and a request path) names it
+  int policy_index = 0;
+
+  std::string device_path() const;  // <devices>/<device>
+  std::string dir() const;          // <device_path>/objects[-N]/<partition>
+};
+
 // "objects" for policy 0, else "objects-N" (get_data_dir).
 std::string DataDirName(int policy_index);
 // "tmp" for policy 0, else "tmp-N" (get_tmp_dir).

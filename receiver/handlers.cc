@@ -64,7 +64,7 @@ std::string PartitionPath(const std::string& dev_path, const StoragePolicy& p,
 // A session request (SSYNC, REPCONN) that passed Swift's checks.
 struct Admitted {
   const StoragePolicy* policy;
-  SsyncTarget target;  // /<device>/<partition>
+  RequestPartition target;  // /<device>/<partition>
 };
 
 // Swift's Receiver.initialize_request checks, in its order, as plain HTTP answers:
@@ -159,7 +159,7 @@ Status HandleSsyncRequest(Exchange& ex) {
   });
   if (!admitted) return refused;
   const StoragePolicy* policy = admitted->policy;
-  const SsyncTarget* target = &admitted->target;
+  const RequestPartition* target = &admitted->target;
   std::string where = fmt::format("{}/{}/{}", req.peer, target->device, target->partition);
 
   sync::ssync::SsyncRequest sreq;
@@ -215,7 +215,7 @@ Status HandleRepconn(Exchange& ex) {
   auto admitted = Admit(ex, &refused, [](const net::HttpRequest&) { return std::optional<HttpError>(); });
   if (!admitted) return refused;
   const StoragePolicy* policy = admitted->policy;
-  const SsyncTarget* target = &admitted->target;
+  const RequestPartition* target = &admitted->target;
   auto slot = ctx.slots.TryAcquire();
   if (!slot) {
     return Refuse(ex, HttpError{503, kServiceUnavailable, "text/html; charset=UTF-8"},

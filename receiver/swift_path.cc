@@ -112,10 +112,10 @@ HttpError InsufficientStorage(std::string_view device) {
           "resource. Drive: " + HtmlEscape(device) + "</p></html>"};
 }
 
-Result<ReplicateTarget> ParseReplicatePath(std::string_view path) {
+Result<RequestPartition> ParseReplicatePath(std::string_view path) {
   auto segs = SplitPath(path, 2, 3, true);
   if (!segs.ok()) return segs.status();
-  ReplicateTarget t{*(*segs)[0], *(*segs)[1], {}};
+  RequestPartition t{*(*segs)[0], *(*segs)[1], {}};
   if (auto st = ValidateDevicePartition(t.device, t.partition); !st.ok()) return st;
   if (!CanonicalPartition(t.partition)) {
     return Status::InvalidArgument("Invalid partition: " + py::Quote(t.partition));
@@ -133,10 +133,10 @@ Result<ReplicateTarget> ParseReplicatePath(std::string_view path) {
   return t;
 }
 
-Result<SsyncTarget> ParseSsyncPath(std::string_view path) {
+Result<RequestPartition> ParseSsyncPath(std::string_view path) {
   auto segs = SplitPath(path, 2, 2, false);
   if (!segs.ok()) return segs.status();
-  SsyncTarget t{*(*segs)[0], *(*segs)[1]};
+  RequestPartition t{*(*segs)[0], *(*segs)[1], {}};
   if (auto st = ValidateDevicePartition(t.device, t.partition); !st.ok()) return st;
   if (!CanonicalPartition(t.partition)) {
     return Status::InvalidArgument("Invalid partition: " + py::Quote(t.partition));

@@ -52,20 +52,18 @@ HttpError InsufficientStorage(std::string_view device);
 // Python's html.escape(s, quote=True).
 std::string HtmlEscape(std::string_view s);
 
-struct ReplicateTarget {
+// The partition a request's path names, as the peer wrote it: checked by the parsers
+// below for shape only; the handler still checks the device and partition (they
+// become a diskfile::PartitionLocation once valid).
+struct RequestPartition {
   std::string device;
   std::string partition;
-  // Suffix parts as Swift splits them; empty means "return the hashes".
+  // REPLICATE's suffix parts as Swift splits them; empty means "return the hashes".
   std::vector<std::string> suffixes;
 };
 // REPLICATE /<device>/<partition>[/<suf>-<suf>...] (split_path(path, 2, 3, True)).
-Result<ReplicateTarget> ParseReplicatePath(std::string_view path);
-
-struct SsyncTarget {
-  std::string device;
-  std::string partition;
-};
+Result<RequestPartition> ParseReplicatePath(std::string_view path);
 // SSYNC /<device>/<partition> (split_path(path, 2, 2, False)).
-Result<SsyncTarget> ParseSsyncPath(std::string_view path);
+Result<RequestPartition> ParseSsyncPath(std::string_view path);
 
 }  // namespace replicant::receiver

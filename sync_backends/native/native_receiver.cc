@@ -464,7 +464,7 @@ Status Session::Run() {
                                  begin.device, begin.partition, req_.target.device,
                                  req_.target.partition));
   }
-  std::string part_dir = req_.target.partition_dir();
+  std::string part_dir = req_.target.dir();
   auto part_lock = diskfile::ReplicationLock::Acquire(part_dir, "replication", 1,
                                                     req_.replication_lock_timeout);
   if (!part_lock.ok()) return Violation("partition busy: " + part_lock.status().message());

@@ -41,7 +41,7 @@ namespace replicant::sync::native {
 enum class BatchSync { kSyncfs, kFsync };
 
 struct NativeRequest {
-  SessionTarget target;
+  diskfile::PartitionLocation target;
   std::string remote_addr;           // for log lines
   Extensions extensions;             // agreed with the sender
   int64_t reclaim_age = 604800;

@@ -36,11 +36,7 @@ std::vector<std::string_view> Split(std::string_view s) {
 
 }  // namespace
 
-std::string SessionTarget::partition_dir() const {
-  return diskfile::PartitionDirOn(device_path(), policy_index, partition);
-}
-
-Result<ObjectFilePath> ParseSyncPath(std::string_view path, const SessionTarget& t) {
+Result<ObjectFilePath> ParseSyncPath(std::string_view path, const diskfile::PartitionLocation& t) {
   if (path.size() > 1024) return Refuse(path, "too long");
   if (path.find('\0') != std::string_view::npos) return Refuse(path, "NUL byte");
   auto parts = Split(path);
@@ -64,7 +60,7 @@ Result<ObjectFilePath> ParseSyncPath(std::string_view path, const SessionTarget&
   out.suffix = std::string(parts[3]);
   out.hash = std::string(parts[4]);
   out.filename = std::string(parts[5]);
-  out.hash_dir = t.partition_dir() + "/" + out.suffix + "/" + out.hash;
+  out.hash_dir = t.dir() + "/" + out.suffix + "/" + out.hash;
   out.file = std::move(*file);
   return out;
 }

@@ -19,18 +19,10 @@
 #include <vector>
 
 #include "base/status.h"
+#include "diskfile/layout.h"
 #include "diskfile/ondisk_files.h"
 
 namespace replicant::sync::native {
-
-struct SessionTarget {
-  std::string devices_dir;  // e.g. /srv/node
-  std::string device;       // e.g. sdb1
-  std::string partition;    // as the URL names it
-  int policy_index = 0;
-  std::string device_path() const { return devices_dir + "/" + device; }
-  std::string partition_dir() const;
-};
 
 struct ObjectFilePath {
   std::string suffix, hash, filename;
@@ -38,7 +30,7 @@ struct ObjectFilePath {
   diskfile::OnDiskFile file;
 };
 
-Result<ObjectFilePath> ParseSyncPath(std::string_view path, const SessionTarget& target);
+Result<ObjectFilePath> ParseSyncPath(std::string_view path, const diskfile::PartitionLocation& target);
 
 enum class Offer { kExists, kNewerExists, kGoAhead };
 

@@ -73,7 +73,7 @@ Result<Existing> OpenExisting(const PartitionStore& store, const std::string& ha
   if (!obj.ok()) {
     if (obj.status().IsNotFound()) return e;
     if (obj.status().IsCorruption()) {
-      auto q = diskfile::QuarantineHashDir(store.device_path, hash_dir, store.policy_index);
+      auto q = diskfile::QuarantineHashDir(store.where.device_path(), hash_dir, store.where.policy_index);
       spdlog::warn("Quarantined {} ({}): {}", hash_dir, obj.status().message(),
                    q.ok() ? *q : q.status().message());
       return e;
@@ -92,10 +92,10 @@ Result<Existing> OpenExisting(const PartitionStore& store, const std::string& ha
 Result<std::string> WriteFile(const PartitionStore& store, const std::string& hash_dir,
                               diskfile::ObjectFileType type, Metadata md) {
   diskfile::WriterOptions wo;
-  wo.policy_index = store.policy_index;
+  wo.policy_index = store.where.policy_index;
   wo.reclaim_age = store.reclaim_age;
   wo.fallocate = store.fallocate;
-  auto w = diskfile::ObjectWriter::Create(store.device_path, hash_dir, wo);
+  auto w = diskfile::ObjectWriter::Create(store.where.device_path(), hash_dir, wo);
   if (!w.ok()) return w.status();
   return (*w)->Put(type, std::move(md));
 }
@@ -182,11 +182,11 @@ Result<SubResponse> ApplyPut(const PartitionStore& store, const SubRequest& req,
   }
 
   diskfile::WriterOptions wo;
-  wo.policy_index = store.policy_index;
+  wo.policy_index = store.where.policy_index;
   wo.reclaim_age = store.reclaim_age;
   wo.fallocate = store.fallocate;
   wo.size = static_cast<uint64_t>(fsize);  // preallocated: a full device fails here
-  auto writer = diskfile::ObjectWriter::Create(store.device_path, hash_dir, wo);
+  auto writer = diskfile::ObjectWriter::Create(store.where.device_path(), hash_dir, wo);
   if (!writer.ok()) return WriteFailed(writer.status());
   Status write_error;
   for (;;) {

@@ -26,6 +26,7 @@
 
 #include "base/status.h"
 #include "diskfile/fallocate.h"
+#include "diskfile/layout.h"
 #include "net/byte_stream.h"
 #include "sync_backends/ssync/ssync_protocol.h"
 
@@ -33,14 +34,11 @@ namespace replicant::sync::ssync {
 
 // One device + partition + policy of the receiving node.
 struct PartitionStore {
-  std::string device_path;  // <devices>/<device>
-  std::string partition;    // as in the request path
-  int policy_index = 0;
+  diskfile::PartitionLocation where;
   std::string hash_prefix, hash_suffix;
   int64_t reclaim_age = 604800;
   diskfile::FallocateConfig fallocate;  // the server's fallocate_reserve / disable_fallocate
 
-  std::string PartitionDir() const;
   std::string HashDir(std::string_view hash) const;
 };
 

@@ -286,7 +286,7 @@ Status Receiver::Run() {
   if (auto s = out_.Flush(); !s.ok()) return s;
   std::optional<Failure> failure;
   auto start = std::chrono::steady_clock::now();
-  auto part_lock = diskfile::ReplicationLock::Acquire(store_.PartitionDir(), "replication", 1,
+  auto part_lock = diskfile::ReplicationLock::Acquire(store_.where.dir(), "replication", 1,
                                             req_.replication_lock_timeout);
   if (!part_lock.ok()) {
     failure = Failure{Failure::kLockTimeout, 0, part_lock.status().message()};
@@ -295,7 +295,7 @@ Status Receiver::Run() {
     if (req_.replication_concurrency_per_device > 0) {
       double left = req_.replication_lock_timeout -
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      auto l = diskfile::ReplicationLock::Acquire(store_.device_path, "", req_.replication_concurrency_per_device,
+      auto l = diskfile::ReplicationLock::Acquire(store_.where.device_path(), "", req_.replication_concurrency_per_device,
                                         std::max(0.0, left));
       if (!l.ok()) failure = Failure{Failure::kLockTimeout, 0, l.status().message()};
       else dev_lock.emplace(std::move(*l));
@@ -362,9 +362,7 @@ Status HandleSsync(const SsyncRequest& req, net::ByteStream& body, net::ByteStre
     return bad;
   }
   PartitionStore store;
-  store.device_path = req.devices_dir + "/" + req.device;
-  store.partition = req.partition;
-  store.policy_index = req.policy_index;
+  store.where = {req.devices_dir, req.device, req.partition, req.policy_index};
   store.hash_prefix = salt->first;
   store.hash_suffix = salt->second;
   store.reclaim_age = req.reclaim_age;

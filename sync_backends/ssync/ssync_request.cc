@@ -28,12 +28,8 @@ bool SplitObjectName(std::string_view path, std::string* account, std::string* c
   return true;
 }
 
-std::string PartitionStore::PartitionDir() const {
-  return diskfile::PartitionDirOn(device_path, policy_index, partition);
-}
-
 std::string PartitionStore::HashDir(std::string_view hash) const {
-  return diskfile::HashDirIn(PartitionDir(), hash);
+  return diskfile::HashDirIn(where.dir(), hash);
 }
 
 LocalState CheckLocal(const PartitionStore& store, const std::string& object_hash) {
@@ -43,7 +39,7 @@ LocalState CheckLocal(const PartitionStore& store, const std::string& object_has
   if (!cleaned.ok()) {
     if (cleaned.status().code() == Status::Code::kInvalidArgument) {
       // A file where the hash dir should be: Swift quarantines it (ENOTDIR).
-      auto q = diskfile::QuarantineHashDir(store.device_path, hash_dir, store.policy_index);
+      auto q = diskfile::QuarantineHashDir(store.where.device_path(), hash_dir, store.where.policy_index);
       spdlog::error("Quarantined {} to {} because it is not a directory", hash_dir,
                     q.ok() ? *q : q.status().message());
     }
@@ -53,7 +49,7 @@ LocalState CheckLocal(const PartitionStore& store, const std::string& object_has
   auto obj = diskfile::OpenObject(hash_dir);
   if (!obj.ok()) {
     if (obj.status().IsCorruption()) {
-      auto q = diskfile::QuarantineHashDir(store.device_path, hash_dir, store.policy_index);
+      auto q = diskfile::QuarantineHashDir(store.where.device_path(), hash_dir, store.where.policy_index);
       spdlog::warn("Quarantined {} ({}): {}", hash_dir, obj.status().message(),
                    q.ok() ? *q : q.status().message());
     }

@@ -14,7 +14,7 @@ using namespace replicant::sync::native;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fuzz::MemoryStream in(std::string_view(reinterpret_cast<const char*>(data), size));
-  SessionTarget target{"/srv/node", "sdb1", "7", 0};
+  diskfile::PartitionLocation target{"/srv/node", "sdb1", "7", 0};
   for (int i = 0; i < 64; ++i) {
     auto j = ReadFrame(in, 1 << 20);
     if (!j.ok()) break;

@@ -121,7 +121,7 @@ TEST_CASE("ReadChunk bounds delta chunks", "[native]") {
 }
 
 TEST_CASE("ParseSyncPath confines a Path to its session's partition", "[native]") {
-  SessionTarget t{"/srv/node", "sdb1", "7", 0};
+  diskfile::PartitionLocation t{"/srv/node", "sdb1", "7", 0};
   const std::string hash = "0123456789abcdef0123456789abcdef";
   const std::string good = "sdb1/objects/7/def/" + hash + "/1700000000.00000.data";
   auto p = ParseSyncPath(good, t);
