@@ -180,10 +180,16 @@ bool Replicator::Pass::RevertHandoff(const PartitionJob& job,
   if (delete_handoff) stats_.Update(dev, [](ReplicationStats& s) { s.remove++; });
   // A confirming backend deletes what its peers confirmed, nothing when none did.
   if (confirms && !delete_objs) delete_objs.emplace();
-  spdlog::info("Removing {} objects of handoff {}",
-               confirms ? delete_objs->size() : snapshot.size(), JobName(job));
-  auto cleanup = diskfile::RemoveHandoffFiles(job.sync.path, snapshot,
-                                            confirms ? &*delete_objs : nullptr);
+  return RemoveReverted(job, snapshot, confirms ? &*delete_objs : nullptr, failures);
+}
+
+bool Replicator::Pass::RemoveReverted(const PartitionJob& job,
+                                      const diskfile::HandoffSnapshot& snapshot,
+                                      const diskfile::ConfirmedObjects* confirmed,
+                                      NodeSet* failures) {
+  spdlog::info("Removing {} objects of handoff {}", confirmed ? confirmed->size() : snapshot.size(),
+               JobName(job));
+  auto cleanup = diskfile::RemoveHandoffFiles(job.sync.path, snapshot, confirmed);
   for (const auto& e : cleanup.errors) spdlog::error("{}", e);
   if (cleanup.partition_removed) spdlog::info("Removed partition: {}", job.sync.path);
   // Cleanup that failed means the next pass must sync and clean again.

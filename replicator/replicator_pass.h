@@ -115,6 +115,10 @@ class Replicator::Pass {
   // true when the partition itself went.
   bool RevertHandoff(const PartitionJob& job, const std::vector<std::string>& suffixes,
                      const diskfile::HandoffSnapshot& snapshot, NodeSet* failures);
+  // After a revert: removes the snapshot's files, only those `confirmed` when given;
+  // true when the partition itself went.
+  bool RemoveReverted(const PartitionJob& job, const diskfile::HandoffSnapshot& snapshot,
+                      const diskfile::ConfirmedObjects* confirmed, NodeSet* failures);
   // Early handoff cleanup: drops an object every primary of the round holds
   // (SyncJob::on_held, during a fan-out backend's sync).
   void DropHeldObject(const PartitionJob& job, const sync::HeldObject& obj, int quorum);

@@ -35,6 +35,32 @@ std::string NativeBackend::DeviceKey(const Device& node) {
   return PeerKey(node) + "/" + node.device;
 }
 
+// A peer's result once the fan-out is over (logged: the transfer's summary).
+SyncResult NativeBackend::Finish(const SyncJob& job, native::Peer& p) {
+  if (!p.session) {
+    if (!p.error.ok()) p.result.status = p.error;  // its session did not open
+    return std::move(p.result);
+  }
+  // A checked object the peer lacks is unconfirmed, not a failed check.
+  if (!p.failed && !p.walk_failed && (p.check || p.failed_hashes.empty())) {
+    p.result.status = Status::OK();
+  } else if (!p.error.ok()) {
+    p.result.status = p.error;
+  } else {
+    p.result.status =
+        Status::IOError(fmt::format("{} objects not confirmed", p.failed_hashes.size()));
+  }
+  p.result.bytes_sent = p.session->bytes_sent();
+  for (const auto& h : p.seen_hashes) {
+    if (!p.failed_hashes.count(h)) p.result.in_sync_objects[h] = p.object_ts[h];
+  }
+  spdlog::info("native {} of {}/{} to {}: {} files sent ({} bytes, {} by delta), {} already "
+               "there{}", p.check ? "check" : "sync", job.device, job.partition,
+               p.session->name(), p.result.files_sent, p.result.bytes_sent, p.deltas, p.already,
+               p.result.ok() ? "" : ", failed");
+  return std::move(p.result);
+}
+
 std::vector<SyncResult> NativeBackend::SyncPeers(const SyncJob& job,
                                                  const std::vector<PeerSync>& specs) {
   std::vector<Peer> peers(specs.size());
@@ -92,29 +118,7 @@ std::vector<SyncResult> NativeBackend::SyncPeers(const SyncJob& job,
   FanOut(opts_, job, peers, open_one, open_all).Walk();
   all_devices.reset();
   std::vector<SyncResult> out;
-  for (auto& p : peers) {
-    if (p.session) {
-      // A checked object the peer lacks is unconfirmed, not a failed check.
-      if (!p.failed && !p.walk_failed && (p.check || p.failed_hashes.empty())) {
-        p.result.status = Status::OK();
-      } else {
-        p.result.status = !p.error.ok() ? p.error
-                                        : Status::IOError(fmt::format(
-                                              "{} objects not confirmed", p.failed_hashes.size()));
-      }
-      p.result.bytes_sent = p.session->bytes_sent();
-      for (const auto& h : p.seen_hashes) {
-        if (!p.failed_hashes.count(h)) p.result.in_sync_objects[h] = p.object_ts[h];
-      }
-      spdlog::info("native {} of {}/{} to {}: {} files sent ({} bytes, {} by delta), {} already "
-                   "there{}", p.check ? "check" : "sync", job.device, job.partition,
-                   p.session->name(), p.result.files_sent, p.result.bytes_sent, p.deltas,
-                   p.already, p.result.ok() ? "" : ", failed");
-    } else if (!p.error.ok()) {
-      p.result.status = p.error;  // its session did not open
-    }
-    out.push_back(std::move(p.result));
-  }
+  for (auto& p : peers) out.push_back(Finish(job, p));
   return out;
 }
 

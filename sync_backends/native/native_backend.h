@@ -40,6 +40,9 @@
 #include "sync_backends/sync_backend.h"
 
 namespace replicant::sync {
+namespace native {
+struct Peer;
+}  // namespace native
 
 struct NativeOptions {
   native::SessionOptions session;
@@ -67,6 +70,7 @@ class NativeBackend : public SyncBackend {
   void MarkUnsupported(const std::string& peer, const std::string& why);
 
  private:
+  static SyncResult Finish(const SyncJob& job, native::Peer& p);
   static std::string PeerKey(const Device& node);    // ip:port
   static std::string DeviceKey(const Device& node);  // ip:port/device
 
