@@ -23,4 +23,12 @@ std::string SecondsText(double seconds) {
   return std::string(buf) + (seconds == 1 ? " second" : " seconds");
 }
 
+bool IsLowerHex(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
 }  // namespace replicant

@@ -1,49 +1,23 @@
 #include "diskfile/yield_hashes.h"
 
 #include <algorithm>
-#include <cctype>
 
 #include "diskfile/fs_util.h"
 #include "diskfile/invalidate.h"
 #include "diskfile/ondisk_files.h"
+#include "formats/pystr.h"
 
 namespace replicant::diskfile {
-
-namespace {
-
-// Python's int(s, 16) acceptance, which yield_suffixes uses to vet suffix names.
-bool PythonHexInt(std::string_view s) {
-  auto space = [](char c) { return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f); };
-  while (!s.empty() && space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && space(s.back())) s.remove_suffix(1);
-  if (!s.empty() && (s[0] == '+' || s[0] == '-')) s.remove_prefix(1);
-  bool prev_underscore = true;
-  if (s.size() >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-    s.remove_prefix(2);
-    prev_underscore = false;  // "0x_1" is valid
-  }
-  if (s.empty()) return false;
-  for (char c : s) {
-    if (c == '_') {
-      if (prev_underscore) return false;
-      prev_underscore = true;
-    } else if (isxdigit(static_cast<unsigned char>(c))) {
-      prev_underscore = false;
-    } else {
-      return false;
-    }
-  }
-  return !prev_underscore;
-}
-
-}  // namespace
 
 std::vector<std::string> ListSuffixes(const std::string& partition_dir) {
   std::vector<std::string> out;
   Result<std::vector<std::string>> names = fs::ListDirNames(partition_dir);
   if (!names.ok()) return out;
   for (std::string& n : *names) {
-    if (n.size() == 3 && PythonHexInt(n)) out.push_back(std::move(n));
+    // yield_suffixes: len(suffix) == 3 and int(suffix, 16) parses.
+    bool neg;
+    uint64_t v;
+    if (pystr::Length(n) == 3 && pystr::ParseHexInt(n, &neg, &v)) out.push_back(std::move(n));
   }
   std::sort(out.begin(), out.end());
   return out;

@@ -5,17 +5,11 @@
 #include <string>
 
 #include "formats/pickle.h"
+#include "base/text.h"
 #include "formats/pickle_internal.h"
 
 namespace replicant::pickle::internal {
 namespace {
-
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 bool Fail(std::string* error, std::string msg) {
   *error = std::move(msg);
@@ -56,8 +50,8 @@ bool EscapeDecode(std::string_view in, std::string* out, std::string* error) {
         break;
       }
       case 'x': {
-        int hi = i + 1 < in.size() ? HexDigit(in[i]) : -1;
-        int lo = i + 1 < in.size() ? HexDigit(in[i + 1]) : -1;
+        int hi = i + 1 < in.size() ? HexDigitValue(in[i]) : -1;
+        int lo = i + 1 < in.size() ? HexDigitValue(in[i + 1]) : -1;
         if (hi < 0 || lo < 0) return Fail(error, "invalid \\x escape in STRING");
         out->push_back(static_cast<char>((hi << 4) | lo));
         i += 2;
@@ -96,7 +90,7 @@ bool RawUnicodeEscapeDecode(std::string_view in, std::string* utf8, std::string*
     }
     uint32_t cp = 0;
     for (int k = 0; k < count; ++k) {
-      int d = HexDigit(in[i + k]);
+      int d = HexDigitValue(in[i + k]);
       if (d < 0) {
         return Fail(error, count == 4 ? "truncated \\uXXXX escape" : "truncated \\UXXXXXXXX escape");
       }

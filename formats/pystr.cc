@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 
+#include "base/text.h"
 #include "formats/py_text.h"
 
 namespace replicant::pystr {
@@ -168,7 +169,7 @@ bool ToAsciiNumber(std::string_view s, std::string* out) {
   return true;
 }
 
-bool ParseHexInt(std::string_view text, bool* negative, uint64_t* magnitude) {
+bool ParseInt(std::string_view text, int base, bool* negative, uint64_t* magnitude) {
   std::string ascii;
   if (!ToAsciiNumber(text, &ascii)) return false;
   std::string_view s = ascii;
@@ -180,7 +181,7 @@ bool ParseHexInt(std::string_view text, bool* negative, uint64_t* magnitude) {
     *negative = s[0] == '-';
     s.remove_prefix(1);
   }
-  if (s.size() >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+  if (base == 16 && s.size() >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
     s.remove_prefix(2);
     if (!s.empty() && s[0] == '_') s.remove_prefix(1);  // "0x_1f" is valid
   }
@@ -194,13 +195,11 @@ bool ParseHexInt(std::string_view text, bool* negative, uint64_t* magnitude) {
       prev_underscore = true;
       continue;
     }
-    if (c >= '0' && c <= '9') d = c - '0';
-    else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-    else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
-    else return false;
+    if ((d = HexDigitValue(c)) < 0 || d >= base) return false;
     prev_underscore = false;
-    if (v > (UINT64_MAX >> 4)) return false;
-    v = v * 16 + static_cast<uint64_t>(d);
+    const uint64_t b = static_cast<uint64_t>(base);
+    if (v > (UINT64_MAX - static_cast<uint64_t>(d)) / b) return false;
+    v = v * b + static_cast<uint64_t>(d);
   }
   if (prev_underscore) return false;
   *magnitude = v;

@@ -36,10 +36,13 @@ std::string_view Strip(std::string_view s);
 // any other non-ASCII character (_PyUnicode_TransformDecimalAndSpaceToASCII).
 bool ToAsciiNumber(std::string_view s, std::string* out);
 
-// Python int(s, 16) (Unicode digits and spaces included): sign, optional "0x",
-// single underscores between digits. False when invalid or when the magnitude does not
-// fit in 64 bits.
-bool ParseHexInt(std::string_view s, bool* negative, uint64_t* magnitude);
+// Python int(s, base) for base 10 or 16 (Unicode digits and spaces included): sign,
+// optional "0x" (base 16), single underscores between digits. False when invalid or
+// when the magnitude does not fit in 64 bits.
+bool ParseInt(std::string_view s, int base, bool* negative, uint64_t* magnitude);
+inline bool ParseHexInt(std::string_view s, bool* negative, uint64_t* magnitude) {
+  return ParseInt(s, 16, negative, magnitude);
+}
 
 // Decodes the code point at s[*i] (generalized UTF-8) and advances *i; false when
 // malformed.

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "base/text.h"
 #include "diskfile/fs_util.h"
 #include "diskfile/invalidate.h"
 #include "diskfile/partition_lock.h"
@@ -126,13 +127,7 @@ bool Truthy(const pickle::Value* v) {
   return false;
 }
 
-bool ValidSuffix(const std::string& key) {
-  if (key.size() != 3) return false;
-  for (char c : key) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
+bool ValidSuffix(const std::string& key) { return key.size() == 3 && IsLowerHex(key); }
 
 HashesDict ReadHashes(const std::string& partition_dir) {
   std::string data;

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "base/text.h"
+
 namespace replicant::net {
 namespace {
 
@@ -36,9 +38,7 @@ Result<uint64_t> ParseChunkSize(std::string_view line) {
   }
   uint64_t v = 0;
   for (char c : line) {
-    int d = (c >= '0' && c <= '9') ? c - '0'
-            : (c >= 'a' && c <= 'f') ? c - 'a' + 10
-            : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
+    int d = HexDigitValue(c);
     if (d < 0) return Status::InvalidArgument("bad chunk size line '" + std::string(line) + "'");
     v = v * 16 + static_cast<uint64_t>(d);
   }

@@ -31,11 +31,7 @@ bool LastCodingIsChunked(std::string_view te) {
 }
 
 std::string PercentDecode(std::string_view s) {
-  auto hex = [](char c) {
-    return (c >= '0' && c <= '9') ? c - '0'
-           : (c >= 'a' && c <= 'f') ? c - 'a' + 10
-           : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
-  };
+  auto hex = HexDigitValue;
   std::string out;
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 
+#include "base/text.h"
 #include "formats/config.h"
 #include "formats/py_text.h"
 #include "formats/pystr.h"
@@ -59,13 +60,7 @@ Status ValidateDevicePartition(std::string_view device, std::string_view partiti
 
 bool CheckUtf8(std::string_view s) { return !s.empty() && pystr::IsStrictUtf8(s); }
 
-bool ValidSuffix(std::string_view s) {
-  if (s.size() != 3) return false;
-  for (char c : s) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
+bool ValidSuffix(std::string_view s) { return s.size() == 3 && IsLowerHex(s); }
 
 bool CanonicalPartition(std::string_view s) {
   if (s.empty() || s.size() > 10 || (s.size() > 1 && s[0] == '0')) return false;

@@ -32,6 +32,13 @@ bool Replicator::Pass::RingChanged() {
   return false;
 }
 
+bool Replicator::Pass::AbortIfRingChanged() {
+  if (!RingChanged()) return false;
+  spdlog::info("Ring change detected. Aborting current replication pass.");
+  aborted_ = true;
+  return true;
+}
+
 bool Replicator::Pass::RunJobs(size_t begin, size_t end) {
   next_job_ = begin;
   int n = std::max(1, std::min<int>(concurrency_, static_cast<int>(end - begin)));
@@ -133,11 +140,7 @@ void Replicator::Pass::Work(size_t end) {
         ++done_jobs_;  // cancelled for this pass; the next pass tries again
         continue;
       }
-      if (RingChanged()) {
-        spdlog::info("Ring change detected. Aborting current replication pass.");
-        aborted_ = true;
-        return;
-      }
+      if (AbortIfRingChanged()) return;
       RunJob(job, survey, stages);
     }
   }
@@ -156,11 +159,7 @@ void Replicator::Pass::Rescue(size_t begin, size_t end) {
       ++done_jobs_;
       continue;
     }
-    if (RingChanged()) {
-      spdlog::info("Ring change detected. Aborting current replication pass.");
-      aborted_ = true;
-      return;
-    }
+    if (AbortIfRingChanged()) return;
     RunJob(job, nullptr, stages);
   }
 }

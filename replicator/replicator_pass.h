@@ -142,6 +142,8 @@ class Replicator::Pass {
 
  private:
   bool RingChanged();
+  // Aborts the pass (a log line) when a ring changed; true then.
+  bool AbortIfRingChanged();
   // Runs one job of a worker's window (its update survey, if any, in `survey`) on
   // `stages`.
   void RunJob(const PartitionJob& job, Survey* survey, StagePipeline& stages);

@@ -89,6 +89,8 @@ class Session {
 
  private:
   Status Violation(const std::string& text);
+  // The next frame; a malformed one is a Violation, other errors get `context`.
+  Result<json> ReadMessage(std::string_view context);
   Status Send(const json& j) { return WriteFrame(conn_, j); }
   // The raw pickle of r.Xattrs, once it decodes to metadata that matches the file.
   Result<std::string> CheckXattrs(const SyncFileRequest& r, const ObjectFilePath& p,
@@ -128,6 +130,13 @@ class Session {
   bool batch_has_large_ = false;  // the batch being received holds a large file
   std::string buf_ = std::string(kCopyBuf, '\0');  // body copies, reused per file
 };
+
+Result<json> Session::ReadMessage(std::string_view context) {
+  auto j = ReadFrame(conn_, req_.max_frame, FrameValueLimit(req_.max_batch_files));
+  if (j.ok()) return j;
+  if (j.status().IsInvalidArgument()) return Violation(j.status().message());
+  return j.status().WithContext(context);
+}
 
 Status Session::Violation(const std::string& text) {
   // The text may quote the peer (a path, a metadata value): capped for the frame and
@@ -388,11 +397,8 @@ Status Session::Batch(const json& j) {
   std::vector<Pending> pending, committed;
   for (Accepted& acc : accepted) {
     if (pending.size() >= kSyncGroup) CommitPending(pending, results, committed);
-    auto hj = ReadFrame(conn_, req_.max_frame, FrameValueLimit(req_.max_batch_files));
-    if (!hj.ok()) {
-      if (hj.status().IsInvalidArgument()) return Violation(hj.status().message());
-      return hj.status().WithContext("body header");
-    }
+    auto hj = ReadMessage("body header");
+    if (!hj.ok()) return hj.status();
     BodyHeader h;
     if (Status s = FromJson(*hj, &h); !s.ok()) return Violation(s.message());
     if (h.skip) {
@@ -452,11 +458,8 @@ Status Session::SyncDirs(std::vector<std::string>& dirs) {
 }
 
 Status Session::Run() {
-  auto first = ReadFrame(conn_, req_.max_frame, FrameValueLimit(req_.max_batch_files));
-  if (!first.ok()) {
-    if (first.status().IsInvalidArgument()) return Violation(first.status().message());
-    return first.status().WithContext("BeginReplicationRequest");
-  }
+  auto first = ReadMessage("BeginReplicationRequest");
+  if (!first.ok()) return first.status();
   BeginReplicationRequest begin;
   if (Status s = FromJson(*first, &begin); !s.ok()) return Violation(s.message());
   if (begin.device != req_.target.device || begin.partition != req_.target.partition) {
@@ -493,10 +496,9 @@ Status Session::Run() {
   if (Status s = conn_.Flush(); !s.ok()) return s;
 
   for (;;) {
-    auto j = ReadFrame(conn_, req_.max_frame, FrameValueLimit(req_.max_batch_files));
+    auto j = ReadMessage("next request");
     if (!j.ok()) {
       if (j.status().IsNotFound()) return Status::IOError("sender closed the session without Done");
-      if (j.status().IsInvalidArgument()) return Violation(j.status().message());
       return j.status();
     }
     if (j->is_object() && j->contains("Files")) {

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "base/text.h"
 #include "diskfile/layout.h"
 #include "diskfile/ondisk_files.h"
 #include "diskfile/fs_util.h"
@@ -12,11 +13,7 @@
 namespace replicant::sync::native {
 namespace {
 
-bool IsHex32(std::string_view s) {
-  return s.size() == 32 && std::all_of(s.begin(), s.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-         });
-}
+bool IsHex32(std::string_view s) { return s.size() == 32 && IsLowerHex(s); }
 
 Status Refuse(std::string_view path, std::string_view why) {
   std::string shown(path.substr(0, 300));

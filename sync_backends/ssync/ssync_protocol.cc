@@ -1,5 +1,6 @@
 #include "sync_backends/ssync/ssync_protocol.h"
 
+#include "base/text.h"
 #include "net/http_text.h"
 
 
@@ -8,20 +9,13 @@
 #include <vector>
 
 #include "formats/py_text.h"
+#include "formats/pystr.h"
 
 namespace replicant::sync::ssync {
 namespace {
 
 using py::AppendUtf8;
 
-bool IsLowerHex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
-
-int HexVal(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 // Python's '%x' % n, negative numbers included.
 std::string PyHex(int64_t n) {
@@ -34,30 +28,20 @@ std::string PyHex(int64_t n) {
   return buf;
 }
 
-// Python int(v, 16) for the delta of an m:/t: extra (sign and 0x allowed).
+bool IsAscii(std::string_view s) {
+  for (char c : s) {
+    if (static_cast<unsigned char>(c) >= 0x80) return false;
+  }
+  return true;
+}
+
+// Python int(v, 16) for the delta of an m:/t: extra (sign and 0x allowed), on the
+// ASCII text Swift's decode_missing reads.
 std::optional<int64_t> ParsePyHex(std::string_view v) {
-  v = StripAscii(v);
-  bool neg = false;
-  if (!v.empty() && (v[0] == '+' || v[0] == '-')) {
-    neg = v[0] == '-';
-    v.remove_prefix(1);
-  }
-  if (v.size() >= 2 && v[0] == '0' && (v[1] == 'x' || v[1] == 'X')) v.remove_prefix(2);
-  if (v.empty()) return std::nullopt;
-  uint64_t n = 0;
-  bool prev_digit = false;
-  for (char c : v) {
-    if (c == '_' && prev_digit) {
-      prev_digit = false;
-      continue;
-    }
-    int d = HexVal(c);
-    if (d < 0) return std::nullopt;
-    if (n > (uint64_t{1} << 59)) return std::nullopt;  // far beyond any real delta
-    n = n * 16 + d;
-    prev_digit = true;
-  }
-  if (!prev_digit) return std::nullopt;
+  bool neg;
+  uint64_t n;
+  if (!IsAscii(v) || !pystr::ParseInt(v, 16, &neg, &n)) return std::nullopt;
+  if (n > (uint64_t{1} << 59)) return std::nullopt;  // far beyond any real delta
   return neg ? -static_cast<int64_t>(n) : static_cast<int64_t>(n);
 }
 
@@ -150,11 +134,8 @@ Result<MissingEntry> DecodeMissing(std::string_view line) {
   }
   MissingEntry e;
   e.object_hash = UrlUnquote(parts[0]);
-  if (e.object_hash.size() != 32) {
+  if (e.object_hash.size() != 32 || !IsLowerHex(e.object_hash)) {
     return Status::InvalidArgument("invalid object hash " + PyRepr(e.object_hash));
-  }
-  for (char c : e.object_hash) {
-    if (!IsLowerHex(c)) return Status::InvalidArgument("invalid object hash " + PyRepr(e.object_hash));
   }
   std::string t_data = UrlUnquote(parts[1]);
   auto ts = Timestamp::Parse(t_data);
@@ -352,27 +333,11 @@ bool IsUtf8NoNul(std::string_view s) {
 }
 
 std::optional<int64_t> ParsePyInt(std::string_view s) {
-  s = StripAscii(s);
-  bool neg = false;
-  if (!s.empty() && (s[0] == '+' || s[0] == '-')) {
-    neg = s[0] == '-';
-    s.remove_prefix(1);
-  }
-  if (s.empty()) return std::nullopt;
-  int64_t n = 0;
-  bool prev_digit = false;
-  for (char c : s) {
-    if (c == '_' && prev_digit) {
-      prev_digit = false;
-      continue;
-    }
-    if (c < '0' || c > '9') return std::nullopt;
-    if (n > (INT64_MAX - 9) / 10) return std::nullopt;
-    n = n * 10 + (c - '0');
-    prev_digit = true;
-  }
-  if (!prev_digit) return std::nullopt;
-  return neg ? -n : n;
+  bool neg;
+  uint64_t n;
+  if (!IsAscii(s) || !pystr::ParseInt(s, 10, &neg, &n)) return std::nullopt;
+  if (n > static_cast<uint64_t>(INT64_MAX)) return std::nullopt;
+  return neg ? -static_cast<int64_t>(n) : static_cast<int64_t>(n);
 }
 
 }  // namespace replicant::sync::ssync

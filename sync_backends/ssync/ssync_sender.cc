@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/text.h"
 #include "diskfile/object_reader.h"
 #include "diskfile/quarantine.h"
 #include "diskfile/yield_hashes.h"
@@ -17,13 +18,7 @@
 namespace replicant::sync::ssync {
 namespace {
 
-bool IsHash(std::string_view h) {
-  if (h.size() != 32) return false;
-  for (char c : h) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
+bool IsHash(std::string_view h) { return h.size() == 32 && IsLowerHex(h); }
 
 Status Unexpected(std::string_view line) {
   std::string msg = "Unexpected response: " + PyRepr(line.substr(0, 1024));

@@ -148,6 +148,10 @@ TEST_CASE("Quoting, title case and Python ints", "[ssync]") {
   CHECK_FALSE(ssync::ParsePyInt("0x10").has_value());
   CHECK_FALSE(ssync::ParsePyInt("").has_value());
   CHECK_FALSE(ssync::ParsePyInt("99999999999999999999").has_value());
+  CHECK_FALSE(ssync::ParsePyInt("9223372036854775808").has_value());
+  CHECK(ssync::ParsePyInt("-9223372036854775807") == -9223372036854775807LL);
+  // Non-ASCII: refused, as Swift's decode_missing reads ASCII only.
+  CHECK_FALSE(ssync::ParsePyInt("\xd9\xa1").has_value());
 }
 
 TEST_CASE("ChunkedWriter frames each write as one chunk", "[ssync]") {
