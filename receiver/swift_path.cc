@@ -107,14 +107,22 @@ HttpError InsufficientStorage(std::string_view device) {
           "resource. Drive: " + HtmlEscape(device) + "</p></html>"};
 }
 
-Result<RequestPartition> ParseReplicatePath(std::string_view path) {
-  auto segs = SplitPath(path, 2, 3, true);
-  if (!segs.ok()) return segs.status();
-  RequestPartition t{*(*segs)[0], *(*segs)[1], {}};
+// The device and partition segments, checked as both request kinds check them.
+static Result<RequestPartition> DevicePartition(const std::vector<std::optional<std::string>>& segs) {
+  RequestPartition t{*segs[0], *segs[1], {}};
   if (auto st = ValidateDevicePartition(t.device, t.partition); !st.ok()) return st;
   if (!CanonicalPartition(t.partition)) {
     return Status::InvalidArgument("Invalid partition: " + py::Quote(t.partition));
   }
+  return t;
+}
+
+Result<RequestPartition> ParseReplicatePath(std::string_view path) {
+  auto segs = SplitPath(path, 2, 3, true);
+  if (!segs.ok()) return segs.status();
+  auto parsed = DevicePartition(*segs);
+  if (!parsed.ok()) return parsed.status();
+  RequestPartition& t = *parsed;
   const std::optional<std::string>& rest = (*segs)[2];
   if (rest && !rest->empty()) {
     t.suffixes = PySplit(*rest, '-', -1);
@@ -131,12 +139,7 @@ Result<RequestPartition> ParseReplicatePath(std::string_view path) {
 Result<RequestPartition> ParseSsyncPath(std::string_view path) {
   auto segs = SplitPath(path, 2, 2, false);
   if (!segs.ok()) return segs.status();
-  RequestPartition t{*(*segs)[0], *(*segs)[1], {}};
-  if (auto st = ValidateDevicePartition(t.device, t.partition); !st.ok()) return st;
-  if (!CanonicalPartition(t.partition)) {
-    return Status::InvalidArgument("Invalid partition: " + py::Quote(t.partition));
-  }
-  return t;
+  return DevicePartition(*segs);
 }
 
 }  // namespace replicant::receiver

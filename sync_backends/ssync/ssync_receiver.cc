@@ -66,6 +66,8 @@ class Receiver {
 
  private:
   std::optional<Failure> ReadLine(const char* context, std::string* line, bool* eof);
+  // Reads the line that opens a stage; a Failure unless it is `marker`.
+  std::optional<Failure> ExpectStart(std::string_view marker, const char* context);
   std::optional<Failure> MissingCheck();
   std::optional<Failure> Updates();
   std::optional<Failure> ReadSubrequestHead(std::string_view first, SubRequest* sub);
@@ -103,15 +105,22 @@ std::optional<Failure> Receiver::ReadLine(const char* context, std::string* line
   return Failure{Failure::kReadFailed, 0, std::string(context) + ": " + s.message()};
 }
 
+std::optional<Failure> Receiver::ExpectStart(std::string_view marker, const char* context) {
+  std::string line;
+  bool eof;
+  if (auto f = ReadLine(context, &line, &eof)) return f;
+  if (eof) return Failure{Failure::kDisconnect, 0, context};
+  if (StripAscii(line) != marker) {
+    return Exception("Looking for " + std::string(marker) + " got " +
+                     PyBytesRepr((line + "\n").substr(0, 1024)));
+  }
+  return std::nullopt;
+}
+
 std::optional<Failure> Receiver::MissingCheck() {
   std::string line;
   bool eof;
-  if (auto f = ReadLine("missing_check start", &line, &eof)) return f;
-  if (eof) return Failure{Failure::kDisconnect, 0, "missing_check start"};
-  if (StripAscii(line) != kMissingCheckStart) {
-    return Exception("Looking for :MISSING_CHECK: START got " +
-                     PyBytesRepr((line + "\n").substr(0, 1024)));
-  }
+  if (auto f = ExpectStart(kMissingCheckStart, "missing_check start")) return f;
   std::string wanted;
   for (;;) {
     if (auto f = ReadLine("missing_check line", &line, &eof)) return f;
@@ -247,11 +256,7 @@ std::optional<Failure> Receiver::Subrequest(std::string_view first, size_t* succ
 std::optional<Failure> Receiver::Updates() {
   std::string line;
   bool eof;
-  if (auto f = ReadLine("updates start", &line, &eof)) return f;
-  if (eof) return Failure{Failure::kDisconnect, 0, "updates start"};
-  if (StripAscii(line) != kUpdatesStart) {
-    return Exception("Looking for :UPDATES: START got " + PyBytesRepr((line + "\n").substr(0, 1024)));
-  }
+  if (auto f = ExpectStart(kUpdatesStart, "updates start")) return f;
   size_t successes = 0, failures = 0;
   for (;;) {
     if (auto f = ReadLine("updates line", &line, &eof)) return f;
