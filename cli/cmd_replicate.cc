@@ -11,7 +11,6 @@
 
 #include "cli/cli_args.h"
 #include "cli/commands.h"
-#include "formats/config.h"
 #include "ops/log_setup.h"
 #include "ops/process_options.h"
 #include "ops/signal_watcher.h"
@@ -25,14 +24,8 @@ namespace {
 
 // Sets *to_syslog when the lines go to syslog (log_to_syslog).
 Status SetupReplicatorLogging(const ReplicatorConfig& cfg, bool console, bool* to_syslog) {
-  auto file = ConfigFile::Load(cfg.config_path);
-  if (!file.ok()) return file.status();
-  auto sec = file->Section("object-replicator");
-  if (!sec.ok()) return sec.status();
-  auto opts = LogOptionsFromSection(*sec, cfg.log_name);
-  if (!opts.ok()) return opts.status();
-  *to_syslog = opts->to_syslog;
-  return SetupLogging(*opts, {.debug = false, .console = console});
+  *to_syslog = cfg.log.to_syslog;
+  return SetupLogging(cfg.log, {.debug = false, .console = console});
 }
 
 // Swift's daemons let go of the stdio they were started with (capture_stdio) unless

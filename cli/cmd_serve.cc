@@ -9,7 +9,6 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "formats/config.h"
 #include "formats/swift_conf.h"
 #include "receiver/handlers.h"
 #include "receiver/server.h"
@@ -18,7 +17,6 @@
 #include "cli/commands.h"
 #include "ops/log_setup.h"
 #include "ops/process_options.h"
-#include "ops/progress_file.h"
 #include "ops/signal_watcher.h"
 #include "ops/sd_notify.h"
 #include "receiver/ops_handlers.h"
@@ -27,30 +25,6 @@ namespace po = boost::program_options;
 
 namespace replicant::cli {
 namespace {
-
-// The progress file the replicator on this node writes: recon_cache_path of
-// [replicant-server] (with [DEFAULT]), else of [object-replicator], else Swift's default.
-std::string ProgressPathFor(const std::string& conf_path) {
-  std::string recon = "/var/cache/swift";
-  auto file = ConfigFile::Load(conf_path);
-  if (!file.ok()) return ProgressFilePath(recon);
-  if (auto r = file->Items("object-replicator"); r.ok()) recon = r->GetString("recon_cache_path", recon);
-  if (auto s = file->Items(receiver::kServerSection); s.ok()) {
-    recon = s->GetString("recon_cache_path", recon);
-  }
-  return ProgressFilePath(recon);
-}
-
-Status SetupServeLogging(const std::string& conf_path, const std::string& default_name,
-                         bool verbose) {
-  auto file = ConfigFile::Load(conf_path);
-  if (!file.ok()) return file.status();
-  auto sec = file->Section(receiver::kServerSection, default_name);
-  if (!sec.ok()) return sec.status();
-  auto opts = LogOptionsFromSection(*sec, default_name);
-  if (!opts.ok()) return opts.status();
-  return SetupLogging(*opts, {.debug = verbose, .console = false});
-}
 
 // Serves until SIGTERM/SIGINT, then drains; the exit code.
 int ServeUntilStopped(receiver::Server& server, SystemdNotifier& notifier) {
@@ -106,17 +80,13 @@ int RunServe(int argc, char** argv) {
     std::cerr << "replicant serve: " << swift.status().message() << "\n";
     return 1;
   }
-  if (auto st = SetupServeLogging(conf_path, cfg->log_name, vm.count("verbose")); !st.ok()) {
+  if (auto st = SetupLogging(cfg->log, {.debug = vm.count("verbose") > 0, .console = false});
+      !st.ok()) {
     std::cerr << "replicant serve: " << st.message() << "\n";
     return 1;
   }
   for (const auto& w : cfg->warnings) spdlog::warn("{}", w);
-  ProcessOptions process;
-  if (auto file = ConfigFile::Load(conf_path); file.ok()) {
-    if (auto sec = file->Section(receiver::kServerSection); sec.ok()) {
-      process = ProcessOptionsFromSection(*sec);
-    }
-  }
+  const ProcessOptions& process = cfg->process;
   ModifyPriority(process);  // before the server's threads, which inherit it
 
   // Signals are taken by one thread with sigwait; every other thread blocks them.
@@ -125,8 +95,7 @@ int RunServe(int argc, char** argv) {
 
   receiver::Server server(*cfg, *swift);
   receiver::RegisterReplicationHandlers(server);
-  std::string progress_path = ProgressPathFor(conf_path);
-  RegisterOpsHandlers(server, progress_path);
+  RegisterOpsHandlers(server, cfg->progress_path);
   receiver::SyncDevicesAtStart(cfg->devices);
   if (auto st = server.Listen(); !st.ok()) {
     std::cerr << "replicant serve: " << st.message() << "\n";
@@ -141,7 +110,7 @@ int RunServe(int argc, char** argv) {
                "replication_concurrency {}, per device {})",
                cfg->bind_ip, server.port(), cfg->devices, cfg->mount_check,
                cfg->replication_concurrency, cfg->replication_concurrency_per_device);
-  spdlog::info("GET /metrics and /progress read {}", progress_path);
+  spdlog::info("GET /metrics and /progress read {}", cfg->progress_path);
   SystemdNotifier notifier;
   notifier.Ready(fmt::format("serving REPLICATE and SSYNC on {}:{}", cfg->bind_ip, server.port()));
 

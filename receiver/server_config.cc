@@ -5,6 +5,7 @@
 
 #include "formats/config_check.h"
 #include "diskfile/fallocate.h"
+#include "ops/progress_file.h"
 
 namespace replicant::receiver {
 namespace {
@@ -155,7 +156,18 @@ Result<ServerConfig> LoadServerConfig(const std::string& path) {
   auto sec = file->Section(kServerSection);
   if (!sec.ok()) return sec.status();
   auto cfg = ServerConfigFromSection(*sec);
-  if (cfg.ok()) cfg->warnings = UnusedOptionWarnings(*file, kServerSection, ServerOptions());
+  if (!cfg.ok()) return cfg;
+  cfg->warnings = UnusedOptionWarnings(*file, kServerSection, ServerOptions());
+  cfg->process = ProcessOptionsFromSection(*sec);
+  auto named = file->Section(kServerSection, cfg->log_name);
+  if (!named.ok()) return named.status();
+  auto log = LogOptionsFromSection(*named, cfg->log_name);
+  if (!log.ok()) return log.status();
+  cfg->log = std::move(*log);
+  std::string recon = "/var/cache/swift";
+  if (auto r = file->Items("object-replicator"); r.ok()) recon = r->GetString("recon_cache_path", recon);
+  if (auto s = file->Items(kServerSection); s.ok()) recon = s->GetString("recon_cache_path", recon);
+  cfg->progress_path = ProgressFilePath(recon);
   return cfg;
 }
 

@@ -16,6 +16,8 @@
 #include "formats/config.h"
 #include "base/status.h"
 #include "diskfile/fallocate.h"
+#include "ops/log_setup.h"
+#include "ops/process_options.h"
 
 namespace replicant::receiver {
 
@@ -57,6 +59,12 @@ struct ServerConfig {
   double shutdown_grace = 10;
   // Start-up warnings (options in [replicant-server] that serve does not use).
   std::vector<std::string> warnings;
+  // Read with the rest by LoadServerConfig, so that the file is parsed once: the
+  // logging, user and priority of the process, and the replicator's progress file on
+  // this node (recon_cache_path of [replicant-server], else of [object-replicator]).
+  LogOptions log;
+  ProcessOptions process;
+  std::string progress_path;
 };
 
 inline constexpr const char* kServerSection = "replicant-server";

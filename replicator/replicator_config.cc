@@ -208,6 +208,12 @@ Result<ReplicatorConfig> LoadReplicatorConfig(const std::string& path) {
   if (!err.ok()) return err;
   c.warnings = ReplicatorConfigWarnings(*file, s);
   c.process = ProcessOptionsFromSection(s);
+  auto log = LogOptionsFromSection(s, c.log_name);
+  if (!log.ok()) return log.status();
+  c.log = std::move(*log);
+  auto statsd = StatsdOptionsFromSection(s, c.log_name);
+  if (!statsd.ok()) return statsd.status();
+  c.statsd = std::move(*statsd);
   if (Status st = ValidateReplicatorConfig(c, path); !st.ok()) return st;
   return c;
 }

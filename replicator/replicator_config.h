@@ -10,7 +10,9 @@
 #include <vector>
 
 #include "base/status.h"
+#include "ops/log_setup.h"
 #include "ops/process_options.h"
+#include "replicator/statsd.h"
 
 namespace replicant {
 
@@ -69,6 +71,9 @@ struct ReplicatorConfig {
   std::string log_name = "object-replicator";
   // nice_priority, ionice_class/_priority, user
   ProcessOptions process;
+  // Read with the rest, so that the file is parsed once per (re)load.
+  LogOptions log;
+  StatsdOptions statsd;
   // Set from the command line, not the file: this process is worker N of a
   // replicator_workers parent (it publishes only its devices' per-disk recon).
   std::optional<int> worker_index;

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "formats/config.h"
 #include "replicator/recon_update.h"
 
 namespace replicant {
@@ -13,13 +12,7 @@ ReplicatorOps::ReplicatorOps(const ReplicatorConfig& cfg)
       progress_(ProgressFilePath(cfg.recon_cache_path, cfg.worker_index), cfg.sync_method) {}
 
 Result<std::unique_ptr<ReplicatorOps>> ReplicatorOps::Create(const ReplicatorConfig& cfg) {
-  auto file = ConfigFile::Load(cfg.config_path);
-  if (!file.ok()) return file.status();
-  auto sec = file->Section("object-replicator");
-  if (!sec.ok()) return sec.status();
-  auto opts = StatsdOptionsFromSection(*sec, cfg.log_name);
-  if (!opts.ok()) return opts.status();
-  auto client = StatsdClient::Create(*opts);
+  auto client = StatsdClient::Create(cfg.statsd);
   if (!client.ok()) return client.status().WithContext(cfg.config_path);
   std::unique_ptr<ReplicatorOps> ops(new ReplicatorOps(cfg));
   ops->statsd_ = std::move(*client);
