@@ -28,8 +28,9 @@ class ByteStream {
   // Reads exactly n bytes; an early end of stream is an error naming `what`.
   Status ReadExact(char* buf, size_t n, std::string_view what = "data");
   // Reads one line ending in "\n" (returned without it) of at most max_len bytes;
-  // NotFound at a clean end of stream before any byte.
-  Result<std::string> ReadLine(size_t max_len);
+  // NotFound at a clean end of stream before any byte, InvalidArgument when longer.
+  // Byte at a time here; a stream with its own buffer finds the "\n" in it.
+  virtual Result<std::string> ReadLine(size_t max_len);
 };
 
 }  // namespace replicant::net

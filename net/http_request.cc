@@ -10,6 +10,17 @@
 namespace replicant::net {
 namespace {
 
+// An HTTP head line: at most max_len bytes before its "\n", a "\r" before it dropped.
+Result<std::string> ReadHttpLine(SocketStream& s, size_t max_len) {
+  auto line = s.ReadLine(max_len + 1);  // +1: room for the "\r"
+  if (!line.ok()) return line;
+  if (!line->empty() && line->back() == '\r') line->pop_back();
+  if (line->size() > max_len) {
+    return Status::InvalidArgument(fmt::format("line longer than {} bytes", max_len));
+  }
+  return line;
+}
+
 // RFC 7230 tchar.
 bool IsToken(std::string_view s) {
   if (s.empty()) return false;
@@ -154,7 +165,7 @@ HeadResult ReadRequestHead(SocketStream& s, const HttpLimits& limits, double idl
   std::string line;
   // Skip blank lines before a request line, as http.server does once (robustness).
   for (int blank = 0;; ++blank) {
-    auto l = s.ReadHttpLine(limits.max_line);
+    auto l = ReadHttpLine(s, limits.max_line);
     if (!l.ok()) {
       if (l.status().IsNotFound()) return fail(Kind::kClosed, {});
       if (l.status().code() == Status::Code::kInvalidArgument) {
@@ -171,7 +182,7 @@ HeadResult ReadRequestHead(SocketStream& s, const HttpLimits& limits, double idl
   }
   if (auto e = ParseRequestLine(line, &r.request)) return fail(Kind::kBad, *e);
   for (;;) {
-    auto l = s.ReadHttpLine(limits.max_line);
+    auto l = ReadHttpLine(s, limits.max_line);
     if (!l.ok()) {
       if (l.status().code() == Status::Code::kInvalidArgument) {
         return fail(Kind::kBad, Bad("header line too long"));

@@ -229,30 +229,26 @@ Result<size_t> SocketStream::Read(char* buf, size_t n) {
   return k;
 }
 
-Result<std::string> SocketStream::ReadHttpLine(size_t max_len) {
+Result<std::string> SocketStream::ReadLine(size_t max_len) {
   std::string line;
   for (;;) {
     if (pos_ == end_) {
       if (auto st = Fill(); !st.ok()) return st;
       if (end_ == 0) {
         if (line.empty()) return Status::NotFound("end of stream");
-        return Status::IOError("client closed the connection inside a line");
+        return Status::IOError("early end of stream inside a line");
       }
     }
     const char* start = buf_.data() + pos_;
     const char* nl = static_cast<const char*>(std::memchr(start, '\n', end_ - pos_));
     size_t take = nl ? static_cast<size_t>(nl - start) : end_ - pos_;
-    if (line.size() + take > max_len + 1) {  // +1: room for a '\r' before the '\n'
+    if (line.size() + take > max_len) {
       return Status::InvalidArgument(fmt::format("line longer than {} bytes", max_len));
     }
     line.append(start, take);
     pos_ += take;
     if (nl) {
       ++pos_;
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (line.size() > max_len) {
-        return Status::InvalidArgument(fmt::format("line longer than {} bytes", max_len));
-      }
       return line;
     }
   }

@@ -47,9 +47,8 @@ class SocketStream : public ByteStream {
   Status Flush() override;
   void Close();
 
-  // Reads a line ending in "\n" (a preceding "\r" is dropped) of at most max_len bytes.
-  // NotFound on a clean end of stream before any byte; InvalidArgument when too long.
-  Result<std::string> ReadHttpLine(size_t max_len);
+  // ByteStream::ReadLine, searching the buffer rather than reading byte by byte.
+  Result<std::string> ReadLine(size_t max_len) override;
   // Waits until a byte is readable: true, or an error or a timeout status after
   // `seconds`.
   Result<bool> WaitReadable(double seconds);

@@ -8,7 +8,7 @@
 // those partitions locally while the peers answer, then collects the answers. Each
 // request has its own http_timeout from the moment it was sent: a peer that never
 // answers costs the window one timeout, not one per partition. A survey goes stale:
-// PlanUpdate() uses one only if its job starts within kSurveyMaxAge of it, and asks again
+// ComparePeers() uses one only if its job starts within kSurveyMaxAge of it, and asks again
 // otherwise (an earlier job of the window may have spent minutes syncing).
 //
 // Thread-safety: SurveyJobs runs on one worker thread and uses that thread's
