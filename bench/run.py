@@ -52,7 +52,7 @@ from host import (GNU_TIME, load1, log, machine_info, mount_fs_image,  # noqa: E
                   parse_gnu_time, parse_pass_seconds, proc_cpu_seconds, unmount_fs_image)
 import limits  # noqa: E402
 import priority  # noqa: E402
-from options import (ALL_SCENARIOS, BASELINE, LIMIT, LIMIT_FSYNC, METHODS,  # noqa: E402
+from options import (ALL_SCENARIOS, BASELINE, DURABLE_LIMITS, LIMIT, METHODS,  # noqa: E402
                      SCENARIO_METHODS, Run)
 import options  # noqa: E402
 
@@ -558,7 +558,7 @@ def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.report_only:
         runs, notes, info = report.load_runs(args.out, Run)
-        rows = report.summarize(runs, BASELINE, LIMIT, LIMIT_FSYNC)
+        rows = report.summarize(runs, BASELINE, LIMIT, DURABLE_LIMITS)
         report.write_all(args.out, rows, runs, notes, info, BASELINE, LIMIT)
         priority.draw_chart(args.out, runs)
         print(report.text_table(rows))
@@ -598,7 +598,7 @@ def main(argv=None):
             unmount_fs_image(args)
     info['max load1 at run start'] = '%.2f' % bench.max_load_seen
     info['bench wall time'] = '%.0fs' % (time.monotonic() - t0)
-    rows = report.summarize(bench.runs, BASELINE, LIMIT, LIMIT_FSYNC)
+    rows = report.summarize(bench.runs, BASELINE, LIMIT, DURABLE_LIMITS)
     os.makedirs(args.out, exist_ok=True)
     report.write_all(args.out, rows, bench.runs, bench.notes, info, BASELINE, LIMIT)
     priority.draw_chart(args.out, bench.runs)
