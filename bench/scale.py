@@ -25,13 +25,12 @@ cells of --scale-once-objects objects or more, with a note: its passes there tak
 
 Per cell the reference for a partition's cost is measured on node 0 right after the
 warm-up (partition_reference): one stat of the partition dir and one open + read +
-close of its hashes.pkl, in this Python process (the interpreter's ~1 us per call
-included), with a warm cache like the passes; a loopback round trip is counted as 0.
+close of its hashes.pkl, by tools/partition_ref (C++; a Python loop when it is not
+built), with a warm cache like the passes; a loopback round trip is counted as 0.
 scale_report.py fits and charts the runs. Not thread-safe: the bench's main thread only.
 """
 import csv
 import os
-import statistics
 import subprocess
 import time
 
@@ -42,7 +41,7 @@ from options import Run
 SOURCE_NODE = 0
 CELLS_CSV = 'scale_cells.csv'
 CELL_FIELDS = ['objects', 'part_power', 'partitions', 'node0_partitions', 'node0_objects',
-               'ref_us_per_partition']
+               'ref_us_per_partition', 'ref_how']
 
 
 def scenario_name(kind, objects, part_power):
@@ -105,13 +104,23 @@ def remove_hashes(objects_dir):
     return n
 
 
-def partition_reference(objects_dir, rounds=3, limit=50000):
-    """Microseconds per partition for one stat of its dir + one open/read/close of its
-    hashes.pkl (the median of `rounds` loops over up to `limit` partitions)."""
-    parts = [os.path.join(objects_dir, p) for p in sorted(os.listdir(objects_dir))
-             if os.path.exists(os.path.join(objects_dir, p, 'hashes.pkl'))][:limit]
+def partition_reference(bench, objects_dir, rounds=5):
+    """(microseconds, how) per partition for one stat of its dir + one open/read/close of
+    its hashes.pkl: tools/partition_ref (C++) when built next to the replicant binary,
+    else the same loop in Python (the interpreter's overhead included); the fastest of
+    `rounds` loops over every partition with a hashes.pkl. (None, why) when neither ran."""
+    tool = os.path.join(os.path.dirname(os.path.abspath(bench.args.replicant)), 'tools',
+                        'partition_ref')
+    if os.access(tool, os.X_OK):
+        p = subprocess.run([tool, objects_dir, str(rounds)], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+        if p.returncode == 0:
+            return float(p.stdout.split()[0]), 'C++'
+        return None, p.stdout.strip()[-200:]
+    parts = [os.path.join(objects_dir, p) for p in os.listdir(objects_dir)
+             if os.path.exists(os.path.join(objects_dir, p, 'hashes.pkl'))]
     if not parts:
-        return None
+        return None, 'no hashes.pkl'
     per = []
     for _ in range(rounds):
         t0 = time.perf_counter()
@@ -122,7 +131,7 @@ def partition_reference(objects_dir, rounds=3, limit=50000):
                 pass
             os.close(fd)
         per.append((time.perf_counter() - t0) / len(parts) * 1e6)
-    return statistics.median(per)
+    return min(per), 'Python'
 
 
 def timed_pass(bench, c, m, scenario, rep, objects, note=''):
@@ -162,10 +171,14 @@ def run_kind(bench, c, methods, master, count, part_power, cell, rotate):
         log('  warm-up %s: %.2fs, rc %d' % (m.name, r['wall'], r['rc']))
     missing, leftover = bench.check(c, manifest, prims, node)
     if missing or leftover:
-        bench.note('scale n=%d pp%d (%s peers): %d replicas missing after the warm-up' % (
-            count, part_power, c.bench_peers, missing))
+        bench.note('scale n=%d pp%d (%s peers): the warm-up left %d replicas missing, %d '
+                   'left over' % (count, part_power, c.bench_peers, missing, leftover))
     if cell.get('ref_us_per_partition') is None:
-        cell['ref_us_per_partition'] = partition_reference(objects_dir)
+        cell['ref_us_per_partition'], cell['ref_how'] = partition_reference(bench, objects_dir)
+        if cell['ref_us_per_partition'] is None:
+            bench.note('scale n=%d pp%d: no partition reference: %s' % (
+                count, part_power, cell['ref_how']))
+    first = len(bench.runs)
     once = count >= a.scale_once_objects
     for rep in range(a.repeat):
         for m in rotate(methods, rep):
@@ -182,8 +195,10 @@ def run_kind(bench, c, methods, master, count, part_power, cell, rotate):
                 bench.note('%s: no hashes.pkl to remove before the rehash pass' % run.scenario)
     missing, leftover = bench.check(c, manifest, prims, node)
     if missing or leftover:
-        bench.note('scale n=%d pp%d (%s peers): %d replicas missing, %d left over after the '
-                   'timed passes' % (count, part_power, c.bench_peers, missing, leftover))
+        # an idle pass must leave a converged tree alone: these runs measured something else
+        note = '%d replicas missing, %d left over after the passes' % (missing, leftover)
+        bench.note('scale n=%d pp%d (%s peers): %s' % (count, part_power, c.bench_peers, note))
+        bench.runs[first:] = [r._replace(converged=False, note=note) for r in bench.runs[first:]]
     bench.wipe(c)  # its dirs cost inodes the next kind's layout needs
 
 
@@ -229,6 +244,7 @@ def read_cells(out_dir):
         return {}
     out = {}
     for r in rows:
-        cell = {k: (float(v) if v not in ('', 'None') else None) for k, v in r.items()}
+        cell = {k: (v if k == 'ref_how' else float(v) if v not in ('', 'None') else None)
+                for k, v in r.items()}
         out[(int(cell['objects']), int(cell['part_power']))] = cell
     return out

@@ -119,19 +119,24 @@ def tables(values, cells, fitted):
             br = values.get((BASELINE, 'rehash'), {}).get(key)
             md.append('| %d | %d | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s |' % (
                 key[0], key[1], c['node0_partitions'], c['node0_objects'],
-                _g(c.get('ref_us_per_partition')), m, _g(idle),
+                _g(c.get('ref_us_per_partition')) + (
+                    ' (%s)' % c['ref_how'] if c.get('ref_how') == 'Python' else ''), m, _g(idle),
                 '%.1f×' % (bi / idle) if bi and idle else '–',
                 _g(idle / c['node0_partitions'] * 1e6) if idle else '–', _g(rehash),
                 '%.1f×' % (br / rehash) if br and rehash else '–', _g(rss)))
-    md += ['', '| method | metric | model | per partition (a) | per object (b) | constant (c) '
-           '| cells |', '|---|---|---|---:|---:|---:|---:|']
+    refs = [c['ref_us_per_partition'] for c in cells.values() if c.get('ref_us_per_partition')]
+    ref = statistics.median(refs) * 1e-6 if refs else None
+    md += ['', '| method | metric | model | per partition (a) | a ÷ ref | per object (b) '
+           '| constant (c) | cells |', '|---|---|---|---:|---:|---:|---:|---:|']
     for metric, _, unit, _ in METRICS:
         for m in methods:
             f = fitted.get((m, metric))
             if f:
                 name, a, b, c, n = f
-                md.append('| %s | %s | %s | %s | %s | %s | %d |' % (
-                    m, metric, name, _cost(a, unit), _cost(b, unit),
+                md.append('| %s | %s | %s | %s | %s | %s | %s | %d |' % (
+                    m, metric, name, _cost(a, unit),
+                    '%.2g' % (a / ref) if unit == 's' and a is not None and ref else '–',
+                    _cost(b, unit),
                     '–' if c is None else '%.3g %s' % (c, unit), n))
     return md
 
@@ -195,7 +200,10 @@ def write_report(out_dir, runs):
           'Per cell: node 0\'s idle pass and its first pass after every hashes.pkl on it was '
           'removed (full rehash), end to end (median of the runs), and the replicator\'s peak '
           'RSS (max). ref µs/partition: one stat of a partition dir + one open/read/close of '
-          'its hashes.pkl, measured in Python on node 0 (a loopback round trip counted as 0). '
+          'its hashes.pkl on node 0, the fastest of 5 loops over its partitions, by '
+          'tools/partition_ref (C++; "(Python)" when measured by the fallback loop); a '
+          'loopback round trip counted as 0; a ÷ ref compares a fitted time per partition '
+          'with the median of the cells\' references. '
           'Fit per method and metric over the cells, least squares: value = a × node 0\'s '
           'partitions (P) + b × node 0\'s objects (N) + c (fewer terms when the cells do not '
           'determine all three).', '']
