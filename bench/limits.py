@@ -42,11 +42,12 @@ def run_all(bench, scenario, template, rep, manifest):
     subprocess.run(['rm', '-rf', dest, tdir], check=True)
     # alternate which durable copy goes first, as the methods' order rotates
     for batched in ((False, True) if rep % 2 == 0 else (True, False)):
-        durable_copy(bench, scenario, src, rep, len(manifest['objects']), batched)
+        durable_copy(bench, scenario, src, rep, len(manifest['objects']),
+                     sum(o[3] for o in manifest['objects']), batched)
     return run
 
 
-def durable_copy(bench, scenario, src, rep, nfiles, batched):
+def durable_copy(bench, scenario, src, rep, nfiles, nbytes_src, batched):
     """bench/durable_copy of the tree to one dir per receiving node, all at once, each
     file made durable on its own or (batched) in the native receiver's batches."""
     name = LIMIT_BATCHED if batched else LIMIT_FSYNC
@@ -71,7 +72,7 @@ def durable_copy(bench, scenario, src, rep, nfiles, batched):
     out = p.stdout.split()
     copies, nbytes = (int(out[0]), int(out[1])) if p.returncode == 0 and len(out) == 2 \
         else (0, 0)
-    ok = copies == nfiles * len(dests)
+    ok = copies == nfiles * len(dests) and nbytes == nbytes_src * len(dests)
     note = '' if ok else 'durable_copy exited %d: %s' % (p.returncode, p.stdout[-300:])
     bench.record(Run(scenario, name, rep, wall, wall, 1, ok, p.returncode, t['user_s'],
                      t['sys_s'], t['maxrss_kb'], 0.0, l1, nfiles, copies, nbytes, note))
