@@ -166,8 +166,9 @@ def charts(out_dir, values, cells, fitted):
                 f = fitted.get((m, metric))
                 label = '%s, %s objects' % (m, '{:,}'.format(n))
                 if i == 0 and f:
-                    label += ' (%s; a=%s/partition, b=%s/object)' % (
-                        f[0], _cost(f[1], unit), _cost(f[2], unit))
+                    terms = ['%s=%s/%s' % (k, _cost(v, unit), what) for k, v, what in
+                             (('a', f[1], 'partition'), ('b', f[2], 'object')) if v is not None]
+                    label += ' (%s; %s)' % (f[0], ', '.join(terms))
                 ax.plot([p for p, _ in pts], [v for _, v in pts], styles[i % len(styles)],
                         marker='o', color=colors.get(m, 'k'), label=label)
                 drawn = True
