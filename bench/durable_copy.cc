@@ -170,7 +170,10 @@ struct Options {
 class BatchWriter {
  public:
   BatchWriter(const std::string& src, const std::string& dest, const Options& o)
-      : src_(src), dest_(dest), o_(o), root_(open(dest.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) {
+      : src_(src),
+        dest_(dest),
+        o_(o),
+        root_(open(dest.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) {
     if (root_.fd < 0) Fail("open " + dest);
   }
 
@@ -179,7 +182,9 @@ class BatchWriter {
     while (i < files.size()) {
       size_t end = i;
       uint64_t bytes = 0;
-      while (end < files.size() && end - i < o_.batch_files && (end == i || bytes < o_.batch_bytes)) {
+      // the sender's rule: a batch closes at batch_files files or batch_bytes of bodies
+      while (end < files.size() && end - i < o_.batch_files &&
+             (end == i || bytes < o_.batch_bytes)) {
         bytes += sizes[end++];
       }
       Batch(files, sizes, i, end);

@@ -56,7 +56,8 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < parts.size(); ++i) {
       struct stat st;
       int fd;
-      if (stat(parts[i].c_str(), &st) != 0 || (fd = open(pkls[i].c_str(), O_RDONLY | O_CLOEXEC)) < 0) {
+      if (stat(parts[i].c_str(), &st) != 0 ||
+          (fd = open(pkls[i].c_str(), O_RDONLY | O_CLOEXEC)) < 0) {
         std::perror(("partition_ref: " + parts[i]).c_str());
         return 1;
       }
