@@ -93,6 +93,10 @@ def machine_info(args):
                          args.objects, args.size, args.large_objects, args.large_size,
                          args.part_power, ','.join(map(str, args.idle_part_powers)),
                          args.idle_objects, args.repeat))
+    if 'scale' in args.scenarios:
+        info['scale'] = 'objects %s x part powers %s, %d B objects' % (
+            ','.join(map(str, args.scale_objects)), ','.join(map(str, args.scale_part_powers)),
+            args.size)
     return info
 
 

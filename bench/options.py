@@ -17,6 +17,10 @@ LIMIT_SYNCED = 'limit (tar + sync)'
 # rename, fsync of its dirs), one writer per receiving node: a plain durable copy without
 # network or hashing, for reference
 LIMIT_FSYNC = 'limit (fsync per file)'
+# the same copy made durable in the native receiver's batches (durable_copy --batched)
+LIMIT_BATCHED = 'limit (batched durable)'
+# the durable parallel copies; "of limit" is against the fastest of them
+DURABLE_LIMITS = (LIMIT_FSYNC, LIMIT_BATCHED)
 
 # One measured run of a method (or a limit row) in a scenario.
 Run = collections.namedtuple(
@@ -58,10 +62,12 @@ SCENARIO_METHODS = {
     'rebalance': ['swift-rsync', 'replicant-native/serve', 'replicant-native/serve+moveparts'],
     'restore': ['swift-rsync', 'replicant-native/serve',
                 'replicant-native/serve+restore-device'],
+    'scale': ['swift-rsync', 'replicant-rsync', 'replicant-native/serve'],
 }
 # in the order they run (rebalance and drain change their clusters' rings)
-ALL_SCENARIOS = ('initial-small', 'initial-large', 'idle', 'restore', 'rebalance', 'drain')
-# what runs without --scenarios (the priority ones are asked for by name)
+ALL_SCENARIOS = ('initial-small', 'initial-large', 'idle', 'scale', 'restore', 'rebalance',
+                 'drain')
+# what runs without --scenarios (the priority ones and scale are asked for by name)
 DEFAULT_SCENARIOS = ('initial-small', 'initial-large', 'idle', 'drain')
 
 
@@ -92,7 +98,7 @@ def parse_args(argv, description=None):
     ap.add_argument('--idle-objects', type=int, help='objects in the idle tree '
                                                      '(default --objects)')
     ap.add_argument('--scenarios', default=','.join(DEFAULT_SCENARIOS),
-                    help='comma list of %s (default: all but restore and rebalance)'
+                    help='comma list of %s (default: all but scale, restore and rebalance)'
                          % ', '.join(ALL_SCENARIOS))
     ap.add_argument('--methods', help='comma list of method names (default: all available; '
                                       '%s always runs)' % BASELINE)
@@ -124,6 +130,13 @@ def parse_args(argv, description=None):
     ap.add_argument('--out', help='results dir (default bench/results, quick: '
                                   'bench/results/quick)')
     ap.add_argument('--keep', action='store_true', help='keep cluster dirs and logs')
+    ap.add_argument('--scale-objects', default='1e4,1e5,1e6',
+                    help='scale (growth curves, bench/scale.py): objects per cell, comma list')
+    ap.add_argument('--scale-part-powers', default='10,14,16,18',
+                    help='scale: part powers, comma list')
+    ap.add_argument('--scale-once-objects', type=float, default=1e6,
+                    help="scale: from this many objects on, Swift's replicator runs once per "
+                         'cell instead of --repeat times')
     ap.add_argument('--report-only', action='store_true',
                     help='only redo the tables and charts from --out/runs.csv')
     a = ap.parse_args(argv)
@@ -137,6 +150,14 @@ def parse_args(argv, description=None):
     if a.idle_objects is None:
         a.idle_objects = a.objects
     a.idle_part_powers = [int(x) for x in a.idle_part_powers.split(',') if x]
+    try:
+        a.scale_objects = [int(float(x)) for x in a.scale_objects.split(',') if x]
+        a.scale_part_powers = [int(x) for x in a.scale_part_powers.split(',') if x]
+    except ValueError as e:
+        ap.error('--scale-objects / --scale-part-powers: %s' % e)
+    if not a.scale_objects or not a.scale_part_powers or \
+            min(a.scale_objects) < 1 or not all(1 <= p <= 32 for p in a.scale_part_powers):
+        ap.error('--scale-objects needs counts >= 1, --scale-part-powers powers in 1..32')
     a.scenarios = [s for s in a.scenarios.split(',') if s]
     for s in a.scenarios:
         if s not in ALL_SCENARIOS:

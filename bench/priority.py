@@ -26,7 +26,7 @@ import time
 import cluster as cluster_mod
 import seed
 from host import log, proc_cpu_seconds
-from options import BASELINE, LIMIT, LIMIT_FSYNC, Run
+from options import BASELINE, DURABLE_LIMITS, LIMIT, Run
 import report
 
 SWIFT_REPLICATOR = '/usr/bin/swift-object-replicator'
@@ -231,7 +231,7 @@ def run_scenario(bench, scenario, rotate):
 def draw_chart(out_dir, runs):
     """Median time to done per method, one panel per priority scenario, ×N vs Swift.
     Returns the file name, or None (no matplotlib, or no priority runs)."""
-    rows = [r for r in report.summarize(runs, BASELINE, LIMIT, LIMIT_FSYNC)
+    rows = [r for r in report.summarize(runs, BASELINE, LIMIT, DURABLE_LIMITS)
             if r['scenario'] in ('rebalance', 'restore') and r['median_s']]
     scen = list(dict.fromkeys(r['scenario'] for r in rows))
     if not scen:

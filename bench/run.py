@@ -8,6 +8,8 @@ Scenarios (see docs/bench.md):
   idle           a full pass of node 0 right after convergence, at each --idle-part-powers
   drain          node 3's weight set to 0 (ring change); time until its partitions are
                  drained to their new primaries
+  scale          growth curves (bench/scale.py; only when named): idle and full-rehash passes
+                 and peak RSS over --scale-objects x --scale-part-powers, fitted
   restore, rebalance  priority replication (bench/priority.py; only when named in
                  --scenarios): time until a replaced empty device, resp. the ~25% of
                  partitions a reweight moved, is complete, every node's replicator running
@@ -20,6 +22,8 @@ Scenarios (see docs/bench.md):
                  (temp file, fsync, rename, fsync of its dirs): what the disk gives a plain
                  durable copy, without network or protocol; the base of "of fsync copy"
                  (a reference, not a bound: batching durability beats it)
+  limit (batched durable)  the same copy made durable in the native receiver's batches;
+                 "of limit" is against the faster of the two durable copies
 Every method of a scenario runs in the same loop, interleaved (order rotated per repeat);
 the median of --repeat runs is reported, as ratios to Swift's rsync run and to the limit.
 
@@ -52,7 +56,9 @@ from host import (GNU_TIME, load1, log, machine_info, mount_fs_image,  # noqa: E
                   parse_gnu_time, parse_pass_seconds, proc_cpu_seconds, unmount_fs_image)
 import limits  # noqa: E402
 import priority  # noqa: E402
-from options import (ALL_SCENARIOS, BASELINE, LIMIT, LIMIT_FSYNC, METHODS,  # noqa: E402
+import scale  # noqa: E402
+import scale_report  # noqa: E402
+from options import (ALL_SCENARIOS, BASELINE, DURABLE_LIMITS, LIMIT, METHODS,  # noqa: E402
                      SCENARIO_METHODS, Run)
 import options  # noqa: E402
 
@@ -558,9 +564,10 @@ def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.report_only:
         runs, notes, info = report.load_runs(args.out, Run)
-        rows = report.summarize(runs, BASELINE, LIMIT, LIMIT_FSYNC)
+        rows = report.summarize(runs, BASELINE, LIMIT, DURABLE_LIMITS)
         report.write_all(args.out, rows, runs, notes, info, BASELINE, LIMIT)
         priority.draw_chart(args.out, runs)
+        scale_report.write_report(args.out, runs)
         print(report.text_table(rows))
         return 0
     private_etc.reexec_isolated()  # the clusters' swift.conf must not replace the host's
@@ -590,6 +597,8 @@ def main(argv=None):
                 bench.scenario_drain()
             elif s in ('restore', 'rebalance'):
                 priority.run_scenario(bench, s, rotate)
+            elif s == 'scale':
+                scale.run_scenario(bench, rotate)
     except KeyboardInterrupt:
         bench.note('interrupted: partial results')
     finally:
@@ -598,12 +607,14 @@ def main(argv=None):
             unmount_fs_image(args)
     info['max load1 at run start'] = '%.2f' % bench.max_load_seen
     info['bench wall time'] = '%.0fs' % (time.monotonic() - t0)
-    rows = report.summarize(bench.runs, BASELINE, LIMIT, LIMIT_FSYNC)
+    rows = report.summarize(bench.runs, BASELINE, LIMIT, DURABLE_LIMITS)
     os.makedirs(args.out, exist_ok=True)
     report.write_all(args.out, rows, bench.runs, bench.notes, info, BASELINE, LIMIT)
     priority.draw_chart(args.out, bench.runs)
+    scale_md = scale_report.write_report(args.out, bench.runs)
     print()
     print(report.text_table(rows))
+    print('\n'.join(scale_md[3:]))
     for n in bench.notes:
         print('note: ' + n)
     print('\nresults in %s (%.0fs)' % (args.out, time.monotonic() - t0))

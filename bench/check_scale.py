@@ -1,0 +1,123 @@
+#!/usr/bin/python3
+"""CTest bench.scale_checks: the pieces of the growth curves and the durable-copy limits
+whose numbers go into the docs, checked without a cluster (a few seconds).
+
+  fit        scale_report.fit recovers a, b, c of value = a*P + b*N + c from exact points,
+             uses a smaller model when the points cannot separate the terms, and gives
+             nothing without points
+  hashes     scale.remove_hashes removes every partition's hashes.pkl and hashes.invalid
+             and nothing else
+  copy       durable_copy (file by file, and --batched with batches small enough that
+             both syncfs groups and fsync groups, large files and the per-batch dir syncs
+             all happen) leaves in every DEST exactly SRC's files, bodies and xattrs, and
+             no temp file
+
+  check_scale.py DURABLE_COPY_BINARY
+"""
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import scale  # noqa: E402
+import scale_report  # noqa: E402
+
+XATTR = 'user.swift.metadata'
+
+
+def check_fit():
+    a, b, c = 2.5e-4, 3e-6, 0.12
+    pts = [(p, n, a * p + b * n + c) for p, n in
+           [(768, 7500), (5400, 7500), (768, 75000), (12000, 75000), (190000, 750000)]]
+    name, fa, fb, fc = scale_report.fit(pts)
+    assert name == 'a*P + b*N + c', name
+    for want, got in ((a, fa), (b, fb), (c, fc)):
+        assert abs(got - want) <= 1e-6 * abs(want), (want, got)
+    # two cells of one object count: partitions and objects are not separable
+    two = [(768, 7500, a * 768 + c), (5400, 7500, a * 5400 + c)]
+    name, fa, fb, fc = scale_report.fit(two)
+    assert name == 'a*P + c' and fb is None, (name, fb)
+    assert abs(fa - a) <= 1e-6 * a and abs(fc - c) <= 1e-6 * c, (fa, fc)
+    assert scale_report.fit([]) is None
+
+
+def check_remove_hashes(tmp):
+    objects = os.path.join(tmp, 'objects')
+    keep = []
+    for part in range(5):
+        pdir = os.path.join(objects, str(part))
+        os.makedirs(os.path.join(pdir, 'abc', 'f' * 29 + 'abc'))
+        for name in ('hashes.pkl', 'hashes.invalid', '.lock'):
+            if part % 2 == 0 or name != 'hashes.invalid':
+                open(os.path.join(pdir, name), 'w').close()
+        keep.append(os.path.join(pdir, '.lock'))
+    assert scale.remove_hashes(objects) == 5 + 3
+    left = sorted(os.path.join(r, f) for r, _, fs in os.walk(objects) for f in fs)
+    assert left == sorted(keep), left
+
+
+def make_tree(src):
+    rng = random.Random(7)
+    files = {}
+    for i in range(300):
+        size = 3 << 20 if i % 97 == 5 else rng.randrange(0, 9000)
+        rel = os.path.join('objects', str(i % 11), '%03x' % (i % 23), 'h%04d' % i,
+                           '17000%05d.00000.data' % i)
+        path = os.path.join(src, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        body = rng.randbytes(size)
+        with open(path, 'wb') as f:
+            f.write(body)
+        meta = ('meta-%d' % i).encode() * (1 + i % 40)
+        os.setxattr(path, XATTR, meta)
+        files[rel] = (body, meta)
+    return files
+
+
+def check_copy(tool, tmp):
+    src = os.path.join(tmp, 'src')
+    files = make_tree(src)
+    for flags in ([], ['--batched', '--batch-files', '50'], ['--batched', '--batch-files',
+                                                              '1000', '--batch-bytes', '100000']):
+        dests = [os.path.join(tmp, 'dest%d' % i) for i in range(3)]
+        for d in dests:
+            shutil.rmtree(d, ignore_errors=True)
+        p = subprocess.run([tool] + flags + [os.path.join(src, 'objects')] +
+                           [os.path.join(d, 'objects') for d in dests],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        total = sum(len(b) for b, _ in files.values())
+        assert p.returncode == 0, (flags, p.stdout)
+        assert p.stdout.split() == [str(len(files) * 3), str(total * 3)], (flags, p.stdout)
+        for d in dests:
+            found = {os.path.relpath(os.path.join(r, f), d)
+                     for r, _, fs in os.walk(d) for f in fs}
+            assert found == set(files), (flags, sorted(found ^ set(files))[:5])
+            for rel, (body, meta) in files.items():
+                path = os.path.join(d, rel)
+                with open(path, 'rb') as f:
+                    assert f.read() == body, (flags, rel)
+                assert os.getxattr(path, XATTR) == meta, (flags, rel)
+    p = subprocess.run([tool, '--batch-files', '0', src, os.path.join(tmp, 'x')],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert p.returncode == 2 and 'positive' in p.stdout, p.stdout
+
+
+def main(argv):
+    if len(argv) != 2:
+        print(__doc__)
+        return 2
+    check_fit()
+    print('fit: ok')
+    with tempfile.TemporaryDirectory(prefix='check-scale-', dir='/var/tmp') as tmp:
+        check_remove_hashes(tmp)
+        print('hashes: ok')
+        check_copy(os.path.abspath(argv[1]), tmp)
+        print('copy: ok')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv))

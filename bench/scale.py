@@ -1,0 +1,250 @@
+"""Growth curves (issue 20): how node 0's idle pass, its full-rehash pass and the
+replicator's peak RSS grow with the objects and the part power.
+
+One cell per (objects N, part power P) of --scale-objects x --scale-part-powers:
+
+  tree        the first N objects of one master template (seed.build_template at the
+              largest N, written once and cached), hard-linked (os.link, no copy) into
+              each primary of their partition at part power P: a converged cluster. An
+              object's partition is the top P bits of its hash, so one master serves every
+              part power; only dirs are new per node (inodes: see docs/bench.md).
+  warm-up     one untimed pass of each method: it writes node 0's hashes.pkl (and, through
+              REPLICATE, the peers'), as a converged cluster that ran before has them.
+  scale-idle-nN-ppP    node 0's `once` pass with nothing to do, every hashes.pkl valid.
+  scale-rehash-nN-ppP  node 0's `once` pass right after every hashes.pkl and hashes.invalid
+              on node 0 was removed: a full rehash of its partitions (the peers keep
+              theirs), what the first pass after a restart costs when no hashes survive.
+
+Wall time (end to end: exec to exit) and peak RSS (/usr/bin/time -v) of the replicator
+process; the runs go into runs.csv like every scenario's. The methods of one peers kind
+(Swift object servers, `replicant serve`) run on one cluster, laid out for them and wiped
+after: two laid-out copies of a 10^6-object tree at part power 18 would not fit the
+inodes of a 16M-inode disk. Within a kind the order rotates per repeat; idle and rehash
+alternate per method. Swift's replicator runs once per cell (not --repeat times) in
+cells of --scale-once-objects objects or more, with a note: its passes there take long.
+
+Per cell the reference for a partition's cost is measured on node 0 right after the
+warm-up (partition_reference): one stat of the partition dir and one open + read +
+close of its hashes.pkl, by tools/partition_ref (C++; a Python loop when it is not
+built), with a warm cache like the passes; a loopback round trip is counted as 0.
+scale_report.py fits and charts the runs. Not thread-safe: the bench's main thread only.
+"""
+import csv
+import os
+import subprocess
+import time
+
+import seed
+from host import log
+from options import Run
+
+SOURCE_NODE = 0
+CELLS_CSV = 'scale_cells.csv'
+CELL_FIELDS = ['objects', 'part_power', 'partitions', 'node0_partitions', 'node0_objects',
+               'ref_us_per_partition', 'ref_how']
+
+
+def scenario_name(kind, objects, part_power):
+    return 'scale-%s-n%d-pp%d' % (kind, objects, part_power)
+
+
+class Master:
+    """The master template's objects: (name, hash, size, path of its .data) in seeding
+    order, so the first N of them are the N-object tree at any part power."""
+
+    def __init__(self, bench, count):
+        a = bench.args
+        part_power = min(a.scale_part_powers)
+        self.path = bench.template(count, a.size, part_power)
+        manifest = seed.load_manifest(self.path)
+        objects_dir = os.path.join(self.path, seed.DEVICE, 'objects')
+        self.objects = []
+        for name, part, hsh, size in manifest['objects']:
+            hdir = os.path.join(objects_dir, str(part), hsh[-3:], hsh)
+            files = [f for f in os.listdir(hdir) if f.endswith('.data')]
+            if len(files) != 1:
+                raise RuntimeError('master template %s: %s holds %r' % (self.path, hdir, files))
+            self.objects.append((name, hsh, size, os.path.join(hdir, files[0])))
+
+    def manifest(self, count, part_power):
+        """bench.check's manifest of the first `count` objects at part_power."""
+        shift = 32 - part_power
+        return {'objects': [[name, int(hsh[:8], 16) >> shift, hsh, size]
+                            for name, hsh, size, _ in self.objects[:count]]}
+
+
+def lay_out(bench, c, master, count, manifest, primaries):
+    """Hard-links the first `count` master objects onto every primary of their partition
+    (c wiped first)."""
+    bench.wipe(c)
+    made = set()
+    for (_, part, hsh, _), (_, _, _, src) in zip(manifest['objects'], master.objects[:count]):
+        for node, dev in primaries[part]:
+            pdir = os.path.join(node.device_path(dev), 'objects', str(part))
+            sdir = os.path.join(pdir, hsh[-3:])
+            for d in (pdir, sdir):  # wipe left each device's objects dir
+                if d not in made:
+                    os.mkdir(d)
+                    made.add(d)
+            hdir = os.path.join(sdir, hsh)
+            os.mkdir(hdir)
+            os.link(src, os.path.join(hdir, os.path.basename(src)))
+
+
+def remove_hashes(objects_dir):
+    """Removes every partition's hashes.pkl and hashes.invalid; returns how many."""
+    n = 0
+    for part in os.listdir(objects_dir):
+        for name in ('hashes.pkl', 'hashes.invalid'):
+            try:
+                os.unlink(os.path.join(objects_dir, part, name))
+                n += 1
+            except FileNotFoundError:
+                pass
+    return n
+
+
+def partition_reference(bench, objects_dir, rounds=5):
+    """(microseconds, how) per partition for one stat of its dir + one open/read/close of
+    its hashes.pkl: tools/partition_ref (C++) when built next to the replicant binary,
+    else the same loop in Python (the interpreter's overhead included); the fastest of
+    `rounds` loops over every partition with a hashes.pkl. (None, why) when neither ran."""
+    tool = os.path.join(os.path.dirname(os.path.abspath(bench.args.replicant)), 'tools',
+                        'partition_ref')
+    if os.access(tool, os.X_OK):
+        p = subprocess.run([tool, objects_dir, str(rounds)], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+        if p.returncode == 0:
+            return float(p.stdout.split()[0]), 'C++'
+        return None, p.stdout.strip()[-200:]
+    parts = [os.path.join(objects_dir, p) for p in os.listdir(objects_dir)
+             if os.path.exists(os.path.join(objects_dir, p, 'hashes.pkl'))]
+    if not parts:
+        return None, 'no hashes.pkl'
+    per = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for p in parts:
+            os.stat(p)
+            fd = os.open(p + '/hashes.pkl', os.O_RDONLY)
+            while os.read(fd, 65536):
+                pass
+            os.close(fd)
+        per.append((time.perf_counter() - t0) / len(parts) * 1e6)
+    return min(per), 'Python'
+
+
+def timed_pass(bench, c, m, scenario, rep, objects, note=''):
+    node = c.nodes[SOURCE_NODE]
+    l1 = bench.wait_quiet()
+    r = bench.replicator_pass(c, node, m, scenario)
+    if r['rc'] != 0:
+        note = (note + '; ' if note else '') + 'exit code %d (log %s)' % (r['rc'], r['log'])
+        bench.note('%s %s repeat %d: %s' % (scenario, m.name, rep, note))
+    run = Run(scenario, m.name, rep, r['wall'], r['pass_s'], 1, r['rc'] == 0, r['rc'],
+              r['user_s'], r['sys_s'], r['maxrss_kb'], r['cluster_cpu_s'], l1, objects, 0, 0,
+              note)
+    bench.record(run)
+    return run
+
+
+def run_kind(bench, c, methods, master, count, part_power, cell, rotate):
+    """Lays the cell's tree out on c, warms up, times idle and rehash passes of methods."""
+    a = bench.args
+    manifest = master.manifest(count, part_power)
+    prims = bench.primaries_of(c)
+    t0 = time.monotonic()
+    lay_out(bench, c, master, count, manifest, prims)
+    subprocess.run(['sync'], check=False)
+    node = c.nodes[SOURCE_NODE]
+    objects_dir = os.path.join(node.device_path(), 'objects')
+    parts0 = {int(p) for p in os.listdir(objects_dir)}
+    cell.update(partitions=len({o[1] for o in manifest['objects']}),
+                node0_partitions=len(parts0),
+                node0_objects=sum(1 for o in manifest['objects'] if o[1] in parts0))
+    log('scale n=%d pp%d (%s peers): laid out in %.0fs; node 0 holds %d partitions, %d '
+        'objects; methods %s' % (count, part_power, c.bench_peers, time.monotonic() - t0,
+                                 cell['node0_partitions'], cell['node0_objects'],
+                                 ', '.join(m.name for m in methods)))
+    for m in methods:
+        r = bench.replicator_pass(c, node, m, 'scale-warmup')
+        log('  warm-up %s: %.2fs, rc %d' % (m.name, r['wall'], r['rc']))
+    missing, leftover = bench.check(c, manifest, prims, node)
+    if missing or leftover:
+        bench.note('scale n=%d pp%d (%s peers): the warm-up left %d replicas missing, %d '
+                   'left over' % (count, part_power, c.bench_peers, missing, leftover))
+    if cell.get('ref_us_per_partition') is None:
+        cell['ref_us_per_partition'], cell['ref_how'] = partition_reference(bench, objects_dir)
+        if cell['ref_us_per_partition'] is None:
+            bench.note('scale n=%d pp%d: no partition reference: %s' % (
+                count, part_power, cell['ref_how']))
+    first = len(bench.runs)
+    once = count >= a.scale_once_objects
+    for rep in range(a.repeat):
+        for m in rotate(methods, rep):
+            if rep and once and m.tool == 'swift':
+                continue
+            note = 'run once: >= %d objects' % a.scale_once_objects \
+                if once and m.tool == 'swift' and a.repeat > 1 else ''
+            timed_pass(bench, c, m, scenario_name('idle', count, part_power), rep, count, note)
+            removed = remove_hashes(objects_dir)
+            subprocess.run(['sync'], check=False)
+            run = timed_pass(bench, c, m, scenario_name('rehash', count, part_power), rep,
+                             count, note)
+            if not removed:
+                bench.note('%s: no hashes.pkl to remove before the rehash pass' % run.scenario)
+    missing, leftover = bench.check(c, manifest, prims, node)
+    if missing or leftover:
+        # an idle pass must leave a converged tree alone: these runs measured something else
+        note = '%d replicas missing, %d left over after the passes' % (missing, leftover)
+        bench.note('scale n=%d pp%d (%s peers): %s' % (count, part_power, c.bench_peers, note))
+        bench.runs[first:] = [r._replace(converged=False, note=note) for r in bench.runs[first:]]
+    bench.wipe(c)  # its dirs cost inodes the next kind's layout needs
+
+
+def run_scenario(bench, rotate):
+    """Every cell, part power by part power (one cluster pair each), objects inner."""
+    a = bench.args
+    master = Master(bench, max(a.scale_objects))
+    os.makedirs(a.out, exist_ok=True)
+    cells = []
+    for part_power in a.scale_part_powers:
+        cl, methods = bench.scenario_methods('scale', part_power, 'scale-pp%d' % part_power)
+        try:
+            for count in a.scale_objects:
+                cell = {'objects': count, 'part_power': part_power,
+                        'ref_us_per_partition': None}
+                for peers in ('swift', 'serve'):
+                    ms = [m for m in methods if m.peers == peers]
+                    if ms:
+                        run_kind(bench, cl[peers], ms, master, count, part_power, cell,
+                                 rotate)
+                cells.append(cell)
+                write_cells(a.out, cells)
+        finally:
+            for c in list(cl.values()):
+                bench.retire_cluster(c)
+    return cells
+
+
+def write_cells(out_dir, cells):
+    with open(os.path.join(out_dir, CELLS_CSV), 'w', newline='') as f:
+        w = csv.DictWriter(f, fieldnames=CELL_FIELDS, extrasaction='ignore')
+        w.writeheader()
+        for c in cells:
+            w.writerow({k: ('%.4g' % v if isinstance(v, float) else v) for k, v in c.items()})
+
+
+def read_cells(out_dir):
+    """{(objects, part_power): cell dict} from write_cells' CSV ({} when absent)."""
+    try:
+        with open(os.path.join(out_dir, CELLS_CSV), newline='') as f:
+            rows = list(csv.DictReader(f))
+    except OSError:
+        return {}
+    out = {}
+    for r in rows:
+        cell = {k: (v if k == 'ref_how' else float(v) if v not in ('', 'None') else None)
+                for k, v in r.items()}
+        out[(int(cell['objects']), int(cell['part_power']))] = cell
+    return out
