@@ -46,7 +46,7 @@ def reweight_ring(c, node_index, weight):
     passed), in one Python process running swift-ring-builder's main()."""
     node = c.nodes[node_index]
     builder = c.builder_path(0)
-    cmds = [[[builder, 'set_weight', 'z%d-%s:%d/%s' % (node.zone, node.ip, node.port, dev),
+    cmds = [[[builder, 'set_weight', 'z%d-%s:%d/%s' % (node.zone, node.ip, node.ring_port, dev),
               str(weight)], [0]] for dev in node.devices]
     cmds += [[[builder, 'pretend_min_part_hours_passed'], [0]],
              [[builder, 'rebalance', '--seed', '1'], [0, 1]]]
@@ -139,7 +139,7 @@ def priority_cmd(bench, c, m, st):
         return [bench.args.replicant, 'moveparts', st.old_ring, '--swift-dir', c.swift_dir]
     node = c.nodes[WIPED_NODE]
     return [bench.args.replicant, 'restore-device', node.replication_ip, node.devices[0],
-            '--port', str(node.replication_port), '--swift-dir', c.swift_dir]
+            '--port', str(node.ring_replication_port), '--swift-dir', c.swift_dir]
 
 
 def timed_run(bench, scenario, c, m, rep, st, nbytes):

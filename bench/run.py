@@ -52,6 +52,7 @@ from host import (GNU_TIME, load1, log, machine_info, mount_fs_image,  # noqa: E
                   parse_gnu_time, parse_pass_seconds, proc_cpu_seconds, unmount_fs_image)
 import limits  # noqa: E402
 import priority  # noqa: E402
+import rtt  # noqa: E402
 from options import (ALL_SCENARIOS, BASELINE, LIMIT, LIMIT_FSYNC, METHODS,  # noqa: E402
                      SCENARIO_METHODS, Run)
 import options  # noqa: E402
@@ -86,6 +87,8 @@ class Bench:
         self.max_load_seen = 0.0
         self.clusters = {}  # (part_power, peers) -> Cluster
         self.part_powers_ahead = []  # part powers that the scenarios still to run use
+        self.relays = rtt.Relays(self) if args.rtt_ms is not None else None
+        self.scenario_suffix = ''  # '@rttNms' while --rtt-ms runs a round-trip time
 
     def note(self, msg):
         if msg not in self.notes:
@@ -128,13 +131,15 @@ class Bench:
         c = cluster_mod.Cluster(nodes=a.nodes, replicas=a.replicas, part_power=part_power,
                                 replication='same' if peers == 'swift' else 'external',
                                 replicator_options=opts, base_dir=base, keep=a.keep,
-                                ring_seed=1)
+                                ring_seed=1, front_ports=self.relays is not None)
         log('starting %s cluster %s (part power %d)' % (peers, name, part_power))
         c.start()
         c.bench_peers = peers
         c.bench_part_power = part_power
         c.bench_base = base
         c.serve_procs = []
+        if self.relays is not None:
+            self.relays.attach(c)
         if peers == 'serve':
             ok, reason = self.start_serve(c)
             self.serve_state = (ok, reason)
@@ -155,6 +160,8 @@ class Bench:
         return True, ''
 
     def stop_cluster(self, c):
+        if self.relays is not None:
+            self.relays.detach(c)
         c.stop()
         if not self.args.keep:
             shutil.rmtree(c.bench_base, ignore_errors=True)
@@ -438,7 +445,7 @@ class Bench:
                          for node, _ in prims['swift'][part] if node.index != SOURCE_NODE)
             log('%s: %d objects x %d B, %d replica copies to make, methods: %s' % (
                 scenario, count, size, copies, ', '.join(m.name for m in methods)))
-            order = methods + [LIMIT]
+            order = methods + ([LIMIT] if self.relays is None else [])
             for rep in range(a.repeat):
                 for item in rotate(order, rep):
                     if item == LIMIT:
@@ -455,7 +462,7 @@ class Bench:
 
     def scenario_idle(self, part_power):
         a = self.args
-        scenario = 'idle-pp%d' % part_power
+        scenario = 'idle-pp%d%s' % (part_power, self.scenario_suffix)
         cl, methods = self.scenario_methods('idle', part_power, scenario)
         try:
             tpl = self.template(a.idle_objects, a.size, part_power)
@@ -532,7 +539,7 @@ def drain_ring(c, node_index):
     Python process runs swift-ring-builder's main() for all the commands)."""
     node = c.nodes[node_index]
     builder = c.builder_path(0)
-    cmds = [[[builder, 'set_weight', 'z%d-%s:%d/%s' % (node.zone, node.ip, node.port, dev),
+    cmds = [[[builder, 'set_weight', 'z%d-%s:%d/%s' % (node.zone, node.ip, node.ring_port, dev),
               '0'], [0]] for dev in node.devices]
     left = None
     for _ in range(6):
@@ -561,6 +568,7 @@ def main(argv=None):
         rows = report.summarize(runs, BASELINE, LIMIT, LIMIT_FSYNC)
         report.write_all(args.out, rows, runs, notes, info, BASELINE, LIMIT)
         priority.draw_chart(args.out, runs)
+        rtt.write_report(args.out, rows)
         print(report.text_table(rows))
         return 0
     private_etc.reexec_isolated()  # the clusters' swift.conf must not replace the host's
@@ -572,18 +580,17 @@ def main(argv=None):
         args.replicant, args.workdir, bench.log_dir, load1()))
     info = machine_info(args)
     # canonical order: drain changes its cluster's ring, so it goes last
-    todo = []
-    for s in ALL_SCENARIOS:
-        if s in args.scenarios:
-            todo += [(s, pp) for pp in args.idle_part_powers] if s == 'idle' else \
-                [(s, args.part_power)]
+    todo = rtt.plan(args, ALL_SCENARIOS, info)
     try:
-        for i, (s, pp) in enumerate(todo):
-            bench.part_powers_ahead = [p for _, p in todo[i + 1:]]
+        for i, (s, pp, rtt_ms) in enumerate(todo):
+            bench.part_powers_ahead = [p for _, p, _ in todo[i + 1:]]
+            if rtt_ms is not None:
+                rtt.enter(bench, rtt_ms)
             if s == 'initial-small':
-                bench.scenario_initial(s, args.objects, args.size)
+                bench.scenario_initial(s + bench.scenario_suffix, args.objects, args.size)
             elif s == 'initial-large':
-                bench.scenario_initial(s, args.large_objects, args.large_size)
+                bench.scenario_initial(s + bench.scenario_suffix, args.large_objects,
+                                       args.large_size)
             elif s == 'idle':
                 bench.scenario_idle(pp)
             elif s == 'drain':
@@ -602,6 +609,7 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     report.write_all(args.out, rows, bench.runs, bench.notes, info, BASELINE, LIMIT)
     priority.draw_chart(args.out, bench.runs)
+    rtt.write_report(args.out, rows)
     print()
     print(report.text_table(rows))
     for n in bench.notes:
