@@ -58,6 +58,21 @@ def reweight_ring(c, node_index, weight):
     c._rings.clear()
 
 
+def drain_ring(c, node_index):
+    """Sets the node's devices to weight 0 and rebalances until it holds no partition."""
+    node = c.nodes[node_index]
+    left = None
+    for _ in range(6):
+        reweight_ring(c, node_index, 0)
+        ring = c.ring(0)
+        left = sum(1 for part in range(2 ** c.bench_part_power)
+                   for d in ring.get_part_nodes(part) if c.node_of(d) is node)
+        if left == 0:
+            return
+    raise RuntimeError('node %d still holds %d partitions after rebalancing' % (node_index,
+                                                                                 left))
+
+
 def pending_copies(c, objects, start, target):
     """[(node, dev, part, hash)]: the replicas the done condition waits for, those on a
     target primary that the start placement lacks (the others are there from the start)."""

@@ -29,7 +29,6 @@ a note. Stdlib + Swift + matplotlib (optional: no charts without it). Run with D
 /usr/bin/python3 (bench/run.sh does).
 """
 import collections
-import json
 import os
 import re
 import shutil
@@ -502,7 +501,7 @@ class Bench:
             manifest = seed.load_manifest(tpl)
             for k, c in cl.items():
                 c.bench_old_prims = self.primaries_of(c)
-                drain_ring(c, DRAIN_NODE)
+                priority.drain_ring(c, DRAIN_NODE)
                 c.bench_prims = self.primaries_of(c)
             old, new = cl['swift'].bench_old_prims, cl['swift'].bench_prims
             moved = [o for o in manifest['objects']
@@ -532,33 +531,6 @@ class Bench:
 def rotate(items, k):
     k %= max(1, len(items))
     return items[k:] + items[:k]
-
-
-def drain_ring(c, node_index):
-    """Sets the node's devices to weight 0 and rebalances until it holds no partition (one
-    Python process runs swift-ring-builder's main() for all the commands)."""
-    node = c.nodes[node_index]
-    builder = c.builder_path(0)
-    cmds = [[[builder, 'set_weight', 'z%d-%s:%d/%s' % (node.zone, node.ip, node.ring_port, dev),
-              '0'], [0]] for dev in node.devices]
-    left = None
-    for _ in range(6):
-        cmds += [[[builder, 'pretend_min_part_hours_passed'], [0]],
-                 [[builder, 'rebalance', '--seed', '1'], [0, 1]]]
-        p = subprocess.run([cluster_mod.SWIFT_PYTHON, '-c', cluster_mod._RING_BATCH,
-                            json.dumps(cmds)], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True, env=c.env, timeout=300)
-        if p.returncode != 0:
-            raise RuntimeError('swift-ring-builder failed:\n' + p.stdout[-2000:])
-        c._rings.clear()
-        ring = c.ring(0)
-        left = sum(1 for part in range(2 ** c.bench_part_power)
-                   for d in ring.get_part_nodes(part) if c.node_of(d) is node)
-        if left == 0:
-            return
-        cmds = []
-    raise RuntimeError('node %d still holds %d partitions after rebalancing' % (node_index,
-                                                                                 left))
 
 
 def main(argv=None):
