@@ -200,12 +200,13 @@ def draw_chart(out_dir, rows):
         return None
     fig, axes = plt.subplots(1, len(data), figsize=(4.5 * len(data), 4), squeeze=False)
     for ax, (base, methods) in zip(axes[0], data.items()):
+        others = iter(['#2b7bd9', '#2ca02c', '#9467bd', '#17becf', '#7f7f7f'] * 4)
         for method, per in methods.items():
             xs = sorted(x for x in per if per[x]['median_s'])
             ys = [per[x]['median_s'] for x in xs]
-            style = '-o' if method.startswith('swift') else '-s'
-            ax.plot(xs, ys, style, label=method,
-                    color='#d9822b' if method.startswith('swift') else None)
+            swift = method.startswith('swift')
+            ax.plot(xs, ys, '-o' if swift else '-s', label=method,
+                    color='#d9822b' if swift else next(others))
             if xs and per[xs[-1]].get('speed_vs_baseline') and not method.startswith('swift'):
                 ax.annotate('×%.1f' % per[xs[-1]]['speed_vs_baseline'], (xs[-1], ys[-1]),
                             fontsize=7, xytext=(3, 0), textcoords='offset points')
