@@ -109,6 +109,9 @@ def parse_args(argv, description=None):
     ap.add_argument('--concurrency', type=int, default=1,
                     help='[object-replicator] concurrency for every replicator (default 1, '
                          "Swift's default)")
+    ap.add_argument('--replicator-option', action='append', default=[], metavar='KEY=VALUE',
+                    help='extra [object-replicator] option for every node (repeatable), e.g. '
+                         'replicate_window=32 (Swift ignores replicant-only ones)')
     ap.add_argument('--nodes', type=int, default=4)
     ap.add_argument('--replicas', type=int, default=3)
     ap.add_argument('--max-passes', type=int, default=3,
@@ -165,6 +168,9 @@ def parse_args(argv, description=None):
     if rtt and not a.methods:
         a.methods = ','.join(RTT_METHODS)
     a.methods = None if not a.methods else [m for m in a.methods.split(',') if m]
+    if any('=' not in o for o in a.replicator_option):
+        ap.error('--replicator-option: KEY=VALUE')
+    a.replicator_option = dict(o.split('=', 1) for o in a.replicator_option)
     if a.methods is not None:
         known = {m.name for m in METHODS}
         for m in a.methods:

@@ -126,7 +126,7 @@ class Bench:
         shutil.rmtree(base, ignore_errors=True)
         opts = {'concurrency': a.concurrency, 'rsync_timeout': int(a.pass_timeout),
                 'rsync_io_timeout': 60, 'http_timeout': 60, 'node_timeout': 60,
-                'conn_timeout': 5, 'stats_interval': 3600}
+                'conn_timeout': 5, 'stats_interval': 3600, **a.replicator_option}
         c = cluster_mod.Cluster(nodes=a.nodes, replicas=a.replicas, part_power=part_power,
                                 replication='same' if peers == 'swift' else 'external',
                                 replicator_options=opts, base_dir=base, keep=a.keep,
