@@ -88,6 +88,9 @@ def machine_info(args):
                                        else args.workdir)
     info['cluster'] = '%d nodes x 1 device, %d replicas, loopback, replicator concurrency %d' \
         % (args.nodes, args.replicas, args.concurrency)
+    if getattr(args, 'replicator_option', None):
+        info['replicator options'] = ', '.join('%s = %s' % kv
+                                               for kv in args.replicator_option.items())
     info['sizes'] = ('small %d x %d B, large %d x %d B, part power %d (initial, drain), '
                      'idle part powers %s with %d objects, %d repeats' % (
                          args.objects, args.size, args.large_objects, args.large_size,

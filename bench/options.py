@@ -64,6 +64,9 @@ SCENARIO_METHODS = {
                 'replicant-native/serve+restore-device'],
     'scale': ['swift-rsync', 'replicant-rsync', 'replicant-native/serve'],
 }
+# what --rtt-ms runs at each round-trip time (bench/rtt.py), unless --methods / --scenarios
+RTT_METHODS = ('swift-rsync', 'replicant-rsync', 'replicant-native/serve')
+RTT_SCENARIOS = ('initial-small', 'initial-large', 'idle')
 # in the order they run (rebalance and drain change their clusters' rings)
 ALL_SCENARIOS = ('initial-small', 'initial-large', 'idle', 'scale', 'restore', 'rebalance',
                  'drain')
@@ -97,7 +100,14 @@ def parse_args(argv, description=None):
     ap.add_argument('--idle-part-powers', help='comma list (default 10,14)')
     ap.add_argument('--idle-objects', type=int, help='objects in the idle tree '
                                                      '(default --objects)')
-    ap.add_argument('--scenarios', default=','.join(DEFAULT_SCENARIOS),
+    ap.add_argument('--rtt-ms', metavar='L',
+                    help='comma list of round-trip times in ms (e.g. 0,1,5): the scenarios '
+                         '(default %s) run once per RTT with every server port behind '
+                         'bench/delay_relay (one-way delay RTT/2); methods default to %s'
+                         % (','.join(RTT_SCENARIOS), ','.join(RTT_METHODS)))
+    ap.add_argument('--rate-mbit', type=float, default=0,
+                    help='with --rtt-ms: also cap each relayed link direction to this rate')
+    ap.add_argument('--scenarios',
                     help='comma list of %s (default: all but scale, restore and rebalance)'
                          % ', '.join(ALL_SCENARIOS))
     ap.add_argument('--methods', help='comma list of method names (default: all available; '
@@ -105,6 +115,9 @@ def parse_args(argv, description=None):
     ap.add_argument('--concurrency', type=int, default=1,
                     help='[object-replicator] concurrency for every replicator (default 1, '
                          "Swift's default)")
+    ap.add_argument('--replicator-option', action='append', default=[], metavar='KEY=VALUE',
+                    help='extra [object-replicator] option for every node (repeatable), e.g. '
+                         'replicate_window=32 (Swift ignores replicant-only ones)')
     ap.add_argument('--nodes', type=int, default=4)
     ap.add_argument('--replicas', type=int, default=3)
     ap.add_argument('--max-passes', type=int, default=3,
@@ -158,11 +171,27 @@ def parse_args(argv, description=None):
     if not a.scale_objects or not a.scale_part_powers or \
             min(a.scale_objects) < 1 or not all(1 <= p <= 32 for p in a.scale_part_powers):
         ap.error('--scale-objects needs counts >= 1, --scale-part-powers powers in 1..32')
+    rtt = a.rtt_ms is not None
+    try:
+        a.rtt_ms = None if not rtt else [float(x) for x in a.rtt_ms.split(',') if x]
+    except ValueError:
+        ap.error('--rtt-ms: a comma list of round-trip times in ms, e.g. 0,1,5')
+    if a.scenarios is None:
+        a.scenarios = ','.join(RTT_SCENARIOS if rtt else DEFAULT_SCENARIOS)
     a.scenarios = [s for s in a.scenarios.split(',') if s]
     for s in a.scenarios:
         if s not in ALL_SCENARIOS:
             ap.error('unknown scenario %r' % s)
+        if rtt and s not in RTT_SCENARIOS:
+            ap.error('--rtt-ms runs only %s, not %r' % (', '.join(RTT_SCENARIOS), s))
+    if rtt and (not a.rtt_ms or any(x < 0 for x in a.rtt_ms)):
+        ap.error('--rtt-ms: a comma list of round-trip times >= 0')
+    if rtt and not a.methods:
+        a.methods = ','.join(RTT_METHODS)
     a.methods = None if not a.methods else [m for m in a.methods.split(',') if m]
+    if any('=' not in o for o in a.replicator_option):
+        ap.error('--replicator-option: KEY=VALUE')
+    a.replicator_option = dict(o.split('=', 1) for o in a.replicator_option)
     if a.methods is not None:
         known = {m.name for m in METHODS}
         for m in a.methods:

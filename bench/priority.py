@@ -46,7 +46,7 @@ def reweight_ring(c, node_index, weight):
     passed), in one Python process running swift-ring-builder's main()."""
     node = c.nodes[node_index]
     builder = c.builder_path(0)
-    cmds = [[[builder, 'set_weight', 'z%d-%s:%d/%s' % (node.zone, node.ip, node.port, dev),
+    cmds = [[[builder, 'set_weight', 'z%d-%s:%d/%s' % (node.zone, node.ip, node.ring_port, dev),
               str(weight)], [0]] for dev in node.devices]
     cmds += [[[builder, 'pretend_min_part_hours_passed'], [0]],
              [[builder, 'rebalance', '--seed', '1'], [0, 1]]]
@@ -56,6 +56,21 @@ def reweight_ring(c, node_index, weight):
     if p.returncode != 0:
         raise RuntimeError('swift-ring-builder failed:\n' + p.stdout[-2000:])
     c._rings.clear()
+
+
+def drain_ring(c, node_index):
+    """Sets the node's devices to weight 0 and rebalances until it holds no partition."""
+    node = c.nodes[node_index]
+    left = None
+    for _ in range(6):
+        reweight_ring(c, node_index, 0)
+        ring = c.ring(0)
+        left = sum(1 for part in range(2 ** c.bench_part_power)
+                   for d in ring.get_part_nodes(part) if c.node_of(d) is node)
+        if left == 0:
+            return
+    raise RuntimeError('node %d still holds %d partitions after rebalancing' % (node_index,
+                                                                                 left))
 
 
 def pending_copies(c, objects, start, target):
@@ -139,7 +154,7 @@ def priority_cmd(bench, c, m, st):
         return [bench.args.replicant, 'moveparts', st.old_ring, '--swift-dir', c.swift_dir]
     node = c.nodes[WIPED_NODE]
     return [bench.args.replicant, 'restore-device', node.replication_ip, node.devices[0],
-            '--port', str(node.replication_port), '--swift-dir', c.swift_dir]
+            '--port', str(node.ring_replication_port), '--swift-dir', c.swift_dir]
 
 
 def timed_run(bench, scenario, c, m, rep, st, nbytes):

@@ -33,7 +33,6 @@ a note. Stdlib + Swift + matplotlib (optional: no charts without it). Run with D
 /usr/bin/python3 (bench/run.sh does).
 """
 import collections
-import json
 import os
 import re
 import shutil
@@ -56,6 +55,7 @@ from host import (GNU_TIME, load1, log, machine_info, mount_fs_image,  # noqa: E
                   parse_gnu_time, parse_pass_seconds, proc_cpu_seconds, unmount_fs_image)
 import limits  # noqa: E402
 import priority  # noqa: E402
+import rtt  # noqa: E402
 import scale  # noqa: E402
 import scale_report  # noqa: E402
 from options import (ALL_SCENARIOS, BASELINE, DURABLE_LIMITS, LIMIT, METHODS,  # noqa: E402
@@ -92,6 +92,8 @@ class Bench:
         self.max_load_seen = 0.0
         self.clusters = {}  # (part_power, peers) -> Cluster
         self.part_powers_ahead = []  # part powers that the scenarios still to run use
+        self.relays = rtt.Relays(self) if args.rtt_ms is not None else None
+        self.scenario_suffix = ''  # '@rttNms' while --rtt-ms runs a round-trip time
 
     def note(self, msg):
         if msg not in self.notes:
@@ -130,17 +132,19 @@ class Bench:
         shutil.rmtree(base, ignore_errors=True)
         opts = {'concurrency': a.concurrency, 'rsync_timeout': int(a.pass_timeout),
                 'rsync_io_timeout': 60, 'http_timeout': 60, 'node_timeout': 60,
-                'conn_timeout': 5, 'stats_interval': 3600}
+                'conn_timeout': 5, 'stats_interval': 3600, **a.replicator_option}
         c = cluster_mod.Cluster(nodes=a.nodes, replicas=a.replicas, part_power=part_power,
                                 replication='same' if peers == 'swift' else 'external',
                                 replicator_options=opts, base_dir=base, keep=a.keep,
-                                ring_seed=1)
+                                ring_seed=1, front_ports=self.relays is not None)
         log('starting %s cluster %s (part power %d)' % (peers, name, part_power))
         c.start()
         c.bench_peers = peers
         c.bench_part_power = part_power
         c.bench_base = base
         c.serve_procs = []
+        if self.relays is not None:
+            self.relays.attach(c)
         if peers == 'serve':
             ok, reason = self.start_serve(c)
             self.serve_state = (ok, reason)
@@ -161,6 +165,8 @@ class Bench:
         return True, ''
 
     def stop_cluster(self, c):
+        if self.relays is not None:
+            self.relays.detach(c)
         c.stop()
         if not self.args.keep:
             shutil.rmtree(c.bench_base, ignore_errors=True)
@@ -444,7 +450,7 @@ class Bench:
                          for node, _ in prims['swift'][part] if node.index != SOURCE_NODE)
             log('%s: %d objects x %d B, %d replica copies to make, methods: %s' % (
                 scenario, count, size, copies, ', '.join(m.name for m in methods)))
-            order = methods + [LIMIT]
+            order = methods + ([LIMIT] if self.relays is None else [])
             for rep in range(a.repeat):
                 for item in rotate(order, rep):
                     if item == LIMIT:
@@ -461,7 +467,7 @@ class Bench:
 
     def scenario_idle(self, part_power):
         a = self.args
-        scenario = 'idle-pp%d' % part_power
+        scenario = 'idle-pp%d%s' % (part_power, self.scenario_suffix)
         cl, methods = self.scenario_methods('idle', part_power, scenario)
         try:
             tpl = self.template(a.idle_objects, a.size, part_power)
@@ -501,7 +507,7 @@ class Bench:
             manifest = seed.load_manifest(tpl)
             for k, c in cl.items():
                 c.bench_old_prims = self.primaries_of(c)
-                drain_ring(c, DRAIN_NODE)
+                priority.drain_ring(c, DRAIN_NODE)
                 c.bench_prims = self.primaries_of(c)
             old, new = cl['swift'].bench_old_prims, cl['swift'].bench_prims
             moved = [o for o in manifest['objects']
@@ -533,33 +539,6 @@ def rotate(items, k):
     return items[k:] + items[:k]
 
 
-def drain_ring(c, node_index):
-    """Sets the node's devices to weight 0 and rebalances until it holds no partition (one
-    Python process runs swift-ring-builder's main() for all the commands)."""
-    node = c.nodes[node_index]
-    builder = c.builder_path(0)
-    cmds = [[[builder, 'set_weight', 'z%d-%s:%d/%s' % (node.zone, node.ip, node.port, dev),
-              '0'], [0]] for dev in node.devices]
-    left = None
-    for _ in range(6):
-        cmds += [[[builder, 'pretend_min_part_hours_passed'], [0]],
-                 [[builder, 'rebalance', '--seed', '1'], [0, 1]]]
-        p = subprocess.run([cluster_mod.SWIFT_PYTHON, '-c', cluster_mod._RING_BATCH,
-                            json.dumps(cmds)], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True, env=c.env, timeout=300)
-        if p.returncode != 0:
-            raise RuntimeError('swift-ring-builder failed:\n' + p.stdout[-2000:])
-        c._rings.clear()
-        ring = c.ring(0)
-        left = sum(1 for part in range(2 ** c.bench_part_power)
-                   for d in ring.get_part_nodes(part) if c.node_of(d) is node)
-        if left == 0:
-            return
-        cmds = []
-    raise RuntimeError('node %d still holds %d partitions after rebalancing' % (node_index,
-                                                                                 left))
-
-
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.report_only:
@@ -568,6 +547,7 @@ def main(argv=None):
         report.write_all(args.out, rows, runs, notes, info, BASELINE, LIMIT)
         priority.draw_chart(args.out, runs)
         scale_report.write_report(args.out, runs)
+        rtt.write_report(args.out, rows)
         print(report.text_table(rows))
         return 0
     private_etc.reexec_isolated()  # the clusters' swift.conf must not replace the host's
@@ -579,18 +559,17 @@ def main(argv=None):
         args.replicant, args.workdir, bench.log_dir, load1()))
     info = machine_info(args)
     # canonical order: drain changes its cluster's ring, so it goes last
-    todo = []
-    for s in ALL_SCENARIOS:
-        if s in args.scenarios:
-            todo += [(s, pp) for pp in args.idle_part_powers] if s == 'idle' else \
-                [(s, args.part_power)]
+    todo = rtt.plan(args, ALL_SCENARIOS, info)
     try:
-        for i, (s, pp) in enumerate(todo):
-            bench.part_powers_ahead = [p for _, p in todo[i + 1:]]
+        for i, (s, pp, rtt_ms) in enumerate(todo):
+            bench.part_powers_ahead = [p for _, p, _ in todo[i + 1:]]
+            if rtt_ms is not None:
+                rtt.enter(bench, rtt_ms)
             if s == 'initial-small':
-                bench.scenario_initial(s, args.objects, args.size)
+                bench.scenario_initial(s + bench.scenario_suffix, args.objects, args.size)
             elif s == 'initial-large':
-                bench.scenario_initial(s, args.large_objects, args.large_size)
+                bench.scenario_initial(s + bench.scenario_suffix, args.large_objects,
+                                       args.large_size)
             elif s == 'idle':
                 bench.scenario_idle(pp)
             elif s == 'drain':
@@ -612,6 +591,7 @@ def main(argv=None):
     report.write_all(args.out, rows, bench.runs, bench.notes, info, BASELINE, LIMIT)
     priority.draw_chart(args.out, bench.runs)
     scale_md = scale_report.write_report(args.out, bench.runs)
+    rtt.write_report(args.out, rows)
     print()
     print(report.text_table(rows))
     print('\n'.join(scale_md[3:]))

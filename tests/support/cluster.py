@@ -323,6 +323,9 @@ class Node:
         self.replication_ip = LOOPBACK
         self.port = None
         self.replication_port = None
+        # with Cluster(front_ports=True): the ports the ring names (see ring_port)
+        self.front_port = None
+        self.front_replication_port = None
         self.dir = os.path.join(cluster.dir, self.name)
         self.devices_dir = os.path.join(self.dir, 'devices')
         self.devices = list(devices)
@@ -338,10 +341,19 @@ class Node:
         self.replicator = None          # ManagedProcess: a daemon-mode swift-object-replicator
 
     @property
+    def ring_port(self):
+        """The port the ring names: the front port if any, else the one the server binds."""
+        return self.front_port or self.port
+
+    @property
+    def ring_replication_port(self):
+        return self.front_replication_port or self.replication_port
+
+    @property
     def rsync_module(self):
         """This node's rsync module URL, e.g. rsync://127.0.0.1:40123/object6201."""
-        return 'rsync://%s:%d/object%d' % (LOOPBACK, self.cluster.rsync_port,
-                                           self.replication_port)
+        return 'rsync://%s:%d/object%d' % (LOOPBACK, self.cluster.ring_rsync_port,
+                                           self.ring_replication_port)
 
     def device_path(self, device=None):
         return os.path.join(self.devices_dir, device or self.devices[0])
@@ -370,6 +382,12 @@ class Cluster:
         /recon/... from the node's recon_cache_path, for swift-recon).
     base_dir: build there (created; never deleted); default a fresh temp dir, removed by stop()
         unless keep=True, $REPLICANT_KEEP_CLUSTER is set, or the `with` body raised.
+    front_ports: every server port (each node's port and replication port, the rsync
+        daemon's) gets a second, "front" port: the ring, [object-replicator] bind_port (local
+        device matching) and the rsync module names carry the front ones, the servers bind
+        the real ones, so every replication connection goes to a front port. The caller puts
+        something there that forwards to the real port (front_map(); bench/rtt.py runs a
+        delay relay); test helpers (request, replicate) still talk to the real ports.
     """
 
     def __init__(self, nodes=4, devices_per_node=1, replicas=3, part_power=8,
@@ -377,7 +395,8 @@ class Cluster:
                  object_server_options=None, default_options=None,
                  replicant_server_options=None, log_level='INFO', base_dir=None, keep=False,
                  device_name='sdb{d}', rsync=True, rsync_max_connections=32, ring_seed=None,
-                 precreate_datadirs=True, start_timeout=30.0, recon=False, regions=None):
+                 precreate_datadirs=True, start_timeout=30.0, recon=False, regions=None,
+                 front_ports=False):
         if replication not in ('same', 'swift', 'external'):
             raise ValueError('replication must be same, swift or external')
         self.num_nodes = nodes
@@ -408,6 +427,8 @@ class Cluster:
         self.log_dir = os.path.join(self.dir, 'logs')
         self.rsyncd_conf_path = os.path.join(self.dir, 'rsyncd.conf')
         self.rsync_port = None
+        self.front_ports = front_ports
+        self.front_rsync_port = None
         self.rsyncd = None
         self.nodes = [Node(self, i, [device_name.format(n=i, d=k + 1)
                                      for k in range(devices_per_node)])
@@ -448,7 +469,23 @@ class Cluster:
     @property
     def rsync_module_template(self):
         """The rsync_module value for Swift's replicator (and replicant) in this cluster."""
-        return 'rsync://{replication_ip}:%d/object{replication_port}' % self.rsync_port
+        return 'rsync://{replication_ip}:%d/object{replication_port}' % self.ring_rsync_port
+
+    @property
+    def ring_rsync_port(self):
+        """The rsync port replicators use: the front port if any, else rsyncd's."""
+        return self.front_rsync_port or self.rsync_port
+
+    def front_map(self):
+        """[(front port, real port)] with front_ports (every server port once), else []."""
+        out = []
+        for n in self.nodes:
+            out.append((n.front_port, n.port))
+            if n.front_replication_port != n.front_port:
+                out.append((n.front_replication_port, n.replication_port))
+        if self.front_rsync_port:
+            out.append((self.front_rsync_port, self.rsync_port))
+        return out if self.front_ports else []
 
     def start(self):
         """Writes swift.conf, dirs, confs and rings; starts servers and rsyncd. Returns self."""
@@ -488,6 +525,14 @@ class Cluster:
                                      else self._pick_port(taken))
         if not self.rsync_enabled:
             self.rsync_port = 0
+        if self.front_ports:
+            for node in self.nodes:
+                node.front_port = self._pick_port(taken)
+                node.front_replication_port = (node.front_port if self.replication == 'same'
+                                               else self._pick_port(taken))
+            if self.rsync_enabled:
+                self.front_rsync_port = self._pick_port(taken)
+        self._taken = taken
         for node in self.nodes:
             self.write_node_conf(node)
         # servers don't need rings to start: build rings while they import swift
@@ -533,6 +578,10 @@ class Cluster:
     def _port_map(self):
         return [(n.port, n.replication_port) for n in self.nodes]
 
+    def _ports_in_use(self):
+        """Every port this cluster holds or names (a moved server must avoid them)."""
+        return set(p for pm in self._port_map() for p in pm) | getattr(self, '_taken', set())
+
     @staticmethod
     def _check_xattrs(path):
         probe = os.path.join(path, '.xattr-probe')
@@ -553,7 +602,7 @@ class Cluster:
         opts = {
             # Swift matches local devices on replication_ip/replication_port against
             # bind_ip/bind_port, and a section's own option beats [DEFAULT]:
-            'bind_port': node.replication_port,
+            'bind_port': node.ring_replication_port,
             'sync_method': 'rsync',
             'rsync_module': self.rsync_module_template if self.rsync_enabled else None,
             'recon_cache_path': node.recon_cache_path,
@@ -652,7 +701,7 @@ class Cluster:
                     if tries >= 5:
                         raise
                     proc.stop()
-                    new_port = self._pick_port(set(p for pm in self._port_map() for p in pm))
+                    new_port = self._pick_port(self._ports_in_use())
                     if port_attr == 'port' and node.replication_port == node.port:
                         node.replication_port = new_port
                     setattr(node, port_attr, new_port)
@@ -691,8 +740,7 @@ class Cluster:
                 if attempt == 5:
                     raise
                 self.rsyncd.stop()
-                self.rsync_port = self._pick_port(
-                    set(p for pm in self._port_map() for p in pm))
+                self.rsync_port = self._pick_port(self._ports_in_use())
                 # the template changed: the confs carry rsync_module
                 for node in self.nodes:
                     self.write_node_conf(node)
@@ -709,7 +757,7 @@ class Cluster:
             '',
         ]
         for node in self.nodes:
-            module = 'object%d' % node.replication_port
+            module = 'object%d' % node.ring_replication_port
             lines += [
                 '[%s]' % module,
                 'path = %s' % node.devices_dir,
@@ -765,8 +813,8 @@ class Cluster:
             for node in self.nodes:
                 for dev in node.devices:
                     add += ['r%dz%d-%s:%dR%s:%d/%s' % (
-                        node.region, node.zone, node.ip, node.port,
-                        node.replication_ip, node.replication_port, dev), '100']
+                        node.region, node.zone, node.ip, node.ring_port,
+                        node.replication_ip, node.ring_replication_port, dev), '100']
             seed = ['--seed', str(self.ring_seed)] if self.ring_seed is not None else []
             cmds += [([builder, 'create', str(self.part_power), str(replicas), '1'], [0]),
                      ([builder, 'add'] + add, [0]),
@@ -793,7 +841,7 @@ class Cluster:
     def node_of(self, dev):
         """The Node owning a ring device dict (matched on ip and port)."""
         for node in self.nodes:
-            if dev['ip'] == node.ip and dev['port'] == node.port:
+            if dev['ip'] == node.ip and dev['port'] == node.ring_port:
                 return node
         raise KeyError('no node for device %r' % (dev,))
 
