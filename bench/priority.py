@@ -251,11 +251,8 @@ def draw_chart(out_dir, runs):
     scen = list(dict.fromkeys(r['scenario'] for r in rows))
     if not scen:
         return None
-    try:
-        import matplotlib
-        matplotlib.use('Agg')
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = report.pyplot()
+    if plt is None:
         return None
     fig, axes = plt.subplots(1, len(scen), figsize=(4.5 * len(scen), 4.5), squeeze=False)
     for ax, s in zip(axes[0], scen):

@@ -215,12 +215,21 @@ def write_all(out_dir, rows, runs, notes, info, baseline, limit):
         f.write('\n'.join(md) + '\n')
 
 
-def draw_charts(out_dir, rows, baseline, limit):
+def pyplot():
+    """matplotlib.pyplot on the file-only Agg backend, or None without matplotlib (no
+    charts then; bench/setup.sh installs python3-matplotlib)."""
     try:
         import matplotlib
         matplotlib.use('Agg')
         import matplotlib.pyplot as plt
     except ImportError:
+        return None
+    return plt
+
+
+def draw_charts(out_dir, rows, baseline, limit):
+    plt = pyplot()
+    if plt is None:
         print('matplotlib not installed (bench/setup.sh installs python3-matplotlib): '
               'no charts')
         return []

@@ -20,6 +20,7 @@ import time
 
 import cluster as cluster_mod
 from host import log
+import report
 
 SUFFIX_RE = re.compile(r'^(.*)@rtt([\d.]+)ms$')
 
@@ -192,11 +193,8 @@ def draw_chart(out_dir, rows):
     data = by_rtt(rows)
     if not data:
         return None
-    try:
-        import matplotlib
-        matplotlib.use('Agg')
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = report.pyplot()
+    if plt is None:
         return None
     fig, axes = plt.subplots(1, len(data), figsize=(4.5 * len(data), 4), squeeze=False)
     for ax, (base, methods) in zip(axes[0], data.items()):

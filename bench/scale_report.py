@@ -7,6 +7,7 @@ import os
 import re
 import statistics
 
+import report
 import scale
 
 SCENARIO_RE = re.compile(r'^scale-(idle|rehash)-n(\d+)-pp(\d+)$')
@@ -142,11 +143,8 @@ def tables(values, cells, fitted):
 
 
 def charts(out_dir, values, cells, fitted):
-    try:
-        import matplotlib
-        matplotlib.use('Agg')
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = report.pyplot()
+    if plt is None:
         return []
     made = []
     methods = list(dict.fromkeys(m for m, _ in values))
