@@ -23,9 +23,10 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // Bounds on what one thread keeps open: a worker surveys a window of partitions at
-// once (replicate_window, default 8), so a peer may hold a connection per partition
-// of the window; the total keeps fds bounded on big rings.
-constexpr size_t kMaxIdlePerPeer = 16;
+// once (replicate_window, default 16), so a peer may hold a connection per partition
+// of the window (twice the default, so a wider window does not reconnect at every
+// window); the total keeps fds bounded on big rings.
+constexpr size_t kMaxIdlePerPeer = 32;
 constexpr size_t kMaxIdleTotal = 128;
 
 struct IdleConn {

@@ -71,7 +71,7 @@ std::set<std::pair<std::string, std::string>> AllDevs(const Ring& ring) {
 // device): every partition dir under objects[-N] is a job; the rest is skipped with a
 // log line, and counted as Swift counts it.
 void CollectDeviceJobs(const PolicyRing& pr, const Device& local, const CollectOptions& opts,
-                       StatsBook& stats, std::vector<PartitionJob>* jobs) {
+                       StatsBook& stats, JobList* jobs) {
   const StoragePolicy& policy = pr.policy;
   // Every local device gets its per-disk recon entry, with or without jobs (Swift's
   // stats_for_dev); one that leaves the ring loses it (ReconUpdate).
@@ -93,7 +93,10 @@ void CollectDeviceJobs(const PolicyRing& pr, const Device& local, const CollectO
     if (ec) spdlog::error("ERROR creating {}: {}", obj_path, ec.message());
     return;
   }
-  for (const auto& name : ListDir(obj_path)) {
+  const uint32_t source = jobs->AddSource({pr.ring, policy.index, local, *dev_path, obj_path});
+  const std::vector<std::string> names = ListDir(obj_path);
+  jobs->Reserve(names.size());
+  for (const auto& name : names) {
     const bool numeric = AllDigits(name);
     const uint64_t part = numeric ? PartitionNumber(name) : UINT64_MAX;
     if (opts.override_partitions && numeric &&
@@ -121,29 +124,20 @@ void CollectDeviceJobs(const PolicyRing& pr, const Device& local, const CollectO
                    pr.ring->partition_count(), local.device);
       continue;
     }
-    PartitionJob job;
-    job.partition = static_cast<uint32_t>(part);
-    auto primaries = pr.ring->GetPartNodes(job.partition);
-    for (const Device* d : primaries) {
-      if (d->id != local.id) job.nodes.push_back(*d);
-    }
-    job.local_dev_id = local.id;
-    job.ring = pr.ring;
-    job.sync.device = local.device;
-    job.sync.partition = name;
-    job.sync.policy_index = policy.index;
-    job.sync.path = diskfile::PartitionDirOn(*dev_path, policy.index, name);
-    job.sync.obj_path = obj_path;
-    job.sync.region = local.region;
-    job.sync.is_handoff = job.nodes.size() + 1 > primaries.size();
-    jobs->push_back(std::move(job));
+    JobTicket t;
+    t.partition = static_cast<uint32_t>(part);
+    t.source = source;
+    // A handoff: the local device is not one of the partition's primaries.
+    auto primaries = pr.ring->GetPartNodes(t.partition);
+    t.is_handoff = std::none_of(primaries.begin(), primaries.end(),
+                                [&](const Device* d) { return d->id == local.id; });
+    jobs->Add(t, name);
   }
 }
 
-std::vector<PartitionJob> CollectJobs(const std::vector<PolicyRing>& rings,
-                                      const CollectOptions& opts, StatsBook& stats,
-                                      std::mt19937_64& rng) {
-  std::vector<PartitionJob> jobs;
+JobList CollectJobs(const std::vector<PolicyRing>& rings, const CollectOptions& opts,
+                    StatsBook& stats, std::mt19937_64& rng) {
+  JobList jobs;
   std::vector<std::string> ips = WhatAreMyIps(opts.ring_ip);
   for (const auto& pr : rings) {
     const StoragePolicy& policy = pr.policy;
@@ -170,11 +164,7 @@ std::vector<PartitionJob> CollectJobs(const std::vector<PolicyRing>& rings,
           policy.index, all, opts.port ? std::to_string(*opts.port) : "None");
     }
   }
-  std::shuffle(jobs.begin(), jobs.end(), rng);
-  if (opts.handoffs_first) {
-    std::stable_partition(jobs.begin(), jobs.end(),
-                          [](const PartitionJob& j) { return j.sync.is_handoff; });
-  }
+  jobs.Shuffle(rng, opts.handoffs_first);
   return jobs;
 }
 

@@ -16,37 +16,10 @@
 #include <string>
 #include <vector>
 
-#include "formats/swift_conf.h"
+#include "replicator/job_list.h"
 #include "replicator/stats.h"
-#include "ring/ring.h"
-#include "sync_backends/sync_backend.h"
 
 namespace replicant {
-
-struct PolicyRing {
-  StoragePolicy policy;
-  std::string ring_path;
-  std::shared_ptr<const Ring> ring;
-};
-
-// What a priority job (priority_jobs.h) did, filled in by the job as it runs (on one
-// worker thread; read after the pass).
-struct PriorityOutcome {
-  std::atomic<bool> ran{false};
-  std::atomic<bool> failed{false};
-  std::atomic<uint64_t> bytes{0};
-};
-
-struct PartitionJob {
-  sync::SyncJob sync;           // device, partition, policy, paths, region, is_handoff
-  uint32_t partition = 0;
-  int local_dev_id = -1;
-  std::vector<Device> nodes;    // primaries other than the local device
-  std::shared_ptr<const Ring> ring;
-  // Set on priority jobs only: an update job whose `nodes` are the devices it was asked
-  // to push to; a 507 from one does not send it on to handoffs.
-  std::shared_ptr<PriorityOutcome> priority;
-};
 
 struct CollectOptions {
   std::string devices_dir;
@@ -60,7 +33,8 @@ struct CollectOptions {
   std::optional<std::set<int>> override_policies;
 };
 
-std::vector<PartitionJob> CollectJobs(const std::vector<PolicyRing>& rings,
+// The pass's jobs, shuffled (handoffs first when asked), as tickets (job_list.h).
+JobList CollectJobs(const std::vector<PolicyRing>& rings,
                                       const CollectOptions& opts, StatsBook& stats,
                                       std::mt19937_64& rng);
 

@@ -21,7 +21,7 @@ ObservedJob::~ObservedJob() {
   if (o_) o_->JobFinished(job_, MonotonicSeconds() - start_);
 }
 
-void ObserverList::PassStarted(const std::vector<PartitionJob>& jobs) {
+void ObserverList::PassStarted(const JobList& jobs) {
   for (auto* o : list_) o->PassStarted(jobs);
 }
 void ObserverList::JobStarted(const PartitionJob& job) {

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "replicator/job_collector.h"
+#include "replicator/job_list.h"
 #include "replicator/stats.h"
 
 namespace replicant {
@@ -26,7 +26,7 @@ class PassObserver {
  public:
   virtual ~PassObserver() = default;
   // The jobs were collected (in the order they will run); nothing has run yet.
-  virtual void PassStarted(const std::vector<PartitionJob>& jobs) {}
+  virtual void PassStarted(const JobList& jobs) {}
   virtual void JobStarted(const PartitionJob& job) {}
   // The job is over (also when its drive was gone); `seconds` it took.
   virtual void JobFinished(const PartitionJob& job, double seconds) {}
@@ -58,7 +58,7 @@ class ObservedJob {
 class ObserverList : public PassObserver {
  public:
   void Add(PassObserver* o) { if (o) list_.push_back(o); }
-  void PassStarted(const std::vector<PartitionJob>& jobs) override;
+  void PassStarted(const JobList& jobs) override;
   void JobStarted(const PartitionJob& job) override;
   void JobFinished(const PartitionJob& job, double seconds) override;
   void PartitionLockFailed(const PartitionJob& job) override;

@@ -201,7 +201,7 @@ size_t Replicator::RunPriorityJobs(const PassOverrides& overrides) {
     LockupWatch lockups(cfg_.lockup_timeout);
     WatchStats(stats, lockups);
     PriorityWatch watch(observer_, priority_);
-    Pass pass(*this, jobs, stats, lockups, cfg_.priority_concurrency, &watch);
+    Pass pass(*this, JobList(jobs), stats, lockups, cfg_.priority_concurrency, &watch);
     pass.RunJobs(0, runnable);
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -49,18 +49,18 @@ void ProgressTracker::FlushLoop() {
   }
 }
 
-void ProgressTracker::PassStarted(const std::vector<PartitionJob>& jobs) {
+void ProgressTracker::PassStarted(const JobList& jobs) {
   std::lock_guard<std::mutex> l(mu_);
   devices_.clear();
   in_pass_ = true;
   state_ = "running";
   ++pass_number_;
   pass_start_ = WallNow();
-  for (const auto& j : jobs) {
-    DeviceProgress& d = devices_[j.sync.device];
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    DeviceProgress& d = devices_[jobs.device(i)];
     d.all.total++;
-    d.policies[j.sync.policy_index].total++;
-    d.handoffs += j.sync.is_handoff;
+    d.policies[jobs.policy_index(i)].total++;
+    d.handoffs += jobs.is_handoff(i);
     d.last_update = pass_start_;
   }
   WriteLocked();

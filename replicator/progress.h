@@ -48,7 +48,7 @@ class ProgressTracker : public PassObserver {
   ProgressTracker(const ProgressTracker&) = delete;
   ProgressTracker& operator=(const ProgressTracker&) = delete;
 
-  void PassStarted(const std::vector<PartitionJob>& jobs) override;
+  void PassStarted(const JobList& jobs) override;
   void JobFinished(const PartitionJob& job, double seconds) override;
   void StatsChanged(const std::string& device, const ReplicationStats& before,
                     const ReplicationStats& after) override;

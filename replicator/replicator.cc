@@ -102,23 +102,28 @@ void Replicator::Pass::Work(size_t end) {
   for (;;) {
     if (aborted_ || r_.stop_) return;
     // Priority jobs queued since the pass started go ahead of the next window.
-    if (!jobs_.empty() && !jobs_[0].priority) r_.MaybeRunPriorityJobs();
+    if (!jobs_.empty() && !jobs_.priority()) r_.MaybeRunPriorityJobs();
     size_t first = next_job_.fetch_add(window);
     if (first >= end) return;
     size_t last = std::min(end, first + window);
-    std::vector<size_t> ready;
+    std::vector<std::pair<size_t, std::shared_ptr<const PartitionJob>>> ready;
     for (size_t i = first; i < last; ++i) {
       if (!TryClaim(i, kFree, kTaken)) continue;  // a rescuer has it
-      if (!lockups_.Cancelled(jobs_[i].sync.device) && Ready(jobs_[i])) {
+      if (lockups_.Cancelled(jobs_.device(i))) {
+        ++done_jobs_;
+        continue;
+      }
+      auto job = jobs_.Get(i);
+      if (Ready(*job)) {
         claims_[i] = kWindow;
-        ready.push_back(i);
+        ready.emplace_back(i, std::move(job));
       } else {
         ++done_jobs_;
       }
     }
     std::vector<const PartitionJob*> updates;
-    for (size_t i : ready) {
-      if (!jobs_[i].sync.is_handoff) updates.push_back(&jobs_[i]);
+    for (const auto& [i, job] : ready) {
+      if (!job->sync.is_handoff) updates.push_back(job.get());
     }
     std::vector<Survey> surveys;
     if (window > 1 && !updates.empty()) {
@@ -130,18 +135,17 @@ void Replicator::Pass::Work(size_t end) {
                            });
     }
     size_t next_survey = 0;
-    for (size_t i : ready) {
+    for (auto& [i, job] : ready) {
       if (aborted_ || r_.stop_) return;
-      const PartitionJob& job = jobs_[i];
       Survey* survey = nullptr;
-      if (!job.sync.is_handoff && next_survey < surveys.size()) survey = &surveys[next_survey++];
+      if (!job->sync.is_handoff && next_survey < surveys.size()) survey = &surveys[next_survey++];
       if (!TryClaim(i, kWindow, kTaken)) continue;  // a rescuer ran it meanwhile
-      if (lockups_.Cancelled(job.sync.device)) {
+      if (lockups_.Cancelled(job->sync.device)) {
         ++done_jobs_;  // cancelled for this pass; the next pass tries again
         continue;
       }
       if (AbortIfRingChanged()) return;
-      RunJob(job, survey, stages);
+      RunJob(std::move(job), survey, stages);
     }
   }
 }
@@ -150,43 +154,48 @@ void Replicator::Pass::Rescue(size_t begin, size_t end) {
   StagePipeline stages(r_.backends_.pipeline_depth);
   for (size_t i = begin; i < end; ++i) {
     if (aborted_ || r_.stop_) return;
-    const PartitionJob& job = jobs_[i];
+    auto job = jobs_.Get(i);
     bool ready;
     if (TryClaim(i, kWindow, kTaken)) ready = true;  // Ready() passed in its window
-    else if (TryClaim(i, kFree, kTaken)) ready = !lockups_.Cancelled(job.sync.device) && Ready(job);
+    else if (TryClaim(i, kFree, kTaken)) ready = !lockups_.Cancelled(job->sync.device) && Ready(*job);
     else continue;
-    if (!ready || lockups_.Cancelled(job.sync.device)) {
+    if (!ready || lockups_.Cancelled(job->sync.device)) {
       ++done_jobs_;
       continue;
     }
     if (AbortIfRingChanged()) return;
-    RunJob(job, nullptr, stages);
+    RunJob(std::move(job), nullptr, stages);
   }
 }
 
-void Replicator::Pass::RunJob(const PartitionJob& job, Survey* survey, StagePipeline& stages) {
+// The job's stages hold `job_ptr`: the job lives until its last stage is done.
+void Replicator::Pass::RunJob(std::shared_ptr<const PartitionJob> job_ptr, Survey* survey,
+                              StagePipeline& stages) {
+  const PartitionJob& job = *job_ptr;
   auto busy = std::make_shared<LockupWatch::Busy>(lockups_.Enter(job.sync.device));
   Where(job, "-");
-  auto observed = std::make_shared<ObservedJob>(observer_, job);
+  // The deleter holds the job: JobFinished sees it whatever order the captures go in.
+  std::shared_ptr<ObservedJob> observed(new ObservedJob(observer_, job),
+                                        [job_ptr](ObservedJob* o) { delete o; });
   auto begin_t = Clock::now();
   std::function<void()> stage;
   bool syncs = true;
   if (job.sync.is_handoff) {
-    stage = [this, &job] { UpdateDeleted(job); };
+    stage = [this, job_ptr] { UpdateDeleted(*job_ptr); };
   } else {
     auto plan = std::make_shared<UpdatePlan>(
         ComparePeers(job, survey && survey->fresh(begin_t) ? survey : nullptr));
     syncs = !plan->round.empty();
-    stage = [this, &job, plan] { SyncRounds(job, std::move(*plan)); };
+    stage = [this, job_ptr, plan] { SyncRounds(*job_ptr, std::move(*plan)); };
   }
-  auto finish = [this, &job, stage = std::move(stage), observed = std::move(observed),
+  auto finish = [this, job_ptr, stage = std::move(stage), observed = std::move(observed),
                  busy = std::move(busy), begin_t] {
     stage();
     {
       std::lock_guard<std::mutex> l(times_mu_);
       partition_times_.push_back(std::chrono::duration<double>(Clock::now() - begin_t).count());
     }
-    lockups_.Progress(job.sync.device);
+    lockups_.Progress(job_ptr->sync.device);
     busy->Reset();
     ++done_jobs_;
   };
@@ -322,8 +331,8 @@ PassSummary Replicator::RunPass(const PassOverrides& overrides) {
   copts.override_policies = overrides.policies;
   std::mt19937_64 rng{std::random_device{}()};
   auto jobs = CollectJobs(rings_, copts, stats, rng);
-  size_t handoff_jobs = std::count_if(jobs.begin(), jobs.end(),
-                                      [](const PartitionJob& j) { return j.sync.is_handoff; });
+  size_t handoff_jobs = 0;
+  for (size_t i = 0; i < jobs.size(); ++i) handoff_jobs += jobs.is_handoff(i);
   spdlog::info("Starting replication pass: {} partitions ({} handoffs) with sync_method={}",
                jobs.size(), handoff_jobs, backends_.primary->name());
   Pass pass(*this, std::move(jobs), stats, lockups);

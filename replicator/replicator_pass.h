@@ -49,7 +49,7 @@ class Replicator::Pass {
  public:
   // concurrency: worker threads (0: the config's concurrency); observer: the hooks
   // (nullptr: the replicator's).
-  Pass(Replicator& r, std::vector<PartitionJob> jobs, StatsBook& stats, LockupWatch& lockups,
+  Pass(Replicator& r, JobList jobs, StatsBook& stats, LockupWatch& lockups,
        int concurrency = 0, PassObserver* observer = nullptr)
       : r_(r), concurrency_(concurrency > 0 ? concurrency : r.cfg_.concurrency),
         observer_(observer ? observer : r.observer_),
@@ -137,7 +137,7 @@ class Replicator::Pass {
 
   size_t done() const { return done_jobs_; }
   size_t handoffs_remaining() const { return handoffs_remaining_; }
-  const std::vector<PartitionJob>& jobs() const { return jobs_; }
+  const JobList& jobs() const { return jobs_; }
   bool aborted() const { return aborted_; }
 
  private:
@@ -146,7 +146,7 @@ class Replicator::Pass {
   bool AbortIfRingChanged();
   // Runs one job of a worker's window (its update survey, if any, in `survey`) on
   // `stages`.
-  void RunJob(const PartitionJob& job, Survey* survey, StagePipeline& stages);
+  void RunJob(std::shared_ptr<const PartitionJob> job, Survey* survey, StagePipeline& stages);
   // Cancels the devices LockupWatch finds stuck: a log line and a count each; returns
   // how many worker threads to add so that the other devices go on.
   int CancelLockedUp();
@@ -164,7 +164,7 @@ class Replicator::Pass {
   Replicator& r_;
   const int concurrency_;
   PassObserver* const observer_;
-  std::vector<PartitionJob> jobs_;
+  JobList jobs_;
   std::unique_ptr<std::atomic<int>[]> claims_;
   StatsBook& stats_;
   LockupWatch& lockups_;

@@ -95,7 +95,7 @@ TEST_CASE("ProgressTracker counts jobs per device and policy and writes the file
     jobs[1].sync.policy_index = 1;
     jobs[1].sync.is_handoff = true;
     jobs[2].sync.device = "sdc1";
-    t.PassStarted(jobs);
+    t.PassStarted(replicant::JobList(jobs));
     t.JobFinished(jobs[1], 0.1);
     auto snap = t.Snapshot();
     CHECK(snap["state"] == "running");

@@ -541,6 +541,6 @@ TEST_CASE("the job collector takes a device with a .ismount file as mounted", "[
   std::ofstream(dev + "/.ismount") << "";
   auto jobs = replicant::CollectJobs({pr}, opts, stats, rng);
   REQUIRE(jobs.size() == 1);
-  CHECK(jobs[0].sync.device == "sdb1");
-  CHECK(jobs[0].partition == 0);
+  CHECK(jobs.Get(0)->sync.device == "sdb1");
+  CHECK(jobs.Get(0)->partition == 0);
 }
