@@ -3,12 +3,17 @@
 // close of its hashes.pkl, what a pass with valid hashes cannot do without. Loops over
 // every partition dir of OBJECTS_DIR that holds a hashes.pkl (listed once, outside the
 // timing), ROUNDS times; prints the fastest round's microseconds per partition (the cost
-// with the least interference from a shared machine) and the count.
+// with the least interference from a shared machine) and the count. Then the issue's
+// third term, one round trip: a 100-byte request answered by 100 bytes over a loopback
+// TCP connection (TCP_NODELAY) to a thread of this process, the fastest round's mean.
 // Plain C++, no replicant code; single-threaded, as one replicator job walks partitions.
 //
-//   partition_ref OBJECTS_DIR [ROUNDS]     prints "<us per partition> <partitions>"
+//   partition_ref OBJECTS_DIR [ROUNDS]   prints "<us per partition> <partitions> <rtt us>"
 #include <dirent.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,7 +22,66 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <thread>
 #include <vector>
+
+namespace {
+
+bool Exactly(int fd, char* buf, size_t n, bool write_it) {
+  for (size_t done = 0; done < n;) {
+    ssize_t k = write_it ? write(fd, buf + done, n - done) : read(fd, buf + done, n - done);
+    if (k <= 0) return false;
+    done += static_cast<size_t>(k);
+  }
+  return true;
+}
+
+// Microseconds per loopback request/response (the fastest of `rounds` means of 1,000),
+// or -1 when no socket could be made.
+double LoopbackRoundTrip(int rounds) {
+  constexpr size_t kMsg = 100;
+  constexpr int kTrips = 1000;
+  int lst = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(a);
+  if (lst < 0 || bind(lst, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
+      listen(lst, 1) != 0 || getsockname(lst, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    return -1;
+  }
+  std::thread echo([lst] {
+    int c = accept(lst, nullptr, nullptr);
+    int one = 1;
+    setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    char buf[kMsg];
+    while (Exactly(c, buf, kMsg, false) && Exactly(c, buf, kMsg, true)) {
+    }
+    close(c);
+  });
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  double best = -1;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0) {
+    char buf[kMsg] = {};
+    for (int r = 0; r < rounds; ++r) {
+      auto t0 = std::chrono::steady_clock::now();
+      for (int i = 0; i < kTrips; ++i) {
+        if (!Exactly(fd, buf, kMsg, true) || !Exactly(fd, buf, kMsg, false)) return -1;
+      }
+      std::chrono::duration<double, std::micro> us = std::chrono::steady_clock::now() - t0;
+      double per = us.count() / kTrips;
+      if (best < 0 || per < best) best = per;
+    }
+  }
+  close(fd);
+  echo.join();
+  close(lst);
+  return best;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2 || argc > 3) {
@@ -73,6 +137,7 @@ int main(int argc, char** argv) {
     std::chrono::duration<double, std::micro> us = std::chrono::steady_clock::now() - t0;
     per.push_back(us.count() / static_cast<double>(parts.size()));
   }
-  std::printf("%.3f %zu\n", *std::min_element(per.begin(), per.end()), parts.size());
+  std::printf("%.3f %zu %.3f\n", *std::min_element(per.begin(), per.end()), parts.size(),
+              LoopbackRoundTrip(rounds));
   return 0;
 }

@@ -41,7 +41,7 @@ from options import Run
 SOURCE_NODE = 0
 CELLS_CSV = 'scale_cells.csv'
 CELL_FIELDS = ['objects', 'part_power', 'partitions', 'node0_partitions', 'node0_objects',
-               'ref_us_per_partition', 'ref_how']
+               'ref_us_per_partition', 'ref_how', 'rtt_us']
 
 
 def scenario_name(kind, objects, part_power):
@@ -108,19 +108,22 @@ def partition_reference(bench, objects_dir, rounds=5):
     """(microseconds, how) per partition for one stat of its dir + one open/read/close of
     its hashes.pkl: tools/partition_ref (C++) when built next to the replicant binary,
     else the same loop in Python (the interpreter's overhead included); the fastest of
-    `rounds` loops over every partition with a hashes.pkl. (None, why) when neither ran."""
+    `rounds` loops over every partition with a hashes.pkl. (None, why) when neither ran.
+    Also the tool's loopback round trip (µs; None without the tool) as a third item."""
     tool = os.path.join(os.path.dirname(os.path.abspath(bench.args.replicant)), 'tools',
                         'partition_ref')
     if os.access(tool, os.X_OK):
         p = subprocess.run([tool, objects_dir, str(rounds)], stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True)
         if p.returncode == 0:
-            return float(p.stdout.split()[0]), 'C++'
-        return None, p.stdout.strip()[-200:]
+            f = p.stdout.split()
+            rtt = float(f[2]) if len(f) > 2 and float(f[2]) >= 0 else None
+            return float(f[0]), 'C++', rtt
+        return None, p.stdout.strip()[-200:], None
     parts = [os.path.join(objects_dir, p) for p in os.listdir(objects_dir)
              if os.path.exists(os.path.join(objects_dir, p, 'hashes.pkl'))]
     if not parts:
-        return None, 'no hashes.pkl'
+        return None, 'no hashes.pkl', None
     per = []
     for _ in range(rounds):
         t0 = time.perf_counter()
@@ -131,7 +134,7 @@ def partition_reference(bench, objects_dir, rounds=5):
                 pass
             os.close(fd)
         per.append((time.perf_counter() - t0) / len(parts) * 1e6)
-    return min(per), 'Python'
+    return min(per), 'Python', None
 
 
 def timed_pass(bench, c, m, scenario, rep, objects, note=''):
@@ -174,7 +177,8 @@ def run_kind(bench, c, methods, master, count, part_power, cell, rotate):
         bench.note('scale n=%d pp%d (%s peers): the warm-up left %d replicas missing, %d '
                    'left over' % (count, part_power, c.bench_peers, missing, leftover))
     if cell.get('ref_us_per_partition') is None:
-        cell['ref_us_per_partition'], cell['ref_how'] = partition_reference(bench, objects_dir)
+        cell['ref_us_per_partition'], cell['ref_how'], cell['rtt_us'] = partition_reference(
+            bench, objects_dir)
         if cell['ref_us_per_partition'] is None:
             bench.note('scale n=%d pp%d: no partition reference: %s' % (
                 count, part_power, cell['ref_how']))

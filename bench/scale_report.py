@@ -106,8 +106,8 @@ def _cost(v, unit):
 def tables(values, cells, fitted):
     methods = list(dict.fromkeys(m for m, _ in values))
     md = ['| objects | part power | node 0 partitions | node 0 objects | ref µs/partition '
-          '| method | idle s | idle vs swift | idle µs/partition | rehash s | rehash vs swift '
-          '| peak RSS MB |', '|' + '---:|' * 5 + '---|' + '---:|' * 6]
+          '| loopback RTT µs | method | idle s | idle vs swift | idle µs/partition | rehash s '
+          '| rehash vs swift | peak RSS MB |', '|' + '---:|' * 6 + '---|' + '---:|' * 6]
     for key in sorted(cells):
         c = cells[key]
         for m in methods:
@@ -118,14 +118,17 @@ def tables(values, cells, fitted):
                 continue
             bi = values.get((BASELINE, 'idle'), {}).get(key)
             br = values.get((BASELINE, 'rehash'), {}).get(key)
-            md.append('| %d | %d | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s |' % (
+            md.append('| %d | %d | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |' % (
                 key[0], key[1], c['node0_partitions'], c['node0_objects'],
                 _g(c.get('ref_us_per_partition')) + (
-                    ' (%s)' % c['ref_how'] if c.get('ref_how') == 'Python' else ''), m, _g(idle),
+                    ' (%s)' % c['ref_how'] if c.get('ref_how') == 'Python' else ''),
+                _g(c.get('rtt_us')), m, _g(idle),
                 '%.1f×' % (bi / idle) if bi and idle else '–',
                 _g(idle / c['node0_partitions'] * 1e6) if idle else '–', _g(rehash),
                 '%.1f×' % (br / rehash) if br and rehash else '–', _g(rss)))
-    refs = [c['ref_us_per_partition'] for c in cells.values() if c.get('ref_us_per_partition')]
+    # The issue's reference: one stat + one hashes.pkl read + one round trip.
+    refs = [c['ref_us_per_partition'] + (c.get('rtt_us') or 0) for c in cells.values()
+            if c.get('ref_us_per_partition')]
     ref = statistics.median(refs) * 1e-6 if refs else None
     md += ['', '| method | metric | model | per partition (a) | a ÷ ref | per object (b) '
            '| constant (c) | cells |', '|---|---|---|---:|---:|---:|---:|---:|']
@@ -200,9 +203,10 @@ def write_report(out_dir, runs):
           'removed (full rehash), end to end (median of the runs), and the replicator\'s peak '
           'RSS (max). ref µs/partition: one stat of a partition dir + one open/read/close of '
           'its hashes.pkl on node 0, the fastest of 5 loops over its partitions, by '
-          'tools/partition_ref (C++; "(Python)" when measured by the fallback loop); a '
-          'loopback round trip counted as 0; a ÷ ref compares a fitted time per partition '
-          'with the median of the cells\' references. '
+          'tools/partition_ref (C++; "(Python)" when measured by the fallback loop); '
+          'loopback RTT µs: one 100-byte request and answer over loopback TCP, by the same '
+          'tool (the fastest of 5 means of 1,000; counted as 0 when not measured); a ÷ ref '
+          'compares a fitted time per partition with the median of the cells\' ref + RTT. '
           'Fit per method and metric over the cells, least squares: value = a × node 0\'s '
           'partitions (P) + b × node 0\'s objects (N) + c (fewer terms when the cells do not '
           'determine all three).', '']

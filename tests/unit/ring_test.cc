@@ -544,3 +544,52 @@ TEST_CASE("the job collector takes a device with a .ismount file as mounted", "[
   CHECK(jobs.Get(0)->sync.device == "sdb1");
   CHECK(jobs.Get(0)->partition == 0);
 }
+
+// A pass keeps tickets and builds each job when it runs (job_list.h): the built job must
+// be what the collector saw: the dir's own name ("007" is partition 7, as Swift's int()
+// reads it), the primaries other than the local device, handoffs first when asked.
+TEST_CASE("the job collector's tickets build the jobs it found", "[replicator]") {
+  TempDir dir;
+  std::string objs = dir.path + "/sda/objects";
+  REQUIRE(system(("mkdir -p '" + objs + "/0' '" + objs + "/001'").c_str()) == 0);
+  json hdr = {{"devs", json::array({Dev(0, 1, 1, "127.0.0.1", 6200, "sda"),
+                                    Dev(1, 1, 2, "127.0.0.2", 6200, "sdb"),
+                                    Dev(2, 1, 3, "127.0.0.3", 6200, "sdc")})},
+              {"part_shift", 31}, {"version", 1}};
+  // Partition 0: sda and sdb (a primary job); partition 1: sdb and sdc (a handoff).
+  auto ring = Ring::FromGzip(Gzip(Payload(hdr, {{0, 1}, {1, 2}})), "object.ring.gz");
+  REQUIRE(ring.ok());
+  replicant::PolicyRing pr;
+  pr.ring = *ring;
+  replicant::CollectOptions opts;
+  opts.devices_dir = dir.path;
+  opts.mount_check = false;
+  opts.ring_ip = "127.0.0.1";
+  opts.port = 6200;
+  opts.handoffs_first = true;
+  replicant::StatsBook stats;
+  for (int seed = 0; seed < 8; ++seed) {
+    std::mt19937_64 rng(seed);
+    auto jobs = replicant::CollectJobs({pr}, opts, stats, rng);
+    REQUIRE(jobs.size() == 2);
+    CHECK(jobs.is_handoff(0));
+    CHECK_FALSE(jobs.is_handoff(1));
+    CHECK(jobs.device(0) == "sda");
+    auto handoff = jobs.Get(0);
+    CHECK(handoff->partition == 1);
+    CHECK(handoff->sync.partition == "001");
+    CHECK(handoff->sync.path == objs + "/001");
+    CHECK(handoff->sync.obj_path == objs);
+    CHECK(handoff->sync.is_handoff);
+    REQUIRE(handoff->nodes.size() == 2);
+    CHECK(handoff->nodes[0].device == "sdb");
+    CHECK(handoff->nodes[1].device == "sdc");
+    auto primary = jobs.Get(1);
+    CHECK(primary->partition == 0);
+    CHECK(primary->sync.partition == "0");
+    CHECK(primary->sync.path == objs + "/0");
+    CHECK(primary->local_dev_id == 0);
+    REQUIRE(primary->nodes.size() == 1);
+    CHECK(primary->nodes[0].device == "sdb");
+  }
+}
