@@ -213,7 +213,8 @@ class ExchangeLoop {
 
   void Start(Flight& f, bool allow_cached) {
     f.sent = 0;
-    f.parser = HttpResponseParser(HttpResponseParser::Limits{64 << 10, max_body_});
+    f.parser = HttpResponseParser(
+        HttpResponseParser::Limits{64 << 10, f.x->max_body ? f.x->max_body : max_body_});
     f.reused = false;
     if (allow_cached) {
       f.fd = Cache().Take(f.x->ip, f.x->port);

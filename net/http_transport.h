@@ -35,6 +35,7 @@ struct HttpExchange {
   std::string ip;       // numeric IPv4/IPv6 or a host name
   int port = 0;
   std::string request;  // the complete request: head (and body, if any)
+  size_t max_body = 0;  // the response body's bound; 0: the call's max_body
   // Output. status is OK when a complete response arrived (any HTTP status), else a
   // transport error (Unavailable: connect, reset, timeout) or a malformed/oversized
   // response (Corruption).

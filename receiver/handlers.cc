@@ -10,6 +10,7 @@
 #include "diskfile/fallocate.h"
 #include "diskfile/layout.h"
 #include "formats/py_text.h"
+#include "formats/replicate_batch.h"
 #include "hashes/partition_hashes.h"
 #include "receiver/priority_handler.h"
 #include "sync_backends/native/native_receiver.h"
@@ -94,6 +95,28 @@ std::optional<Admitted> Admit(Exchange& ex, Status* refused,
   return Admitted{policy, std::move(*target)};
 }
 
+std::string Where(const RequestPartition& t, const StoragePolicy& p) {
+  return fmt::format("{}/{} policy {}", t.device, t.partition, p.index);
+}
+
+// get_hashes of one partition, answered as REPLICATE answers it: 200 and the pickle;
+// 507 when its hashes.pkl could not be written for want of space; 500 otherwise.
+// *error: why, with where (OK on 200).
+HttpError HashesAnswer(ServerContext& ctx, const std::string& dev_path, const StoragePolicy& p,
+                       const RequestPartition& t, Status* error) {
+  hashes::GetHashesOptions opts;
+  opts.reclaim_age = ctx.config.reclaim_age;
+  auto got = hashes::GetHashes(PartitionPath(dev_path, p, t.partition), opts);
+  if (!got.ok()) {
+    *error = got.status().WithContext(Where(t, p));
+    if (got.status().IsNoSpace()) return InsufficientStorage(t.device);
+    return {500, "<html><h1>Internal Error</h1><p>" + got.status().message() + "</p></html>"};
+  }
+  for (const auto& err : got->errors) spdlog::error("{}: {}", Where(t, p), err.message());
+  *error = Status::OK();
+  return {200, pickle::Dumps(got->dict), ""};
+}
+
 }  // namespace
 
 Status HandleReplicate(Exchange& ex) {
@@ -113,9 +136,6 @@ Status HandleReplicate(Exchange& ex) {
     return Refuse(ex, InsufficientStorage(target->device), st.message());
   }
   std::string part_path = PartitionPath(*dev, *policy, target->partition);
-  std::string where = fmt::format("{}/{} policy {}", target->device, target->partition,
-                                  policy->index);
-
   if (!target->suffixes.empty()) {
     // Swift 2.30: get_hashes(skip_rehash=True) only marks the valid suffixes dirty.
     for (const auto& s : target->suffixes) {
@@ -123,25 +143,53 @@ Status HandleReplicate(Exchange& ex) {
       if (Status st = diskfile::InvalidateHash(part_path + "/" + s); !st.ok()) {
         if (st.IsNoSpace()) return Refuse(ex, InsufficientStorage(target->device), st.message());
         ex.Respond(500, "<html><h1>Internal Error</h1><p>" + st.message() + "</p></html>");
-        return st.WithContext(where);
+        return st.WithContext(Where(*target, *policy));
       }
     }
     return ex.Respond(200, pickle::Dumps(pickle::Value::None()));
   }
+  Status error;
+  HttpError answer = HashesAnswer(ctx, *dev, *policy, *target, &error);
+  if (answer.status == 200) return ex.Respond(200, answer.body);
+  if (answer.status == 507) return Refuse(ex, answer, error.message());
+  ex.Respond(answer);
+  return error;
+}
 
-  hashes::GetHashesOptions opts;
-  opts.reclaim_age = ctx.config.reclaim_age;
-  auto got = hashes::GetHashes(part_path, opts);
-  if (!got.ok()) {
-    // hashes.pkl could not be written (its temp file is gone): the device is full.
-    if (got.status().IsNoSpace()) {
-      return Refuse(ex, InsufficientStorage(target->device), got.status().message());
-    }
-    ex.Respond(500, "<html><h1>Internal Error</h1><p>" + got.status().message() + "</p></html>");
-    return got.status().WithContext(where);
+Status HandleReplicateBatch(Exchange& ex) {
+  const net::HttpRequest& req = ex.request();
+  ServerContext& ctx = ex.context();
+  // REPLICATE's checks, in its order, once for the device and per partition for the
+  // partitions' shape and range.
+  const std::string* pidx = req.Header("x-backend-storage-policy-index");
+  const StoragePolicy* policy = ResolvePolicy(ctx.swift, pidx);
+  if (!policy) return Refuse(ex, NoSuchPolicy(pidx));
+  auto targets = ParseReplicateBatch(req.path, req.Header("x-replicant-partitions"));
+  if (!targets.ok()) return Refuse(ex, BadRequest(targets.status()));
+  for (const auto& t : *targets) {
+    if (auto e = CheckPartitionInRing(ctx, *policy, t.partition)) return Refuse(ex, *e);
   }
-  for (const auto& err : got->errors) spdlog::error("{}: {}", where, err.message());
-  return ex.Respond(200, pickle::Dumps(got->dict));
+  if (auto e = CheckPolicyType(*policy)) return Refuse(ex, *e);
+  const std::string& device = targets->front().device;
+  auto dev = diskfile::CheckDrive(ctx.config.devices, device, ctx.config.mount_check);
+  if (!dev.ok()) return Refuse(ex, InsufficientStorage(device), dev.status().message());
+  if (Status st = CheckReserve(ctx.config, *dev); !st.ok()) {
+    return Refuse(ex, InsufficientStorage(device), st.message());
+  }
+  std::string body;
+  size_t failed = 0;
+  for (const auto& t : *targets) {
+    Status error;
+    HttpError answer = HashesAnswer(ctx, *dev, *policy, t, &error);
+    if (!error.ok()) {
+      ++failed;
+      spdlog::error("REPLICATE-BATCH {}", error.message());
+    }
+    replicate_batch::AppendEntry(answer.status, answer.body, &body);
+  }
+  ex.Note(fmt::format("{} partitions{}", targets->size(),
+                      failed ? fmt::format(", {} failed", failed) : ""));
+  return ex.Respond(200, body);
 }
 
 Status HandleSsyncRequest(Exchange& ex) {
@@ -253,6 +301,7 @@ Status HandleRepconn(Exchange& ex) {
 
 void RegisterReplicationHandlers(Server& server) {
   server.Register("REPLICATE", HandleReplicate);
+  server.Register(std::string(replicate_batch::kMethod), HandleReplicateBatch);
   server.Register("SSYNC", HandleSsyncRequest);
   server.Register("REPCONN", HandleRepconn);
   server.Register("POST", HandlePriorityRep);

@@ -18,12 +18,17 @@
 namespace replicant::receiver {
 
 Status HandleReplicate(Exchange& ex);
+// REPLICATE-BATCH /<dev> (formats/replicate_batch.h): REPLICATE's answers for the listed
+// partitions in one 200; REPLICATE's 503/400/507 when the policy, a partition or the
+// device fails its checks.
+Status HandleReplicateBatch(Exchange& ex);
 Status HandleSsyncRequest(Exchange& ex);
 // REPCONN /<dev>/<part>: the native protocol (sync::native). 503 when every
 // replication slot is taken; otherwise 200 with the agreed X-Replicant-Native
 // extensions, then the hijacked connection runs one native session.
 Status HandleRepconn(Exchange& ex);
-// Registers REPLICATE, SSYNC, REPCONN and POST /priorityrep (priority_handler.h).
+// Registers REPLICATE, REPLICATE-BATCH, SSYNC, REPCONN and POST /priorityrep
+// (priority_handler.h).
 void RegisterReplicationHandlers(Server& server);
 
 }  // namespace replicant::receiver

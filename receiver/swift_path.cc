@@ -6,6 +6,7 @@
 #include "formats/config.h"
 #include "formats/py_text.h"
 #include "formats/pystr.h"
+#include "formats/replicate_batch.h"
 
 namespace replicant::receiver {
 namespace {
@@ -140,6 +141,25 @@ Result<RequestPartition> ParseSsyncPath(std::string_view path) {
   auto segs = SplitPath(path, 2, 2, false);
   if (!segs.ok()) return segs.status();
   return DevicePartition(*segs);
+}
+
+Result<std::vector<RequestPartition>> ParseReplicateBatch(std::string_view path,
+                                                          const std::string* partitions) {
+  auto segs = SplitPath(path, 1, 1, false);
+  if (!segs.ok()) return segs.status();
+  if (!partitions) {
+    return Status::InvalidArgument(std::string("Missing ") +
+                                   std::string(replicate_batch::kPartitionsHeader));
+  }
+  auto listed = replicate_batch::SplitPartitions(*partitions);
+  if (!listed.ok()) return listed.status();
+  std::vector<RequestPartition> out;
+  for (const auto& p : *listed) {
+    auto t = DevicePartition({(*segs)[0], p});
+    if (!t.ok()) return t.status();
+    out.push_back(std::move(*t));
+  }
+  return out;
 }
 
 }  // namespace replicant::receiver

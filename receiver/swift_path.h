@@ -65,5 +65,10 @@ struct RequestPartition {
 Result<RequestPartition> ParseReplicatePath(std::string_view path);
 // SSYNC /<device>/<partition> (split_path(path, 2, 2, False)).
 Result<RequestPartition> ParseSsyncPath(std::string_view path);
+// REPLICATE-BATCH /<device> with its X-Replicant-Partitions header
+// (formats/replicate_batch.h): one RequestPartition per listed partition, each
+// checked as REPLICATE checks its path; a missing header is a 400 too.
+Result<std::vector<RequestPartition>> ParseReplicateBatch(std::string_view path,
+                                                          const std::string* partitions);
 
 }  // namespace replicant::receiver

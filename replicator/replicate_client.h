@@ -8,8 +8,9 @@
 // Content-Length: 0, User-Agent "object-replicator <pid>",
 // X-Backend-Storage-Policy-Index) and travel over HttpTransport: persistent keep-alive
 // connections cached per thread and per peer, TCP_NODELAY, conn_timeout for each
-// connect and http_timeout for the whole request. The class holds only its timeouts,
-// so one instance may be shared by every worker thread.
+// connect and http_timeout for the whole request. The class holds its timeouts and the
+// peers that refused batches (under a lock), so one instance may be shared by every
+// worker thread.
 #pragma once
 
 #include <map>
@@ -66,9 +67,11 @@ class PendingHashes {
   std::unique_ptr<Flights> flights_;
 };
 
+class BatchRefusals;
+
 class ReplicateClient {
  public:
-  explicit ReplicateClient(ReplicateTimeouts t) : timeouts_(t) {}
+  explicit ReplicateClient(ReplicateTimeouts t);
 
   // Asks the peer for its suffix hashes of a partition. Transport errors and
   // unparseable bodies come back as a non-OK status; any HTTP status (507...) is a
@@ -80,7 +83,11 @@ class ReplicateClient {
   // concurrently (one connection per peer, one poll loop, on the calling thread), each
   // with its own http_timeout from now, and Collect() gathers the answers, so the
   // caller can hash the same partitions locally while the peers answer. A slow or
-  // failing peer delays or fails only its own entry.
+  // failing peer delays or fails only its own entries. The partitions of one peer
+  // device go in REPLICATE-BATCH requests (formats/replicate_batch.h); a peer that
+  // answers 405 (Swift's object server) is asked partition by partition, in Collect()
+  // and for an hour after (by this client and its copies). Each entry is what
+  // GetHashes would have returned.
   std::unique_ptr<PendingHashes> StartGetHashes(const std::vector<HashesRequest>& requests) const;
 
   // Tells the peer to rehash `suffixes` (body ignored).
@@ -89,6 +96,7 @@ class ReplicateClient {
 
  private:
   ReplicateTimeouts timeouts_;
+  std::shared_ptr<BatchRefusals> refusals_;  // thread-safe; shared by copies
 };
 
 // The suffix -> hash map of a 200 answer's pickled body, as GetHashes returns it;

@@ -15,6 +15,7 @@ would exceed the bound.
 """
 import os
 import pickle
+import shutil
 import socket
 import struct
 import subprocess
@@ -415,12 +416,20 @@ class _Conn:
 EMPTY_HASHES = pickle.dumps({}, protocol=2)  # every suffix differs
 
 
-class FakePeer:
-    """Answers REPLICATE with `replicate` (raw response bytes) and REPCONN / SSYNC with
-    `sync(conn)`; counts the sync sessions it was asked for."""
+def _empty_batch(head):
+    """A REPLICATE-BATCH answer of EMPTY_HASHES for each partition the head lists."""
+    listed = head.split(b'X-Replicant-Partitions: ')[1].split(b'\r\n')[0].split(b',')
+    body = b''.join(b'200 %d\n%s' % (len(EMPTY_HASHES), EMPTY_HASHES) for _ in listed)
+    return b'HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s' % (len(body), body)
 
-    def __init__(self, port, sync, replicate=None):
-        self.sync, self.syncs = sync, 0
+
+class FakePeer:
+    """Answers REPLICATE with `replicate` (raw response bytes), REPLICATE-BATCH with
+    `batch` (default: empty hashes for each partition) and REPCONN / SSYNC with
+    `sync(conn)`; counts the sync sessions and the batches it was asked for."""
+
+    def __init__(self, port, sync, replicate=None, batch=None):
+        self.sync, self.syncs, self.batch, self.batches = sync, 0, batch, 0
         self.replicate = replicate or (b'HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s' % (
             len(EMPTY_HASHES), EMPTY_HASHES))
         self.listener = socket.socket()
@@ -449,6 +458,10 @@ class FakePeer:
         try:
             while True:
                 head = conn.read_until(b'\r\n\r\n')
+                if head.startswith(b'REPLICATE-BATCH '):
+                    self.batches += 1
+                    s.sendall(self.batch if self.batch is not None else _empty_batch(head))
+                    continue
                 if head.startswith(b'REPLICATE'):
                     s.sendall(self.replicate)
                     continue
@@ -498,14 +511,14 @@ def replicator(cluster):
 
 
 def _replicator_case(replicator, what, sync_method, nbytes, mem_bound, sync=_refuse,
-                     replicate=None):
+                     replicate=None, batch=None):
     src, peer, baseline = replicator
     _, base_rss, _ = baseline(sync_method)
-    with FakePeer(peer.replication_port, sync, replicate) as fake:
+    with FakePeer(peer.replication_port, sync, replicate, batch) as fake:
         cpu, rss, log = _run_replicate(src)
     growth = rss - base_rss
     # REPLICATE answers aside, the hostile answer must have been read.
-    assert replicate or fake.syncs, log[-2000:]
+    assert replicate or batch or fake.syncs, log[-2000:]
     print('replicator, %s: %d bytes, %.2f s CPU (bound %.2f), peak RSS +%.1f MiB (bound %.1f)'
           % (what, nbytes, cpu, 1 + cpu_bound(nbytes), growth / MiB, mem_bound / MiB))
     assert cpu <= 1 + cpu_bound(nbytes), (what, cpu)  # 1 s: the pass itself
@@ -539,6 +552,50 @@ def test_replicator_reads_replicate_answers(replicator, case):
                            for i in range(len(body))) + b'0\r\n\r\n')
     _replicator_case(replicator, 'REPLICATE answer ' + case, 'ssync', len(answer),
                      REPLICATE_MEM, replicate=answer)
+
+
+def _one_per_partition(c, node, tag):
+    """Names of objects node holds as a primary, one in each of the ring's partitions."""
+    names = {}
+    for i in range(5000):
+        name = '%s-%d' % (tag, i)
+        part = c.partition(ACCOUNT, CONTAINER, name)
+        if part not in names and c.is_primary(node, ACCOUNT, CONTAINER, name):
+            names[part] = name
+    return list(names.values())
+
+
+@pytest.mark.parametrize('case', ['lying-length', 'extra-entries', 'bomb-entries',
+                                  'oversize'])
+def test_replicator_reads_replicate_batch_answers(cluster, replicator, case):
+    # Every partition holds an object, so the pass asks the peer for all of them in
+    # one REPLICATE-BATCH; its answer is hostile, each partition's REPLICATE fails.
+    src = replicator[0]
+    names = _one_per_partition(cluster, src, 'batch')
+    assert len(names) >= 3, names
+    for name in names:
+        cluster.write_object_on(src, ACCOUNT, CONTAINER, name, b'b' * 10)
+    if case == 'lying-length':
+        answer = _answer(b'200 4000000\n' + b'x' * 100)
+    elif case == 'extra-entries':
+        answer = _answer(b'200 0\n' * ((MAX_REPLICATE_BODY - 100) // 6))
+    elif case == 'bomb-entries':
+        bomb = hash_bomb()
+        n = max(1, min(len(names), (MAX_REPLICATE_BODY - 100) // (len(bomb) + 20)))
+        answer = _answer(b''.join(b'200 %d\n%s' % (len(bomb), bomb) for _ in range(n)))
+    else:
+        answer = b'HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n' % (1 << 30) + b'z' * (16 * MiB)
+    try:
+        fake, log = _replicator_case(replicator, 'REPLICATE-BATCH answer ' + case, 'ssync',
+                                     len(answer), REPLICATE_MEM, batch=answer)
+        assert fake.batches >= 1
+        assert 'REPLICATE-BATCH' in log, log[-3000:]
+    finally:
+        # The module's other cases expect the fixture's one object (written again by
+        # the fixture for each case): these partitions go whole.
+        for part in {cluster.partition(ACCOUNT, CONTAINER, n) for n in names}:
+            shutil.rmtree(os.path.join(src.device_path(), 'objects', str(part)),
+                          ignore_errors=True)
 
 
 def _ssync_repeats(n):

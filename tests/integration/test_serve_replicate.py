@@ -135,6 +135,60 @@ def test_replicate_hashes_are_swifts_bytes(env):
     assert d.get('xyz') == 'd41d8cd98f00b204e9800998ecf8427e', d
 
 
+def replicate_batch(port, device, partitions, policy=0, header=None):
+    """REPLICATE-BATCH (formats/replicate_batch.h): (status, [(status, body)] or raw body)."""
+    headers = {'X-Backend-Storage-Policy-Index': str(policy)}
+    if partitions is not None:
+        headers['X-Replicant-Partitions'] = header or ','.join(str(p) for p in partitions)
+    status, body = raw_request(port, 'REPLICATE-BATCH', '/' + device, headers)
+    if status != 200:
+        return status, body
+    entries, at = [], 0
+    while at < len(body):
+        line_end = body.index(b'\n', at)
+        code, length = body[at:line_end].split(b' ')
+        at = line_end + 1 + int(length)
+        entries.append((int(code), body[line_end + 1:at]))
+    assert at == len(body)
+    return status, entries
+
+
+def test_replicate_batch_answers_each_partition_as_replicate(env):
+    c, _, swift_port = env
+    node = c.nodes[0]
+    write_mixed_objects(c, node, seeded_random('test_replicate_batch'), count=12)
+    copy = 'sdbatch'  # outside the ring: no replicator touches it meanwhile
+    shutil.copytree(node.device_path(), os.path.join(node.devices_dir, copy), symlinks=True)
+    ours = node.replication_port
+    for policy in (0, 1):
+        parts = sorted(c.partitions_on(node, policy=policy))
+        missing = [p for p in range(64) if p not in parts][:2]
+        asked = (parts + missing)[:16]
+        singles = [replicate(ours, '/%s/%d' % (copy, p), policy) for p in asked]
+        status, entries = replicate_batch(ours, copy, asked, policy)
+        assert status == 200
+        assert entries == singles, policy
+        assert sum(1 for st, body in entries if st == 200 and pickle.loads(body)) >= 2
+    # Swift's object server does not know the method: 405, and nothing on disk changes.
+    before = sorted(os.walk(node.device_path()))
+    assert replicate_batch(swift_port, node.devices[0], [1, 2])[0] == 405
+    assert sorted(os.walk(node.device_path())) == before
+    # REPLICATE's refusals, for the device or any one partition.
+    dev = node.devices[0]
+    for args, want in [((dev, None), 400),                    # no partition list
+                       ((dev, list(range(17))), 400),         # more than 16
+                       ((dev, [1, 1]), 400),                  # a repeat
+                       ((dev, [1, 64]), 400),                 # not in the ring (part power 6)
+                       ((dev, [1], 0, '01'), 400),            # not canonical
+                       ((dev, [1], 0, '1,x'), 400),
+                       (('nodev', [1, 2]), 507),
+                       (('..', [1]), 400),
+                       ((dev, [1, 2], 9), 503)]:
+        assert replicate_batch(ours, *args)[0] == want, (args, want)
+    assert raw_request(ours, 'REPLICATE-BATCH', '/%s/1' % dev,
+                       {'X-Replicant-Partitions': '1'})[0] == 400
+
+
 def test_replicate_with_suffixes_only_invalidates(env):
     c, _, swift_port = env
     node = c.nodes[0]

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "net/http_transport.h"
 #include "replicator/replicate_client.h"
@@ -37,6 +38,7 @@ int main(int argc, char** argv) {
   int repeat = argc > 6 ? std::stoi(argv[6]) : 1;
   double sleep_s = argc > 7 ? std::stod(argv[7]) : 0;
   int many = argc > 8 ? std::stoi(argv[8]) : 0;
+  spdlog::set_level(spdlog::level::warn);  // stdout is the JSON answer
   replicant::ReplicateClient client({2.0, 10.0});
   nlohmann::json results = nlohmann::json::array();
   for (int i = 0; i < repeat; ++i) {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "formats/pickle.h"
+#include "formats/replicate_batch.h"
 #include "net/http_transport.h"
 #include "replicator/replicate_client.h"
 
@@ -144,6 +145,29 @@ struct Fresh {  // each test starts with no cached connections and zero counters
 };
 
 ReplicateClient Client(double http_timeout = 5) { return ReplicateClient({1.0, http_timeout}); }
+
+// The partitions of a REPLICATE-BATCH head; empty for any other request.
+std::vector<std::string> BatchPartitions(const std::string& head) {
+  std::vector<std::string> out;
+  if (head.rfind("REPLICATE-BATCH ", 0) != 0) return out;
+  size_t at = head.find("X-Replicant-Partitions: ");
+  if (at == std::string::npos) return out;
+  at += 24;
+  std::string list = head.substr(at, head.find("\r\n", at) - at);
+  for (size_t s = 0;;) {
+    size_t c = list.find(',', s);
+    out.push_back(list.substr(s, c == std::string::npos ? c : c - s));
+    if (c == std::string::npos) return out;
+    s = c + 1;
+  }
+}
+
+// A batch answer: `body` for each of n partitions.
+std::string BatchOk(size_t n, const std::string& body) {
+  std::string all;
+  for (size_t i = 0; i < n; ++i) all += "200 " + std::to_string(body.size()) + "\n" + body;
+  return Ok(all);
+}
 
 }  // namespace
 
@@ -387,9 +411,12 @@ TEST_CASE("StartGetHashes sends at once and a silent peer costs one timeout for 
   std::atomic<int> answered{0};
   // Answers each request as it comes, on as many connections as the client opens.
   ScriptedServer good([&](int fd, int) {
-    while (ReadHead(fd)) {
-      Send(fd, Ok(HashesPickle(std::string(32, 'g'))));
-      ++answered;
+    std::string head;
+    while (ReadHead(fd, &head)) {
+      auto batch = BatchPartitions(head);
+      Send(fd, batch.empty() ? Ok(HashesPickle(std::string(32, 'g')))
+                             : BatchOk(batch.size(), HashesPickle(std::string(32, 'g'))));
+      answered += batch.empty() ? 1 : static_cast<int>(batch.size());
     }
   });
   ScriptedServer silent([](int fd, int) {
@@ -424,4 +451,179 @@ TEST_CASE("StartGetHashes sends at once and a silent peer costs one timeout for 
   }
   CHECK(secs >= 0.55);
   CHECK(secs < 1.1);  // one after another would take 1.8 s
+}
+
+TEST_CASE("StartGetHashes asks a peer device's partitions in one REPLICATE-BATCH",
+          "[replicate_client]") {
+  Fresh fresh;
+  std::atomic<int> batches{0}, singles{0};
+  std::mutex mu;
+  std::vector<std::string> heads;
+  ScriptedServer peer([&](int fd, int) {
+    std::string head;
+    while (ReadHead(fd, &head)) {
+      {
+        std::lock_guard<std::mutex> l(mu);
+        heads.push_back(head);
+      }
+      auto parts = BatchPartitions(head);
+      if (parts.empty()) {
+        ++singles;
+        Send(fd, Ok(HashesPickle(std::string(32, 's'))));
+        continue;
+      }
+      ++batches;
+      std::string all;  // each partition's own hash, so order mistakes show
+      for (const auto& p : parts) {
+        std::string body = HashesPickle(std::string(32, static_cast<char>('a' + std::stoi(p))));
+        all += "200 " + std::to_string(body.size()) + "\n" + body;
+      }
+      Send(fd, Ok(all));
+    }
+  });
+  std::vector<HashesRequest> reqs;
+  for (int p = 0; p < 20; ++p) reqs.push_back({{"127.0.0.1", peer.port(), "sdb"}, std::to_string(p), 1});
+  reqs.push_back({{"127.0.0.1", peer.port(), "sdc"}, "3", 1});  // another device: alone
+  reqs.push_back({{"127.0.0.1", peer.port(), "sdb"}, "5", 1});  // asked twice: alone
+  auto rs = Client().StartGetHashes(reqs)->Collect();
+  REQUIRE(rs.size() == 22);
+  REQUIRE(rs[21].ok());
+  CHECK(rs[21]->hashes.at("abc") == std::string(32, 's'));
+  for (int p = 0; p < 20; ++p) {
+    REQUIRE(rs[p].ok());
+    CHECK(rs[p]->http_status == 200);
+    CHECK(rs[p]->hashes.at("abc") == std::string(32, static_cast<char>('a' + p)));
+  }
+  REQUIRE(rs[20].ok());
+  CHECK(rs[20]->hashes.at("abc") == std::string(32, 's'));
+  CHECK(batches == 2);  // 16 + 4
+  CHECK(singles == 2);
+  std::lock_guard<std::mutex> l(mu);
+  for (const auto& h : heads) {
+    if (h.rfind("REPLICATE-BATCH", 0) != 0) continue;
+    CHECK_THAT(h, Catch::StartsWith("REPLICATE-BATCH /sdb HTTP/1.1\r\n"));
+    CHECK_THAT(h, Catch::Contains("X-Backend-Storage-Policy-Index: 1\r\n"));
+  }
+}
+
+TEST_CASE("a peer that answers REPLICATE-BATCH with 405 is asked partition by partition",
+          "[replicate_client]") {
+  Fresh fresh;
+  std::atomic<int> batches{0}, singles{0};
+  ScriptedServer swift([&](int fd, int) {
+    std::string head;
+    while (ReadHead(fd, &head)) {
+      if (!BatchPartitions(head).empty()) {
+        ++batches;
+        Send(fd, "HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n");
+      } else {
+        ++singles;
+        Send(fd, Ok(HashesPickle(kHash)));
+      }
+    }
+  });
+  std::vector<HashesRequest> reqs;
+  for (const char* p : {"4", "5", "6"}) reqs.push_back({{"127.0.0.1", swift.port(), "sdb"}, p, 0});
+  auto client = Client();
+  for (int round = 0; round < 2; ++round) {
+    auto rs = client.StartGetHashes(reqs)->Collect();
+    REQUIRE(rs.size() == 3);
+    for (auto& r : rs) {
+      REQUIRE(r.ok());
+      CHECK(r->hashes.at("abc") == kHash);
+    }
+  }
+  CHECK(batches == 1);  // the second round knew
+  CHECK(singles == 6);
+}
+
+TEST_CASE("a batch answer is each partition's: framing errors, 507s and bad entries",
+          "[replicate_client]") {
+  Fresh fresh;
+  std::mutex mu;
+  std::string reply;
+  ScriptedServer peer([&](int fd, int) {
+    while (ReadHead(fd)) {
+      std::string r;
+      {
+        std::lock_guard<std::mutex> l(mu);
+        r = reply;
+      }
+      Send(fd, r);
+    }
+  });
+  std::vector<HashesRequest> reqs;
+  for (const char* p : {"1", "2"}) reqs.push_back({{"127.0.0.1", peer.port(), "sdb"}, p, 0});
+  auto client = Client();
+  auto ask = [&](const std::string& r) {
+    {
+      std::lock_guard<std::mutex> l(mu);
+      reply = r;
+    }
+    net::CloseThreadHttpConnections();
+    return client.StartGetHashes(reqs)->Collect();
+  };
+  // The device is full: a 507 for each partition, as REPLICATE answers it.
+  auto rs = ask("HTTP/1.1 507 Insufficient Storage\r\nContent-Length: 0\r\n\r\n");
+  for (auto& r : rs) {
+    REQUIRE(r.ok());
+    CHECK(r->http_status == 507);
+  }
+  // Lengths past the end, entries short or extra, statuses out of range: all corrupt.
+  std::string good = HashesPickle(kHash);
+  std::string entry = "200 " + std::to_string(good.size()) + "\n" + good;
+  for (const std::string& body : std::vector<std::string>{
+           "200 99\nxx", entry, entry + entry + "200 0\n", "999 0\n200 0\n",
+           "200 -1\n200 0\n", "200 18446744073709551616\n", "2000 0\n200 0\n"}) {
+    rs = ask(Ok(body));
+    REQUIRE(rs.size() == 2);
+    for (auto& r : rs) {
+      REQUIRE_FALSE(r.ok());
+      CHECK(r.status().IsCorruption());
+      CHECK_THAT(r.status().message(), Catch::Contains("REPLICATE-BATCH 127.0.0.1:"));
+    }
+  }
+  // One good entry, one whose pickle is bad: only that one fails.
+  rs = ask(Ok(entry + "200 3\nxyz"));
+  REQUIRE(rs[0].ok());
+  CHECK(rs[0]->hashes.at("abc") == kHash);
+  REQUIRE_FALSE(rs[1].ok());
+  CHECK_THAT(rs[1].status().message(), Catch::Contains("/sdb/2"));
+  // An entry's own error status is a response, as REPLICATE's would be.
+  rs = ask(Ok(entry + "500 5\nerror"));
+  REQUIRE(rs[1].ok());
+  CHECK(rs[1]->http_status == 500);
+}
+
+TEST_CASE("REPLICATE-BATCH partition lists are 1 to 16 distinct runs of digits",
+          "[replicate_client]") {
+  namespace rb = replicate_batch;
+  auto ok = rb::SplitPartitions("0,17,4294967295");
+  REQUIRE(ok.ok());
+  CHECK(*ok == std::vector<std::string>{"0", "17", "4294967295"});
+  CHECK(rb::JoinPartitions(*ok) == "0,17,4294967295");
+  std::vector<std::string> sixteen;
+  for (int i = 0; i < 16; ++i) sixteen.push_back(std::to_string(i));
+  CHECK(rb::SplitPartitions(rb::JoinPartitions(sixteen)).ok());
+  sixteen.push_back("16");
+  CHECK_FALSE(rb::SplitPartitions(rb::JoinPartitions(sixteen)).ok());
+  for (const char* bad : {"", ",", "1,", ",1", "1,,2", "1,1", "a", "-1", "1 ", " 1",
+                          "12345678901", "1;2", "1,2,1"}) {
+    INFO(bad);
+    auto r = rb::SplitPartitions(bad);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().IsInvalidArgument());
+  }
+  std::string answer;
+  rb::AppendEntry(200, "abc", &answer);
+  rb::AppendEntry(507, "", &answer);
+  CHECK(answer == "200 3\nabc507 0\n");
+  auto entries = rb::ParseAnswer(answer, 2);
+  REQUIRE(entries.ok());
+  CHECK((*entries)[0].status == 200);
+  CHECK((*entries)[0].body == "abc");
+  CHECK((*entries)[1].status == 507);
+  CHECK((*entries)[1].body.empty());
+  CHECK_FALSE(rb::ParseAnswer(answer, 1).ok());  // bytes left over
+  CHECK_FALSE(rb::ParseAnswer(answer, 3).ok());  // an entry missing
 }
