@@ -517,6 +517,16 @@ TEST_CASE("RingWatcher serves readers while another thread reloads", "[ring]") {
   CHECK(watcher.generation() == 50);
 }
 
+// Collector options for the devices under `devices` of the ring's 127.0.0.1:6200.
+static replicant::CollectOptions LocalCollectOptions(const std::string& devices, bool mount_check) {
+  replicant::CollectOptions opts;
+  opts.devices_dir = devices;
+  opts.mount_check = mount_check;
+  opts.ring_ip = "127.0.0.1";
+  opts.port = 6200;
+  return opts;
+}
+
 // The job collector's drive check is Swift's check_drive: with mount_check, a device
 // dir holding a ".ismount" file counts as mounted (utils.ismount), as a SAIO's do.
 TEST_CASE("the job collector takes a device with a .ismount file as mounted", "[replicator]") {
@@ -529,11 +539,7 @@ TEST_CASE("the job collector takes a device with a .ismount file as mounted", "[
   REQUIRE(ring.ok());
   replicant::PolicyRing pr;
   pr.ring = *ring;
-  replicant::CollectOptions opts;
-  opts.devices_dir = dir.path;
-  opts.mount_check = true;
-  opts.ring_ip = "127.0.0.1";
-  opts.port = 6200;
+  auto opts = LocalCollectOptions(dir.path, /*mount_check=*/true);
   replicant::StatsBook stats;
   std::mt19937_64 rng(1);
   // A plain directory on the same filesystem as its parent is not mounted.
@@ -561,11 +567,7 @@ TEST_CASE("the job collector's tickets build the jobs it found", "[replicator]")
   REQUIRE(ring.ok());
   replicant::PolicyRing pr;
   pr.ring = *ring;
-  replicant::CollectOptions opts;
-  opts.devices_dir = dir.path;
-  opts.mount_check = false;
-  opts.ring_ip = "127.0.0.1";
-  opts.port = 6200;
+  auto opts = LocalCollectOptions(dir.path, /*mount_check=*/false);
   opts.handoffs_first = true;
   replicant::StatsBook stats;
   for (int seed = 0; seed < 8; ++seed) {
