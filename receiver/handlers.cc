@@ -62,6 +62,28 @@ std::string PartitionPath(const std::string& dev_path, const StoragePolicy& p,
   return diskfile::PartitionDirOn(dev_path, p.index, partition);
 }
 
+// The last checks of every replication request, in Swift's order: the policy's type,
+// the drive, the fallocate reserve. The device's path; on a refusal, nullopt with the
+// answer sent and *refused holding its status.
+std::optional<std::string> UsableDevice(Exchange& ex, const StoragePolicy& policy,
+                                        const std::string& device, Status* refused) {
+  ServerContext& ctx = ex.context();
+  if (auto e = CheckPolicyType(policy)) {
+    *refused = Refuse(ex, *e);
+    return std::nullopt;
+  }
+  auto dev = diskfile::CheckDrive(ctx.config.devices, device, ctx.config.mount_check);
+  if (!dev.ok()) {
+    *refused = Refuse(ex, InsufficientStorage(device), dev.status().message());
+    return std::nullopt;
+  }
+  if (Status st = CheckReserve(ctx.config, *dev); !st.ok()) {
+    *refused = Refuse(ex, InsufficientStorage(device), st.message());
+    return std::nullopt;
+  }
+  return *dev;
+}
+
 // A session request (SSYNC, REPCONN) that passed Swift's checks.
 struct Admitted {
   const StoragePolicy* policy;
@@ -86,12 +108,7 @@ std::optional<Admitted> Admit(Exchange& ex, Status* refused,
   if (!target.ok()) return refuse(BadRequest(target.status()));
   if (auto e = CheckPartitionInRing(ctx, *policy, target->partition)) return refuse(*e);
   if (auto e = extra(req)) return refuse(*e);
-  if (auto e = CheckPolicyType(*policy)) return refuse(*e);
-  auto dev = diskfile::CheckDrive(ctx.config.devices, target->device, ctx.config.mount_check);
-  if (!dev.ok()) return refuse(InsufficientStorage(target->device), dev.status().message());
-  if (Status st = CheckReserve(ctx.config, *dev); !st.ok()) {
-    return refuse(InsufficientStorage(target->device), st.message());
-  }
+  if (!UsableDevice(ex, *policy, target->device, refused)) return std::nullopt;
   return Admitted{policy, std::move(*target)};
 }
 
@@ -129,12 +146,9 @@ Status HandleReplicate(Exchange& ex) {
   auto target = ParseReplicatePath(req.path);
   if (!target.ok()) return Refuse(ex, BadRequest(target.status()));
   if (auto e = CheckPartitionInRing(ctx, *policy, target->partition)) return Refuse(ex, *e);
-  if (auto e = CheckPolicyType(*policy)) return Refuse(ex, *e);
-  auto dev = diskfile::CheckDrive(ctx.config.devices, target->device, ctx.config.mount_check);
-  if (!dev.ok()) return Refuse(ex, InsufficientStorage(target->device), dev.status().message());
-  if (Status st = CheckReserve(ctx.config, *dev); !st.ok()) {
-    return Refuse(ex, InsufficientStorage(target->device), st.message());
-  }
+  Status refused;
+  auto dev = UsableDevice(ex, *policy, target->device, &refused);
+  if (!dev) return refused;
   std::string part_path = PartitionPath(*dev, *policy, target->partition);
   if (!target->suffixes.empty()) {
     // Swift 2.30: get_hashes(skip_rehash=True) only marks the valid suffixes dirty.
@@ -169,13 +183,9 @@ Status HandleReplicateBatch(Exchange& ex) {
   for (const auto& t : *targets) {
     if (auto e = CheckPartitionInRing(ctx, *policy, t.partition)) return Refuse(ex, *e);
   }
-  if (auto e = CheckPolicyType(*policy)) return Refuse(ex, *e);
-  const std::string& device = targets->front().device;
-  auto dev = diskfile::CheckDrive(ctx.config.devices, device, ctx.config.mount_check);
-  if (!dev.ok()) return Refuse(ex, InsufficientStorage(device), dev.status().message());
-  if (Status st = CheckReserve(ctx.config, *dev); !st.ok()) {
-    return Refuse(ex, InsufficientStorage(device), st.message());
-  }
+  Status refused;
+  auto dev = UsableDevice(ex, *policy, targets->front().device, &refused);
+  if (!dev) return refused;
   std::string body;
   size_t failed = 0;
   for (const auto& t : *targets) {
