@@ -93,7 +93,7 @@ void CollectDeviceJobs(const PolicyRing& pr, const Device& local, const CollectO
     if (ec) spdlog::error("ERROR creating {}: {}", obj_path, ec.message());
     return;
   }
-  const uint32_t source = jobs->AddSource({pr.ring, policy.index, local, *dev_path, obj_path});
+  const uint32_t source = jobs->AddSource({pr.ring, policy.index, local, *dev_path});
   const std::vector<std::string> names = ListDir(obj_path);
   jobs->Reserve(names.size());
   for (const auto& name : names) {

@@ -39,7 +39,7 @@ std::shared_ptr<const PartitionJob> JobList::Get(size_t i) const {
   job->sync.partition =
       t.name == JobTicket::kCanonicalName ? std::to_string(t.partition) : names_[t.name];
   job->sync.policy_index = src.policy_index;
-  job->sync.obj_path = src.obj_path;
+  job->sync.obj_path = diskfile::DataDirOn(src.device_path, src.policy_index);
   job->sync.path =
       diskfile::PartitionDirOn(src.device_path, src.policy_index, job->sync.partition);
   job->sync.region = src.local.region;

@@ -51,7 +51,6 @@ struct JobSource {
   int policy_index = 0;
   Device local;
   std::string device_path;  // <devices>/<device>
-  std::string obj_path;     // <devices>/<device>/objects[-N]
 };
 
 // A collected job: its partition, its JobSource, and whether it is a handoff.
