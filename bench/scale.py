@@ -4,12 +4,13 @@ replicator's peak RSS grow with the objects and the part power.
 One cell per (objects N, part power P) of --scale-objects x --scale-part-powers:
 
   tree        the first N objects of one master template (seed.build_template at the
-              largest N, written once and cached), hard-linked (os.link, no copy) into
+              largest N and MASTER_PART_POWER, written once and cached), hard-linked (os.link, no copy) into
               each primary of their partition at part power P: a converged cluster. An
               object's partition is the top P bits of its hash, so one master serves every
               part power; only dirs are new per node (inodes: see docs/bench.md).
-  warm-up     one untimed pass of each method: it writes node 0's hashes.pkl (and, through
-              REPLICATE, the peers'), as a converged cluster that ran before has them.
+  warm-up     one untimed pass of each method (warm_up_methods): it writes node 0's
+              hashes.pkl (and, through REPLICATE, the peers'), as a converged cluster
+              that ran before has them.
   scale-idle-nN-ppP    node 0's `once` pass with nothing to do, every hashes.pkl valid.
   scale-rehash-nN-ppP  node 0's `once` pass right after every hashes.pkl and hashes.invalid
               on node 0 was removed: a full rehash of its partitions (the peers keep
@@ -39,6 +40,9 @@ from host import log
 from options import Run
 
 SOURCE_NODE = 0
+# The master's own part power: any serves every cell (a partition is a prefix of the hash);
+# fixed, so that grids run in parts (one --out each) share one cached master.
+MASTER_PART_POWER = 10
 CELLS_CSV = 'scale_cells.csv'
 CELL_FIELDS = ['objects', 'part_power', 'partitions', 'node0_partitions', 'node0_objects',
                'ref_us_per_partition', 'ref_how', 'rtt_us']
@@ -53,9 +57,7 @@ class Master:
     order, so the first N of them are the N-object tree at any part power."""
 
     def __init__(self, bench, count):
-        a = bench.args
-        part_power = min(a.scale_part_powers)
-        self.path = bench.template(count, a.size, part_power)
+        self.path = bench.template(count, bench.args.size, MASTER_PART_POWER)
         manifest = seed.load_manifest(self.path)
         objects_dir = os.path.join(self.path, seed.DEVICE, 'objects')
         self.objects = []
@@ -169,7 +171,8 @@ def run_kind(bench, c, methods, master, count, part_power, cell, rotate):
         'objects; methods %s' % (count, part_power, c.bench_peers, time.monotonic() - t0,
                                  cell['node0_partitions'], cell['node0_objects'],
                                  ', '.join(m.name for m in methods)))
-    for m in methods:
+    once = count >= a.scale_once_objects
+    for m in warm_up_methods(methods, once):
         r = bench.replicator_pass(c, node, m, 'scale-warmup')
         log('  warm-up %s: %.2fs, rc %d' % (m.name, r['wall'], r['rc']))
     missing, leftover = bench.check(c, manifest, prims, node)
@@ -183,7 +186,6 @@ def run_kind(bench, c, methods, master, count, part_power, cell, rotate):
             bench.note('scale n=%d pp%d: no partition reference: %s' % (
                 count, part_power, cell['ref_how']))
     first = len(bench.runs)
-    once = count >= a.scale_once_objects
     for rep in range(a.repeat):
         for m in rotate(methods, rep):
             if rep and once and m.tool == 'swift':
@@ -204,6 +206,17 @@ def run_kind(bench, c, methods, master, count, part_power, cell, rotate):
         bench.note('scale n=%d pp%d (%s peers): %s' % (count, part_power, c.bench_peers, note))
         bench.runs[first:] = [r._replace(converged=False, note=note) for r in bench.runs[first:]]
     bench.wipe(c)  # its dirs cost inodes the next kind's layout needs
+
+
+def warm_up_methods(methods, once):
+    """Every method warms up; in cells where Swift runs once, one replicant method does it
+    for all: the hashes.pkl it leaves (node 0's, and the peers' through REPLICATE) are
+    Swift's format, which every method finds valid, and Swift's own warm-up there is a full
+    rehash of ~20 minutes at part power 18."""
+    if not once:
+        return methods
+    ours = [m for m in methods if m.tool != 'swift']
+    return ours[:1] or methods[:1]
 
 
 def run_scenario(bench, rotate):
