@@ -7,6 +7,8 @@ whose numbers go into the docs, checked without a cluster (a few seconds).
              nothing without points
   hashes     scale.remove_hashes removes every partition's hashes.pkl and hashes.invalid
              and nothing else
+  merge      scale_merge joins the cells of two runs with their counts exact, lists both
+             sources, and refuses a cell that two runs measured
   copy       durable_copy (file by file, and --batched with batches small enough that
              both syncfs groups and fsync groups, large files and the per-batch dir syncs
              all happen) leaves in every DEST exactly SRC's files, bodies and xattrs, and
@@ -22,8 +24,11 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import report  # noqa: E402
 import scale  # noqa: E402
+import scale_merge  # noqa: E402
 import scale_report  # noqa: E402
+from options import Run  # noqa: E402
 
 XATTR = 'user.swift.metadata'
 
@@ -57,6 +62,47 @@ def check_remove_hashes(tmp):
     assert scale.remove_hashes(objects) == 5 + 3
     left = sorted(os.path.join(r, f) for r, _, fs in os.walk(objects) for f in fs)
     assert left == sorted(keep), left
+
+
+def fake_source(path, cells, tree):
+    """A bench --out dir with one idle and one rehash run per method and cell."""
+    os.makedirs(path)
+    runs, rows = [], []
+    for n, pp, parts in cells:
+        rows.append({'objects': n, 'part_power': pp, 'partitions': parts * 4 // 3,
+                     'node0_partitions': parts, 'node0_objects': n * 3 // 4 + 1,
+                     'ref_us_per_partition': 11.5, 'ref_how': 'C++', 'rtt_us': 28.0})
+        for method, per in (('swift-rsync', 4e-3), ('replicant-native/serve', 1.5e-4)):
+            for kind in ('idle', 'rehash'):
+                wall = per * parts * (1 if kind == 'idle' else 1.5)
+                runs.append(Run(scale.scenario_name(kind, n, pp), method, 0, wall, wall, 1,
+                                True, 0, 0.1, 0.1, 20000, 0.5, 0.3, n, 0, 0, ''))
+    report.write_all_runs(path, runs)
+    scale.write_cells(path, rows)
+    with open(os.path.join(path, 'meta.json'), 'w') as f:
+        f.write('{"info": {"date": "today", "replicant": "tree %s"}, "notes": []}' % tree)
+
+
+def check_merge(tmp):
+    a, b, out = (os.path.join(tmp, x) for x in ('run-a', 'run-b', 'merged'))
+    fake_source(a, [(10000, 10, 767), (100000, 14, 12254)], 'aaaa')
+    fake_source(b, [(1000000, 18, 196611)], 'bbbb')
+    runs, cells, prov = scale_merge.merge([a, b])
+    assert sorted(cells) == [(10000, 10), (100000, 14), (1000000, 18)], sorted(cells)
+    assert len(runs) == 12 and [p['replicant'] for p in prov] == ['tree aaaa', 'tree bbbb']
+    scale_merge.write(out, runs, cells, prov)
+    back = scale.read_cells(out)
+    assert back[(100000, 14)]['node0_objects'] == 75001, back[(100000, 14)]
+    assert back[(1000000, 18)]['node0_partitions'] == 196611
+    with open(os.path.join(out, 'scale.md')) as f:
+        md = f.read()
+    assert 'tree aaaa' in md and 'tree bbbb' in md and '| 1000000 | 18 | 196611 |' in md, md
+    try:
+        scale_merge.merge([a, b, a])
+    except ValueError as e:
+        assert 'in both' in str(e), e
+    else:
+        raise AssertionError('a cell measured twice was merged')
 
 
 def make_tree(src):
@@ -114,6 +160,8 @@ def main(argv):
     with tempfile.TemporaryDirectory(prefix='check-scale-', dir='/var/tmp') as tmp:
         check_remove_hashes(tmp)
         print('hashes: ok')
+        check_merge(tmp)
+        print('merge: ok')
         check_copy(os.path.abspath(argv[1]), tmp)
         print('copy: ok')
     return 0

@@ -171,6 +171,16 @@ def markdown_table(rows):
     return '\n'.join(out)
 
 
+def write_all_runs(out_dir, runs):
+    """runs.csv: every run, as load_runs reads it back."""
+    with open(os.path.join(out_dir, 'runs.csv'), 'w', newline='') as f:
+        if runs:
+            w = csv.writer(f)
+            w.writerow(runs[0]._fields)
+            for r in runs:
+                w.writerow(['%.6g' % v if isinstance(v, float) else v for v in r])
+
+
 def write_all(out_dir, rows, runs, notes, info, baseline, limit):
     with open(os.path.join(out_dir, 'results.csv'), 'w', newline='') as f:
         w = csv.DictWriter(f, fieldnames=SUMMARY_FIELDS, extrasaction='ignore')
@@ -178,12 +188,7 @@ def write_all(out_dir, rows, runs, notes, info, baseline, limit):
         for r in rows:
             w.writerow({k: ('%.6g' % v if isinstance(v, float) else v)
                         for k, v in r.items()})
-    with open(os.path.join(out_dir, 'runs.csv'), 'w', newline='') as f:
-        if runs:
-            w = csv.writer(f)
-            w.writerow(runs[0]._fields)
-            for r in runs:
-                w.writerow(['%.6g' % v if isinstance(v, float) else v for v in r])
+    write_all_runs(out_dir, runs)
     with open(os.path.join(out_dir, 'meta.json'), 'w') as f:
         json.dump({'info': info, 'notes': notes}, f, indent=1)
     charts = draw_charts(out_dir, rows, baseline, limit)

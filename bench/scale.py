@@ -249,7 +249,14 @@ def write_cells(out_dir, cells):
         w = csv.DictWriter(f, fieldnames=CELL_FIELDS, extrasaction='ignore')
         w.writeheader()
         for c in cells:
-            w.writerow({k: ('%.4g' % v if isinstance(v, float) else v) for k, v in c.items()})
+            w.writerow({k: _cell_value(v) for k, v in c.items()})
+
+
+def _cell_value(v):
+    """Counts stay exact (read_cells gives floats back); measurements get 4 digits."""
+    if isinstance(v, float):
+        return int(v) if v.is_integer() else '%.4g' % v
+    return v
 
 
 def read_cells(out_dir):
