@@ -11,13 +11,19 @@ import report
 import scale
 
 SCENARIO_RE = re.compile(r'^scale-(idle|rehash)-n(\d+)-pp(\d+)$')
-# metric: (title, unit, the value of a run)
+# metric: (title, unit, pass kind it is taken from (None: both), the value of a run,
+# charted). The CPU metrics split an idle pass's wall time on this machine, where node 0's
+# replicator and its peers share the cores: what one node spends, and what its peers do.
 METRICS = [
-    ('idle', 'idle pass, end to end', 's', lambda r: r.wall),
-    ('rehash', 'first pass after every hashes.pkl was removed (full rehash)', 's',
-     lambda r: r.wall),
-    ('rss', 'peak RSS of the replicator (idle and rehash passes)', 'MB',
-     lambda r: r.maxrss_kb / 1024.0),
+    ('idle', 'idle pass, end to end', 's', 'idle', lambda r: r.wall, True),
+    ('rehash', 'first pass after every hashes.pkl was removed (full rehash)', 's', 'rehash',
+     lambda r: r.wall, True),
+    ('rss', 'peak RSS of the replicator (idle and rehash passes)', 'MB', None,
+     lambda r: r.maxrss_kb / 1024.0, True),
+    ('idle_cpu', "the replicator's CPU (user + sys) in the idle pass", 's', 'idle',
+     lambda r: (r.user_s or 0.0) + (r.sys_s or 0.0), False),
+    ('idle_peers_cpu', "the peers' CPU (servers, rsync daemon) during the idle pass", 's',
+     'idle', lambda r: r.cluster_cpu_s or 0.0, False),
 ]
 BASELINE = 'swift-rsync'
 
@@ -30,8 +36,8 @@ def collect(runs):
         if not m or not r.converged:
             continue
         kind, n, pp = m.group(1), int(m.group(2)), int(m.group(3))
-        for metric, _, _, get in METRICS:
-            if metric == kind or metric == 'rss':
+        for metric, _, _, from_kind, get, _ in METRICS:
+            if from_kind in (kind, None):
                 vals.setdefault((r.method, metric), {}).setdefault((n, pp), []).append(get(r))
     out = {}
     for key, cells in vals.items():
@@ -106,8 +112,9 @@ def _cost(v, unit):
 def tables(values, cells, fitted):
     methods = list(dict.fromkeys(m for m, _ in values))
     md = ['| objects | part power | node 0 partitions | node 0 objects | ref µs/partition '
-          '| loopback RTT µs | method | idle s | idle vs swift | idle µs/partition | rehash s '
-          '| rehash vs swift | peak RSS MB |', '|' + '---:|' * 6 + '---|' + '---:|' * 6]
+          '| loopback RTT µs | method | idle s | idle vs swift | idle µs/partition '
+          '| idle CPU µs/partition: replicator + peers | rehash s | rehash vs swift '
+          '| peak RSS MB |', '|' + '---:|' * 6 + '---|' + '---:|' * 7]
     for key in sorted(cells):
         c = cells[key]
         for m in methods:
@@ -118,13 +125,19 @@ def tables(values, cells, fitted):
                 continue
             bi = values.get((BASELINE, 'idle'), {}).get(key)
             br = values.get((BASELINE, 'rehash'), {}).get(key)
-            md.append('| %d | %d | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |' % (
+            cpu = values.get((m, 'idle_cpu'), {}).get(key)
+            peers = values.get((m, 'idle_peers_cpu'), {}).get(key)
+            per = c['node0_partitions'] / 1e6
+            md.append('| %d | %d | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s '
+                      '| %s |' % (
                 key[0], key[1], c['node0_partitions'], c['node0_objects'],
                 _g(c.get('ref_us_per_partition')) + (
                     ' (%s)' % c['ref_how'] if c.get('ref_how') == 'Python' else ''),
                 _g(c.get('rtt_us')), m, _g(idle),
                 '%.1f×' % (bi / idle) if bi and idle else '–',
-                _g(idle / c['node0_partitions'] * 1e6) if idle else '–', _g(rehash),
+                _g(idle / per) if idle else '–',
+                '%s + %s' % (_g(cpu / per), _g(peers / per)) if cpu is not None else '–',
+                _g(rehash),
                 '%.1f×' % (br / rehash) if br and rehash else '–', _g(rss)))
     # The issue's reference: one stat + one hashes.pkl read + one round trip.
     refs = [c['ref_us_per_partition'] + (c.get('rtt_us') or 0) for c in cells.values()
@@ -132,7 +145,7 @@ def tables(values, cells, fitted):
     ref = statistics.median(refs) * 1e-6 if refs else None
     md += ['', '| method | metric | model | per partition (a) | a ÷ ref | per object (b) '
            '| constant (c) | cells |', '|---|---|---|---:|---:|---:|---:|---:|']
-    for metric, _, unit, _ in METRICS:
+    for metric, _, unit, _, _, _ in METRICS:
         for m in methods:
             f = fitted.get((m, metric))
             if f:
@@ -153,7 +166,9 @@ def charts(out_dir, values, cells, fitted):
     methods = list(dict.fromkeys(m for m, _ in values))
     colors = {m: c for m, c in zip(methods, ['#d9822b', '#7b3fd9', '#2b7bd9', '#2bb07b'])}
     styles = ['-', '--', ':', '-.']
-    for metric, title, unit, _ in METRICS:
+    for metric, title, unit, _, _, charted in METRICS:
+        if not charted:
+            continue
         fig, ax = plt.subplots(figsize=(7, 5))
         drawn = False
         for m in methods:
