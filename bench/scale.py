@@ -4,10 +4,11 @@ replicator's peak RSS grow with the objects and the part power.
 One cell per (objects N, part power P) of --scale-objects x --scale-part-powers:
 
   tree        the first N objects of one master template (seed.build_template at the
-              largest N and MASTER_PART_POWER, written once and cached), hard-linked (os.link, no copy) into
-              each primary of their partition at part power P: a converged cluster. An
-              object's partition is the top P bits of its hash, so one master serves every
-              part power; only dirs are new per node (inodes: see docs/bench.md).
+              largest N and MASTER_PART_POWER, written once and cached), hard-linked
+              (os.link, no copy) into each primary of their partition at part power P: a
+              converged cluster. An object's partition is the top P bits of its hash, so
+              one master serves every part power; only dirs are new per node (inodes: see
+              docs/bench.md).
   warm-up     one untimed pass of each method (warm_up_methods): it writes node 0's
               hashes.pkl (and, through REPLICATE, the peers'), as a converged cluster
               that ran before has them.
