@@ -142,7 +142,7 @@ def parse_args(argv, description=None):
                          'fsyncs also fsync the image file')
     ap.add_argument('--out', help='results dir (default bench/results, quick: '
                                   'bench/results/quick)')
-    ap.add_argument('--keep', action='store_true', help='keep cluster dirs and logs')
+    ap.add_argument('--keep', action='store_true', help='keep cluster dirs and logs (scale: with their trees)')
     ap.add_argument('--scale-objects', default='1e4,1e5,1e6',
                     help='scale (growth curves, bench/scale.py): objects per cell, comma list')
     ap.add_argument('--scale-part-powers', default='10,14,16,18',

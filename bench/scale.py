@@ -206,7 +206,8 @@ def run_kind(bench, c, methods, master, count, part_power, cell, rotate):
         note = '%d replicas missing, %d left over after the passes' % (missing, leftover)
         bench.note('scale n=%d pp%d (%s peers): %s' % (count, part_power, c.bench_peers, note))
         bench.runs[first:] = [r._replace(converged=False, note=note) for r in bench.runs[first:]]
-    bench.wipe(c)  # its dirs cost inodes the next kind's layout needs
+    if not a.keep:  # --keep: the trees stay for profiling (they cost the inodes above)
+        bench.wipe(c)  # its dirs cost inodes the next kind's layout needs
 
 
 def warm_up_methods(methods, once):
