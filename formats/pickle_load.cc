@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <optional>
 #include <unordered_map>
 
 #include "formats/pickle.h"
@@ -41,6 +42,36 @@ enum class Callable { kNone, kCodecsEncode, kBytesType };
 struct Item {
   Value v;
   Callable callable = Callable::kNone;
+};
+
+// The memo. Python's picklers number its entries 0, 1, 2...: those live in a vector
+// (no node allocation per PUT, the cost that dominated loading a small hashes.pkl);
+// any other key, from a hand-made pickle, goes to a map. A key below the vector's size
+// is never in the map (the vector grows only by the next key, taken out of the map).
+class Memo {
+ public:
+  size_t size() const { return count_; }  // MEMOIZE's next key, as len(memo) in Python
+  void Put(uint64_t key, const Item& item) {
+    if (key < dense_.size()) {
+      if (!dense_[key]) ++count_;
+      dense_[key] = item;
+    } else if (key == dense_.size()) {
+      if (sparse_.erase(key) == 0) ++count_;
+      dense_.emplace_back(item);
+    } else if (sparse_.insert_or_assign(key, item).second) {
+      ++count_;
+    }
+  }
+  const Item* Find(uint64_t key) const {
+    if (key < dense_.size()) return dense_[key] ? &*dense_[key] : nullptr;
+    auto it = sparse_.find(key);
+    return it == sparse_.end() ? nullptr : &it->second;
+  }
+
+ private:
+  std::vector<std::optional<Item>> dense_;
+  std::unordered_map<uint64_t, Item> sparse_;
+  size_t count_ = 0;
 };
 
 class Loader {
@@ -92,7 +123,7 @@ class Loader {
   const uint64_t max_cost_;
   std::vector<Item> stack_;
   std::vector<size_t> marks_;
-  std::unordered_map<uint64_t, Item> memo_;
+  Memo memo_;
   uint64_t values_ = 0;  // pushed so far: every value held, in the stack or a container
   // Containers and dict keys: shapes, and hashing and comparing under the work budget.
   Payloads payloads_;
@@ -202,19 +233,15 @@ Status Loader::SetItem(Value* dict, Value key, Value value) {
   if (Status s = payloads_.Hash(key, &hashable, &hash); !s.ok()) return Error(s.message());
   if (!hashable) return Error("unhashable dict key");
   Dict& d = ValueAccess::SharedDict(*dict);
-  if (!node.index) node.index = std::make_unique<std::unordered_multimap<size_t, size_t>>();
-  auto [lo, hi] = node.index->equal_range(hash);
-  for (auto it = lo; it != hi; ++it) {
+  for (size_t at : node.keys.Find(hash)) {
     bool equal;
-    if (Status s = payloads_.Equal(d[it->second].first, key, &equal); !s.ok()) {
-      return Error(s.message());
-    }
+    if (Status s = payloads_.Equal(d[at].first, key, &equal); !s.ok()) return Error(s.message());
     if (equal) {
-      d[it->second].second = std::move(value);
+      d[at].second = std::move(value);
       return Status::OK();
     }
   }
-  node.index->emplace(hash, d.size());
+  node.keys.Add(hash, d.size());
   d.emplace_back(std::move(key), std::move(value));
   return Status::OK();
 }
@@ -494,7 +521,7 @@ Status Loader::Step(uint8_t code, bool* stop) {
         if (Status s = MemoKey(len, &key); !s.ok()) return s;
       }
       if (stack_.size() <= Fence()) return Error("stack underflow");
-      memo_[key] = stack_.back();  // shares the payload, as Python shares the object
+      memo_.Put(key, stack_.back());  // shares the payload, as Python shares the object
       return Status::OK();
     }
     case op::kGet:
@@ -503,9 +530,9 @@ Status Loader::Step(uint8_t code, bool* stop) {
       uint64_t key;
       int len = code == op::kGet ? 0 : code == op::kBinget ? 1 : 4;
       if (Status s = MemoKey(len, &key); !s.ok()) return s;
-      auto it = memo_.find(key);
-      if (it == memo_.end()) return Error("memo key " + std::to_string(key) + " not found");
-      stack_.push_back(it->second);
+      const Item* found = memo_.Find(key);
+      if (!found) return Error("memo key " + std::to_string(key) + " not found");
+      stack_.push_back(*found);
       return Status::OK();
     }
 

@@ -8,10 +8,37 @@
 namespace replicant::pickle::internal {
 namespace {
 
+constexpr size_t kUncachedString = 64;
+
 // Units for hashing or comparing a string: one, plus one per 64 bytes.
 uint64_t StringUnits(const Value& v) { return 1 + v.as_string().size() / 64; }
 
 }  // namespace
+
+std::vector<size_t> KeyIndex::Find(size_t hash) const {
+  std::vector<size_t> at;
+  if (map_) {
+    auto [lo, hi] = map_->equal_range(hash);
+    for (auto it = lo; it != hi; ++it) at.push_back(it->second);
+  } else {
+    for (const auto& [h, position] : small_) {
+      if (h == hash) at.push_back(position);
+    }
+  }
+  return at;
+}
+
+void KeyIndex::Add(size_t hash, size_t position) {
+  if (!map_ && small_.size() < kScanned) {
+    small_.emplace_back(hash, position);
+    return;
+  }
+  if (!map_) {
+    map_ = std::make_unique<std::unordered_multimap<size_t, size_t>>(small_.begin(), small_.end());
+    small_ = {};
+  }
+  map_->emplace(hash, position);
+}
 
 Payload& Payloads::Of(const Value& v) {
   auto [it, added] = payloads_.try_emplace(ValueAccess::Identity(v));
@@ -31,6 +58,13 @@ Status Payloads::Charge(uint64_t units) {
 Status Payloads::Hash(const Value& v, bool* hashable, size_t* hash) {
   if (!v.is_str() && !v.is_bytes() && !v.is_tuple()) {
     *hashable = HashScalar(v, hash);  // false for list and dict
+    return Status::OK();
+  }
+  // A short string is hashed again at each use, for the same units a cached hash is
+  // charged the first time: cheaper than remembering it (a dict key is usually one).
+  if (!v.is_tuple() && v.as_string().size() <= kUncachedString) {
+    if (Status s = Charge(StringUnits(v)); !s.ok()) return s;
+    *hashable = HashScalar(v, hash);
     return Status::OK();
   }
   Payload& p = Of(v);

@@ -16,6 +16,7 @@
 #include <set>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "formats/pickle.h"
 #include "base/status.h"
@@ -28,6 +29,21 @@ struct Shape {
   uint64_t cost = 1;
 };
 
+// A dict's keys by hash: a list scanned while the dict is small (a hashes.pkl holds a
+// few suffixes, and a map per dict cost an allocation per key), a hash map once it
+// grows, so a big dict still finds a key's equal-hash entries in O(1).
+class KeyIndex {
+ public:
+  // Positions in the dict of the keys with this hash.
+  std::vector<size_t> Find(size_t hash) const;
+  void Add(size_t hash, size_t position);
+
+ private:
+  static constexpr size_t kScanned = 32;
+  std::vector<std::pair<size_t, size_t>> small_;  // (hash, position)
+  std::unique_ptr<std::unordered_multimap<size_t, size_t>> map_;
+};
+
 struct Payload {
   // Holds the payload for the whole load, so that its address, the key of this entry,
   // cannot be reused by a later payload.
@@ -37,7 +53,7 @@ struct Payload {
   bool hashed = false, hashable = false;
   size_t hash = 0;
   // Dicts: key hash -> position of the entry, so SETITEM finds an equal key by hash.
-  std::unique_ptr<std::unordered_multimap<size_t, size_t>> index;
+  KeyIndex keys;
 };
 
 class Payloads {

@@ -87,6 +87,13 @@ std::vector<std::string> HashesDict::Keys() const {
   return keys;
 }
 
+bool HashesDict::AnyStale() const {
+  for (const Entry& e : entries_) {
+    if (e.live && !Truthy(&e.value) && e.key != "valid" && e.key != "updated") return true;
+  }
+  return false;
+}
+
 bool HashesDict::Equals(const HashesDict& other) const {
   if (size() != other.size()) return false;
   for (const Entry& e : entries_) {

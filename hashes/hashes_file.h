@@ -28,6 +28,8 @@ class HashesDict {
   void SetDefault(const std::string& key, pickle::Value v);
   void Erase(const std::string& key);
   std::vector<std::string> Keys() const;  // in dict order
+  // A suffix (any key but 'valid' and 'updated') whose value is falsy: one to rehash.
+  bool AnyStale() const;
   size_t size() const { return index_.size(); }
 
   // Python ==, except that a NaN equals a NaN (Swift would recurse forever on a

@@ -73,6 +73,7 @@ Status AddListedSuffixes(const std::string& part, HashesDict* hashes,
 // Hashes every suffix whose value is not truthy (a key that cannot name a dir goes);
 // true when there was one.
 bool RehashStale(const SuffixContext& ctx, HashesDict* hashes, GetHashesResult* result) {
+  if (!hashes->AnyStale()) return false;
   bool any = false;
   for (const std::string& key : hashes->Keys()) {
     if (key == "valid" || key == "updated") continue;
@@ -120,7 +121,11 @@ Result<HashAttempt> TryGetHashes(const SuffixContext& base_ctx, std::vector<std:
   }
 
   HashesDict hashes;
-  if (!Truthy(orig.Get("valid"))) {
+  if (Truthy(orig.Get("valid")) && !*do_listdir && recalculate->empty() && !orig.AnyStale()) {
+    // An idle partition (most of a pass): nothing to list, rehash or write; its result
+    // is the pickle as read, without the copy a pass that changes it needs.
+    hashes = std::move(orig);
+  } else if (!Truthy(orig.Get("valid"))) {
     // The only way from an invalid pickle to a valid one: a full listing, and the
     // final write only if the pickle is still exactly as invalid as now.
     *do_listdir = true;

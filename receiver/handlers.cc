@@ -42,9 +42,10 @@ std::optional<HttpError> CheckPolicyType(const StoragePolicy& p) {
 
 // A partition the policy's ring does not have is a malformed path: refused before
 // anything on disk is touched (the replicator would otherwise find it later).
-std::optional<HttpError> CheckPartitionInRing(ServerContext& ctx, const StoragePolicy& p,
+// `limit`: ctx.bounds.Limit(p), which stats the ring file (a batch asks it once).
+std::optional<HttpError> CheckPartitionInRing(std::optional<uint64_t> limit,
+                                              const StoragePolicy& p,
                                               const std::string& partition) {
-  std::optional<uint64_t> limit = ctx.bounds.Limit(p);
   if (!limit || std::stoull(partition) < *limit) return std::nullopt;  // canonical: < 2^32
   return HttpError{400, fmt::format("Invalid partition: {} (policy {} has {} partitions)",
                                     py::Quote(partition), p.index, *limit), "text/plain"};
@@ -106,7 +107,9 @@ std::optional<Admitted> Admit(Exchange& ex, Status* refused,
   if (!policy) return refuse(NoSuchPolicy(pidx));
   auto target = ParseSsyncPath(req.path);
   if (!target.ok()) return refuse(BadRequest(target.status()));
-  if (auto e = CheckPartitionInRing(ctx, *policy, target->partition)) return refuse(*e);
+  if (auto e = CheckPartitionInRing(ctx.bounds.Limit(*policy), *policy, target->partition)) {
+    return refuse(*e);
+  }
   if (auto e = extra(req)) return refuse(*e);
   if (!UsableDevice(ex, *policy, target->device, refused)) return std::nullopt;
   return Admitted{policy, std::move(*target)};
@@ -145,7 +148,9 @@ Status HandleReplicate(Exchange& ex) {
   if (!policy) return Refuse(ex, NoSuchPolicy(pidx));
   auto target = ParseReplicatePath(req.path);
   if (!target.ok()) return Refuse(ex, BadRequest(target.status()));
-  if (auto e = CheckPartitionInRing(ctx, *policy, target->partition)) return Refuse(ex, *e);
+  if (auto e = CheckPartitionInRing(ctx.bounds.Limit(*policy), *policy, target->partition)) {
+    return Refuse(ex, *e);
+  }
   Status refused;
   auto dev = UsableDevice(ex, *policy, target->device, &refused);
   if (!dev) return refused;
@@ -180,8 +185,9 @@ Status HandleReplicateBatch(Exchange& ex) {
   if (!policy) return Refuse(ex, NoSuchPolicy(pidx));
   auto targets = ParseReplicateBatch(req.path, req.Header("x-replicant-partitions"));
   if (!targets.ok()) return Refuse(ex, BadRequest(targets.status()));
+  std::optional<uint64_t> limit = ctx.bounds.Limit(*policy);
   for (const auto& t : *targets) {
-    if (auto e = CheckPartitionInRing(ctx, *policy, t.partition)) return Refuse(ex, *e);
+    if (auto e = CheckPartitionInRing(limit, *policy, t.partition)) return Refuse(ex, *e);
   }
   Status refused;
   auto dev = UsableDevice(ex, *policy, targets->front().device, &refused);

@@ -107,6 +107,7 @@ void Replicator::Pass::Work(size_t end) {
     if (first >= end) return;
     size_t last = std::min(end, first + window);
     std::vector<std::pair<size_t, std::shared_ptr<const PartitionJob>>> ready;
+    DriveChecks drives;
     for (size_t i = first; i < last; ++i) {
       if (!TryClaim(i, kFree, kTaken)) continue;  // a rescuer has it
       if (lockups_.Cancelled(jobs_.device(i))) {
@@ -114,7 +115,7 @@ void Replicator::Pass::Work(size_t end) {
         continue;
       }
       auto job = jobs_.Get(i);
-      if (Ready(*job)) {
+      if (Ready(*job, &drives)) {
         claims_[i] = kWindow;
         ready.emplace_back(i, std::move(job));
       } else {
@@ -204,8 +205,15 @@ void Replicator::Pass::RunJob(std::shared_ptr<const PartitionJob> job_ptr, Surve
   else finish();
 }
 
-bool Replicator::Pass::Ready(const PartitionJob& job) {
-  auto drive = diskfile::CheckDrive(r_.cfg_.devices, job.sync.device, r_.cfg_.mount_check);
+bool Replicator::Pass::Ready(const PartitionJob& job, DriveChecks* drives) {
+  DriveChecks own;
+  if (!drives) drives = &own;
+  auto found = drives->find(job.sync.device);
+  if (found == drives->end()) {
+    found = drives->emplace(job.sync.device, diskfile::CheckDrive(r_.cfg_.devices, job.sync.device,
+                                                                  r_.cfg_.mount_check)).first;
+  }
+  const Result<std::string>& drive = found->second;
   if (!drive.ok()) {
     ObservedJob observed(observer_, job);
     NodeSet nodes;

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <mutex>
@@ -66,8 +67,10 @@ class Replicator::Pass {
   // other worker has started (those in a stuck worker's window included).
   void Rescue(size_t begin, size_t end);
   // Skips (and accounts for) a job whose drive is unmounted or whose partition path is
-  // a file (removed); true when the job can run.
-  bool Ready(const PartitionJob& job);
+  // a file (removed); true when the job can run. `drives` (may be null) keeps the drive
+  // checks of one window: a window's jobs share few devices, so one stat each.
+  using DriveChecks = std::map<std::string, Result<std::string>>;
+  bool Ready(const PartitionJob& job, DriveChecks* drives = nullptr);
   hashes::GetHashesOptions SurveyOptions() const {
     hashes::GetHashesOptions o;
     o.reclaim_age = r_.cfg_.reclaim_age;
