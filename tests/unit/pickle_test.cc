@@ -517,3 +517,17 @@ TEST_CASE("Loads handles protocol 0/1 details", "[pickle]") {
   CHECK(Load("\x80\x02\x8a\x00."sv) == "0");
   CHECK(Load("cbuiltins\nbytes\n)R."sv) == "b''");
 }
+
+TEST_CASE("Memo keys in any order: the latest put wins, MEMOIZE counts distinct keys", "[pickle]") {
+  // Python's picklers number memo entries 0, 1, 2...; a hand-made pickle may not.
+  // Checked against CPython: ['a', 'b', 'a', 'c', 'c', 'd', 'e', 'f', 'f', 'b', 'g', 'g'].
+  constexpr auto kPickle =
+      "\200\002](X\001\000\000\000aq\003X\001\000\000\000bq\000h\003X\001\000\000\000cq\003h"
+      "\003X\001\000\000\000dq\001X\001\000\000\000eq\002X\001\000\000\000fq\003h\003h\000X"
+      "\001\000\000\000g\224h\004e."sv;
+  auto v = Loads(kPickle);
+  REQUIRE(v.ok());
+  std::string got;
+  for (const Value& item : v->items()) got += item.as_string();
+  CHECK(got == "abaccdeffbgg");
+}
