@@ -36,6 +36,7 @@ import os
 import subprocess
 import time
 
+import report
 import seed
 from host import log
 from options import Run
@@ -239,7 +240,10 @@ def run_scenario(bench, rotate):
                         run_kind(bench, cl[peers], ms, master, count, part_power, cell,
                                  rotate)
                 cells.append(cell)
+                # Each finished cell is on disk at once: a run cut off (a stop, a lost
+                # machine) keeps its cells, and `--report-only` reports them.
                 write_cells(a.out, cells)
+                report.write_all_runs(a.out, bench.runs)
         finally:
             for c in list(cl.values()):
                 bench.retire_cluster(c)
