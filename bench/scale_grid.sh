@@ -6,7 +6,7 @@
 #   bench/scale_grid.sh [--dry-run] [--frozen DIR] [PART...]
 #
 # PART is objects:part-powers, e.g. 1e6:18; default: every part of the grid below. A part
-# whose --out already holds all its cells is skipped, so the script can be rerun after a
+# whose --out already holds all its cells (or an interrupted run's) is skipped, so the script can be rerun after a
 # stop and goes on where it was. --frozen DIR: the binary to time (DIR/replicant and
 # DIR/tools/); default: a copy of build/replicant and build/tools/ made the first time,
 # under /var/tmp/replicant-bench/frozen-<commit>, so later builds do not change what the
@@ -14,7 +14,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PARTS_DEFAULT=(1e6:18 1e4,1e5:10,14,16,18 1e6:10,14,16)
+# 1e5:18 is its own part: the first run of 1e4,1e5:10,14,16,18 was interrupted before it.
+PARTS_DEFAULT=(1e6:18 1e4,1e5:10,14,16,18 1e5:18 1e6:10,14,16)
 dry=0
 frozen=
 parts=()
@@ -49,9 +50,15 @@ out_of() {
 }
 
 # Whether a part's scale_cells.csv has every cell (objects x part powers).
+# An interrupted run (meta.json notes it) is kept as it is: its missing cells need a part of
+# their own, since rerunning it would measure its finished cells again.
 part_done() {
   local cells="$(out_of "$1")/scale_cells.csv" objects=${1%%:*} powers=${1#*:}
   [ -f "$cells" ] || return 1
+  if grep -q '"interrupted: partial results"' "$(out_of "$1")/meta.json" 2>/dev/null; then
+    echo "scale_grid: $1 was interrupted: kept with the cells it has" >&2
+    return 0
+  fi
   /usr/bin/python3 - "$cells" "$objects" "$powers" <<'EOF'
 import csv, sys
 rows = {(int(float(r['objects'])), int(float(r['part_power'])))
