@@ -182,6 +182,11 @@ Result<bool> SocketStream::WaitReadable(double seconds) {
   return true;
 }
 
+bool SocketStream::Quiet() const {
+  if (buffered() > 0) return false;
+  return PollOne(fd_, POLLIN | POLLRDHUP, 0) == 0;
+}
+
 Status SocketStream::Fill() {
   // Whatever we still owe the peer must go out before we wait for its answer.
   if (auto s = Flush(); !s.ok()) return s;

@@ -52,6 +52,9 @@ class SocketStream : public ByteStream {
   // Waits until a byte is readable: true, or an error or a timeout status after
   // `seconds`.
   Result<bool> WaitReadable(double seconds);
+  // Whether the peer has neither sent anything nor closed: a connection made ahead of
+  // its first request (and idle since) can still carry one.
+  bool Quiet() const;
 
   void set_read_timeout(double seconds) { read_timeout_ = seconds; }
   void set_write_timeout(double seconds) { write_timeout_ = seconds; }

@@ -1,6 +1,7 @@
 #include "sync_backends/native/native_backend.h"
 
 #include <algorithm>
+#include <chrono>
 #include <optional>
 #include <tuple>
 
@@ -15,6 +16,12 @@ using native::FanOut;
 using native::NativeSession;
 using native::Peer;
 
+namespace {
+// A connection made while waiting for a peer's device is used only if the wait was
+// shorter than this: far below any server's idle timeout (Swift's client_timeout: 60 s).
+constexpr std::chrono::seconds kPreconnectMaxWait{10};
+}  // namespace
+
 bool NativeBackend::KnownUnsupported(const std::string& peer) {
   std::lock_guard<std::mutex> l(mu_);
   return unsupported_.count(peer) > 0;
@@ -24,6 +31,20 @@ void NativeBackend::MarkUnsupported(const std::string& peer, const std::string& 
   std::lock_guard<std::mutex> l(mu_);
   if (unsupported_.insert(peer).second) {
     spdlog::info("{} does not speak the native protocol ({}); syncing it with ssync", peer, why);
+  }
+}
+
+bool NativeBackend::SpeaksRepconn(const std::string& peer) {
+  std::lock_guard<std::mutex> l(mu_);
+  return speaks_repconn_.count(peer) > 0;
+}
+
+void NativeBackend::NoteRepconn(const std::string& peer, bool accepted) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (accepted) {
+    speaks_repconn_.insert(peer);
+  } else {
+    speaks_repconn_.erase(peer);
   }
 }
 
@@ -81,22 +102,38 @@ std::vector<SyncResult> NativeBackend::SyncPeers(const SyncJob& job,
   // peer's thread, holding its device from the opening to its Done: another job's
   // session to it (concurrency, pipelining) waits here, not on the receiver's lock,
   // and a peer thread holds one device at a time, so no two jobs deadlock.
-  auto open_session = [&](Peer& p) {
+  auto open_session = [&](Peer& p, std::unique_ptr<net::SocketStream> tcp) {
     const Device& node = p.spec->node;
     p.opened = true;
-    auto opened = NativeSession::Open(node, job.partition, job.policy_index, opts_.session);
+    const bool pipelined = SpeaksRepconn(PeerKey(node));
+    auto opened = NativeSession::Open(node, job.partition, job.policy_index, opts_.session,
+                                      std::move(tcp), pipelined);
     if (opened.error == NativeSession::OpenError::kUnsupported) {
       MarkUnsupported(PeerKey(node), opened.status.message());
       p.result.unsupported = true;
     } else if (!opened.session) {
       p.Note(opened.status);
     }
+    // A failed pipelined open may be a server that no longer speaks REPCONN and lost
+    // its 405 to a reset: the next session asks it the plain way.
+    NoteRepconn(PeerKey(node), opened.session != nullptr);
     p.session = std::move(opened.session);
     if (!p.session) p.device.reset();
   };
   auto open_one = [&](Peer& p) {
+    // Connected before the wait for the device: a session queued behind another job's
+    // starts without TCP's handshake. One that waited long is not trusted to be kept
+    // open by the peer (client_timeout), nor is one the peer closed (Open checks).
+    const auto start = std::chrono::steady_clock::now();
+    auto tcp = NativeSession::Connect(p.spec->node, opts_.session);
+    if (!tcp.ok()) {
+      p.opened = true;
+      p.Note(tcp.status().WithContext(DeviceKey(p.spec->node)));
+      return;
+    }
     p.device.emplace(gate_.Acquire({DeviceKey(p.spec->node)}));
-    open_session(p);
+    if (std::chrono::steady_clock::now() - start > kPreconnectMaxWait) tcp->reset();
+    open_session(p, std::move(*tcp));
   };
   std::optional<PeerGate::Hold> all_devices;  // a multi-batch partition's
   auto open_all = [&] {
@@ -113,7 +150,7 @@ std::vector<SyncResult> NativeBackend::SyncPeers(const SyncJob& job,
       return std::tie(x.replication_ip, x.replication_port, x.device) <
              std::tie(y.replication_ip, y.replication_port, y.device);
     });
-    for (Peer* p : order) open_session(*p);
+    for (Peer* p : order) open_session(*p, nullptr);
   };
   FanOut(opts_, job, peers, open_one, open_all).Walk();
   all_devices.reset();

@@ -26,7 +26,7 @@
 // body, and what it lacks is left out of its in_sync_objects without failing it.
 //
 // Thread-safe: SyncPeers keeps per-call state on its stack (each peer thread touches
-// only its own peer's); the set of peers known not to speak REPCONN, and the gate,
+// only its own peer's); the sets of peers known (not) to speak REPCONN, and the gate,
 // are locked.
 #pragma once
 
@@ -68,6 +68,9 @@ class NativeBackend : public SyncBackend {
   // is logged.
   bool KnownUnsupported(const std::string& peer);
   void MarkUnsupported(const std::string& peer, const std::string& why);
+  // Whether a peer (ip:port) accepted our last REPCONN: its next gets Begin pipelined.
+  bool SpeaksRepconn(const std::string& peer);
+  void NoteRepconn(const std::string& peer, bool accepted);
 
  private:
   static SyncResult Finish(const SyncJob& job, native::Peer& p);
@@ -77,6 +80,7 @@ class NativeBackend : public SyncBackend {
   NativeOptions opts_;
   std::mutex mu_;
   std::set<std::string> unsupported_;
+  std::set<std::string> speaks_repconn_;
   PeerGate gate_;  // one session per peer device at a time, across jobs
 };
 

@@ -7,8 +7,37 @@
 
 namespace replicant::sync::native {
 
+Result<std::unique_ptr<net::SocketStream>> NativeSession::Connect(const Device& node,
+                                                                 const SessionOptions& opts) {
+  auto tcp = net::SocketStream::Connect(node.replication_ip, node.replication_port,
+                                        opts.conn_timeout);
+  if (!tcp.ok()) return tcp.status();
+  (*tcp)->set_write_timeout(opts.node_timeout);
+  (*tcp)->set_read_timeout(opts.node_timeout);
+  return std::move(*tcp);
+}
+
+namespace {
+
+// The REPCONN request head. "Connection: close": the session ends the connection,
+// and a server that refuses the request does not read what follows as another one.
+std::string RepconnHead(const Device& node, const std::string& partition, int policy_index,
+                        const Extensions& offer) {
+  std::string head = fmt::format(
+      "REPCONN /{}/{} HTTP/1.1\r\nHost: {}\r\nUser-Agent: replicant-native\r\n"
+      "X-Backend-Storage-Policy-Index: {}\r\nConnection: close\r\n",
+      node.device, partition, net::HostHeader(node.replication_ip, node.replication_port),
+      policy_index);
+  if (offer.any()) head += fmt::format("{}: {}\r\n", kExtensionsHeader, offer.ToHeader());
+  return head + "\r\n";
+}
+
+}  // namespace
+
 NativeSession::Opened NativeSession::Open(const Device& node, const std::string& partition,
-                                          int policy_index, const SessionOptions& opts) {
+                                          int policy_index, const SessionOptions& opts,
+                                          std::unique_ptr<net::SocketStream> tcp,
+                                          bool pipelined) {
   Opened out;
   std::string name = fmt::format("{}:{}/{}", node.replication_ip, node.replication_port,
                                  node.device);
@@ -17,21 +46,18 @@ NativeSession::Opened NativeSession::Open(const Device& node, const std::string&
     out.status = st.WithContext(name);
     return std::move(out);
   };
-  auto tcp = net::SocketStream::Connect(node.replication_ip, node.replication_port, opts.conn_timeout);
-  if (!tcp.ok()) return fail(OpenError::kFailed, tcp.status());
-  (*tcp)->set_write_timeout(opts.node_timeout);
-  (*tcp)->set_read_timeout(opts.node_timeout);
-  std::string head = fmt::format(
-      "REPCONN /{}/{} HTTP/1.1\r\nHost: {}\r\nUser-Agent: replicant-native\r\n"
-      "X-Backend-Storage-Policy-Index: {}\r\n",
-      node.device, partition, net::HostHeader(node.replication_ip, node.replication_port),
-      policy_index);
-  if (opts.offer.any()) head += fmt::format("{}: {}\r\n", kExtensionsHeader, opts.offer.ToHeader());
-  head += "\r\n";
-  Status st = (*tcp)->Write(head);
-  if (st.ok()) st = (*tcp)->Flush();
+  if (tcp && !tcp->Quiet()) tcp.reset();  // the peer closed it while we waited
+  if (!tcp) {
+    auto c = Connect(node, opts);
+    if (!c.ok()) return fail(OpenError::kFailed, c.status());
+    tcp = std::move(*c);
+  }
+  const nlohmann::json begin_req = ToJson(BeginReplicationRequest{node.device, partition, false});
+  Status st = tcp->Write(RepconnHead(node, partition, policy_index, opts.offer));
+  if (st.ok() && pipelined) st = WriteFrame(*tcp, begin_req);
+  if (st.ok()) st = tcp->Flush();
   if (!st.ok()) return fail(OpenError::kFailed, st);
-  auto resp = net::ReadHttpResponseHead(**tcp);
+  auto resp = net::ReadHttpResponseHead(*tcp);
   if (!resp.ok()) return fail(OpenError::kFailed, resp.status());
   if (resp->status == 405 || resp->status == 400) {
     return fail(OpenError::kUnsupported,
@@ -44,12 +70,14 @@ NativeSession::Opened NativeSession::Open(const Device& node, const std::string&
   const std::string* accepted = resp->Header("x-replicant-native");
   Extensions ext = Extensions::Parse(accepted ? *accepted : "").Intersect(opts.offer);
   // The receiver may work on its disk for a while before it answers.
-  (*tcp)->set_read_timeout(opts.http_timeout);
-  std::unique_ptr<NativeSession> s(new NativeSession(std::move(*tcp), name, ext, opts.max_frame,
+  tcp->set_read_timeout(opts.http_timeout);
+  std::unique_ptr<NativeSession> s(new NativeSession(std::move(tcp), name, ext, opts.max_frame,
                                                    opts.max_frame_values));
-  st = s->Send(ToJson(BeginReplicationRequest{node.device, partition, false}));
-  if (st.ok()) st = s->Flush();
-  if (!st.ok()) return fail(OpenError::kFailed, st);
+  if (!pipelined) {
+    st = s->Send(begin_req);
+    if (st.ok()) st = s->Flush();
+    if (!st.ok()) return fail(OpenError::kFailed, st);
+  }
   auto begin = s->Receive();
   if (!begin.ok()) return fail(OpenError::kFailed, begin.status().WithContext("begin"));
   BeginReplicationResponse br;
@@ -73,10 +101,15 @@ Result<nlohmann::json> NativeSession::Receive() {
   return j;
 }
 
-void NativeSession::Finish() {
+Status NativeSession::SendDone() {
   SyncFileRequest done;
   done.done = true;
-  if (Send(ToJson(done)).ok() && Flush().ok()) {
+  done_sent_ = true;
+  return Send(ToJson(done));
+}
+
+void NativeSession::Finish() {
+  if ((done_sent_ || SendDone().ok()) && Flush().ok()) {
     // The receiver closes once its session returned, i.e. once it released its
     // partition and device locks: whoever opens the next session to this device
     // (another job, here or elsewhere) then finds it free, not busy for a moment.

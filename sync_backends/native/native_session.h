@@ -1,11 +1,17 @@
 // NativeSession: the sending end of one REPCONN session with one peer.
 //
-// Open() connects to the peer's replication_ip:replication_port (conn_timeout),
-// sends `REPCONN /<device>/<partition>` with the policy index and the extensions it
-// offers, and after a 200 exchanges BeginReplicationRequest/Response. The peer's
-// answer decides the protocol: the extensions it accepted, or Hummingbird's plain
-// one-file-at-a-time flow when it accepted none. A 405 or 400 (a Swift object server
-// does not know REPCONN) is reported as Unsupported so the caller can use ssync.
+// Open() connects to the peer's replication_ip:replication_port (conn_timeout), or
+// takes a connection made beforehand by Connect(), sends `REPCONN /<device>/<partition>`
+// with the policy index and the extensions it offers, and after a 200 exchanges
+// BeginReplicationRequest/Response. The peer's answer decides the protocol: the
+// extensions it accepted, or Hummingbird's plain one-file-at-a-time flow when it
+// accepted none. A 405 or 400 (a Swift object server does not know REPCONN) is
+// reported as Unsupported so the caller can use ssync. Round trips are what a session
+// costs on a real network, so: Connect() lets the caller connect while it waits for
+// the peer's device; a peer known to answer REPCONN gets the Begin request right
+// behind the REPCONN head (its 200 and the hashes come back together; a server
+// reading the request head leaves the frame for the hijacked stream, as Hummingbird's
+// and replicant's do); SendDone() lets the last batch's Done travel with its bodies.
 // Every read waits at most http_timeout, every write node_timeout. An {"Error": ...}
 // frame from the receiver becomes an error status carrying its text (capped at
 // kMaxPeerMessage bytes).
@@ -38,8 +44,15 @@ class NativeSession {
     OpenError error = OpenError::kNone;
     Status status;  // why, when session is null
   };
+  // `tcp`: from Connect(), or null to connect now; used unless the peer closed it
+  // meanwhile. `pipelined`: Begin goes with the REPCONN request (only for a peer known
+  // to accept REPCONN: one that refuses it might reset the connection over the unread
+  // frame and lose its 405, the sign to fall back to ssync).
   static Opened Open(const Device& node, const std::string& partition, int policy_index,
-                     const SessionOptions& opts);
+                     const SessionOptions& opts, std::unique_ptr<net::SocketStream> tcp = nullptr,
+                     bool pipelined = false);
+  static Result<std::unique_ptr<net::SocketStream>> Connect(const Device& node,
+                                                           const SessionOptions& opts);
 
   const Extensions& extensions() const { return ext_; }
   const std::string& name() const { return name_; }
@@ -49,7 +62,10 @@ class NativeSession {
   Status Flush() { return tcp_->Flush(); }
   // Reads one frame; an {"Error": ...} frame is an error status.
   Result<nlohmann::json> Receive();
-  // {"Done": true}, then close.
+  // {"Done": true} now, unflushed (it goes with what follows it; the receiver reads it
+  // after answering everything before it). Finish() then only waits.
+  Status SendDone();
+  // {"Done": true} unless sent, then waits for the receiver to close, and closes.
   void Finish();
   uint64_t bytes_sent() const { return bytes_sent_; }
   void CountSent(uint64_t n) { bytes_sent_ += n; }
@@ -65,6 +81,7 @@ class NativeSession {
   size_t max_frame_;
   size_t max_frame_values_;
   uint64_t bytes_sent_ = 0;
+  bool done_sent_ = false;
 };
 
 }  // namespace replicant::sync::native

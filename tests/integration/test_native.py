@@ -5,6 +5,8 @@
 * replicant -> Swift object servers (they answer REPCONN with 405): falls back to ssync,
   logged once per peer, and converges;
 * a large object with a small change travels as a librsync delta: far fewer bytes;
+* a session costs three round trips (REPCONN with Begin; the batch offer; the bodies
+  with Done), four for the first one to a peer (Begin after the 200), counted by a relay;
 * a hand-written plain Hummingbird client is served (hashes, GoAhead, upload), and what it
   wrote reads back through Swift's object server;
 * hostile frames (huge length, truncated JSON, traversal paths, wrong Size, early close)
@@ -24,6 +26,7 @@ import pytest
 from cluster import Cluster
 from native_client import frame as _frame, read_frame as _read_frame
 from native_client import repconn as _repconn
+from turn_proxy import TurnProxy
 from interop import (ACCOUNT, CONTAINER, Workload, object_files, recon, replicate,
                      replicant_servers)
 
@@ -139,6 +142,33 @@ def test_concurrent_and_pipelined_jobs_never_meet_on_a_peer_device(depth, batch_
             _check_on_every_primary(c, bodies)
             replicate(src)
             assert recon(src)['suffix_sync'] == 0
+
+
+def test_a_session_costs_three_round_trips():
+    # Every replication connection crosses a relay that counts the sender's turns. The
+    # first session to a peer sends Begin after REPCONN's 200 (a server that refuses
+    # REPCONN might reset the connection over a pipelined frame and lose its 405); later
+    # ones pipeline it, and the last batch's Done goes with its bodies. Without those,
+    # a session that uploads costs five: REPCONN, Begin, offer, bodies, Done.
+    with Cluster(nodes=4, replicas=3, part_power=3, replication='external', front_ports=True,
+                 replicator_options={'sync_method': 'native', 'concurrency': 1,
+                                     'pipeline_depth': 1}) as c:
+        with replicant_servers(c), TurnProxy(c.front_map()) as proxy:
+            src = c.nodes[0]
+            bodies = {'turn-%02d' % i: os.urandom(200 + i) for i in range(40)}
+            _write_on(c, src, bodies)
+            p = replicate(src)
+            assert recon(src)['failure'] == 0, p.stderr[-3000:]
+            _check_on_every_primary(c, bodies)
+            sessions = proxy.sessions('REPCONN')
+            by_peer = {}
+            for s in sessions:
+                by_peer.setdefault(s.front_port, []).append(s.turns)
+            assert len(by_peer) == 3, by_peer
+            for port, turns in by_peer.items():
+                assert len(turns) >= 2 and turns[0] <= 4, by_peer
+                assert all(t <= 3 for t in turns[1:]), by_peer
+            assert 'files sent' in p.stderr and 'failed' not in p.stderr.split('Starting')[1]
 
 
 def test_bodies_past_the_preload_budget_are_read_when_sent():
