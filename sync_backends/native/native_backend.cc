@@ -34,17 +34,19 @@ void NativeBackend::MarkUnsupported(const std::string& peer, const std::string& 
   }
 }
 
-bool NativeBackend::SpeaksRepconn(const std::string& peer) {
+std::optional<native::Extensions> NativeBackend::AcceptedBefore(const std::string& peer) {
   std::lock_guard<std::mutex> l(mu_);
-  return speaks_repconn_.count(peer) > 0;
+  auto it = accepted_.find(peer);
+  if (it == accepted_.end()) return std::nullopt;
+  return it->second;
 }
 
-void NativeBackend::NoteRepconn(const std::string& peer, bool accepted) {
+void NativeBackend::NoteRepconn(const std::string& peer, const native::Extensions* accepted) {
   std::lock_guard<std::mutex> l(mu_);
   if (accepted) {
-    speaks_repconn_.insert(peer);
+    accepted_[peer] = *accepted;
   } else {
-    speaks_repconn_.erase(peer);
+    accepted_.erase(peer);
   }
 }
 
@@ -102,25 +104,29 @@ std::vector<SyncResult> NativeBackend::SyncPeers(const SyncJob& job,
   // peer's thread, holding its device from the opening to its Done: another job's
   // session to it (concurrency, pipelining) waits here, not on the receiver's lock,
   // and a peer thread holds one device at a time, so no two jobs deadlock.
-  auto open_session = [&](Peer& p, std::unique_ptr<net::SocketStream> tcp) {
+  auto open_session = [&](Peer& p, std::unique_ptr<net::SocketStream> tcp,
+                          const nlohmann::json* offer) {
     const Device& node = p.spec->node;
     p.opened = true;
-    const bool pipelined = SpeaksRepconn(PeerKey(node));
+    const auto before = AcceptedBefore(PeerKey(node));
+    NativeSession::Start start{std::move(tcp), before.has_value(),
+                               before && before->batch ? offer : nullptr};
     auto opened = NativeSession::Open(node, job.partition, job.policy_index, opts_.session,
-                                      std::move(tcp), pipelined);
+                                      std::move(start));
     if (opened.error == NativeSession::OpenError::kUnsupported) {
       MarkUnsupported(PeerKey(node), opened.status.message());
       p.result.unsupported = true;
     } else if (!opened.session) {
       p.Note(opened.status);
     }
-    // A failed pipelined open may be a server that no longer speaks REPCONN and lost
-    // its 405 to a reset: the next session asks it the plain way.
-    NoteRepconn(PeerKey(node), opened.session != nullptr);
+    // A failed pipelined open may be a server that no longer speaks REPCONN (and lost
+    // its 405 to a reset) or batches: the next session asks it the plain way.
+    NoteRepconn(PeerKey(node), opened.session ? &opened.session->extensions() : nullptr);
+    p.offer_sent = opened.session && opened.offer_sent;
     p.session = std::move(opened.session);
     if (!p.session) p.device.reset();
   };
-  auto open_one = [&](Peer& p) {
+  auto open_one = [&](Peer& p, const nlohmann::json* offer) {
     // Connected before the wait for the device: a session queued behind another job's
     // starts without TCP's handshake. One that waited long is not trusted to be kept
     // open by the peer (client_timeout), nor is one the peer closed (Open checks).
@@ -133,7 +139,7 @@ std::vector<SyncResult> NativeBackend::SyncPeers(const SyncJob& job,
     }
     p.device.emplace(gate_.Acquire({DeviceKey(p.spec->node)}));
     if (std::chrono::steady_clock::now() - start > kPreconnectMaxWait) tcp->reset();
-    open_session(p, std::move(*tcp));
+    open_session(p, std::move(*tcp), offer);
   };
   std::optional<PeerGate::Hold> all_devices;  // a multi-batch partition's
   auto open_all = [&] {
@@ -150,7 +156,7 @@ std::vector<SyncResult> NativeBackend::SyncPeers(const SyncJob& job,
       return std::tie(x.replication_ip, x.replication_port, x.device) <
              std::tie(y.replication_ip, y.replication_port, y.device);
     });
-    for (Peer* p : order) open_session(*p, nullptr);
+    for (Peer* p : order) open_session(*p, nullptr, nullptr);
   };
   FanOut(opts_, job, peers, open_one, open_all).Walk();
   all_devices.reset();

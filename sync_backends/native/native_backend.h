@@ -30,7 +30,9 @@
 // are locked.
 #pragma once
 
+#include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -68,9 +70,10 @@ class NativeBackend : public SyncBackend {
   // is logged.
   bool KnownUnsupported(const std::string& peer);
   void MarkUnsupported(const std::string& peer, const std::string& why);
-  // Whether a peer (ip:port) accepted our last REPCONN: its next gets Begin pipelined.
-  bool SpeaksRepconn(const std::string& peer);
-  void NoteRepconn(const std::string& peer, bool accepted);
+  // The extensions a peer (ip:port) accepted in our last REPCONN to it, if it accepted
+  // it: its next session gets Begin (and, with batch, the first offer) pipelined.
+  std::optional<native::Extensions> AcceptedBefore(const std::string& peer);
+  void NoteRepconn(const std::string& peer, const native::Extensions* accepted);  // null: refused
 
  private:
   static SyncResult Finish(const SyncJob& job, native::Peer& p);
@@ -80,7 +83,7 @@ class NativeBackend : public SyncBackend {
   NativeOptions opts_;
   std::mutex mu_;
   std::set<std::string> unsupported_;
-  std::set<std::string> speaks_repconn_;
+  std::map<std::string, native::Extensions> accepted_;
   PeerGate gate_;  // one session per peer device at a time, across jobs
 };
 

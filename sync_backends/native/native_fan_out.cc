@@ -12,6 +12,7 @@
 #include <optional>
 #include <thread>
 #include <tuple>
+#include <utility>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -305,7 +306,15 @@ void FanOut::RunBatch(bool last) {
 
 void FanOut::PeerBatch(Peer& p, const std::vector<Item>& items, std::vector<bool>& held,
                        bool last) {
-  if (!p.session && !p.opened) open_one_(p);
+  if (!p.session && !p.opened) {
+    // A peer that takes batches gets this one's offer with its session's opening.
+    nlohmann::json offer;
+    if (!p.check) {
+      native::BatchRequest br = OfferFor(p, items);
+      if (!br.files.empty()) offer = native::ToJson(br);
+    }
+    open_one_(p, offer.is_null() ? nullptr : &offer);
+  }
   if (p.alive() && p.check) {
     // Check requests do not go in a batch: one round trip per file, no bodies.
     OneByOne(p, items, held, &FanOut::CheckExchange);
@@ -338,17 +347,24 @@ void FanOut::OneByOne(Peer& p, const std::vector<Item>& items, std::vector<bool>
   }
 }
 
-// One BatchRequest with every item `p` wants, and its BatchResponse: one answer per
-// offer, in order, each followed on the stream by its signature when it asks for a delta.
-Status FanOut::OfferBatch(Peer& p, const std::vector<Item>& items, std::vector<Answer>* answers) {
+native::BatchRequest FanOut::OfferFor(const Peer& p, const std::vector<Item>& items) const {
   native::BatchRequest br;
   for (const auto& it : items) {
-    if (Wants(p, it)) br.files.push_back(Request(p, it));
+    if (Covers(p, it)) br.files.push_back(Request(p, it));
   }
+  return br;
+}
+
+// One BatchRequest with every item `p` wants (unless it went with the opening), and its
+// BatchResponse: one answer per offer, in order, each followed on the stream by its
+// signature when it asks for a delta.
+Status FanOut::OfferBatch(Peer& p, const std::vector<Item>& items, std::vector<Answer>* answers) {
+  native::BatchRequest br = OfferFor(p, items);
   std::vector<Answer>& ans = *answers;
   ans.resize(br.files.size());
   if (br.files.empty()) return Status::OK();
-  Status st = p.session->Send(native::ToJson(br));
+  Status st;
+  if (!std::exchange(p.offer_sent, false)) st = p.session->Send(native::ToJson(br));
   if (st.ok()) st = p.session->Flush();
   auto j = st.ok() ? p.session->Receive() : Result<nlohmann::json>(st);
   native::BatchResponse resp;

@@ -53,6 +53,7 @@ struct Peer {
   bool walk_failed = false;
   bool wanted = false;  // needs a session (opened with the first batch)
   bool opened = false;  // its session was tried (it may have failed to open)
+  bool offer_sent = false;  // the first batch's offer went with the session's opening
   std::optional<PeerGate::Hold> device;  // from opening to Done
   SyncResult result;
   uint64_t deltas = 0, already = 0;
@@ -70,10 +71,12 @@ class FanOut {
  public:
   // Sessions open when the first batch is ready, so the local walk for it happens
   // before any receiver waits on us. `open_one` takes one peer's device and opens its
-  // session (from that peer's thread); `open_all` takes every wanted peer's device at
-  // once and opens their sessions in one global order.
+  // session (from that peer's thread), given the batch's offer to that peer (null when
+  // it gets none) to send ahead if it may; `open_all` takes every wanted peer's device
+  // at once and opens their sessions in one global order.
+  using OpenOne = std::function<void(Peer&, const nlohmann::json* offer)>;
   FanOut(const NativeOptions& o, const SyncJob& job, std::vector<Peer>& peers,
-         std::function<void(Peer&)> open_one, std::function<void()> open_all)
+         OpenOne open_one, std::function<void()> open_all)
       : o_(o), job_(job), peers_(peers), open_one_(std::move(open_one)),
         open_all_(std::move(open_all)) {}
 
@@ -92,6 +95,8 @@ class FanOut {
   // flow's offer, bodies and upload results.
   void OneByOne(Peer& p, const std::vector<Item>& items, std::vector<bool>& held,
                 void (FanOut::*exchange)(Peer&, const Item&, bool*));
+  // The batch's offers to `p`: the items it covers (alive, the items it wants).
+  native::BatchRequest OfferFor(const Peer& p, const std::vector<Item>& items) const;
   Status OfferBatch(Peer& p, const std::vector<Item>& items, std::vector<Answer>* answers);
   size_t SendBodies(Peer& p, const std::vector<Item>& items, std::vector<Answer>& ans,
                     std::vector<bool>& held);
@@ -126,7 +131,7 @@ class FanOut {
   const NativeOptions& o_;
   const SyncJob& job_;
   std::vector<Peer>& peers_;
-  std::function<void(Peer&)> open_one_;
+  OpenOne open_one_;
   std::function<void()> open_all_;
   bool opened_ = false;
   std::vector<Item> batch_;

@@ -36,8 +36,7 @@ std::string RepconnHead(const Device& node, const std::string& partition, int po
 
 NativeSession::Opened NativeSession::Open(const Device& node, const std::string& partition,
                                           int policy_index, const SessionOptions& opts,
-                                          std::unique_ptr<net::SocketStream> tcp,
-                                          bool pipelined) {
+                                          Start start) {
   Opened out;
   std::string name = fmt::format("{}:{}/{}", node.replication_ip, node.replication_port,
                                  node.device);
@@ -46,6 +45,8 @@ NativeSession::Opened NativeSession::Open(const Device& node, const std::string&
     out.status = st.WithContext(name);
     return std::move(out);
   };
+  std::unique_ptr<net::SocketStream> tcp = std::move(start.tcp);
+  const bool pipelined = start.pipelined;
   if (tcp && !tcp->Quiet()) tcp.reset();  // the peer closed it while we waited
   if (!tcp) {
     auto c = Connect(node, opts);
@@ -55,6 +56,8 @@ NativeSession::Opened NativeSession::Open(const Device& node, const std::string&
   const nlohmann::json begin_req = ToJson(BeginReplicationRequest{node.device, partition, false});
   Status st = tcp->Write(RepconnHead(node, partition, policy_index, opts.offer));
   if (st.ok() && pipelined) st = WriteFrame(*tcp, begin_req);
+  out.offer_sent = pipelined && start.offer && st.ok();
+  if (out.offer_sent) st = WriteFrame(*tcp, *start.offer);
   if (st.ok()) st = tcp->Flush();
   if (!st.ok()) return fail(OpenError::kFailed, st);
   auto resp = net::ReadHttpResponseHead(*tcp);
@@ -69,6 +72,10 @@ NativeSession::Opened NativeSession::Open(const Device& node, const std::string&
   }
   const std::string* accepted = resp->Header("x-replicant-native");
   Extensions ext = Extensions::Parse(accepted ? *accepted : "").Intersect(opts.offer);
+  if (out.offer_sent && !ext.batch) {
+    return fail(OpenError::kFailed,
+                Status::IOError("the peer no longer accepts batches; a batch went ahead"));
+  }
   // The receiver may work on its disk for a while before it answers.
   tcp->set_read_timeout(opts.http_timeout);
   std::unique_ptr<NativeSession> s(new NativeSession(std::move(tcp), name, ext, opts.max_frame,

@@ -11,7 +11,8 @@
 // the peer's device; a peer known to answer REPCONN gets the Begin request right
 // behind the REPCONN head (its 200 and the hashes come back together; a server
 // reading the request head leaves the frame for the hijacked stream, as Hummingbird's
-// and replicant's do); SendDone() lets the last batch's Done travel with its bodies.
+// and replicant's do), and so does the first batch's offer when the peer accepted the
+// batch extension before; SendDone() lets the last batch's Done travel with its bodies.
 // Every read waits at most http_timeout, every write node_timeout. An {"Error": ...}
 // frame from the receiver becomes an error status carrying its text (capped at
 // kMaxPeerMessage bytes).
@@ -43,14 +44,22 @@ class NativeSession {
     std::unique_ptr<NativeSession> session;
     OpenError error = OpenError::kNone;
     Status status;  // why, when session is null
+    bool offer_sent = false;  // Start::offer went out: its answer is the next frame
   };
-  // `tcp`: from Connect(), or null to connect now; used unless the peer closed it
-  // meanwhile. `pipelined`: Begin goes with the REPCONN request (only for a peer known
-  // to accept REPCONN: one that refuses it might reset the connection over the unread
-  // frame and lose its 405, the sign to fall back to ssync).
+  // How Open() starts a session.
+  struct Start {
+    // From Connect(), or null to connect now; used unless the peer closed it meanwhile.
+    std::unique_ptr<net::SocketStream> tcp;
+    // Begin goes with the REPCONN request. Only for a peer known to accept REPCONN: one
+    // that refuses it might reset the connection over the unread frame and lose its 405,
+    // the sign to fall back to ssync.
+    bool pipelined = false;
+    // With `pipelined`, the first batch's offer follows Begin: for a peer that accepted
+    // the batch extension before. Should it not accept it now, the open fails.
+    const nlohmann::json* offer = nullptr;
+  };
   static Opened Open(const Device& node, const std::string& partition, int policy_index,
-                     const SessionOptions& opts, std::unique_ptr<net::SocketStream> tcp = nullptr,
-                     bool pipelined = false);
+                     const SessionOptions& opts, Start start);
   static Result<std::unique_ptr<net::SocketStream>> Connect(const Device& node,
                                                            const SessionOptions& opts);
 
