@@ -50,6 +50,12 @@ void NativeBackend::NoteRepconn(const std::string& peer, const native::Extension
   }
 }
 
+bool NativeBackend::ClaimPreconnect(const std::string& device, bool claim) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (!claim) return preconnected_.erase(device) > 0;
+  return preconnected_.insert(device).second;
+}
+
 std::string NativeBackend::PeerKey(const Device& node) {
   return fmt::format("{}:{}", node.replication_ip, node.replication_port);
 }
@@ -128,18 +134,27 @@ std::vector<SyncResult> NativeBackend::SyncPeers(const SyncJob& job,
   };
   auto open_one = [&](Peer& p, const nlohmann::json* offer) {
     // Connected before the wait for the device: a session queued behind another job's
-    // starts without TCP's handshake. One that waited long is not trusted to be kept
-    // open by the peer (client_timeout), nor is one the peer closed (Open checks).
+    // starts without TCP's handshake. One such connection per peer device (the next in
+    // line), so queued jobs do not hold a server's connections idle. One that waited
+    // long is not trusted to be kept open by the peer (client_timeout), nor is one the
+    // peer closed (Open checks).
+    const std::string key = DeviceKey(p.spec->node);
     const auto start = std::chrono::steady_clock::now();
-    auto tcp = NativeSession::Connect(p.spec->node, opts_.session);
-    if (!tcp.ok()) {
-      p.opened = true;
-      p.Note(tcp.status().WithContext(DeviceKey(p.spec->node)));
-      return;
+    std::unique_ptr<net::SocketStream> tcp;
+    if (ClaimPreconnect(key)) {
+      auto c = NativeSession::Connect(p.spec->node, opts_.session);
+      if (!c.ok()) {
+        ClaimPreconnect(key, false);
+        p.opened = true;
+        p.Note(c.status().WithContext(key));
+        return;
+      }
+      tcp = std::move(*c);
     }
-    p.device.emplace(gate_.Acquire({DeviceKey(p.spec->node)}));
-    if (std::chrono::steady_clock::now() - start > kPreconnectMaxWait) tcp->reset();
-    open_session(p, std::move(*tcp), offer);
+    p.device.emplace(gate_.Acquire({key}));
+    if (tcp) ClaimPreconnect(key, false);
+    if (std::chrono::steady_clock::now() - start > kPreconnectMaxWait) tcp.reset();
+    open_session(p, std::move(tcp), offer);
   };
   std::optional<PeerGate::Hold> all_devices;  // a multi-batch partition's
   auto open_all = [&] {

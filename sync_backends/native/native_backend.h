@@ -26,8 +26,8 @@
 // body, and what it lacks is left out of its in_sync_objects without failing it.
 //
 // Thread-safe: SyncPeers keeps per-call state on its stack (each peer thread touches
-// only its own peer's); the sets of peers known (not) to speak REPCONN, and the gate,
-// are locked.
+// only its own peer's); what is known of the peers, the connections made ahead and the
+// gate are locked.
 #pragma once
 
 #include <map>
@@ -77,6 +77,9 @@ class NativeBackend : public SyncBackend {
 
  private:
   static SyncResult Finish(const SyncJob& job, native::Peer& p);
+  // Takes (claim) or gives back the right to connect to a peer device ahead of its
+  // turn; true if taken, or given back.
+  bool ClaimPreconnect(const std::string& device, bool claim = true);
   static std::string PeerKey(const Device& node);    // ip:port
   static std::string DeviceKey(const Device& node);  // ip:port/device
 
@@ -84,6 +87,7 @@ class NativeBackend : public SyncBackend {
   std::mutex mu_;
   std::set<std::string> unsupported_;
   std::map<std::string, native::Extensions> accepted_;
+  std::set<std::string> preconnected_;  // peer devices with a connection made ahead
   PeerGate gate_;  // one session per peer device at a time, across jobs
 };
 
