@@ -49,6 +49,16 @@ def _write_on(c, node, bodies):
         c.write_object_on(node, ACCOUNT, CONTAINER, name, body)
 
 
+def _replicate_new_objects(c, src, bodies):
+    """Writes `bodies` on src only, runs one pass there, and checks that every primary
+    serves them; the pass's process."""
+    _write_on(c, src, bodies)
+    p = replicate(src)
+    assert recon(src)['failure'] == 0, p.stderr[-3000:]
+    _check_on_every_primary(c, bodies)
+    return p
+
+
 def _check_on_every_primary(c, bodies):
     """Every primary serves each body, through Swift's object server."""
     for name, body in bodies.items():
@@ -101,11 +111,8 @@ def test_batches_of_small_files_are_made_durable_together(batch_sync):
                  replicant_server_options={'native_batch_sync': batch_sync}) as c:
         with replicant_servers(c):
             src = c.nodes[0]
-            bodies = {'small-%02d' % i: os.urandom(100 + i) for i in range(80)}
-            _write_on(c, src, bodies)
-            p = replicate(src)
-            assert recon(src)['failure'] == 0, p.stderr[-3000:]
-            _check_on_every_primary(c, bodies)
+            _replicate_new_objects(c, src, {'small-%02d' % i: os.urandom(100 + i)
+                                            for i in range(80)})
             sessions = _batch_syncs(''.join(_log(c, n) for n in c.nodes[1:]))
             big = [s for s in sessions if s[0] >= 8]
             assert big, sessions
@@ -156,11 +163,8 @@ def test_a_session_costs_two_round_trips():
                                      'pipeline_depth': 1}) as c:
         with replicant_servers(c), TurnProxy(c.front_map()) as proxy:
             src = c.nodes[0]
-            bodies = {'turn-%02d' % i: os.urandom(200 + i) for i in range(40)}
-            _write_on(c, src, bodies)
-            p = replicate(src)
-            assert recon(src)['failure'] == 0, p.stderr[-3000:]
-            _check_on_every_primary(c, bodies)
+            p = _replicate_new_objects(c, src, {'turn-%02d' % i: os.urandom(200 + i)
+                                                for i in range(40)})
             sessions = proxy.sessions('REPCONN')
             by_peer = {}
             for s in sessions:
@@ -179,11 +183,8 @@ def test_bodies_past_the_preload_budget_are_read_when_sent():
                  replicator_options={'sync_method': 'native'}) as c:
         with replicant_servers(c):
             src = c.nodes[0]
-            bodies = {'mid-%03d' % i: os.urandom(60000) for i in range(200)}
-            _write_on(c, src, bodies)
-            p = replicate(src)
-            assert recon(src)['failure'] == 0, p.stderr[-3000:]
-            _check_on_every_primary(c, bodies)
+            _replicate_new_objects(c, src, {'mid-%03d' % i: os.urandom(60000)
+                                            for i in range(200)})
 
 
 def test_native_falls_back_to_ssync_for_swift_object_servers():

@@ -98,6 +98,16 @@ def free_port(host=LOOPBACK):
         return s.getsockname()[1]
 
 
+def shut_down(sock):
+    """shutdown(), then close: shutdown wakes a thread blocked in accept() or recv() on
+    it, where close alone would leave a listener's port open until that call returned."""
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    sock.close()
+
+
 def wait_for_port(port, host=LOOPBACK, timeout=20.0, proc=None):
     """Waits until a TCP connect to host:port succeeds. If proc (a Popen or ManagedProcess)
     is given, fails early when it exits, and only succeeds once that process itself holds the

@@ -27,6 +27,8 @@ import struct
 import threading
 import time
 
+from cluster import shut_down
+
 
 class _Conn:
     """A buffered reader over a socket (lines, exact reads, chunked bodies)."""
@@ -122,21 +124,11 @@ class HostilePeer:
 
     def stop(self):
         self._stop.set()
-        try:
-            # shutdown wakes the thread blocked in accept(); close alone would leave the
-            # port listening until that accept returned.
-            self._listener.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self._listener.close()
+        shut_down(self._listener)
         with self._lock:
             socks = list(self._socks)
         for s in socks:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            s.close()
+            shut_down(s)
         for t in self._threads:
             t.join(5)
 

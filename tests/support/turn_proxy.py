@@ -19,6 +19,8 @@ import socket
 import threading
 import time
 
+from cluster import shut_down
+
 
 class Connection:
     def __init__(self, front_port):
@@ -59,11 +61,7 @@ class TurnProxy:
     def stop(self):
         self._stop.set()
         for ls in self._listeners:
-            try:
-                ls.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            ls.close()
+            shut_down(ls)
         for t in self._threads:
             t.join(5)
 
