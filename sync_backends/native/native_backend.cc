@@ -125,9 +125,15 @@ std::vector<SyncResult> NativeBackend::SyncPeers(const SyncJob& job,
     } else if (!opened.session) {
       p.Note(opened.status);
     }
-    // A failed pipelined open may be a server that no longer speaks REPCONN (and lost
-    // its 405 to a reset) or batches: the next session asks it the plain way.
-    NoteRepconn(PeerKey(node), opened.session ? &opened.session->extensions() : nullptr);
+    // An open that failed before a 2xx may be a server that no longer speaks REPCONN
+    // (and lost its 405 to a reset), or one refused for taking batches no more: the next
+    // session asks it the plain way. One that failed later (a busy partition) changes
+    // nothing.
+    if (opened.session) {
+      NoteRepconn(PeerKey(node), &opened.session->extensions());
+    } else if (!opened.accepted) {
+      NoteRepconn(PeerKey(node), nullptr);
+    }
     p.offer_sent = opened.session && opened.offer_sent;
     p.session = std::move(opened.session);
     if (!p.session) p.device.reset();

@@ -76,6 +76,7 @@ NativeSession::Opened NativeSession::Open(const Device& node, const std::string&
     return fail(OpenError::kFailed,
                 Status::IOError("the peer no longer accepts batches; a batch went ahead"));
   }
+  out.accepted = true;
   // The receiver may work on its disk for a while before it answers.
   tcp->set_read_timeout(opts.http_timeout);
   std::unique_ptr<NativeSession> s(new NativeSession(std::move(tcp), name, ext, opts.max_frame,

@@ -45,6 +45,8 @@ class NativeSession {
     OpenError error = OpenError::kNone;
     Status status;  // why, when session is null
     bool offer_sent = false;  // Start::offer went out: its answer is the next frame
+    // The peer answered REPCONN with a 2xx and took what went ahead (it may fail later).
+    bool accepted = false;
   };
   // How Open() starts a session.
   struct Start {
