@@ -24,7 +24,7 @@ import time
 import pytest
 
 from cluster import Cluster
-from interop import ACCOUNT, CONTAINER, recon, replicant_servers, replicate
+from interop import ACCOUNT, CONTAINER, recon, replicant_servers, replicate, trouble
 from replicant_test import REPLICANT_BIN
 
 SHIM_SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'reliability',
@@ -115,8 +115,8 @@ def _replicate_with(node, env, timeout=120):
 def _converges(c, src, part, bodies, meta=None):
     p = replicate(src)
     bad = [n for n, b in bodies.items() if not _on_every_primary(c, n, b, meta)]
-    assert not bad, ('not on every primary after a clean pass', bad, p.stderr[-3000:])
-    assert part not in c.partitions_on(src), p.stderr[-3000:]
+    assert not bad, ('not on every primary after a clean pass', bad, trouble(p))
+    assert part not in c.partitions_on(src), trouble(p)
 
 
 @pytest.mark.parametrize('backend', BACKENDS)
@@ -125,11 +125,11 @@ def test_failed_partition_listing_keeps_handoff(shim, backend):
         src = c.nodes[0]
         part, bodies = _handoff_objects(c, src, 4, 'list-' + backend)
         p = _replicate_with(src, _faulty_env(shim, _partition_dir(src, part), errno.EIO))
-        assert p.returncode == 0, p.stderr[-3000:]
+        assert p.returncode == 0, trouble(p)
         # Not one object may be gone from the handoff: none was pushed anywhere.
         missing = [n for n in bodies if not _files_on(c, src, n)]
         assert not missing, ('handoff objects deleted after a failed listing', missing,
-                             p.stderr[-3000:])
+                             trouble(p))
         assert recon(src)['failure'] > 0, recon(src)
         assert 'keeping it' in p.stderr
         _converges(c, src, part, bodies)
@@ -144,12 +144,12 @@ def test_transient_open_error_keeps_object(shim, backend):
         data = [f.path for f in _files_on(c, src, victim) if f.ext == '.data']
         assert len(data) == 1
         p = _replicate_with(src, _faulty_env(shim, data[0], errno.EMFILE))
-        assert p.returncode == 0, p.stderr[-3000:]
+        assert p.returncode == 0, trouble(p)
         quarantined = os.path.join(src.devices_dir, src.devices[0], 'quarantined')
         assert not os.path.exists(quarantined), ('a transient error quarantined an object',
-                                                 p.stderr[-3000:])
+                                                 trouble(p))
         assert os.path.exists(data[0]) or _on_every_primary(c, victim, bodies[victim]), \
-            ('object lost after a transient open error', p.stderr[-3000:])
+            ('object lost after a transient open error', trouble(p))
         assert recon(src)['failure'] > 0, recon(src)
         _converges(c, src, part, bodies)
 

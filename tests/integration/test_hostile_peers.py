@@ -27,7 +27,7 @@ from cluster import Cluster
 from hostile_peer import HostilePeer, wait_until
 from native_client import frame as _frame, read_frame as _read_frame
 from native_client import repconn
-from interop import ACCOUNT, CONTAINER, object_files, recon, start_server
+from interop import ACCOUNT, CONTAINER, object_files, recon, start_server, trouble
 from replicant_test import REPLICANT_BIN
 
 NODE_TIMEOUT, HTTP_TIMEOUT, CONN_TIMEOUT = 1, 1, 0.5
@@ -146,7 +146,7 @@ def clean_pass(c, src, hostile, bodies):
     real = start_server(c, hostile)
     try:
         _, p = run_pass(src)
-        assert recon(src)['failure'] == 0, p.stderr[-3000:]
+        assert recon(src)['failure'] == 0, trouble(p)
         for name, body in bodies.items():
             prims = [p.node for p in c.primaries(ACCOUNT, CONTAINER, name)]
             have = holders(c, name, body)
@@ -188,9 +188,9 @@ def test_sender_against_a_broken_peer(cluster, sync, mode, status, replicate_sta
     bodies = write_objects(c, src, hostile, sizes)
     with HostilePeer(hostile.replication_port, mode, status, replicate_status) as peer:
         _, p = run_pass(src, limit=SLOW_LIMIT if mode == "slow" else PASS_LIMIT)
-        assert p.returncode == 0, p.stderr[-3000:]
+        assert p.returncode == 0, trouble(p)
         assert peer.methods, 'the peer was never asked'
-        assert recon(src)['failure'] > 0, p.stderr[-3000:]
+        assert recon(src)['failure'] > 0, trouble(p)
     check_nothing_lost(c, bodies, good)
     for name, body in bodies.items():  # a failed peer never lets a handoff go
         assert src in holders(c, name, body), name

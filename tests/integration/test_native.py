@@ -28,7 +28,7 @@ from native_client import frame as _frame, read_frame as _read_frame
 from native_client import repconn as _repconn
 from turn_proxy import TurnProxy
 from interop import (ACCOUNT, CONTAINER, Workload, object_files, recon, replicate,
-                     replicant_servers)
+                     replicant_servers, trouble)
 
 
 def _log(c, node):
@@ -54,7 +54,7 @@ def _replicate_new_objects(c, src, bodies):
     serves them; the pass's process."""
     _write_on(c, src, bodies)
     p = replicate(src)
-    assert recon(src)['failure'] == 0, p.stderr[-3000:]
+    assert recon(src)['failure'] == 0, trouble(p)
     _check_on_every_primary(c, bodies)
     return p
 
@@ -79,7 +79,7 @@ def test_native_to_replicant_serve_converges(extensions):
             w = Workload(c, src, 'native')
             p = replicate(src)
             problems = w.problems()
-            assert not problems, (problems, p.stderr[-3000:])
+            assert not problems, (problems, recon(src), trouble(p))
             stats = recon(src)
             assert stats['failure'] == 0 and stats['suffix_sync'] > 0, stats
             assert 'native sync of' in p.stderr
@@ -143,7 +143,7 @@ def test_concurrent_and_pipelined_jobs_never_meet_on_a_peer_device(depth, batch_
             served = ''.join(_log(c, n) for n in c.nodes[1:])
             assert 'device busy' not in served and 'device busy' not in p.stderr
             problems = w.problems()
-            assert not problems, (problems, p.stderr[-3000:])
+            assert not problems, (problems, recon(src), trouble(p))
             stats = recon(src)
             assert stats['failure'] == 0 and stats['suffix_sync'] > 0, stats
             _check_on_every_primary(c, bodies)
@@ -194,7 +194,7 @@ def test_native_falls_back_to_ssync_for_swift_object_servers():
         w = Workload(c, src, 'fallback')
         p = replicate(src)
         problems = w.problems()
-        assert not problems, (problems, p.stderr[-3000:])
+        assert not problems, (problems, recon(src), trouble(p))
         notes = re.findall(r'(\S+) does not speak the native protocol', p.stderr)
         assert notes and len(notes) == len(set(notes)), notes  # once per peer
         assert recon(src)['failure'] == 0
@@ -229,7 +229,7 @@ def test_delta_sends_far_fewer_bytes_than_the_object():
             sent = [(int(b), int(d)) for b, d in re.findall(
                 r'native sync of \S+ to \S+: 1 files sent \((\d+) bytes, (\d+) by delta\)',
                 p.stderr)]
-            assert len(sent) == 2, p.stderr[-3000:]
+            assert len(sent) == 2, trouble(p)
             for wire, deltas in sent:
                 assert deltas == 1 and wire < size // 20, (wire, size)
 

@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import sys
@@ -39,6 +40,14 @@ def replicate(node, check=True, extra=()):
     if check and p.returncode != 0:
         raise AssertionError('replicant exited %d\n%s' % (p.returncode, p.stderr[-4000:]))
     return p
+
+
+def trouble(p, limit=60):
+    """What to show when a pass's outcome is wrong: its warning and error lines (why a
+    sync failed: the tail alone often holds only the pass's summary), then its tail."""
+    lines = [l for l in p.stderr.splitlines()
+             if re.search(r' (warning|error|critical):|failed', l)]
+    return '\n'.join(lines[:limit] + ['--- last lines ---', p.stderr[-1500:]])
 
 
 def recon(node):
