@@ -79,7 +79,7 @@ def test_native_to_replicant_serve_converges(extensions):
             w = Workload(c, src, 'native')
             p = replicate(src)
             problems = w.problems()
-            assert not problems, (problems, recon(src), trouble(p))
+            assert not problems, (problems, recon(src), trouble(p, c.nodes[1:]))
             stats = recon(src)
             assert stats['failure'] == 0 and stats['suffix_sync'] > 0, stats
             assert 'native sync of' in p.stderr
@@ -143,7 +143,7 @@ def test_concurrent_and_pipelined_jobs_never_meet_on_a_peer_device(depth, batch_
             served = ''.join(_log(c, n) for n in c.nodes[1:])
             assert 'device busy' not in served and 'device busy' not in p.stderr
             problems = w.problems()
-            assert not problems, (problems, recon(src), trouble(p))
+            assert not problems, (problems, recon(src), trouble(p, c.nodes[1:]))
             stats = recon(src)
             assert stats['failure'] == 0 and stats['suffix_sync'] > 0, stats
             _check_on_every_primary(c, bodies)
@@ -194,7 +194,7 @@ def test_native_falls_back_to_ssync_for_swift_object_servers():
         w = Workload(c, src, 'fallback')
         p = replicate(src)
         problems = w.problems()
-        assert not problems, (problems, recon(src), trouble(p))
+        assert not problems, (problems, recon(src), trouble(p, c.nodes[1:]))
         notes = re.findall(r'(\S+) does not speak the native protocol', p.stderr)
         assert notes and len(notes) == len(set(notes)), notes  # once per peer
         assert recon(src)['failure'] == 0

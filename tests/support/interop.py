@@ -42,11 +42,14 @@ def replicate(node, check=True, extra=()):
     return p
 
 
-def trouble(p, limit=60):
+def trouble(p, peers=(), limit=100):
     """What to show when a pass's outcome is wrong: its warning and error lines (why a
-    sync failed: the tail alone often holds only the pass's summary), then its tail."""
+    sync failed: the tail alone often holds only the pass's summary), each line about
+    one of `peers` (nodes: was it synced, and what did it answer?), then its tail."""
+    about = tuple(':%d' % n.replication_port for n in peers)
     lines = [l for l in p.stderr.splitlines()
-             if re.search(r' (warning|error|critical):|failed', l)]
+             if re.search(r' (warning|error|critical):|failed', l) or
+             (about and any(a in l for a in about))]
     return '\n'.join(lines[:limit] + ['--- last lines ---', p.stderr[-1500:]])
 
 
