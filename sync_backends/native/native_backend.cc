@@ -111,12 +111,14 @@ std::vector<SyncResult> NativeBackend::SyncPeers(const SyncJob& job,
   // session to it (concurrency, pipelining) waits here, not on the receiver's lock,
   // and a peer thread holds one device at a time, so no two jobs deadlock.
   auto open_session = [&](Peer& p, std::unique_ptr<net::SocketStream> tcp,
-                          const nlohmann::json* offer) {
+                          const native::BatchRequest* offer) {
     const Device& node = p.spec->node;
     p.opened = true;
     const auto before = AcceptedBefore(PeerKey(node));
-    NativeSession::Start start{std::move(tcp), before.has_value(),
-                               before && before->batch ? offer : nullptr};
+    // Serialized only for a peer that took batches before: it goes ahead.
+    std::optional<nlohmann::json> ahead;
+    if (offer && before && before->batch) ahead = native::ToJson(*offer);
+    NativeSession::Start start{std::move(tcp), before.has_value(), ahead ? &*ahead : nullptr};
     auto opened = NativeSession::Open(node, job.partition, job.policy_index, opts_.session,
                                       std::move(start));
     if (opened.error == NativeSession::OpenError::kUnsupported) {
@@ -138,7 +140,7 @@ std::vector<SyncResult> NativeBackend::SyncPeers(const SyncJob& job,
     p.session = std::move(opened.session);
     if (!p.session) p.device.reset();
   };
-  auto open_one = [&](Peer& p, const nlohmann::json* offer) {
+  auto open_one = [&](Peer& p, const native::BatchRequest* offer) {
     // Connected before the wait for the device: a session queued behind another job's
     // starts without TCP's handshake. One such connection per peer device (the next in
     // line), so queued jobs do not hold a server's connections idle. One that waited

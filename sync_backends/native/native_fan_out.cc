@@ -306,15 +306,10 @@ void FanOut::RunBatch(bool last) {
 
 void FanOut::PeerBatch(Peer& p, const std::vector<Item>& items, std::vector<bool>& held,
                        bool last) {
-  if (!p.session && !p.opened) {
-    // A peer that takes batches gets this one's offer with its session's opening.
-    nlohmann::json offer;
-    if (!p.check) {
-      native::BatchRequest br = OfferFor(p, items);
-      if (!br.files.empty()) offer = native::ToJson(br);
-    }
-    open_one_(p, offer.is_null() ? nullptr : &offer);
-  }
+  // The batch's offer, built once: it may go with the session's opening.
+  native::BatchRequest offer;
+  if (!p.check) offer = OfferFor(p, items);
+  if (!p.session && !p.opened) open_one_(p, offer.files.empty() ? nullptr : &offer);
   if (p.alive() && p.check) {
     // Check requests do not go in a batch: one round trip per file, no bodies.
     OneByOne(p, items, held, &FanOut::CheckExchange);
@@ -322,7 +317,7 @@ void FanOut::PeerBatch(Peer& p, const std::vector<Item>& items, std::vector<bool
     OneByOne(p, items, held, &FanOut::PlainExchange);
   } else if (p.alive()) {
     std::vector<Answer> answers;
-    if (Status st = OfferBatch(p, items, &answers); !st.ok()) Fail(p, st);
+    if (Status st = OfferBatch(p, offer, &answers); !st.ok()) Fail(p, st);
     size_t uploads = SendBodies(p, items, answers, held);
     if (p.alive() && uploads > 0) {
       // The last batch's Done goes with its bodies: the receiver ends the session (and
@@ -355,11 +350,11 @@ native::BatchRequest FanOut::OfferFor(const Peer& p, const std::vector<Item>& it
   return br;
 }
 
-// One BatchRequest with every item `p` wants (unless it went with the opening), and its
-// BatchResponse: one answer per offer, in order, each followed on the stream by its
-// signature when it asks for a delta.
-Status FanOut::OfferBatch(Peer& p, const std::vector<Item>& items, std::vector<Answer>* answers) {
-  native::BatchRequest br = OfferFor(p, items);
+// The batch's offer to `p` (every item it covers; unless it went with the opening),
+// and its BatchResponse: one answer per offer, in order, each followed on the stream by
+// its signature when it asks for a delta.
+Status FanOut::OfferBatch(Peer& p, const native::BatchRequest& br,
+                          std::vector<Answer>* answers) {
   std::vector<Answer>& ans = *answers;
   ans.resize(br.files.size());
   if (br.files.empty()) return Status::OK();

@@ -74,7 +74,7 @@ class FanOut {
   // session (from that peer's thread), given the batch's offer to that peer (null when
   // it gets none) to send ahead if it may; `open_all` takes every wanted peer's device
   // at once and opens their sessions in one global order.
-  using OpenOne = std::function<void(Peer&, const nlohmann::json* offer)>;
+  using OpenOne = std::function<void(Peer&, const native::BatchRequest* offer)>;
   FanOut(const NativeOptions& o, const SyncJob& job, std::vector<Peer>& peers,
          OpenOne open_one, std::function<void()> open_all)
       : o_(o), job_(job), peers_(peers), open_one_(std::move(open_one)),
@@ -97,7 +97,7 @@ class FanOut {
                 void (FanOut::*exchange)(Peer&, const Item&, bool*));
   // The batch's offers to `p`: the items it covers (alive, the items it wants).
   native::BatchRequest OfferFor(const Peer& p, const std::vector<Item>& items) const;
-  Status OfferBatch(Peer& p, const std::vector<Item>& items, std::vector<Answer>* answers);
+  Status OfferBatch(Peer& p, const native::BatchRequest& offer, std::vector<Answer>* answers);
   size_t SendBodies(Peer& p, const std::vector<Item>& items, std::vector<Answer>& ans,
                     std::vector<bool>& held);
   void ReadUploadResults(Peer& p, const std::vector<Item>& items, const std::vector<Answer>& ans,
