@@ -5,6 +5,8 @@
 * replicant -> Swift object servers (they answer REPCONN with 405): falls back to ssync,
   logged once per peer, and converges;
 * a large object with a small change travels as a librsync delta: far fewer bytes;
+* a peer that stops taking batches, then stops speaking REPCONN, in the middle of a
+  daemon's run: the session that sent ahead fails, the next asks plainly, nothing is lost;
 * a session costs two round trips (REPCONN with Begin and the first offer; the bodies
   with Done), four for the first one to a peer (Begin after the 200), counted by a relay;
 * a hand-written plain Hummingbird client is served (hashes, GoAhead, upload), and what it
@@ -20,15 +22,18 @@ import pickle
 import re
 import socket
 import struct
+import subprocess
 
 import pytest
 
 from cluster import Cluster
+from hostile_peer import wait_until
 from native_client import frame as _frame, read_frame as _read_frame
 from native_client import repconn as _repconn
 from turn_proxy import TurnProxy
 from interop import (ACCOUNT, CONTAINER, Workload, object_files, recon, replicate,
-                     replicant_servers, trouble)
+                     replicant_servers, start_server, trouble)
+from replicant_test import REPLICANT_BIN
 
 
 def _log(c, node):
@@ -47,6 +52,14 @@ def _write_on(c, node, bodies):
     """Writes each name -> body on `node` only, with Swift's DiskFile."""
     for name, body in bodies.items():
         c.write_object_on(node, ACCOUNT, CONTAINER, name, body)
+
+
+def _on_every_primary(c, bodies):
+    try:
+        _check_on_every_primary(c, bodies)
+        return True
+    except AssertionError:
+        return False
 
 
 def _replicate_new_objects(c, src, bodies):
@@ -174,6 +187,49 @@ def test_a_session_costs_two_round_trips():
                 assert len(turns) >= 2 and turns[0] <= 4, by_peer
                 assert all(t <= 2 for t in turns[1:]), by_peer
             assert 'files sent' in p.stderr and 'failed' not in p.stderr.split('Starting')[1]
+
+
+def test_a_peer_that_changes_mid_run_loses_nothing():
+    # A daemon pipelines its sessions' openings to a peer that took REPCONN (and batches)
+    # before. That peer's serve is restarted without batches, then replaced by Swift's
+    # object server (REPCONN: 405): the session that sent an offer ahead fails and is
+    # counted, the next asks the plain way (then falls back to ssync), and every object
+    # still reaches every primary.
+    with Cluster(nodes=4, replicas=3, part_power=3, replication='external',
+                 replicator_options={'sync_method': 'native', 'concurrency': 1,
+                                     'interval': 1}) as c:
+        with replicant_servers(c) as procs:
+            src, peer = c.nodes[0], c.nodes[1]
+            # Objects whose primaries are src and the peer: no handoff job (whose sessions
+            # would run between the steps) and a session to the peer for each.
+            names = [n for n in ('mid-%03d' % i for i in range(400))
+                     if c.is_primary(src, ACCOUNT, CONTAINER, n) and
+                     c.is_primary(peer, ACCOUNT, CONTAINER, n)]
+            log = os.path.join(c.log_dir, 'replicator-daemon.log')
+            with open(log, 'w') as out:
+                daemon = subprocess.Popen([REPLICANT_BIN, 'replicate', src.conf_path, '-v'],
+                                          stdout=out, stderr=subprocess.STDOUT)
+            try:
+                for step in range(3):
+                    if step == 1:
+                        procs[peer.name].stop()
+                        c.replicant_server_options['native_extensions'] = 'delta,md5'
+                        c.write_node_conf(peer)
+                        procs[peer.name] = start_server(c, peer)
+                    elif step == 2:
+                        procs[peer.name].stop()
+                        c.start_swift_replication_server(peer)
+                    bodies = {n: os.urandom(100 + i) for i, n in enumerate(names[step::3][:8])}
+                    _write_on(c, src, bodies)
+                    assert wait_until(lambda: _on_every_primary(c, bodies), 120, step=0.5), (
+                        step, open(log).read()[-4000:])
+            finally:
+                daemon.terminate()
+                daemon.wait(timeout=60)
+            text = open(log).read()
+            assert 'the peer no longer accepts batches; a batch went ahead' in text, text[-4000:]
+            assert re.search(r':%d does not speak the native protocol' % peer.replication_port,
+                             text), text[-4000:]
 
 
 def test_bodies_past_the_preload_budget_are_read_when_sent():

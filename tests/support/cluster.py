@@ -672,15 +672,19 @@ class Cluster:
         ])
         _atomic_write(node.conf_path, text)
         if self.replication == 'swift':
-            app = {'use': 'egg:swift#object', 'replication_server': 'true'}
-            app.update(self.object_server_options)
-            text = '\n'.join([
-                self._default_section(node, node.replication_port),
-                '[pipeline:main]\npipeline = object-server\n',
-                _conf_section('app:object-server', app),
-                _conf_section('object-replicator', self.replicator_options_for(node)),
-            ])
-            _atomic_write(node.replication_conf_path, text)
+            self._write_replication_conf(node)
+
+    def _write_replication_conf(self, node):
+        """Swift's replication server's conf: an object server on replication_port."""
+        app = {'use': 'egg:swift#object', 'replication_server': 'true'}
+        app.update(self.object_server_options)
+        text = '\n'.join([
+            self._default_section(node, node.replication_port),
+            '[pipeline:main]\npipeline = object-server\n',
+            _conf_section('app:object-server', app),
+            _conf_section('object-replicator', self.replicator_options_for(node)),
+        ])
+        _atomic_write(node.replication_conf_path, text)
 
     # -- servers -------------------------------------------------------------------------
 
@@ -734,6 +738,15 @@ class Cluster:
             node.server.stop()
         proc = self._start_server(node, 'server', node.conf_path, node.log_path)
         wait_for_port(node.port, timeout=self.start_timeout, proc=proc)
+        return proc
+
+    def start_swift_replication_server(self, node):
+        """Swift's object server on a node's replication port (whatever served it before
+        must be stopped): a peer that answers REPCONN with 405."""
+        self._write_replication_conf(node)
+        proc = self._start_server(node, 'replication_server', node.replication_conf_path,
+                                  node.replication_log_path)
+        wait_for_port(node.replication_port, timeout=self.start_timeout, proc=proc)
         return proc
 
     def _start_rsyncd(self):
