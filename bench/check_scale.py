@@ -9,6 +9,8 @@ whose numbers go into the docs, checked without a cluster (a few seconds).
              and nothing else
   merge      scale_merge joins the cells of two runs with their counts exact, lists both
              sources, and refuses a cell that two runs measured
+  partial    each timed pass is on disk as it ends (runs-partial.csv, read back whole);
+             a new run moves an interrupted one's aside; a finished run drops it
   copy       durable_copy (file by file, and --batched with batches small enough that
              both syncfs groups and fsync groups, large files and the per-batch dir syncs
              all happen) leaves in every DEST exactly SRC's files, bodies and xattrs, and
@@ -105,6 +107,25 @@ def check_merge(tmp):
         raise AssertionError('a cell measured twice was merged')
 
 
+def check_partial(tmp):
+    out = os.path.join(tmp, 'partial')
+    runs = [Run('scale-idle-n10-pp6', 'swift-rsync', 0, 12.5 + k, 12.5 + k, 1, True, 0, 0.1,
+                0.1, 20000, 0.5, 0.3, 10, 0, 0, '') for k in range(3)]
+    for k in range(1, 4):
+        report.write_partial_runs(out, runs[:k])
+    os.rename(os.path.join(out, report.PARTIAL_RUNS), os.path.join(out, 'runs.csv'))
+    back, _, _ = report.load_runs(out, Run)
+    assert back == runs, back
+    report.write_partial_runs(out, runs[:1])
+    kept = report.keep_interrupted_runs(out)
+    assert kept and os.path.exists(kept) and report.keep_interrupted_runs(out) is None
+    assert not os.path.exists(os.path.join(out, report.PARTIAL_RUNS))
+    report.write_partial_runs(out, runs)
+    report.drop_partial_runs(out)
+    report.drop_partial_runs(out)  # none: no error
+    assert sorted(os.listdir(out)) == sorted(['runs.csv', os.path.basename(kept)])
+
+
 def make_tree(src):
     rng = random.Random(7)
     files = {}
@@ -162,6 +183,8 @@ def main(argv):
         print('hashes: ok')
         check_merge(tmp)
         print('merge: ok')
+        check_partial(tmp)
+        print('partial: ok')
         check_copy(os.path.abspath(argv[1]), tmp)
         print('copy: ok')
     return 0

@@ -150,6 +150,11 @@ def parse_args(argv, description=None):
     ap.add_argument('--scale-once-objects', type=float, default=1e6,
                     help="scale: from this many objects on, Swift's replicator runs once per "
                          'cell instead of --repeat times')
+    ap.add_argument('--scale-kinds', default='swift,serve',
+                    help="scale: each cell's kinds of peers, in this order: 'swift' (Swift's "
+                         "object servers: Swift's replicator, replicant-rsync) and 'serve' "
+                         '(replicant serve: native); each kind is laid out, warmed up and '
+                         'timed in turn')
     ap.add_argument('--report-only', action='store_true',
                     help='only redo the tables and charts from --out/runs.csv')
     a = ap.parse_args(argv)
@@ -199,6 +204,9 @@ def parse_args(argv, description=None):
                 ap.error('unknown method %r (known: %s)' % (m, ', '.join(sorted(known))))
         if BASELINE not in a.methods:
             a.methods.insert(0, BASELINE)
+    a.scale_kinds = [k for k in a.scale_kinds.split(',') if k]
+    if not a.scale_kinds or set(a.scale_kinds) - {'swift', 'serve'}:
+        ap.error('--scale-kinds: a comma list of swift and serve')
     if a.out is None:
         a.out = os.path.join(BENCH_DIR, 'results', 'quick' if a.quick else '')
     a.out = os.path.abspath(a.out)

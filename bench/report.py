@@ -4,6 +4,7 @@ import csv
 import json
 import os
 import statistics
+import time
 
 MB = 1e6
 
@@ -173,12 +174,48 @@ def markdown_table(rows):
 
 def write_all_runs(out_dir, runs):
     """runs.csv: every run, as load_runs reads it back."""
-    with open(os.path.join(out_dir, 'runs.csv'), 'w', newline='') as f:
+    write_runs_csv(os.path.join(out_dir, 'runs.csv'), runs)
+
+
+def write_runs_csv(path, runs):
+    with open(path, 'w', newline='') as f:
         if runs:
             w = csv.writer(f)
             w.writerow(runs[0]._fields)
             for r in runs:
                 w.writerow(['%.6g' % v if isinstance(v, float) else v for v in r])
+
+
+# Every timed pass so far, rewritten after each one; write_all's runs.csv replaces it at
+# the end of a run. One left behind is an interrupted run's (`mv` it to runs.csv and
+# run with --report-only to see its tables).
+PARTIAL_RUNS = 'runs-partial.csv'
+
+
+def write_partial_runs(out_dir, runs):
+    os.makedirs(out_dir, exist_ok=True)
+    tmp = os.path.join(out_dir, PARTIAL_RUNS + '.tmp')
+    write_runs_csv(tmp, runs)
+    os.replace(tmp, os.path.join(out_dir, PARTIAL_RUNS))
+
+
+def drop_partial_runs(out_dir):
+    try:
+        os.unlink(os.path.join(out_dir, PARTIAL_RUNS))
+    except FileNotFoundError:
+        pass
+
+
+def keep_interrupted_runs(out_dir):
+    """An interrupted run's passes, moved aside (runs-interrupted-<time>.csv) before a
+    new run in the same dir starts its own; the path, or None."""
+    path = os.path.join(out_dir, PARTIAL_RUNS)
+    if not os.path.exists(path):
+        return None
+    stamp = time.strftime('%Y%m%d-%H%M%S', time.localtime(os.path.getmtime(path)))
+    kept = os.path.join(out_dir, 'runs-interrupted-%s.csv' % stamp)
+    os.replace(path, kept)
+    return kept
 
 
 def write_all(out_dir, rows, runs, notes, info, baseline, limit):

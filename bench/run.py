@@ -421,6 +421,8 @@ class Bench:
 
     def record(self, run):
         self.runs.append(run)
+        # On disk at once: a run cut off (a stop, a lost machine) keeps its timed passes.
+        report.write_partial_runs(self.args.out, self.runs)
         rate = run.objects / run.wall if run.wall > 0 else 0
         log('  %-14s %-24s #%d %8.2fs  %7.0f obj/s  cpu %.1fs  rss %.0f MB  cluster cpu '
             '%.1fs  passes %d%s' % (run.scenario, run.method, run.repeat, run.wall, rate,
@@ -554,6 +556,7 @@ def main(argv=None):
     t0 = time.monotonic()
     cluster_mod.install_swift_conf()
     replicant_test.set_swift_hash()
+    report.keep_interrupted_runs(args.out)
     bench = Bench(args)
     log('replicant %s, workdir %s, logs %s, load average %.2f' % (
         args.replicant, args.workdir, bench.log_dir, load1()))
@@ -589,6 +592,7 @@ def main(argv=None):
     rows = report.summarize(bench.runs, BASELINE, LIMIT, DURABLE_LIMITS)
     os.makedirs(args.out, exist_ok=True)
     report.write_all(args.out, rows, bench.runs, bench.notes, info, BASELINE, LIMIT)
+    report.drop_partial_runs(args.out)
     priority.draw_chart(args.out, bench.runs)
     scale_md = scale_report.write_report(args.out, bench.runs)
     rtt.write_report(args.out, rows)

@@ -234,7 +234,7 @@ def run_scenario(bench, rotate):
             for count in a.scale_objects:
                 cell = {'objects': count, 'part_power': part_power,
                         'ref_us_per_partition': None}
-                for peers in ('swift', 'serve'):
+                for peers in a.scale_kinds:
                     ms = [m for m in methods if m.peers == peers]
                     if ms:
                         run_kind(bench, cl[peers], ms, master, count, part_power, cell,
