@@ -306,9 +306,10 @@ void FanOut::RunBatch(bool last) {
 
 void FanOut::PeerBatch(Peer& p, const std::vector<Item>& items, std::vector<bool>& held,
                        bool last) {
-  // The batch's offer, built once: it may go with the session's opening.
+  // The batch's offer, built once (it may go with the session's opening); not for
+  // check peers or a session without batches, which never send it.
   native::BatchRequest offer;
-  if (!p.check) offer = OfferFor(p, items);
+  if (!p.check && (!p.session || p.session->extensions().batch)) offer = OfferFor(p, items);
   if (!p.session && !p.opened) open_one_(p, offer.files.empty() ? nullptr : &offer);
   if (p.alive() && p.check) {
     // Check requests do not go in a batch: one round trip per file, no bodies.
