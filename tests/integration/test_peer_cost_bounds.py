@@ -73,15 +73,47 @@ def _vm_hwm(pid):
     raise AssertionError('no VmHWM')
 
 
+def _threads(pid):
+    with open('/proc/%d/status' % pid) as f:
+        for line in f:
+            if line.startswith('Threads:'):
+                return int(line.split()[1])
+    raise AssertionError('no Threads')
+
+
+def _idle_threads(pid, timeout=10):
+    """The server's thread count once no session is running: unchanged for 0.3 s."""
+    deadline, last, since = time.time() + timeout, _threads(pid), time.time()
+    while time.time() < deadline:
+        time.sleep(0.02)
+        n = _threads(pid)
+        if n != last:
+            last, since = n, time.time()
+        elif time.time() - since >= 0.3:
+            return n
+    raise AssertionError('replicant serve (pid %d) never went idle' % pid)
+
+
 class Cost:
-    """CPU seconds and peak RSS growth of process `pid` over a `with` block."""
+    """CPU seconds and peak RSS growth of process `pid` over a `with` block.
+
+    A session runs on its own thread (receiver/server.cc), and a freed arena is handed to
+    the next thread only once the last one has exited: `session_over()` waits for that,
+    so that sessions meant to follow each other do not overlap on a busy machine."""
 
     def __init__(self, pid):
         self.pid = pid
 
     def __enter__(self):
+        self.idle = _idle_threads(self.pid)
         self.cpu, self.hwm = _cpu_seconds(self.pid), _vm_hwm(self.pid)
         return self
+
+    def session_over(self, timeout=30):
+        deadline = time.time() + timeout
+        while _threads(self.pid) > self.idle:
+            assert time.time() < deadline, 'a session of pid %d never ended' % self.pid
+            time.sleep(0.01)
 
     def __exit__(self, *exc):
         time.sleep(0.2)  # the server finishes with what it read
@@ -180,6 +212,7 @@ def _native_case(served, what, frames, sessions=1):
             s = _session(node, part)
             _send_draining(s, frames, pieces=max(1, len(frames) // MiB))
             s.close()
+            cost.session_over()
             total += len(frames)
     cost.check(what, total, NATIVE_MEM)
 
@@ -273,6 +306,7 @@ def _replicate_case(served, what, requests, sessions=1):
             s = socket.create_connection(('127.0.0.1', node.replication_port), timeout=30)
             _send_draining(s, requests, pieces=max(1, len(requests) // MiB))
             s.close()
+            cost.session_over()
             total += len(requests)
     cost.check(what, total, HEAD_MEM)
 
@@ -329,6 +363,7 @@ def _ssync_case(served, what, body, mem_bound, sessions=1, raw=False):
             s = socket.create_connection(('127.0.0.1', node.replication_port), timeout=30)
             _send_draining(s, data, pieces=max(1, len(data) // MiB))
             s.close()
+            cost.session_over()
             total += len(data)
     cost.check(what, total, mem_bound)
 
