@@ -82,6 +82,24 @@ stalled() {  # BIN PREFIX: true if the only finding is a timeout that does not r
   done
   [ "$found" = 1 ]
 }
+# BIN DIR LOG: every regression input in DIR runs clean; one that times out counts only
+# if it times out again when run alone, as stalled() decides for a fuzzing finding (a
+# CI run timed out on a 30 ms input while a clang build shared the 2 cores).
+regressions_pass() {
+  local bin=$1 dir=$2 log=$3 a i
+  : >"$log"
+  for a in "$dir"/*; do
+    nice "$bin" "${LIMITS[@]}" "$a" >>"$log" 2>&1 && continue
+    grep -q 'ERROR: libFuzzer: timeout' "$log" || return 1
+    for i in 1 2 3; do
+      "$bin" "${LIMITS[@]}" "$a" >"$log.rerun" 2>&1 || { cat "$log.rerun" >>"$log"; return 1; }
+    done
+    echo "fuzz: $(basename "$bin") timed out on regression $(basename "$a") while the" \
+      "machine was busy; alone it ran $(grep -oE 'in [0-9]+ ms' "$log.rerun" | head -1)" \
+      "(3 of 3 runs): not a failure"
+    : >"$log"
+  done
+}
 table="| target | executions | peak RSS (MB) | result |"$'\n'"|---|---:|---:|---|"
 failed=0
 for bin in "$BUILD"/*_fuzz; do
@@ -90,7 +108,7 @@ for bin in "$BUILD"/*_fuzz; do
   regress=tests/fuzz/regressions/$name
   if [ -d "$regress" ] && [ -n "$(ls -A "$regress")" ]; then
     echo "fuzz: $name over $(ls "$regress" | wc -l) regression inputs"
-    if ! nice "$bin" "${LIMITS[@]}" "$regress"/* >"$work/$name.regress.log" 2>&1; then
+    if ! regressions_pass "$bin" "$regress" "$work/$name.regress.log"; then
       tail -40 "$work/$name.regress.log"
       echo "fuzz: $name FAILED on a regression input"
       table+=$'\n'"| $name | - | - | regression failed |"
