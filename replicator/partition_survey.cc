@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <random>
 
+#include "base/parallel_for.h"
+
 namespace replicant {
 
 bool ListsThisPass(const PartitionJob& job, int replication_cycle) {
@@ -16,10 +18,10 @@ std::vector<Device> ShuffledNodes(const PartitionJob& job) {
   return nodes;
 }
 
-std::vector<Survey> SurveyJobs(const std::vector<const PartitionJob*>& jobs,
-                               const ReplicateClient& client,
-                               const hashes::GetHashesOptions& base, int replication_cycle,
-                               const std::function<void(const PartitionJob&)>& before_local) {
+std::vector<Survey> SurveyJobs(
+    const std::vector<const PartitionJob*>& jobs, const ReplicateClient& client,
+    const hashes::GetHashesOptions& base, int replication_cycle,
+    const std::function<LockupWatch::Busy(const PartitionJob&)>& watch_local) {
   std::vector<Survey> out(jobs.size());
   std::vector<HashesRequest> requests;
   auto now = std::chrono::steady_clock::now();
@@ -34,12 +36,13 @@ std::vector<Survey> SurveyJobs(const std::vector<const PartitionJob*>& jobs,
   }
   auto pending = client.StartGetHashes(requests);
   // The peers work on their answers meanwhile.
-  for (size_t i = 0; i < jobs.size(); ++i) {
+  ParallelFor(jobs.size(), kSurveyHashThreads, [&](size_t i) {
     hashes::GetHashesOptions o = base;
     o.do_listdir = ListsThisPass(*jobs[i], replication_cycle);
-    if (before_local) before_local(*jobs[i]);
+    LockupWatch::Busy busy;
+    if (watch_local) busy = watch_local(*jobs[i]);
     out[i].local = hashes::GetHashes(jobs[i]->sync.path, o);
-  }
+  });
   auto answers = pending->Collect();
   size_t k = 0;
   for (auto& s : out) {

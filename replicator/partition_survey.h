@@ -21,11 +21,13 @@
 
 #include "hashes/partition_hashes.h"
 #include "replicator/job_collector.h"
+#include "replicator/lockup_watch.h"
 #include "replicator/replicate_client.h"
 
 namespace replicant {
 
 constexpr std::chrono::seconds kSurveyMaxAge{10};
+constexpr size_t kSurveyHashThreads = 4;
 
 struct Survey {
   std::chrono::steady_clock::time_point taken;  // when the requests went out
@@ -46,11 +48,13 @@ bool ListsThisPass(const PartitionJob& job, int replication_cycle);
 std::vector<Device> ShuffledNodes(const PartitionJob& job);
 
 // Surveys every job in `jobs` (update jobs: job->sync.is_handoff is false). `base`
-// carries reclaim_age and lock_timeout for the local GetHashes; `before_local` (may be
-// empty) is told which job's partition is hashed next (lockup accounting).
-std::vector<Survey> SurveyJobs(const std::vector<const PartitionJob*>& jobs,
-                               const ReplicateClient& client,
-                               const hashes::GetHashesOptions& base, int replication_cycle,
-                               const std::function<void(const PartitionJob&)>& before_local = {});
+// carries reclaim_age and lock_timeout for the local GetHashes. The window's partitions
+// are hashed on up to kSurveyHashThreads threads (their cold reads overlap);
+// `watch_local` (may be empty) is called on the hashing thread before each one, and the
+// token it returns is held while that partition is hashed (lockup accounting).
+std::vector<Survey> SurveyJobs(
+    const std::vector<const PartitionJob*>& jobs, const ReplicateClient& client,
+    const hashes::GetHashesOptions& base, int replication_cycle,
+    const std::function<LockupWatch::Busy(const PartitionJob&)>& watch_local = {});
 
 }  // namespace replicant

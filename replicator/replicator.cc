@@ -128,11 +128,12 @@ void Replicator::Pass::Work(size_t end) {
     }
     std::vector<Survey> surveys;
     if (window > 1 && !updates.empty()) {
-      LockupWatch::Busy busy;  // on the device whose partition is being hashed
+      // Busy on the device whose partition is being hashed, while it is.
       surveys = SurveyJobs(updates, r_.client_, SurveyOptions(), r_.replication_cycle_,
                            [&](const PartitionJob& j) {
-                             busy = lockups_.Enter(j.sync.device);
+                             LockupWatch::Busy busy = lockups_.Enter(j.sync.device);
                              Where(j, "-");
+                             return busy;
                            });
     }
     size_t next_survey = 0;

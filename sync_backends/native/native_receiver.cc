@@ -13,11 +13,11 @@
 #include <memory>
 #include <optional>
 #include <set>
-#include <thread>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "base/parallel_for.h"
 #include "formats/peer_message.h"
 #include "diskfile/object_writer.h"
 #include "diskfile/fd.h"
@@ -46,19 +46,6 @@ constexpr size_t kSyncThreads = 8;
 // filesystem, other writers' too, which then costs more than the fsyncs it saves.
 constexpr size_t kSyncfsMin = 8;
 constexpr uint64_t kFsyncAlwaysSize = 1 << 20;
-
-// Runs f(i) for i in [0, n) on up to `threads` threads (the caller's among them).
-template <typename F>
-void ParallelFor(size_t n, size_t threads, const F& f) {
-  std::atomic<size_t> next{0};
-  auto work = [&] {
-    for (size_t i; (i = next++) < n;) f(i);
-  };
-  std::vector<std::thread> pool;
-  for (size_t t = 1; t < std::min(n, threads); ++t) pool.emplace_back(work);
-  work();
-  for (auto& t : pool) t.join();
-}
 
 // A received file of a batch, checked and sealed in its temp file, not yet synced.
 struct Pending {

@@ -1,0 +1,61 @@
+// base/: Status and Result, ParallelFor.
+#include <catch2/catch.hpp>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "base/parallel_for.h"
+#include "base/status.h"
+
+using replicant::Result;
+using replicant::Status;
+
+TEST_CASE("Status carries code and context", "[status]") {
+  Status s = Status::Corruption("bad magic").WithContext("/etc/swift/object.ring.gz");
+  CHECK_FALSE(s.ok());
+  CHECK(s.IsCorruption());
+  CHECK(s.ToString() == "Corruption: /etc/swift/object.ring.gz: bad magic");
+  CHECK(Status::OK().WithContext("x").ok());
+  CHECK(Status::FromErrno("open foo", ENOENT).IsNotFound());
+  CHECK(Status::FromErrno("open foo", EACCES).message() == "open foo: Permission denied");
+}
+
+TEST_CASE("Result holds a value or a status", "[status]") {
+  Result<int> good = 42;
+  REQUIRE(good.ok());
+  CHECK(*good == 42);
+  Result<int> bad = Status::NotFound("nope");
+  CHECK_FALSE(bad.ok());
+  CHECK(bad.status().message() == "nope");
+}
+
+TEST_CASE("ParallelFor runs every index once, on several threads, and rethrows", "[base]") {
+  std::vector<std::atomic<int>> runs(1000);
+  std::mutex mu;
+  std::set<std::thread::id> threads;
+  replicant::ParallelFor(runs.size(), 4, [&](size_t i) {
+    runs[i]++;
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
+    std::lock_guard<std::mutex> l(mu);
+    threads.insert(std::this_thread::get_id());
+  });
+  for (const auto& r : runs) REQUIRE(r.load() == 1);
+  CHECK(threads.size() > 1);
+  CHECK(threads.size() <= 4);
+  CHECK(threads.count(std::this_thread::get_id()) == 1);  // the caller works too
+
+  std::atomic<int> done{0};
+  CHECK_THROWS_AS(replicant::ParallelFor(100, 3,
+                                         [&](size_t i) {
+                                           if (i == 7) throw std::runtime_error("seven");
+                                           done++;
+                                         }),
+                  std::runtime_error);
+  CHECK(done.load() == 99);  // the others still ran: no index is left half-done
+  replicant::ParallelFor(0, 4, [&](size_t) { FAIL("no index"); });
+}
