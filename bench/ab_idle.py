@@ -1,0 +1,162 @@
+#!/usr/bin/python3
+"""Idle passes of two (or more) replicant binaries, alternated on one kept native/serve
+cluster: an A/B of one change on the same tree, page cache and hour.
+
+    bench/ab_idle.py --cluster DIR --binary old=PATH --binary new=PATH [--repeat 3]
+                     [--max-load 1.5] [--out DIR]
+
+DIR is a cluster the bench kept (`--keep`; e.g. the scale scenario's
+/var/tmp/replicant-bench/clusters/pp18-serve, converged and warmed up by its run). For each
+repeat, in an order that rotates, each binary: `replicant serve` started on every node
+with it, the 1-minute load awaited under --max-load, then node 0's `replicate --once`
+under GNU time; then the serves are stopped. Wall time end to end (exec to exit), the
+replicator's CPU and peak RSS, and the peers' CPU, per pass, into --out/ab_idle.csv, and
+a table (median per binary, ratio to the first) into --out/ab_idle.md. Main thread only.
+"""
+import argparse
+import configparser
+import csv
+import glob
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.join(HERE, '..', 'tests', 'support')]
+import private_etc  # noqa: E402
+import cluster as cluster_mod  # noqa: E402
+from host import GNU_TIME, load1, log, parse_gnu_time, proc_cpu_seconds  # noqa: E402
+
+FIELDS = ['binary', 'repeat', 'wall_s', 'rc', 'user_s', 'sys_s', 'maxrss_kb', 'peers_cpu_s',
+          'load1']
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--cluster', required=True, help='a cluster dir kept by the bench')
+    ap.add_argument('--binary', action='append', required=True, metavar='NAME=PATH')
+    ap.add_argument('--repeat', type=int, default=3)
+    ap.add_argument('--max-load', type=float, default=1.5, help='0: do not wait')
+    ap.add_argument('--load-wait', type=int, default=1800)
+    ap.add_argument('--out', required=True)
+    a = ap.parse_args(argv)
+    a.binaries = []
+    for b in a.binary:
+        name, _, path = b.partition('=')
+        if not name or not os.access(path, os.X_OK):
+            ap.error('--binary %r: want NAME=PATH of an executable' % b)
+        a.binaries.append((name, path))
+    return a
+
+
+def node_confs(cluster):
+    confs = sorted(glob.glob(os.path.join(cluster, 'node*', 'object-server.conf')))
+    if not confs:
+        raise SystemExit('ab_idle: no node*/object-server.conf under %s' % cluster)
+    return confs
+
+
+def replication_port(conf):
+    cp = configparser.ConfigParser(interpolation=None, strict=False)
+    cp.read(conf)
+    return int(cp['replicant-server']['bind_port'])  # where `replicant serve` listens
+
+
+def start_serves(binary, confs, log_dir):
+    procs = []
+    try:
+        for conf in confs:
+            with open(os.path.join(log_dir, os.path.basename(os.path.dirname(conf)) +
+                                   '-serve.log'), 'ab') as logf:
+                procs.append(subprocess.Popen([binary, 'serve', conf], stdout=logf,
+                                              stderr=subprocess.STDOUT, start_new_session=True))
+            cluster_mod.wait_for_port(replication_port(conf), timeout=30, proc=procs[-1])
+    except BaseException:
+        stop(procs)
+        raise
+    return procs
+
+
+def stop(procs):
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def one_pass(name, binary, rep, confs, a):
+    log_dir = os.path.join(a.out, 'logs')
+    procs = start_serves(binary, confs, log_dir)
+    try:
+        l1 = load1()
+        deadline = time.monotonic() + a.load_wait
+        while a.max_load > 0 and l1 >= a.max_load and time.monotonic() < deadline:
+            time.sleep(10)
+            l1 = load1()
+        cpu0 = sum(proc_cpu_seconds(p.pid) for p in procs)
+        base = os.path.join(log_dir, '%d-%s' % (rep, name))
+        with open(base + '.log', 'wb') as logf:
+            t0 = time.monotonic()
+            rc = subprocess.call([GNU_TIME, '-v', '-o', base + '.time', binary, 'replicate',
+                                  confs[0], '--once'], stdout=logf, stderr=subprocess.STDOUT)
+            wall = time.monotonic() - t0
+        peers_cpu = sum(proc_cpu_seconds(p.pid) for p in procs) - cpu0
+    finally:
+        stop(procs)
+    row = dict(binary=name, repeat=rep, wall_s=round(wall, 3), rc=rc,
+               peers_cpu_s=round(peers_cpu, 2), load1=round(l1, 2), **parse_gnu_time(base + '.time'))
+    log('%s repeat %d: %.2fs (rc %d, CPU %.1f s, peers %.1f s, RSS %d KB, load %.2f)' % (
+        name, rep, wall, rc, row['user_s'] + row['sys_s'], peers_cpu, row['maxrss_kb'], l1))
+    return row
+
+
+def write_table(a, rows):
+    with open(os.path.join(a.out, 'ab_idle.csv'), 'w', newline='') as f:
+        w = csv.DictWriter(f, fieldnames=FIELDS)
+        w.writeheader()
+        w.writerows(rows)
+    lines = ['| binary | idle passes (s) | median (s) | speed-up vs %s | replicator CPU (s) | '
+             'peers CPU (s) | peak RSS (MB) |' % a.binaries[0][0], '|---|---|---:|---:|---:|---:|---:|']
+    first = None
+    for name, _ in a.binaries:
+        mine = [r for r in rows if r['binary'] == name]
+        if not mine:
+            continue
+        med = statistics.median(r['wall_s'] for r in mine)
+        first = first or med
+        lines.append('| %s | %s | %.2f | %.2f× | %.1f | %.1f | %.1f |' % (
+            name, ', '.join('%.2f' % r['wall_s'] + ('' if r['rc'] == 0 else ' (rc %d)' % r['rc'])
+                            for r in mine),
+            med, first / med, statistics.median(r['user_s'] + r['sys_s'] for r in mine),
+            statistics.median(r['peers_cpu_s'] for r in mine),
+            max(r['maxrss_kb'] for r in mine) / 1024))
+    with open(os.path.join(a.out, 'ab_idle.md'), 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    print('\n'.join(lines))
+
+
+def main(argv=None):
+    a = parse_args(sys.argv[1:] if argv is None else argv)
+    private_etc.reexec_isolated()  # the cluster's swift.conf must not replace the host's
+    with open(os.path.join(a.cluster, 'swift', 'swift.conf')) as f:
+        cluster_mod.install_swift_conf(text=f.read())
+    os.makedirs(os.path.join(a.out, 'logs'), exist_ok=True)
+    confs = node_confs(a.cluster)
+    rows = []
+    for rep in range(a.repeat):
+        k = rep % len(a.binaries)
+        for name, binary in a.binaries[k:] + a.binaries[:k]:
+            rows.append(one_pass(name, binary, rep, confs, a))
+            write_table(a, rows)  # on disk after every pass: a stop loses nothing
+    return 0 if all(r['rc'] == 0 for r in rows) else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
