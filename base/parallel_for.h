@@ -5,39 +5,29 @@
 // serves overlapping requests together, so a few threads hide most of the waiting.
 // The indexes are handed out in order, one at a time; f must be safe to run
 // concurrently with itself on different indexes. An exception thrown by f is
-// rethrown in the caller once every thread has joined (the first one, if several).
+// rethrown in the caller once every helper has finished (the first one, if several).
+//
+// The helpers come from one process-wide set of parked threads, not made per call:
+// an idle pass calls this once per window of partitions on the replicator and once
+// per REPLICATE-BATCH on every peer, and a thread made and joined each time cost
+// those passes more CPU (clone, stack mmap/munmap and its TLB shootdowns) than the
+// hashing it overlapped. A helper parked for a minute exits. The caller always works
+// too, so a call completes even when no helper is free; a helper that comes too late
+// does nothing. After fork() the child starts with no helpers.
+//
+// Thread-safety: callable from any number of threads at once, and from within f.
 #pragma once
 
-#include <algorithm>
-#include <atomic>
 #include <cstddef>
-#include <exception>
-#include <mutex>
-#include <thread>
-#include <vector>
+#include <functional>
 
 namespace replicant {
 
+void ParallelForImpl(size_t n, size_t threads, const std::function<void(size_t)>& f);
+
 template <typename F>
 void ParallelFor(size_t n, size_t threads, const F& f) {
-  std::atomic<size_t> next{0};
-  std::exception_ptr error;
-  std::mutex error_mu;
-  auto work = [&] {
-    for (size_t i; (i = next++) < n;) {
-      try {
-        f(i);
-      } catch (...) {
-        std::lock_guard<std::mutex> l(error_mu);
-        if (!error) error = std::current_exception();
-      }
-    }
-  };
-  std::vector<std::thread> pool;
-  for (size_t t = 1; t < std::min(n, threads); ++t) pool.emplace_back(work);
-  work();
-  for (auto& t : pool) t.join();
-  if (error) std::rethrow_exception(error);
+  ParallelForImpl(n, threads, std::function<void(size_t)>(std::cref(f)));
 }
 
 }  // namespace replicant

@@ -1,5 +1,8 @@
-// base/: Status and Result, ParallelFor.
+// base/: Status and Result, ParallelFor and its parked helpers.
 #include <catch2/catch.hpp>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -58,4 +61,50 @@ TEST_CASE("ParallelFor runs every index once, on several threads, and rethrows",
                   std::runtime_error);
   CHECK(done.load() == 99);  // the others still ran: no index is left half-done
   replicant::ParallelFor(0, 4, [&](size_t) { FAIL("no index"); });
+}
+
+namespace {
+// The kernel thread ids (not std::thread ids, which a new thread may inherit from a
+// joined one's cached stack), other than the caller's, that ran a ParallelFor of slow
+// indexes.
+std::set<pid_t> HelperThreads() {
+  std::mutex mu;
+  std::set<pid_t> ids;
+  replicant::ParallelFor(200, 4, [&](size_t) {
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    std::lock_guard<std::mutex> l(mu);
+    ids.insert(gettid());
+  });
+  ids.erase(gettid());
+  return ids;
+}
+}  // namespace
+
+TEST_CASE("ParallelFor reuses its helper threads, and works in a forked child", "[base]") {
+  std::set<pid_t> first = HelperThreads();
+  REQUIRE(!first.empty());
+  std::set<pid_t> second = HelperThreads();
+  bool reused = false;
+  for (const auto& id : second) reused = reused || first.count(id);
+  CHECK(reused);  // parked helpers took the second call's work
+
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    // The parent's helpers do not exist here: the child makes its own and finishes.
+    std::set<pid_t> child = HelperThreads();
+    _exit(child.empty() ? 2 : 0);
+  }
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+}
+
+TEST_CASE("ParallelFor nested in its own f completes", "[base]") {
+  std::atomic<int> total{0};
+  replicant::ParallelFor(8, 4, [&](size_t) {
+    replicant::ParallelFor(50, 4, [&](size_t) { total++; });
+  });
+  CHECK(total.load() == 400);
 }
