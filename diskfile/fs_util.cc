@@ -109,9 +109,11 @@ int MakeDirs(const std::string& path) {
   return SyncDir(parent.empty() ? "." : parent);
 }
 
-int ReadFile(const std::string& path, std::string* out) {
+int ReadFile(const std::string& path, std::string* out) { return ReadFileAt(AT_FDCWD, path.c_str(), out); }
+
+int ReadFileAt(int dirfd, const char* name, std::string* out) {
   out->clear();
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return errno;
   char buf[65536];
   for (;;) {

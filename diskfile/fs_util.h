@@ -37,6 +37,9 @@ int MakeDirs(const std::string& path);
 
 // Reads a whole file. Returns 0 or errno.
 int ReadFile(const std::string& path, std::string* out);
+// The same for `name` relative to the open directory `dirfd` (AT_FDCWD: the cwd): a
+// short path to walk when the caller reads several files of one directory.
+int ReadFileAt(int dirfd, const char* name, std::string* out);
 // Writes all of data to fd, retrying on EINTR and short writes. Returns 0 or errno.
 int WriteAll(int fd, std::string_view data);
 // fsync of a directory; errors are ignored, as Swift's fsync_dir only logs them.

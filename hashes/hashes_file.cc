@@ -142,6 +142,12 @@ HashesDict ReadHashes(const std::string& partition_dir) {
   return ParseHashes(data);
 }
 
+HashesDict ReadHashesAt(int partition_fd) {
+  std::string data;
+  if (fs::ReadFileAt(partition_fd, kHashFile, &data) != 0) return Invalid();
+  return ParseHashes(data);
+}
+
 HashesDict ParseHashes(std::string_view data) {
   Result<pickle::Value> v = pickle::Loads(data);
   // Swift crashes on some non-dict pickles (a list, an int); we call them invalid.
@@ -183,15 +189,19 @@ Status WriteHashes(const std::string& partition_dir, HashesDict* hashes) {
   return Status::OK();
 }
 
-Result<HashesDict> ConsolidateHashes(const std::string& partition_dir, double lock_timeout) {
+Result<HashesDict> ConsolidateHashes(const std::string& partition_dir, double lock_timeout,
+                                     int partition_fd) {
   std::string path = fs::Join(partition_dir, kInvalidationsFile);
   std::string text;
   // Nothing to consolidate (the common case): read hashes.pkl without the lock. The
   // invalidations are read first, so a consolidation racing us can only make the
   // hashes.pkl we then read newer, never lose an entry; an invalidation appended after
   // our read is one a locked call a moment earlier would have missed as well.
-  int err = fs::ReadFile(path, &text);
-  if (err == ENOENT || (err == 0 && text.empty())) return ReadHashes(partition_dir);
+  int err = partition_fd >= 0 ? fs::ReadFileAt(partition_fd, kInvalidationsFile, &text)
+                              : fs::ReadFile(path, &text);
+  if (err == ENOENT || (err == 0 && text.empty())) {
+    return partition_fd >= 0 ? ReadHashesAt(partition_fd) : ReadHashes(partition_dir);
+  }
 
   Result<PartitionLock> lock = PartitionLock::Acquire(partition_dir, lock_timeout);
   if (!lock.ok()) return lock.status();

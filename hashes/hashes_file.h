@@ -62,6 +62,8 @@ bool ValidSuffix(const std::string& key);
 // read_hashes: the pickle must be a dict whose keys are all valid suffixes, 'valid' or
 // 'updated'; 'valid' defaults to True and 'updated' to -1. Otherwise {'valid': False}.
 HashesDict ReadHashes(const std::string& partition_dir);
+// The same, read through an open descriptor of the partition dir.
+HashesDict ReadHashesAt(int partition_fd);
 // The same checks on the bytes of a hashes.pkl (what ReadHashes does once it has read
 // the file).
 HashesDict ParseHashes(std::string_view data);
@@ -75,6 +77,9 @@ Status WriteHashes(const std::string& partition_dir, HashesDict* hashes);
 // hashes.invalid (UTF-8, universal newlines, stripped) becomes key -> None; if there
 // was a line, write hashes.pkl and truncate hashes.invalid. Errors: Unavailable when
 // the lock times out; anything else (bad UTF-8, I/O) means Swift's "Unable to read".
-Result<HashesDict> ConsolidateHashes(const std::string& partition_dir, double lock_timeout);
+// partition_fd (optional, -1: none): an open descriptor of partition_dir, through which
+// the common case (no invalidations) reads its two files without walking the path.
+Result<HashesDict> ConsolidateHashes(const std::string& partition_dir, double lock_timeout,
+                                     int partition_fd = -1);
 
 }  // namespace replicant::hashes
