@@ -19,21 +19,39 @@
 namespace replicant {
 namespace {
 
-std::vector<std::string> ListDir(const std::string& path) {
-  std::vector<std::string> names;
+struct Entry {
+  std::string name;
+  unsigned char type;  // d_type: DT_DIR, DT_REG, ... or DT_UNKNOWN
+};
+
+std::vector<Entry> ListDir(const std::string& path) {
+  std::vector<Entry> entries;
   DIR* d = opendir(path.c_str());
-  if (!d) return names;
+  if (!d) return entries;
   while (dirent* e = readdir(d)) {
     std::string n = e->d_name;
-    if (n != "." && n != "..") names.push_back(std::move(n));
+    if (n != "." && n != "..") entries.push_back({std::move(n), e->d_type});
   }
   closedir(d);
-  return names;
+  return entries;
+}
+
+// Swift's replicate(): a file where a partition dir should be is removed (and is no
+// job). Checked here, from the listing's d_type, rather than by a stat per job: a
+// directory listed as one is not stat'ed again (a file appearing in its place later
+// fails that job's hashing and is removed next pass).
+bool RemovedFilePartition(const std::string& path, unsigned char type) {
+  if (type == DT_DIR) return false;
+  std::error_code ec;
+  if (type != DT_REG && !std::filesystem::is_regular_file(path, ec)) return false;
+  spdlog::warn("Removing partition directory which was a file: {}", path);
+  std::filesystem::remove(path, ec);
+  return true;
 }
 
 // Swift's unlink_older_than(tmp, now - reclaim_age).
 void UnlinkOlderThan(const std::string& dir, time_t cutoff) {
-  for (const auto& name : ListDir(dir)) {
+  for (const auto& [name, type] : ListDir(dir)) {
     std::string p = dir + "/" + name;
     struct stat st;
     if (lstat(p.c_str(), &st) == 0 && st.st_mtime < cutoff) {
@@ -94,9 +112,9 @@ void CollectDeviceJobs(const PolicyRing& pr, const Device& local, const CollectO
     return;
   }
   const uint32_t source = jobs->AddSource({pr.ring, policy.index, local, *dev_path});
-  const std::vector<std::string> names = ListDir(obj_path);
-  jobs->Reserve(names.size());
-  for (const auto& name : names) {
+  const std::vector<Entry> entries = ListDir(obj_path);
+  jobs->Reserve(entries.size());
+  for (const auto& [name, type] : entries) {
     const bool numeric = AllDigits(name);
     const uint64_t part = numeric ? PartitionNumber(name) : UINT64_MAX;
     if (opts.override_partitions && numeric &&
@@ -124,6 +142,7 @@ void CollectDeviceJobs(const PolicyRing& pr, const Device& local, const CollectO
                    pr.ring->partition_count(), local.device);
       continue;
     }
+    if (RemovedFilePartition(obj_path + "/" + name, type)) continue;
     JobTicket t;
     t.partition = static_cast<uint32_t>(part);
     t.source = source;

@@ -223,14 +223,7 @@ bool Replicator::Pass::Ready(const PartitionJob& job, DriveChecks* drives) {
     spdlog::warn("{}", drive.status().message());
     return false;
   }
-  std::error_code ec;
-  if (std::filesystem::is_regular_file(job.sync.path, ec)) {
-    ObservedJob observed(observer_, job);
-    spdlog::warn("Removing partition directory which was a file: {}", job.sync.path);
-    std::filesystem::remove(job.sync.path, ec);
-    return false;
-  }
-  return true;
+  return true;  // a file in a partition's place went at collection (job_collector.cc)
 }
 
 void Replicator::Pass::LogProgress() {

@@ -66,8 +66,7 @@ class Replicator::Pass {
   // A worker added after a lockup: runs, one at a time, the jobs of [begin, end) no
   // other worker has started (those in a stuck worker's window included).
   void Rescue(size_t begin, size_t end);
-  // Skips (and accounts for) a job whose drive is unmounted or whose partition path is
-  // a file (removed); true when the job can run. `drives` (may be null) keeps the drive
+  // Skips (and accounts for) a job whose drive is unmounted; true when the job can run. `drives` (may be null) keeps the drive
   // checks of one window: a window's jobs share few devices, so one stat each.
   using DriveChecks = std::map<std::string, Result<std::string>>;
   bool Ready(const PartitionJob& job, DriveChecks* drives = nullptr);
@@ -87,7 +86,7 @@ class Replicator::Pass {
     hashes::SuffixHashes local_hash;
     std::set<std::string> rehashed;     // suffixes rehashed for an earlier peer
     std::deque<Candidate> primaries;    // not walked yet
-    std::unique_ptr<HandoffIterator> handoffs;
+    std::unique_ptr<HandoffIterator> handoffs;  // made when a primary needs a stand-in
     size_t attempts_left = 0;
     std::set<int> synced_regions;       // remote regions a peer took the data to
     std::set<int> syncing_regions;      // remote regions with a sync in `round`

@@ -51,7 +51,6 @@ Replicator::Pass::UpdatePlan Replicator::Pass::ComparePeers(const PartitionJob& 
     plan.primaries.push_back({survey->nodes[i], std::move(survey->answers[i])});
   }
   plan.attempts_left = survey->nodes.size();
-  plan.handoffs = std::make_unique<HandoffIterator>(*job.ring, job.partition);
   WalkNodes(job, &plan);
   return plan;
 }
@@ -63,6 +62,10 @@ void Replicator::Pass::WalkNodes(const PartitionJob& job, UpdatePlan* plan) {
       c = std::move(plan->primaries.front());
       plan->primaries.pop_front();
     } else {
+      // Made on first use: most jobs never need a handoff.
+      if (!plan->handoffs) {
+        plan->handoffs = std::make_unique<HandoffIterator>(*job.ring, job.partition);
+      }
       const Device* h = plan->handoffs->Next();
       // Skip ourselves: a handoff list may contain the local device.
       while (h && h->id == job.local_dev_id) h = plan->handoffs->Next();
