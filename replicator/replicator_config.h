@@ -25,7 +25,7 @@ struct ReplicatorConfig {
   std::optional<int> bind_port = 6200;  // unset when servers_per_port > 0
   int concurrency = 1;
   int priority_concurrency = 0;  // replicant: threads for priority jobs (0 = concurrency)
-  int replicate_window = 16;  // replicant: update jobs whose REPLICATEs go out together
+  int replicate_window = 64;  // replicant: update jobs whose REPLICATEs go out together
   int pipeline_depth = 4;    // replicant: partitions a worker syncs at once (fan-out backends)
   double stats_interval = 300;
   double ring_check_interval = 15;
