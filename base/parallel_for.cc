@@ -49,6 +49,7 @@ class Helpers {
   }
 
   void Loop() {
+    pthread_setname_np(pthread_self(), "parallel-for");  // tests tell helpers by it
     std::unique_lock<std::mutex> l(mu_);
     for (;;) {
       ++idle_;

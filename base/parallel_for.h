@@ -11,9 +11,10 @@
 // an idle pass calls this once per window of partitions on the replicator and once
 // per REPLICATE-BATCH on every peer, and a thread made and joined each time cost
 // those passes more CPU (clone, stack mmap/munmap and its TLB shootdowns) than the
-// hashing it overlapped. A helper parked for a minute exits. The caller always works
-// too, so a call completes even when no helper is free; a helper that comes too late
-// does nothing. After fork() the child starts with no helpers.
+// hashing it overlapped. A helper (thread name `parallel-for`) parked for a minute
+// exits. The caller always works too, so a call completes even when no helper is
+// free; a helper that comes too late does nothing. After fork() the child starts
+// with no helpers.
 //
 // Thread-safety: callable from any number of threads at once, and from within f.
 #pragma once
