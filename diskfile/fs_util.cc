@@ -109,7 +109,9 @@ int MakeDirs(const std::string& path) {
   return SyncDir(parent.empty() ? "." : parent);
 }
 
-int ReadFile(const std::string& path, std::string* out) { return ReadFileAt(AT_FDCWD, path.c_str(), out); }
+int ReadFile(const std::string& path, std::string* out) {
+  return ReadFileAt(AT_FDCWD, path.c_str(), out);
+}
 
 int ReadFileAt(int dirfd, const char* name, std::string* out) {
   out->clear();

@@ -104,8 +104,9 @@ bool RehashStale(const SuffixContext& ctx, HashesDict* hashes, GetHashesResult* 
 }
 
 // One run of __get_hashes (Swift recurses when hashes.pkl changed under it; we loop
-// over attempts). partition_fd: the partition dir, open, or -1. *take_listing: use this attempt's listing as the recalculate list
-// (then cleared, so later attempts reuse it, as Swift's recursion does).
+// over attempts). partition_fd: the partition dir, open, or -1. *take_listing: use
+// this attempt's listing as the recalculate list (then cleared, so later attempts
+// reuse it, as Swift's recursion does).
 Result<HashAttempt> TryGetHashes(const SuffixContext& base_ctx, int partition_fd,
                                  std::vector<std::string>* recalculate, bool* do_listdir,
                                  bool* take_listing, double lock_timeout) {
