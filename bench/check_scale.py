@@ -126,6 +126,57 @@ def check_partial(tmp):
     assert sorted(os.listdir(out)) == sorted(['runs.csv', os.path.basename(kept)])
 
 
+class FakeNode:
+    def __init__(self, base, name):
+        self.name = name
+        self.devices_dir = os.path.join(base, name, 'devices')
+
+    def device_path(self, dev):
+        return os.path.join(self.devices_dir, dev)
+
+
+def check_resume(tmp):
+    """A layout cut off midway is finished over the kept tree (--scale-resume)."""
+    clusters = os.path.join(tmp, 'clusters')
+    base = os.path.join(clusters, 'pp8-serve')
+    nodes = [FakeNode(base, 'node%d' % i) for i in range(3)]
+    src = []
+    for i in range(5):
+        path = os.path.join(tmp, 'master', 'o%d.data' % i)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        open(path, 'w').close()
+        src.append(('%029x%03x' % (i, 0xa00 + i), path))
+    prims = [(n, 'sdb1') for n in nodes]
+    scale._lay_out_partition(7, src, prims, resume=False)
+
+    def linked():
+        return sorted(os.path.relpath(os.path.join(d, f), base)
+                      for d, _, fs in os.walk(base) for f in fs)
+    full = linked()
+    assert len(full) == 15 and all(os.stat(os.path.join(base, f)).st_nlink == 4 for f in full)
+    # cut off: a hash dir gone from one node, a link from another; a stale hashes.pkl
+    p0 = os.path.join(nodes[0].device_path('sdb1'), 'objects', '7')
+    shutil.rmtree(os.path.join(p0, src[2][0][-3:], src[2][0]))
+    os.unlink(os.path.join(base, full[-1]))
+    open(os.path.join(p0, 'hashes.pkl'), 'w').close()
+    try:
+        scale._lay_out_partition(7, src, prims, resume=False)
+        raise AssertionError('a fresh layout over a tree must fail')
+    except FileExistsError:
+        pass
+    scale.hold_trees(clusters, base)  # the kept cluster's trees, moved aside...
+    assert not any(os.path.exists(n.devices_dir) for n in nodes)
+    for n in nodes:  # ... while the new cluster starts with empty devices
+        os.makedirs(n.device_path('sdb1'))
+    bench = type('B', (), {'clusters_dir': clusters})()
+    c = type('C', (), {'bench_base': base, 'nodes': nodes})()
+    assert scale.take_back_trees(bench, c)
+    assert not os.path.exists(os.path.join(clusters, scale.HELD, 'pp8-serve'))
+    scale._lay_out_partition(7, src, prims, resume=True)
+    assert linked() == full, linked()
+    assert not scale.take_back_trees(bench, c)  # nothing held any more
+
+
 def make_tree(src):
     rng = random.Random(7)
     files = {}
@@ -185,6 +236,8 @@ def main(argv):
         print('merge: ok')
         check_partial(tmp)
         print('partial: ok')
+        check_resume(tmp)
+        print('resume: ok')
         check_copy(os.path.abspath(argv[1]), tmp)
         print('copy: ok')
     return 0

@@ -155,6 +155,12 @@ def parse_args(argv, description=None):
                          "object servers: Swift's replicator, replicant-rsync) and 'serve' "
                          '(replicant serve: native); each kind is laid out, warmed up and '
                          'timed in turn')
+    ap.add_argument('--scale-resume', action='store_true',
+                    help="scale: lay a cell's tree out over the one a kept (--keep) cluster "
+                         'of the same name holds (a layout cut off midway), not anew: on a '
+                         'slow disk, deleting a 10^6-object tree costs far more than '
+                         'finishing it. Its hashes.pkl are removed; the convergence check '
+                         'after the warm-up counts anything left over')
     ap.add_argument('--report-only', action='store_true',
                     help='only redo the tables and charts from --out/runs.csv')
     a = ap.parse_args(argv)

@@ -129,6 +129,8 @@ class Bench:
     def start_cluster(self, name, part_power, peers):
         a = self.args
         base = os.path.join(self.clusters_dir, name)
+        if a.scale_resume and peers in a.scale_kinds:
+            scale.hold_trees(self.clusters_dir, base)
         shutil.rmtree(base, ignore_errors=True)
         opts = {'concurrency': a.concurrency, 'rsync_timeout': int(a.pass_timeout),
                 'rsync_io_timeout': 60, 'http_timeout': 60, 'node_timeout': 60,

@@ -33,8 +33,10 @@ scale_report.py fits and charts the runs. Not thread-safe: the bench's main thre
 """
 import csv
 import os
+import shutil
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import report
 import seed
@@ -46,12 +48,25 @@ SOURCE_NODE = 0
 # fixed, so that grids run in parts (one --out each) share one cached master.
 MASTER_PART_POWER = 10
 CELLS_CSV = 'scale_cells.csv'
+# os.listdir/mkdir/link drop the GIL: threads give a cold disk a deeper I/O queue
+LAYOUT_THREADS = 16
 CELL_FIELDS = ['objects', 'part_power', 'partitions', 'node0_partitions', 'node0_objects',
                'ref_us_per_partition', 'ref_how', 'rtt_us']
 
 
 def scenario_name(kind, objects, part_power):
     return 'scale-%s-n%d-pp%d' % (kind, objects, part_power)
+
+
+def _data_files(hdirs):
+    """The one .data of each of a master's hash dirs."""
+    out = []
+    for hdir in hdirs:
+        files = [f for f in os.listdir(hdir) if f.endswith('.data')]
+        if len(files) != 1:
+            raise RuntimeError('master template: %s holds %r' % (hdir, files))
+        out.append(os.path.join(hdir, files[0]))
+    return out
 
 
 class Master:
@@ -62,13 +77,14 @@ class Master:
         self.path = bench.template(count, bench.args.size, MASTER_PART_POWER)
         manifest = seed.load_manifest(self.path)
         objects_dir = os.path.join(self.path, seed.DEVICE, 'objects')
-        self.objects = []
-        for name, part, hsh, size in manifest['objects']:
-            hdir = os.path.join(objects_dir, str(part), hsh[-3:], hsh)
-            files = [f for f in os.listdir(hdir) if f.endswith('.data')]
-            if len(files) != 1:
-                raise RuntimeError('master template %s: %s holds %r' % (self.path, hdir, files))
-            self.objects.append((name, hsh, size, os.path.join(hdir, files[0])))
+        hdirs = [os.path.join(objects_dir, str(part), hsh[-3:], hsh)
+                 for _, part, hsh, _ in manifest['objects']]
+        # listed LAYOUT_THREADS at a time: a cold 10^6-dir master is a million disk reads
+        chunks = [hdirs[i:i + 1024] for i in range(0, len(hdirs), 1024)]
+        with ThreadPoolExecutor(LAYOUT_THREADS) as pool:
+            datas = [d for chunk in pool.map(_data_files, chunks) for d in chunk]
+        self.objects = [(name, hsh, size, data) for (name, _, hsh, size), data
+                        in zip(manifest['objects'], datas)]
 
     def manifest(self, count, part_power):
         """bench.check's manifest of the first `count` objects at part_power."""
@@ -77,22 +93,74 @@ class Master:
                             for name, hsh, size, _ in self.objects[:count]]}
 
 
-def lay_out(bench, c, master, count, manifest, primaries):
-    """Hard-links the first `count` master objects onto every primary of their partition
-    (c wiped first)."""
-    bench.wipe(c)
-    made = set()
-    for (_, part, hsh, _), (_, _, _, src) in zip(manifest['objects'], master.objects[:count]):
-        for node, dev in primaries[part]:
-            pdir = os.path.join(node.device_path(dev), 'objects', str(part))
+HELD = '.held'  # under the clusters dir: trees kept across a cluster restart (--scale-resume)
+
+
+def hold_trees(clusters_dir, base):
+    """--scale-resume: moves each node's devices dir of the kept cluster at base aside
+    (a rename; the cluster dir itself is then made anew), for lay_out to take back."""
+    held = os.path.join(clusters_dir, HELD, os.path.basename(base))
+    if not os.path.isdir(base):
+        return
+    for name in os.listdir(base):
+        devices = os.path.join(base, name, 'devices')
+        if os.path.isdir(devices) and not os.path.exists(os.path.join(held, name)):
+            os.makedirs(held, exist_ok=True)
+            os.rename(devices, os.path.join(held, name))
+
+
+def take_back_trees(bench, c):
+    """Puts the trees hold_trees kept back under c's nodes (same cluster name, same
+    ring seed: the same partitions on the same nodes); False when there were none."""
+    held = os.path.join(bench.clusters_dir, HELD, os.path.basename(c.bench_base))
+    found = False
+    for node in c.nodes:
+        kept = os.path.join(held, node.name)
+        if os.path.isdir(kept):
+            shutil.rmtree(node.devices_dir)  # the new cluster's empty devices
+            os.rename(kept, node.devices_dir)
+            found = True
+    if os.path.isdir(held):
+        os.rmdir(held)  # only a node no longer in the cluster would leave it non-empty
+    return found
+
+
+def _lay_out_partition(part, objects, primaries, resume):
+    """Links one partition's objects onto each of its primaries. resume: the dirs and
+    links may exist already (kept), and a hashes.pkl there is stale."""
+    for node, dev in primaries:
+        pdir = os.path.join(node.device_path(dev), 'objects', str(part))
+        os.makedirs(pdir, exist_ok=resume)
+        if resume:
+            for name in ('hashes.pkl', 'hashes.invalid'):
+                try:
+                    os.unlink(os.path.join(pdir, name))
+                except FileNotFoundError:
+                    pass
+        for hsh, src in objects:
             sdir = os.path.join(pdir, hsh[-3:])
-            for d in (pdir, sdir):  # wipe left each device's objects dir
-                if d not in made:
-                    os.mkdir(d)
-                    made.add(d)
-            hdir = os.path.join(sdir, hsh)
-            os.mkdir(hdir)
-            os.link(src, os.path.join(hdir, os.path.basename(src)))
+            os.makedirs(os.path.join(sdir, hsh), exist_ok=True)
+            try:
+                os.link(src, os.path.join(sdir, hsh, os.path.basename(src)))
+            except FileExistsError:
+                if not resume:
+                    raise
+
+
+def lay_out(bench, c, master, count, manifest, primaries):
+    """Hard-links the first `count` master objects onto every primary of their partition:
+    c wiped first, or, with --scale-resume, over the tree a kept cluster held."""
+    resume = bench.args.scale_resume and take_back_trees(bench, c)
+    if not resume:
+        bench.wipe(c)
+    by_part = {}
+    for (_, part, hsh, _), (_, _, _, src) in zip(manifest['objects'], master.objects[:count]):
+        by_part.setdefault(part, []).append((hsh, src))
+    with ThreadPoolExecutor(LAYOUT_THREADS) as pool:
+        for f in [pool.submit(_lay_out_partition, part, objs, primaries[part], resume)
+                  for part, objs in by_part.items()]:
+            f.result()
+    return resume
 
 
 def remove_hashes(objects_dir):
@@ -161,7 +229,7 @@ def run_kind(bench, c, methods, master, count, part_power, cell, rotate):
     manifest = master.manifest(count, part_power)
     prims = bench.primaries_of(c)
     t0 = time.monotonic()
-    lay_out(bench, c, master, count, manifest, prims)
+    resumed = lay_out(bench, c, master, count, manifest, prims)
     subprocess.run(['sync'], check=False)
     node = c.nodes[SOURCE_NODE]
     objects_dir = os.path.join(node.device_path(), 'objects')
@@ -169,8 +237,9 @@ def run_kind(bench, c, methods, master, count, part_power, cell, rotate):
     cell.update(partitions=len({o[1] for o in manifest['objects']}),
                 node0_partitions=len(parts0),
                 node0_objects=sum(1 for o in manifest['objects'] if o[1] in parts0))
-    log('scale n=%d pp%d (%s peers): laid out in %.0fs; node 0 holds %d partitions, %d '
+    log('scale n=%d pp%d (%s peers): laid out in %.0fs%s; node 0 holds %d partitions, %d '
         'objects; methods %s' % (count, part_power, c.bench_peers, time.monotonic() - t0,
+                                 ' (resumed over a kept tree)' if resumed else '',
                                  cell['node0_partitions'], cell['node0_objects'],
                                  ', '.join(m.name for m in methods)))
     once = count >= a.scale_once_objects

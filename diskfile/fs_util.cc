@@ -41,10 +41,13 @@ std::string StripTrailingSlashes(std::string_view p) {
   return std::string(p);
 }
 
-int ListDirFd(int fd, std::vector<std::string>* names) {
-  names->clear();
-  // Raw getdents64 rather than fdopendir: no fstat/fcntl per directory, which
-  // matters on the hash-dir-per-object hot path.
+namespace {
+
+// The one getdents64 loop: f(name, d_type) for each entry but "." and "..".
+// Raw getdents64 rather than fdopendir: no fstat/fcntl per directory, which
+// matters on the hash-dir-per-object hot path.
+template <class F>
+int ForEachEntry(int fd, F&& f) {
   alignas(8) char buf[32768];
   for (;;) {
     long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
@@ -58,9 +61,18 @@ int ListDirFd(int fd, std::vector<std::string>* names) {
       off += e->d_reclen;
       const char* name = e->d_name;
       if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0))) continue;
-      names->emplace_back(name);
+      f(name, e->d_type);
     }
   }
+}
+
+}  // namespace
+
+int ListDirFd(int fd, std::vector<std::string>* names) {
+  names->clear();
+  return ForEachEntry(fd, [names](const char* name, unsigned char) {
+    names->emplace_back(name);
+  });
 }
 
 int ListDir(const std::string& path, std::vector<std::string>* names) {
@@ -77,6 +89,17 @@ Result<std::vector<std::string>> ListDirNames(const std::string& path) {
     return Status::FromErrno("listdir " + path, err);
   }
   return names;
+}
+
+int ListDirEntries(const std::string& path, std::vector<DirEntry>* entries) {
+  entries->clear();
+  int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  int err = ForEachEntry(fd, [entries](const char* name, unsigned char type) {
+    entries->push_back({name, type});
+  });
+  close(fd);
+  return err;
 }
 
 namespace {

@@ -29,6 +29,14 @@ int ListDirFd(int fd, std::vector<std::string>* names);
 int ListDir(const std::string& path, std::vector<std::string>* names);
 // The same as a Result: Status::FromErrno("listdir <path>", errno) on failure.
 Result<std::vector<std::string>> ListDirNames(const std::string& path);
+// A listed name with its d_type (DT_DIR, DT_REG, ...; DT_UNKNOWN where the file
+// system does not say): a caller that must tell files from dirs needs no stat.
+struct DirEntry {
+  std::string name;
+  unsigned char type;
+};
+// os.listdir(path) with types: 0 or errno.
+int ListDirEntries(const std::string& path, std::vector<DirEntry>* entries);
 
 // Swift's mkdirs: creates path and missing parents; fine if it is already a directory.
 // Each directory it creates is made durable (its parent fsynced), which Swift's mkdirs

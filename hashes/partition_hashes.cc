@@ -11,6 +11,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
@@ -51,11 +52,15 @@ struct HashAttempt {
 
 // The listing step: every 3-character entry of the partition dir becomes a key (None
 // unless already known); with *take_listing, the listed names also join *recalculate
-// (once: the flag is then cleared).
-Status AddListedSuffixes(const std::string& part, HashesDict* hashes,
+// (once: the flag is then cleared). partition_fd, when open, is listed from its start
+// rather than walking the path again.
+Status AddListedSuffixes(const std::string& part, int partition_fd, HashesDict* hashes,
                          std::vector<std::string>* recalculate, bool* take_listing) {
   std::vector<std::string> names;
-  if (int err = fs::ListDir(part, &names); err != 0) {
+  int err = partition_fd < 0 ? fs::ListDir(part, &names)
+            : lseek(partition_fd, 0, SEEK_SET) < 0 ? errno
+                                                   : fs::ListDirFd(partition_fd, &names);
+  if (err != 0) {
     return Status::FromErrno("listdir " + part, err);
   }
   std::vector<std::string> listed;
@@ -140,7 +145,8 @@ Result<HashAttempt> TryGetHashes(const SuffixContext& base_ctx, int partition_fd
   }
 
   if (*do_listdir) {
-    if (Status st = AddListedSuffixes(part, &hashes, recalculate, take_listing); !st.ok()) {
+    if (Status st = AddListedSuffixes(part, partition_fd, &hashes, recalculate,
+                                      take_listing); !st.ok()) {
       return st;
     }
     modified = true;

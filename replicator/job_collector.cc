@@ -1,12 +1,13 @@
 #include "replicator/job_collector.h"
 
-#include <dirent.h>
+#include <dirent.h>  // DT_DIR, DT_REG
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 
@@ -15,24 +16,21 @@
 #include "diskfile/layout.h"
 #include "replicator/local_devices.h"
 #include "diskfile/drive.h"
+#include "diskfile/fs_util.h"
 
 namespace replicant {
 namespace {
 
-struct Entry {
-  std::string name;
-  unsigned char type;  // d_type: DT_DIR, DT_REG, ... or DT_UNKNOWN
-};
+using diskfile::fs::DirEntry;
 
-std::vector<Entry> ListDir(const std::string& path) {
-  std::vector<Entry> entries;
-  DIR* d = opendir(path.c_str());
-  if (!d) return entries;
-  while (dirent* e = readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") entries.push_back({std::move(n), e->d_type});
+// Swift's utils.listdir: a missing dir lists as empty; any other error is logged and
+// lists as empty too (no job is made from what cannot be read).
+std::vector<DirEntry> ListDir(const std::string& path) {
+  std::vector<DirEntry> entries;
+  if (int err = diskfile::fs::ListDirEntries(path, &entries); err != 0) {
+    if (err != ENOENT) spdlog::error("ERROR listing {}: {}", path, std::strerror(err));
+    entries.clear();
   }
-  closedir(d);
   return entries;
 }
 
@@ -112,7 +110,7 @@ void CollectDeviceJobs(const PolicyRing& pr, const Device& local, const CollectO
     return;
   }
   const uint32_t source = jobs->AddSource({pr.ring, policy.index, local, *dev_path});
-  const std::vector<Entry> entries = ListDir(obj_path);
+  const std::vector<DirEntry> entries = ListDir(obj_path);
   jobs->Reserve(entries.size());
   for (const auto& [name, type] : entries) {
     const bool numeric = AllDigits(name);

@@ -2,7 +2,13 @@
 // Swift's Timestamp corner cases and the Python str helpers they rely on.
 #include <catch2/catch.hpp>
 
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -241,4 +247,29 @@ TEST_CASE("pystr: file names as Python str", "[hashes]") {
   fs::SortPythonOrder(&names);
   // Code point order: 'zz' < '~' < U+00E9 < U+DCFF (the 0xff byte) < U+1F600.
   CHECK(names == std::vector<std::string>{"zz", "~", "\xc3\xa9", "\xff", "\xf0\x9f\x98\x80"});
+}
+
+TEST_CASE("ListDirEntries lists names with their types; ListDir the same names",
+          "[hashes]") {
+  TempDir tmp;
+  WriteFile(tmp / "a1f/x");  // makes the dir a1f
+  WriteFile(tmp / "hashes.pkl", "x");
+  REQUIRE(symlink("a1f", (tmp / "link").c_str()) == 0);
+  std::vector<fs::DirEntry> entries;
+  REQUIRE(fs::ListDirEntries(tmp.path(), &entries) == 0);
+  std::map<std::string, unsigned char> got;
+  for (const auto& e : entries) got[e.name] = e.type;
+  REQUIRE(got.size() == 3);  // no "." or ".."
+  CHECK(got["a1f"] == DT_DIR);
+  CHECK(got["hashes.pkl"] == DT_REG);
+  CHECK(got["link"] == DT_LNK);
+
+  std::vector<std::string> names;
+  REQUIRE(fs::ListDir(tmp.path(), &names) == 0);
+  std::sort(names.begin(), names.end());
+  CHECK(names == std::vector<std::string>{"a1f", "hashes.pkl", "link"});
+
+  CHECK(fs::ListDirEntries(tmp / "nope", &entries) == ENOENT);
+  CHECK(entries.empty());
+  CHECK(fs::ListDirEntries(tmp / "hashes.pkl", &entries) == ENOTDIR);
 }
