@@ -67,11 +67,14 @@ def machine_info(args):
     info['host'] = '%s, %d cores, %s' % (platform.platform(), os.cpu_count(),
                                         mem_total())
     try:
-        info['replicant'] = '%s (tree %s; binary built %s)' % (
-            args.replicant, subprocess.run(
+        # The bench's own tree: a frozen binary (bench/scale_grid.sh) may be another's,
+        # which only its path (frozen-<commit>) and build time tell.
+        info['replicant'] = '%s (binary built %s; bench run from tree %s)' % (
+            args.replicant,
+            time.strftime('%Y-%m-%d %H:%M', time.localtime(os.stat(args.replicant).st_mtime)),
+            subprocess.run(
                 ['git', '-C', SOURCE_DIR, 'describe', '--always', '--dirty'],
-                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout.strip(),
-            time.strftime('%Y-%m-%d %H:%M', time.localtime(os.stat(args.replicant).st_mtime)))
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout.strip())
     except OSError:
         pass
     try:
