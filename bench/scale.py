@@ -8,7 +8,8 @@ One cell per (objects N, part power P) of --scale-objects x --scale-part-powers:
               (os.link, no copy) into each primary of their partition at part power P: a
               converged cluster. An object's partition is the top P bits of its hash, so
               one master serves every part power; only dirs are new per node (inodes: see
-              docs/bench.md).
+              docs/bench.md). With --scale-resume, laid over the tree a kept cluster of
+              the same name was left with (a layout cut off midway) instead of anew.
   warm-up     one untimed pass of each method (warm_up_methods): it writes node 0's
               hashes.pkl (and, through REPLICATE, the peers'), as a converged cluster
               that ran before has them.
