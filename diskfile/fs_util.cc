@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "formats/pystr.h"
 
@@ -66,6 +67,16 @@ int ForEachEntry(int fd, F&& f) {
   }
 }
 
+// ForEachEntry over the directory at path: 0 or errno (of open or of the listing).
+template <class F>
+int ForEachEntryAt(const std::string& path, F&& f) {
+  int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  int err = ForEachEntry(fd, std::forward<F>(f));
+  close(fd);
+  return err;
+}
+
 }  // namespace
 
 int ListDirFd(int fd, std::vector<std::string>* names) {
@@ -76,11 +87,10 @@ int ListDirFd(int fd, std::vector<std::string>* names) {
 }
 
 int ListDir(const std::string& path, std::vector<std::string>* names) {
-  int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return errno;
-  int err = ListDirFd(fd, names);
-  close(fd);
-  return err;
+  names->clear();
+  return ForEachEntryAt(path, [names](const char* name, unsigned char) {
+    names->emplace_back(name);
+  });
 }
 
 Result<std::vector<std::string>> ListDirNames(const std::string& path) {
@@ -93,13 +103,9 @@ Result<std::vector<std::string>> ListDirNames(const std::string& path) {
 
 int ListDirEntries(const std::string& path, std::vector<DirEntry>* entries) {
   entries->clear();
-  int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return errno;
-  int err = ForEachEntry(fd, [entries](const char* name, unsigned char type) {
+  return ForEachEntryAt(path, [entries](const char* name, unsigned char type) {
     entries->push_back({name, type});
   });
-  close(fd);
-  return err;
 }
 
 namespace {

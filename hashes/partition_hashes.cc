@@ -57,9 +57,12 @@ struct HashAttempt {
 Status AddListedSuffixes(const std::string& part, int partition_fd, HashesDict* hashes,
                          std::vector<std::string>* recalculate, bool* take_listing) {
   std::vector<std::string> names;
-  int err = partition_fd < 0 ? fs::ListDir(part, &names)
-            : lseek(partition_fd, 0, SEEK_SET) < 0 ? errno
-                                                   : fs::ListDirFd(partition_fd, &names);
+  int err;
+  if (partition_fd < 0) {
+    err = fs::ListDir(part, &names);
+  } else {
+    err = lseek(partition_fd, 0, SEEK_SET) < 0 ? errno : fs::ListDirFd(partition_fd, &names);
+  }
   if (err != 0) {
     return Status::FromErrno("listdir " + part, err);
   }
