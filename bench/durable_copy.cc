@@ -12,9 +12,10 @@
 // --batched: made durable in batches the way the native receiver does
 // (sync_backends/native/native_receiver.cc): batches of --batch-files files or
 // --batch-bytes of bodies (the sender's native_batch_files / native_batch_bytes), written
-// in groups of 64 temp files with no fsync; each group made durable together (a file of
-// 1 MiB or more by its own fsync; the small ones by one syncfs of DEST's filesystem when
-// there are at least 8 of them, else by fsyncs; fsyncs on up to 8 threads), then renamed
+// in groups of 64 temp files with no fsync (a batch's last 128 or fewer in one group);
+// each group made durable together (a file of 1 MiB or more by its own fsync; the small
+// ones by one syncfs of DEST's filesystem when there are at least 8 of them, else by
+// fsyncs; fsyncs on up to 8 threads), then renamed
 // into place; at the batch's end the directories its renames and mkdirs touched made
 // durable (one syncfs when there are at least 8 and no large file, else fsyncs on 8
 // threads).
@@ -202,8 +203,9 @@ class BatchWriter {
              size_t begin, size_t end) {
     std::vector<std::string> dirs;
     bool has_large = false;
-    for (size_t g = begin; g < end; g += kSyncGroup) {
-      size_t gend = std::min(end, g + kSyncGroup);
+    for (size_t g = begin, gend; g < end; g = gend) {
+      // the receiver's rule: the batch's tail of kSyncGroup files or fewer joins the group
+      gend = end - g > 2 * kSyncGroup ? g + kSyncGroup : end;
       std::vector<Fd> fds;
       std::vector<size_t> own;  // fsynced one by one
       size_t small = 0;

@@ -242,7 +242,7 @@ def write_all(out_dir, rows, runs, notes, info, baseline, limit):
            'bench/durable_copy writing the tree to every receiving node at once, one writer '
            'per node, each file made durable on its own as Swift\'s object server does for a '
            'PUT (temp file, fsync, rename, fsync of its dirs), resp. in batches as the native '
-           'receiver does (groups of 64 files made durable by one syncfs, or by parallel '
+           'receiver does (groups of 64 to 128 files made durable by one syncfs, or by parallel '
            'fsyncs, the dirs once per batch). of tar: copies/s ÷ the tar copy\'s files/s '
            '(not durable; limit (tar + sync): the same copy until a sync of its filesystem '
            'returned). CPU s and peak '

@@ -36,8 +36,10 @@ namespace {
 using nlohmann::json;
 constexpr size_t kCopyBuf = 1 << 16;
 constexpr int64_t kMaxSignature = 64 << 20;
-// Files of a batch whose fsyncs run together, and the threads that run them: the disk
-// (and ext4's journal) commits concurrent fsyncs together.
+// Files of a batch whose fsyncs (or one syncfs) run together, and the threads that run
+// them: the disk (and ext4's journal) commits concurrent fsyncs together. A group holds
+// kSyncGroup to 2 * kSyncGroup files (the batch's tail joins the last group), which
+// bounds the temp files a session holds open.
 constexpr size_t kSyncGroup = 64;
 constexpr size_t kSyncThreads = 8;
 // syncfs mode uses a syncfs only where it replaces at least kSyncfsMin fsyncs of small
@@ -382,8 +384,14 @@ Status Session::Batch(const json& j) {
   batch_has_large_ = false;
   std::vector<std::string> deferred;
   std::vector<Pending> pending, committed;
-  for (Accepted& acc : accepted) {
-    if (pending.size() >= kSyncGroup) CommitPending(pending, results, committed);
+  for (size_t i = 0; i < accepted.size(); ++i) {
+    Accepted& acc = accepted[i];
+    // A group is made durable once it holds kSyncGroup files, unless no more than that
+    // are still to come: those join it (a group holds at most 2 * kSyncGroup), so a
+    // batch of 78 small files costs one sync of its data, not two.
+    if (pending.size() >= kSyncGroup && accepted.size() - i > kSyncGroup) {
+      CommitPending(pending, results, committed);
+    }
     auto hj = ReadMessage("body header");
     if (!hj.ok()) return hj.status();
     BodyHeader h;

@@ -118,17 +118,19 @@ def test_native_to_replicant_serve_converges(extensions):
 @pytest.mark.parametrize('batch_sync', ['syncfs', 'fsync'])
 def test_batches_of_small_files_are_made_durable_together(batch_sync):
     # syncfs mode: a batch of many small files costs one syncfs before its renames and
-    # one after, instead of an fsync per file and per directory (fsync mode).
-    with Cluster(nodes=4, replicas=3, part_power=2, replication='external',
+    # one after, instead of an fsync per file and per directory (fsync mode). One
+    # partition, so each peer's session gets all 100 files: groups of 64 would cost a
+    # third syncfs, but a batch's tail of 64 or fewer joins the group before it.
+    with Cluster(nodes=4, replicas=3, part_power=0, replication='external',
                  replicator_options={'sync_method': 'native'},
                  replicant_server_options={'native_batch_sync': batch_sync}) as c:
         with replicant_servers(c):
             src = c.nodes[0]
-            _replicate_new_objects(c, src, {'small-%02d' % i: os.urandom(100 + i)
-                                            for i in range(80)})
+            _replicate_new_objects(c, src, {'small-%03d' % i: os.urandom(100 + i)
+                                            for i in range(100)})
             sessions = _batch_syncs(''.join(_log(c, n) for n in c.nodes[1:]))
             big = [s for s in sessions if s[0] >= 8]
-            assert big, sessions
+            assert big and all(files == 100 for files, _, _ in big), sessions
             for files, sfs, fsyncs in big:
                 if batch_sync == 'syncfs':
                     assert (sfs, fsyncs) == (2, 0), sessions
