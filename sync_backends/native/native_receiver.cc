@@ -38,8 +38,8 @@ constexpr size_t kCopyBuf = 1 << 16;
 constexpr int64_t kMaxSignature = 64 << 20;
 // Files of a batch whose fsyncs (or one syncfs) run together, and the threads that run
 // them: the disk (and ext4's journal) commits concurrent fsyncs together. A group holds
-// kSyncGroup to 2 * kSyncGroup files (the batch's tail joins the last group), which
-// bounds the temp files a session holds open.
+// at most 2 * kSyncGroup files (a batch's tail of kSyncGroup or fewer joins the group
+// before it), which bounds the temp files a session holds open.
 constexpr size_t kSyncGroup = 64;
 constexpr size_t kSyncThreads = 8;
 // syncfs mode uses a syncfs only where it replaces at least kSyncfsMin fsyncs of small
