@@ -33,6 +33,7 @@ built), with a warm cache like the passes; a loopback round trip is counted as 0
 scale_report.py fits and charts the runs. Not thread-safe: the bench's main thread only.
 """
 import csv
+import errno
 import os
 import shutil
 import subprocess
@@ -230,7 +231,20 @@ def run_kind(bench, c, methods, master, count, part_power, cell, rotate):
     manifest = master.manifest(count, part_power)
     prims = bench.primaries_of(c)
     t0 = time.monotonic()
-    resumed = lay_out(bench, c, master, count, manifest, prims)
+    try:
+        resumed = lay_out(bench, c, master, count, manifest, prims)
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        # With --keep a cut-off tree is worth keeping: finishing it costs less than
+        # laying it out again.
+        st = os.statvfs(c.bench_base)
+        then = ('the tree so far stays in %s: free space, then run again with --keep '
+                '--scale-resume' % c.bench_base if a.keep else 'free space and run again')
+        raise SystemExit('scale n=%d pp%d: laying out the tree: %s (now %.1f GB and %d '
+                         'inodes available); %s' % (count, part_power, e,
+                                                    st.f_bavail * st.f_frsize / 1e9,
+                                                    st.f_favail, then))
     subprocess.run(['sync'], check=False)
     node = c.nodes[SOURCE_NODE]
     objects_dir = os.path.join(node.device_path(), 'objects')
