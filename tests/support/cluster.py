@@ -34,6 +34,7 @@ import json
 import logging
 import logging.handlers
 import os
+import random
 import re
 import shutil
 import signal
@@ -91,8 +92,60 @@ for argv, ok in json.loads(sys.argv[1]):
 # ----------------------------------------------------------------------------------------
 # small utilities
 
+_CLAIMED_PORTS = {}  # port -> open lock file, held for this process's life
+_PORT_RNG = random.SystemRandom()  # unseeded: tests that seed random must not pick alike
+
+
+def _port_pool():
+    """Ports no connect() takes by itself: below (or else above) the kernel's ephemeral range.
+    A port from bind(0) lies inside that range, where any outgoing connection of a parallel
+    test may hold it as its local port by the time our server binds it (EADDRINUSE)."""
+    try:
+        with open('/proc/sys/net/ipv4/ip_local_port_range') as f:
+            low, high = (int(x) for x in f.read().split())
+    except (OSError, ValueError):
+        return None
+    if low - 10000 >= 4096:
+        return range(10000, low)
+    if 65535 - high >= 4096:
+        return range(high + 1, 65536)
+    return None
+
+
+def _claim(port):
+    """Claims port for this process among every process using free_port (an flock on a file
+    per port under /tmp); False if another live process holds it."""
+    import fcntl
+    d = '/tmp/replicant-test-ports'  # fixed: every test process must meet in one place
+    try:
+        os.makedirs(d, mode=0o1777, exist_ok=True)
+        f = open(os.path.join(d, str(port)), 'a')
+    except OSError:
+        return False
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        return False
+    _CLAIMED_PORTS[port] = f
+    return True
+
+
 def free_port(host=LOOPBACK):
-    """A currently free TCP port on host (bind port 0, read it, close)."""
+    """A free TCP port on host, outside the ephemeral range and claimed for this process so
+    that parallel tests never pick the same one (falls back to bind port 0)."""
+    pool = _port_pool()
+    for _ in range(200 if pool else 0):
+        port = _PORT_RNG.choice(pool)
+        if port in _CLAIMED_PORTS or not _claim(port):
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind
+            try:
+                s.bind((host, port))
+                return port
+            except OSError:
+                continue  # held by something that is not ours: keep the claim, skip it
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
