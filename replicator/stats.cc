@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -87,25 +88,46 @@ nlohmann::json LoadReconCache(const std::string& cache_file) {
   return ParseRecon(text);
 }
 
+namespace {
+
+// Opens cache_file and takes its flock, within Swift's 2 s recon lock_timeout. The file is
+// replaced by rename on every dump, so a lock taken on an inode that has since been renamed
+// over protects nothing (its holder would merge into stale content and lose the other
+// writer's update): such an fd is dropped and the new file locked instead.
+Status LockReconFile(const std::string& cache_file, int* out_fd) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  for (;;) {
+    int fd = open(cache_file.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+    if (fd < 0) return Status::FromErrno("open " + cache_file, errno);
+    while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      if (errno != EWOULDBLOCK && errno != EINTR) {
+        int e = errno;
+        close(fd);
+        return Status::FromErrno("flock " + cache_file, e);
+      }
+      if (std::chrono::steady_clock::now() > deadline) {
+        close(fd);
+        return Status::Unavailable("timed out locking " + cache_file);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    struct stat held, named;
+    if (fstat(fd, &held) == 0 && stat(cache_file.c_str(), &named) == 0 &&
+        held.st_dev == named.st_dev && held.st_ino == named.st_ino) {
+      *out_fd = fd;
+      return Status();
+    }
+    close(fd);  // renamed over while we waited: lock the file that is there now
+  }
+}
+
+}  // namespace
+
 Status DumpReconCache(const nlohmann::json& update, const std::string& cache_file) {
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(cache_file).parent_path(), ec);
-  int fd = open(cache_file.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::FromErrno("open " + cache_file, errno);
-  // Swift's lock_timeout for the recon cache is 2 s.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    if (errno != EWOULDBLOCK && errno != EINTR) {
-      int e = errno;
-      close(fd);
-      return Status::FromErrno("flock " + cache_file, e);
-    }
-    if (std::chrono::steady_clock::now() > deadline) {
-      close(fd);
-      return Status::Unavailable("timed out locking " + cache_file);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  int fd = -1;
+  if (Status st = LockReconFile(cache_file, &fd); !st.ok()) return st;
   std::string existing;
   char buf[65536];
   ssize_t n;

@@ -242,6 +242,31 @@ TEST_CASE("recon cache merges like Swift's dump_recon_cache", "[replicator]") {
   CHECK_FALSE(nlohmann::json::parse(in2).contains("nested"));
 }
 
+TEST_CASE("recon cache dumps racing each other lose no update", "[replicator]") {
+  // Each dump renames a new file over the locked one: a writer that waited on the old
+  // inode's lock must not merge into the stale content (workers and the parent do this).
+  TempDir t;
+  std::string path = (t.path / "object.recon").string();
+  constexpr int kThreads = 6, kEach = 25;
+  std::vector<std::thread> threads;
+  std::atomic<int> failed{0};
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      for (int j = 0; j < kEach; ++j) {
+        std::string dev = "d" + std::to_string(i) + "-" + std::to_string(j);
+        if (!DumpReconCache({{"object_replication_per_disk", {{dev, {{"lockups", j}}}}}}, path)
+                 .ok()) {
+          ++failed;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(failed == 0);
+  std::ifstream in(path);
+  CHECK(nlohmann::json::parse(in)["object_replication_per_disk"].size() == kThreads * kEach);
+}
+
 TEST_CASE("stats add up per device and failure node", "[replicator]") {
   StatsBook book;
   book.Update("sdb1", [](ReplicationStats& s) {
