@@ -62,26 +62,28 @@ Status GetList(const json& j, size_t max_files, std::vector<T>* out) {
   return Status::OK();
 }
 
-// A SAX pass over a frame body that builds nothing: it counts values and depth and
-// stops at the first one over the limits, so that the tree is built only for a body
-// known to be small.
-class FrameScan {
+// The SAX pass that parses a frame body: it counts values and depth and stops at the
+// first one over the limits, building the tree as it goes (one lexing pass), so what it
+// builds is bounded by the limits, never by the body's size alone.
+class FrameParse {
  public:
-  explicit FrameScan(size_t max_values) : max_values_(max_values) {}
+  FrameParse(size_t max_values, json* out) : max_values_(max_values), dom_(*out, false) {}
   Status status() const { return status_; }
 
-  bool null() { return Count(); }
-  bool boolean(bool) { return Count(); }
-  bool number_integer(json::number_integer_t) { return Count(); }
-  bool number_unsigned(json::number_unsigned_t) { return Count(); }
-  bool number_float(json::number_float_t, const json::string_t&) { return Count(); }
-  bool string(json::string_t&) { return Count(); }
-  bool binary(json::binary_t&) { return Count(); }
-  bool key(json::string_t&) { return Count(); }
-  bool start_object(size_t) { return Open(); }
-  bool start_array(size_t) { return Open(); }
-  bool end_object() { return --depth_, true; }
-  bool end_array() { return --depth_, true; }
+  bool null() { return Count() && dom_.null(); }
+  bool boolean(bool v) { return Count() && dom_.boolean(v); }
+  bool number_integer(json::number_integer_t v) { return Count() && dom_.number_integer(v); }
+  bool number_unsigned(json::number_unsigned_t v) { return Count() && dom_.number_unsigned(v); }
+  bool number_float(json::number_float_t v, const json::string_t& s) {
+    return Count() && dom_.number_float(v, s);
+  }
+  bool string(json::string_t& v) { return Count() && dom_.string(v); }
+  bool binary(json::binary_t& v) { return Count() && dom_.binary(v); }
+  bool key(json::string_t& v) { return Count() && dom_.key(v); }
+  bool start_object(size_t n) { return Open() && dom_.start_object(n); }
+  bool start_array(size_t n) { return Open() && dom_.start_array(n); }
+  bool end_object() { return --depth_, dom_.end_object(); }
+  bool end_array() { return --depth_, dom_.end_array(); }
   bool parse_error(size_t, const std::string&, const nlohmann::detail::exception&) {
     status_ = Bad("frame is not valid JSON");
     return false;
@@ -104,6 +106,7 @@ class FrameScan {
   size_t max_values_, values_ = 0;
   int depth_ = 0;
   Status status_;
+  nlohmann::detail::json_sax_dom_parser<json> dom_;
 };
 
 uint32_t LoadBe32(const char* p) {
@@ -276,12 +279,11 @@ Status WriteFrame(net::ByteStream& s, const json& j) {
 }
 
 Result<json> ParseFrameBody(std::string_view body, size_t max_values) {
-  FrameScan scan(max_values);
-  if (!json::sax_parse(body.begin(), body.end(), &scan)) {
-    return scan.status().ok() ? Bad("frame is not valid JSON") : scan.status();
+  json j;
+  FrameParse parse(max_values, &j);
+  if (!json::sax_parse(body.begin(), body.end(), &parse)) {
+    return parse.status().ok() ? Bad("frame is not valid JSON") : parse.status();
   }
-  json j = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return Bad("frame is not valid JSON");
   return j;
 }
 
