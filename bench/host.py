@@ -94,6 +94,9 @@ def machine_info(args):
     if getattr(args, 'replicator_option', None):
         info['replicator options'] = ', '.join('%s = %s' % kv
                                                for kv in args.replicator_option.items())
+    if getattr(args, 'server_option', None):
+        info['replicant serve options'] = ', '.join('%s = %s' % kv
+                                                    for kv in args.server_option.items())
     info['sizes'] = ('small %d x %d B, large %d x %d B, part power %d (initial, drain), '
                      'idle part powers %s with %d objects, %d repeats' % (
                          args.objects, args.size, args.large_objects, args.large_size,

@@ -118,6 +118,9 @@ def parse_args(argv, description=None):
     ap.add_argument('--replicator-option', action='append', default=[], metavar='KEY=VALUE',
                     help='extra [object-replicator] option for every node (repeatable), e.g. '
                          'replicate_window=32 (Swift ignores replicant-only ones)')
+    ap.add_argument('--server-option', action='append', default=[], metavar='KEY=VALUE',
+                    help='extra [replicant-server] option for every `replicant serve` '
+                         '(repeatable), e.g. replication_concurrency_per_device=2')
     ap.add_argument('--nodes', type=int, default=4)
     ap.add_argument('--replicas', type=int, default=3)
     ap.add_argument('--max-passes', type=int, default=3,
@@ -203,6 +206,9 @@ def parse_args(argv, description=None):
     if any('=' not in o for o in a.replicator_option):
         ap.error('--replicator-option: KEY=VALUE')
     a.replicator_option = dict(o.split('=', 1) for o in a.replicator_option)
+    if any('=' not in o for o in a.server_option):
+        ap.error('--server-option: KEY=VALUE')
+    a.server_option = dict(o.split('=', 1) for o in a.server_option)
     if a.methods is not None:
         known = {m.name for m in METHODS}
         for m in a.methods:

@@ -138,6 +138,7 @@ class Bench:
         c = cluster_mod.Cluster(nodes=a.nodes, replicas=a.replicas, part_power=part_power,
                                 replication='same' if peers == 'swift' else 'external',
                                 replicator_options=opts, base_dir=base, keep=a.keep,
+                                replicant_server_options=a.server_option,
                                 ring_seed=1, front_ports=self.relays is not None)
         log('starting %s cluster %s (part power %d)' % (peers, name, part_power))
         c.start()

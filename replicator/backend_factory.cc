@@ -58,6 +58,7 @@ Result<std::shared_ptr<sync::SyncBackend>> MakePrimary(const ReplicatorConfig& c
     o.reclaim_age = cfg.reclaim_age;
     o.devices_dir = cfg.devices;
     o.throttle = throttle;
+    o.sessions_per_device = cfg.native_sessions_per_device;
     return std::shared_ptr<sync::SyncBackend>(std::make_shared<sync::NativeBackend>(o));
   }
   return Status::InvalidArgument(cfg.config_path + ": [object-replicator] sync_method = " +

@@ -41,7 +41,8 @@ std::vector<std::string> ReplicatorConfigWarnings(const ConfigFile& file, const 
             "rsync_compress", "rsync_module", "log_rsync_transfers", "rsync_tcp_nodelay",
             "rsync_error_log_line_length", "http_timeout", "conn_timeout", "node_timeout",
             "network_chunk_size", "native_extensions", "native_max_frame",
-            "native_batch_files", "native_batch_bytes", "handoffs_first", "handoff_delete",
+            "native_batch_files", "native_batch_bytes", "native_sessions_per_device",
+            "handoffs_first", "handoff_delete",
             "recon_cache_path", "nice_priority", "ionice_class", "ionice_priority", "user",
             "replicator_workers", "lockup_timeout", "bytes_per_second",
             "files_per_second", "priority_concurrency"};
@@ -123,6 +124,9 @@ void ReadSyncOptions(const ConfigSection& s, ReplicatorConfig& c, Status* err_ou
     c.native_batch_files = static_cast<int>(i64);
   }
   Take(s.GetInt("native_batch_bytes", c.native_batch_bytes), &c.native_batch_bytes, &err);
+  if (Take(s.GetInt("native_sessions_per_device", c.native_sessions_per_device), &i64, &err)) {
+    c.native_sessions_per_device = static_cast<int>(std::clamp<int64_t>(i64, 0, 64));
+  }
 }
 
 // Handoffs, recon and logging.
@@ -163,7 +167,8 @@ Status ValidateReplicatorConfig(const ReplicatorConfig& c, const std::string& pa
                   positive("node_timeout", c.node_timeout),
                   positive("stats_interval", c.stats_interval),
                   positive("native_batch_files", c.native_batch_files),
-                  positive("native_batch_bytes", static_cast<double>(c.native_batch_bytes))}) {
+                  positive("native_batch_bytes", static_cast<double>(c.native_batch_bytes)),
+                  positive("native_sessions_per_device", c.native_sessions_per_device)}) {
     if (!st.ok()) return st;
   }
   if (c.stop_timeout < 0) {

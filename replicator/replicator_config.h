@@ -62,6 +62,9 @@ struct ReplicatorConfig {
   size_t native_max_frame = 32u << 20;
   int native_batch_files = 256;             // files per batch
   int64_t native_batch_bytes = 16 << 20;    // body bytes per batch
+  // sessions to one peer device at once: at most the receivers'
+  // replication_concurrency_per_device
+  int native_sessions_per_device = 1;
   // handoffs
   bool handoffs_first = false;
   int handoff_delete = 0;  // 0 = "auto": all syncs must succeed

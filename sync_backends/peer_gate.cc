@@ -10,10 +10,11 @@ PeerGate::Hold PeerGate::Acquire(std::vector<std::string> peers) {
   std::unique_lock<std::mutex> l(mu_);
   cv_.wait(l, [&] {
     return std::none_of(peers.begin(), peers.end(), [&](const std::string& p) {
-      return held_.count(p) > 0;
+      auto it = held_.find(p);
+      return it != held_.end() && it->second >= per_device_;
     });
   });
-  held_.insert(peers.begin(), peers.end());
+  for (const auto& p : peers) held_[p]++;
   return Hold(this, std::move(peers));
 }
 
@@ -21,7 +22,9 @@ PeerGate::Hold::~Hold() {
   if (!gate_) return;
   {
     std::lock_guard<std::mutex> l(gate_->mu_);
-    for (const auto& k : keys_) gate_->held_.erase(k);
+    for (const auto& k : keys_) {
+      if (--gate_->held_[k] <= 0) gate_->held_.erase(k);
+    }
   }
   gate_->cv_.notify_all();
 }

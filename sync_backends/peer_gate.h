@@ -1,16 +1,18 @@
-// PeerGate: at most one sync session of this process per peer device at a time.
+// PeerGate: at most N sync sessions of this process per peer device at a time.
 //
-// Receivers allow one replication session per device (Swift's
-// replication_concurrency_per_device = 1) and make a second one poll for the lock. A
-// replicator that runs several jobs' syncs at once (concurrency, pipelining) takes
-// its peers' devices here first, so a later sync waits in this process instead and
-// starts the moment the device is free.
+// Receivers allow N replication sessions per device (Swift's
+// replication_concurrency_per_device, 1 by default) and make one more poll for the
+// lock. A replicator that runs several jobs' syncs at once (concurrency, pipelining)
+// takes its peers' devices here first, so a later sync waits in this process instead
+// and starts the moment the device has a free slot. N must not exceed what the
+// receivers allow.
 //
 // Thread-safe.
 #pragma once
 
 #include <condition_variable>
 #include <mutex>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -19,6 +21,8 @@ namespace replicant::sync {
 
 class PeerGate {
  public:
+  explicit PeerGate(int per_device = 1) : per_device_(per_device < 1 ? 1 : per_device) {}
+
   // Releases the devices it holds when destroyed.
   class Hold {
    public:
@@ -34,14 +38,15 @@ class PeerGate {
     std::vector<std::string> keys_;
   };
 
-  // Waits until none of `peers` (e.g. "ip:port/device") is held, then holds them all
-  // at once (so two stages never deadlock holding one each).
+  // Waits until each of `peers` (e.g. "ip:port/device") has a free slot, then holds
+  // them all at once (so two stages never deadlock holding one each).
   Hold Acquire(std::vector<std::string> peers);
 
  private:
   std::mutex mu_;
   std::condition_variable cv_;
-  std::set<std::string> held_;
+  std::map<std::string, int> held_;  // device -> sessions holding it
+  const int per_device_;
 };
 
 }  // namespace replicant::sync

@@ -56,11 +56,15 @@ struct NativeOptions {
   // to three peers costs three times its size); files_per_second: one per body sent
   // to a peer. Offers the peer already holds cost nothing. Cancelled: the peer fails.
   Throttle throttle;
+  // Sessions open to one peer device at once, across jobs: the receivers'
+  // replication_concurrency_per_device (a session beyond it waits for their lock).
+  int sessions_per_device = 1;
 };
 
 class NativeBackend : public SyncBackend {
  public:
-  explicit NativeBackend(NativeOptions options) : opts_(std::move(options)) {}
+  explicit NativeBackend(NativeOptions options)
+      : opts_(std::move(options)), gate_(opts_.sessions_per_device) {}
   const char* name() const override { return "native"; }
   bool NeedsRehashRequest() const override { return false; }
   bool ConfirmsObjects() const override { return true; }
@@ -88,7 +92,7 @@ class NativeBackend : public SyncBackend {
   std::set<std::string> unsupported_;
   std::map<std::string, native::Extensions> accepted_;
   std::set<std::string> preconnected_;  // peer devices with a connection made ahead
-  PeerGate gate_;  // one session per peer device at a time, across jobs
+  PeerGate gate_;  // sessions_per_device per peer device at a time, across jobs
 };
 
 }  // namespace replicant::sync

@@ -7,6 +7,10 @@
 * a large object with a small change travels as a librsync delta: far fewer bytes;
 * a peer that stops taking batches, then stops speaking REPCONN, in the middle of a
   daemon's run: the session that sent ahead fails, the next asks plainly, nothing is lost;
+* concurrent and pipelined jobs wait for a free session on a peer device
+  (native_sessions_per_device, 1 or 2) and are never turned away by receivers that allow
+  that many; a replicator that opens more than they allow is turned away, counts a
+  failure and loses nothing;
 * a session costs two round trips (REPCONN with Begin and the first offer; the bodies
   with Done), four for the first one to a peer (Begin after the 200), counted by a relay;
 * a hand-written plain Hummingbird client is served (hashes, GoAhead, upload), and what it
@@ -138,17 +142,21 @@ def test_batches_of_small_files_are_made_durable_together(batch_sync):
                     assert sfs == 0 and fsyncs >= 2 * files, sessions
 
 
-@pytest.mark.parametrize('depth,batch_files', [(1, 256), (3, 256), (3, 4)])
-def test_concurrent_and_pipelined_jobs_never_meet_on_a_peer_device(depth, batch_files):
-    # Receivers that refuse a second session on a device at once (lock timeout 0):
-    # four workers, each with `depth` partitions in flight, must still never be turned
-    # away, since sessions to one device wait for each other in the replicator. With
-    # batches of 4 files, sessions stay open across batches: jobs must not deadlock.
+@pytest.mark.parametrize('depth,batch_files,sessions', [(1, 256, 1), (3, 256, 1), (3, 4, 1),
+                                                        (3, 256, 2), (3, 4, 2)])
+def test_concurrent_and_pipelined_jobs_never_meet_on_a_peer_device(depth, batch_files, sessions):
+    # Receivers that refuse one session more than `sessions` on a device at once (lock
+    # timeout 0): four workers, each with `depth` partitions in flight, must still never
+    # be turned away, since sessions to one device wait for a free one in the replicator
+    # (native_sessions_per_device). With batches of 4 files, sessions stay open across
+    # batches: jobs must not deadlock.
     with Cluster(nodes=4, replicas=3, part_power=3, replication='external',
                  replicator_options={'sync_method': 'native', 'concurrency': 4,
                                      'pipeline_depth': depth,
-                                     'native_batch_files': batch_files},
-                 replicant_server_options={'replication_lock_timeout': 0}) as c:
+                                     'native_batch_files': batch_files,
+                                     'native_sessions_per_device': sessions},
+                 replicant_server_options={'replication_lock_timeout': 0,
+                                           'replication_concurrency_per_device': sessions}) as c:
         with replicant_servers(c):
             src = c.nodes[0]
             w = Workload(c, src, 'gate')
@@ -164,6 +172,29 @@ def test_concurrent_and_pipelined_jobs_never_meet_on_a_peer_device(depth, batch_
             _check_on_every_primary(c, bodies)
             replicate(src)
             assert recon(src)['suffix_sync'] == 0
+
+
+def test_more_sessions_than_the_receivers_allow_are_turned_away_and_lose_nothing():
+    # The replicator opens two sessions per peer device, the receivers take one (and
+    # refuse a second at once): the second fails as a busy device and counts a
+    # failure; later passes finish the job, and nothing is lost on the way.
+    with Cluster(nodes=4, replicas=3, part_power=3, replication='external',
+                 replicator_options={'sync_method': 'native', 'concurrency': 4,
+                                     'pipeline_depth': 3, 'native_sessions_per_device': 2},
+                 replicant_server_options={'replication_lock_timeout': 0}) as c:
+        with replicant_servers(c):
+            src = c.nodes[0]
+            w = Workload(c, src, 'busy')
+            p = replicate(src)
+            served = ''.join(_log(c, n) for n in c.nodes[1:])
+            assert 'device busy' in served or 'device busy' in p.stderr, trouble(p, c.nodes[1:])
+            assert recon(src)['failure'] > 0, recon(src)
+            for _ in range(8):
+                if not w.problems():
+                    break
+                replicate(src)
+            problems = w.problems()
+            assert not problems, (problems, recon(src), trouble(p, c.nodes[1:]))
 
 
 def test_a_session_costs_two_round_trips():

@@ -163,6 +163,7 @@ TEST_CASE("replicator config: Swift defaults and options", "[replicator]") {
   CHECK(c->rsync_tcp_nodelay);  // replicant's addition defaults on
   CHECK(c->stop_timeout == 30);
   CHECK(c->pipeline_depth == 4);
+  CHECK(c->native_sessions_per_device == 1);  // as Swift's receivers allow
   auto off = t.Write("off.conf", "[object-replicator]\nrsync_tcp_nodelay = false\n");
   auto o = LoadReplicatorConfig(off);
   REQUIRE(o.ok());
@@ -204,6 +205,13 @@ TEST_CASE("replicator config errors name the option", "[replicator]") {
   r = LoadReplicatorConfig(no_depth);
   REQUIRE_FALSE(r.ok());
   CHECK_THAT(r.status().message(), Catch::Contains("pipeline_depth: must be greater than 0"));
+  r = LoadReplicatorConfig(t.Write("g2.conf", "[object-replicator]\nnative_sessions_per_device = 0\n"));
+  REQUIRE_FALSE(r.ok());
+  CHECK_THAT(r.status().message(),
+             Catch::Contains("native_sessions_per_device: must be greater than 0"));
+  r = LoadReplicatorConfig(t.Write("g3.conf", "[object-replicator]\nnative_sessions_per_device = 3\n"));
+  REQUIRE(r.ok());
+  CHECK(r->native_sessions_per_device == 3);
   for (std::string opt : {"bytes_per_second", "files_per_second"}) {
     r = LoadReplicatorConfig(t.Write("h.conf", "[object-replicator]\n" + opt + " = -1\n"));
     REQUIRE_FALSE(r.ok());
@@ -309,6 +317,38 @@ TEST_CASE("a PeerGate holds a device for one holder at a time", "[replicator]") 
   first.reset();
   for (auto& t : threads) t.join();
   CHECK(most == 1);  // every pair shares c/sdb1 or a/sdb1 with the others
+}
+
+TEST_CASE("a PeerGate of N slots lets N holders share a device, never N + 1", "[replicator]") {
+  sync::PeerGate gate(2);
+  std::atomic<int> inside{0}, most{0};
+  auto a = std::make_unique<sync::PeerGate::Hold>(gate.Acquire({"a/sdb1"}));
+  auto b = std::make_unique<sync::PeerGate::Hold>(gate.Acquire({"a/sdb1", "b/sdb1"}));
+  std::atomic<bool> third_in{false};
+  std::thread third([&] {
+    auto h = gate.Acquire({"a/sdb1"});
+    third_in = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  CHECK_FALSE(third_in);  // both of a/sdb1's slots are held
+  { auto other = gate.Acquire({"b/sdb1"}); }  // b/sdb1 has a slot left
+  b.reset();
+  third.join();
+  CHECK(third_in);
+  a.reset();
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 6; ++i) {
+    threads.emplace_back([&] {
+      auto h = gate.Acquire({"c/sdb1"});
+      int now = ++inside;
+      int seen = most;
+      while (now > seen && !most.compare_exchange_weak(seen, now)) {}
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      --inside;
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(most <= 2);  // (a and b above showed that 2 do share)
 }
 
 TEST_CASE("a StagePipeline runs up to depth stages beside its worker", "[replicator]") {
