@@ -26,6 +26,7 @@ Stdlib + swift only; swift is imported lazily, after swift.conf is in place.
 import atexit
 import collections
 import ctypes
+import fcntl
 import getpass
 import grp
 import hashlib
@@ -115,10 +116,11 @@ def _port_pool():
 def _claim(port):
     """Claims port for this process among every process using free_port (an flock on a file
     per port under /tmp); False if another live process holds it."""
-    import fcntl
     d = '/tmp/replicant-test-ports'  # fixed: every test process must meet in one place
     try:
-        os.makedirs(d, mode=0o1777, exist_ok=True)
+        if not os.path.isdir(d):
+            os.makedirs(d, exist_ok=True)
+            os.chmod(d, 0o1777)  # every user's tests meet here (umask would narrow it)
         f = open(os.path.join(d, str(port)), 'a')
     except OSError:
         return False
