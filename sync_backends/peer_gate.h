@@ -11,9 +11,8 @@
 #pragma once
 
 #include <condition_variable>
-#include <mutex>
 #include <map>
-#include <set>
+#include <mutex>
 #include <string>
 #include <vector>
 
