@@ -141,8 +141,9 @@ def free_port(host=LOOPBACK):
         port = _PORT_RNG.choice(pool)
         if port in _CLAIMED_PORTS or not _claim(port):
             continue
+        # Without SO_REUSEADDR: a port that still has TIME_WAIT connections is skipped,
+        # so a server that binds without it gets the port too.
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind
             try:
                 s.bind((host, port))
                 return port
