@@ -115,7 +115,7 @@ Status LockReconFile(const std::string& cache_file, int* out_fd) {
     if (fstat(fd, &held) == 0 && stat(cache_file.c_str(), &named) == 0 &&
         held.st_dev == named.st_dev && held.st_ino == named.st_ino) {
       *out_fd = fd;
-      return Status();
+      return Status::OK();
     }
     close(fd);  // renamed over while we waited: lock the file that is there now
   }

@@ -49,7 +49,7 @@ inline constexpr size_t kDefaultMaxFrame = 32u << 20;
 inline constexpr size_t kMaxDeltaChunk = 1u << 20;
 
 // JSON values a frame may hold (each scalar, object, array and object key counts one),
-// checked while the frame is scanned, before any tree is built: a parsed value costs
+// checked as each value is parsed, before it joins the tree: a parsed value costs
 // up to ~128 bytes more than its text, so without this an 8 MiB frame of {} grew into
 // 230 MB. A BeginReplicationResponse of 4096 suffixes needs 8195 values and a batch
 // entry about 13; FrameValueLimit leaves room for fields a newer peer may add.
