@@ -11,6 +11,8 @@ whose numbers go into the docs, checked without a cluster (a few seconds).
              sources, and refuses a cell that two runs measured
   partial    each timed pass is on disk as it ends (runs-partial.csv, read back whole);
              a new run moves an interrupted one's aside; a finished run drops it
+  handover   --scale-share-tree: a converged tree goes to the next kind's cluster with
+             its hashes.pkl, for its own cell only; one for another cell is wiped
   copy       durable_copy (file by file, and --batched with batches small enough that
              both syncfs groups and fsync groups, large files and the per-batch dir syncs
              all happen) leaves in every DEST exactly SRC's files, bodies and xattrs, and
@@ -177,6 +179,43 @@ def check_resume(tmp):
     assert not scale.take_back_trees(bench, c)  # nothing held any more
 
 
+def check_handover(tmp):
+    """--scale-share-tree: a converged tree goes from one kind's cluster to the next with
+    its hashes.pkl and is taken as laid out for that cell only; a tree handed over for
+    another cell (a run cut off) is taken back and wiped, not used."""
+    clusters = os.path.join(tmp, 'share')
+    kinds = {}
+    for kind in ('serve', 'swift'):
+        base = os.path.join(clusters, 'pp8-' + kind)
+        nodes = [FakeNode(base, 'node%d' % i) for i in range(2)]
+        for n in nodes:
+            os.makedirs(n.device_path('sdb1'))
+        kinds[kind] = type('C', (), {'bench_base': base, 'nodes': nodes,
+                                     'bench_part_power': 8})()
+    for n in kinds['serve'].nodes:
+        part = os.path.join(n.device_path('sdb1'), 'objects', '7')
+        os.makedirs(os.path.join(part, 'abc', 'x' * 29 + 'abc'))
+        open(os.path.join(part, 'hashes.pkl'), 'w').close()
+    wiped = []
+    bench = type('B', (), {'clusters_dir': clusters,
+                           'args': type('A', (), {'scale_resume': False})(),
+                           'wipe': staticmethod(wiped.append)})()
+    master = type('M', (), {'objects': []})()
+    scale.hand_over_tree(bench, kinds['serve'], kinds['swift'], 5, 8)
+    assert all(os.listdir(n.devices_dir) == [] for n in kinds['serve'].nodes)
+    how = scale.lay_out(bench, kinds['swift'], master, 5, {'objects': []}, {})
+    assert how == 'handed over' and not wiped, (how, wiped)
+    for n in kinds['swift'].nodes:
+        assert os.path.exists(os.path.join(n.device_path('sdb1'), 'objects', '7',
+                                           'hashes.pkl'))
+    assert not os.path.exists(os.path.join(clusters, scale.HELD, 'pp8-swift'))
+    scale.hand_over_tree(bench, kinds['swift'], kinds['serve'], 5, 8)
+    how = scale.lay_out(bench, kinds['serve'], master, 6, {'objects': []}, {})
+    assert how == 'new' and wiped == [kinds['serve']], (how, wiped)
+    assert all(os.path.exists(os.path.join(n.device_path('sdb1'), 'objects'))
+               for n in kinds['serve'].nodes)  # taken back, for the wipe to remove
+
+
 def make_tree(src):
     rng = random.Random(7)
     files = {}
@@ -238,6 +277,8 @@ def main(argv):
         print('partial: ok')
         check_resume(tmp)
         print('resume: ok')
+        check_handover(tmp)
+        print('handover: ok')
         check_copy(os.path.abspath(argv[1]), tmp)
         print('copy: ok')
     return 0

@@ -164,6 +164,12 @@ def parse_args(argv, description=None):
                          'slow disk, deleting a 10^6-object tree costs far more than '
                          'finishing it. Its hashes.pkl are removed; the convergence check '
                          'after the warm-up counts anything left over')
+    ap.add_argument('--scale-share-tree', action='store_true',
+                    help="scale: a cell's tree is laid out once: the first kind of peers "
+                         'hands it, with its hashes.pkl, to the next (a rename per node) '
+                         'when its passes left it converged, instead of the next kind '
+                         'wiping and laying it out again; so both kinds fit the disk and '
+                         'one run at 10^6 objects')
     ap.add_argument('--report-only', action='store_true',
                     help='only redo the tables and charts from --out/runs.csv')
     a = ap.parse_args(argv)

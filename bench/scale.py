@@ -96,6 +96,7 @@ class Master:
 
 
 HELD = '.held'  # under the clusters dir: trees kept across a cluster restart (--scale-resume)
+HANDED_OVER = 'HANDED-OVER'  # in HELD/<cluster>: "count part_power" of a shared tree
 
 
 def hold_trees(clusters_dir, base):
@@ -149,12 +150,45 @@ def _lay_out_partition(part, objects, primaries, resume):
                     raise
 
 
+def hand_over_tree(bench, src, dst, count, part_power):
+    """--scale-share-tree: moves src's tree, which its passes left converged, with its
+    hashes.pkl, to where dst's lay_out takes it back (a rename per node: the same ring
+    seed puts the same partitions on the same nodes in every kind's cluster), and notes
+    for which cell it is, so no other cell takes it as laid out."""
+    held = os.path.join(bench.clusters_dir, HELD, os.path.basename(dst.bench_base))
+    os.makedirs(held, exist_ok=True)
+    for node in src.nodes:
+        os.rename(node.devices_dir, os.path.join(held, node.name))
+        os.makedirs(node.devices_dir)  # src's servers still run: leave them an empty dir
+    with open(os.path.join(held, HANDED_OVER), 'w') as f:
+        f.write('%d %d\n' % (count, part_power))
+
+
+def _take_handover_note(bench, c):
+    """(count, part_power) of a tree handed over to c (the note is removed), or None."""
+    path = os.path.join(bench.clusters_dir, HELD, os.path.basename(c.bench_base),
+                        HANDED_OVER)
+    try:
+        with open(path) as f:
+            count, part_power = (int(x) for x in f.read().split())
+    except FileNotFoundError:
+        return None
+    os.unlink(path)
+    return count, part_power
+
+
 def lay_out(bench, c, master, count, manifest, primaries):
     """Hard-links the first `count` master objects onto every primary of their partition:
-    c wiped first, or, with --scale-resume, over the tree a kept cluster held."""
-    resume = bench.args.scale_resume and take_back_trees(bench, c)
+    c wiped first, or, with --scale-resume, over the tree a kept cluster held. A tree the
+    previous kind handed over for this very cell is taken as it is. Returns how the tree
+    came: 'new', 'resumed' or 'handed over'."""
+    handed = _take_handover_note(bench, c)
+    found = (handed is not None or bench.args.scale_resume) and take_back_trees(bench, c)
+    if found and handed == (count, c.bench_part_power):
+        return 'handed over'
+    resume = found and bench.args.scale_resume
     if not resume:
-        bench.wipe(c)
+        bench.wipe(c)  # also a tree handed over for another cell (a run cut off)
     by_part = {}
     for (_, part, hsh, _), (_, _, _, src) in zip(manifest['objects'], master.objects[:count]):
         by_part.setdefault(part, []).append((hsh, src))
@@ -162,7 +196,7 @@ def lay_out(bench, c, master, count, manifest, primaries):
         for f in [pool.submit(_lay_out_partition, part, objs, primaries[part], resume)
                   for part, objs in by_part.items()]:
             f.result()
-    return resume
+    return 'resumed' if resume else 'new'
 
 
 def remove_hashes(objects_dir):
@@ -232,7 +266,7 @@ def run_kind(bench, c, methods, master, count, part_power, cell, rotate):
     prims = bench.primaries_of(c)
     t0 = time.monotonic()
     try:
-        resumed = lay_out(bench, c, master, count, manifest, prims)
+        how = lay_out(bench, c, master, count, manifest, prims)
     except OSError as e:
         if e.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
@@ -245,6 +279,10 @@ def run_kind(bench, c, methods, master, count, part_power, cell, rotate):
                          'inodes available); %s' % (count, part_power, e,
                                                     st.f_bavail * st.f_frsize / 1e9,
                                                     st.f_favail, then))
+    if how == 'handed over':
+        bench.note('scale n=%d pp%d (%s peers): the tree and its hashes.pkl are the ones '
+                   'the previous kind of peers left converged (--scale-share-tree)' % (
+                       count, part_power, c.bench_peers))
     subprocess.run(['sync'], check=False)
     node = c.nodes[SOURCE_NODE]
     objects_dir = os.path.join(node.device_path(), 'objects')
@@ -252,9 +290,8 @@ def run_kind(bench, c, methods, master, count, part_power, cell, rotate):
     cell.update(partitions=len({o[1] for o in manifest['objects']}),
                 node0_partitions=len(parts0),
                 node0_objects=sum(1 for o in manifest['objects'] if o[1] in parts0))
-    log('scale n=%d pp%d (%s peers): laid out in %.0fs%s; node 0 holds %d partitions, %d '
-        'objects; methods %s' % (count, part_power, c.bench_peers, time.monotonic() - t0,
-                                 ' (resumed over a kept tree)' if resumed else '',
+    log('scale n=%d pp%d (%s peers): tree %s in %.0fs; node 0 holds %d partitions, %d '
+        'objects; methods %s' % (count, part_power, c.bench_peers, how, time.monotonic() - t0,
                                  cell['node0_partitions'], cell['node0_objects'],
                                  ', '.join(m.name for m in methods)))
     once = count >= a.scale_once_objects
@@ -291,8 +328,7 @@ def run_kind(bench, c, methods, master, count, part_power, cell, rotate):
         note = '%d replicas missing, %d left over after the passes' % (missing, leftover)
         bench.note('scale n=%d pp%d (%s peers): %s' % (count, part_power, c.bench_peers, note))
         bench.runs[first:] = [r._replace(converged=False, note=note) for r in bench.runs[first:]]
-    if not a.keep:  # --keep: the trees stay for profiling (they cost the inodes above)
-        bench.wipe(c)  # its dirs cost inodes the next kind's layout needs
+    return not (missing or leftover)
 
 
 def warm_up_methods(methods, once):
@@ -318,11 +354,17 @@ def run_scenario(bench, rotate):
             for count in a.scale_objects:
                 cell = {'objects': count, 'part_power': part_power,
                         'ref_us_per_partition': None}
-                for peers in a.scale_kinds:
-                    ms = [m for m in methods if m.peers == peers]
-                    if ms:
-                        run_kind(bench, cl[peers], ms, master, count, part_power, cell,
-                                 rotate)
+                kinds = [(peers, [m for m in methods if m.peers == peers])
+                         for peers in a.scale_kinds]
+                kinds = [(peers, ms) for peers, ms in kinds if ms]
+                for i, (peers, ms) in enumerate(kinds):
+                    converged = run_kind(bench, cl[peers], ms, master, count, part_power,
+                                         cell, rotate)
+                    after = kinds[i + 1][0] if i + 1 < len(kinds) else None
+                    if a.scale_share_tree and after and converged:
+                        hand_over_tree(bench, cl[peers], cl[after], count, part_power)
+                    elif not a.keep:  # --keep: the trees stay for profiling
+                        bench.wipe(cl[peers])  # its dirs cost inodes the next layout needs
                 cells.append(cell)
                 # Each finished cell is on disk at once: a run cut off (a stop, a lost
                 # machine) keeps its cells, and `--report-only` reports them.
