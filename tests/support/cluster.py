@@ -22,287 +22,42 @@ start() refuses to change the host's.
 Everything started is killed by stop(), by the context manager (also on exceptions), by an
 atexit hook, and (via PR_SET_PDEATHSIG) when the Python process that started it dies.
 Stdlib + swift only; swift is imported lazily, after swift.conf is in place.
+Its parts: ports.py (free ports, waiting for a listener), processes.py (process groups),
+swift_conf.py (swift.conf and where Swift is), cluster_rings.py (the rings and placement)
+and cluster_objects.py (the on-disk layout and the object server's API), mixed in here.
 """
 import atexit
 import collections
-import ctypes
-import fcntl
 import getpass
 import grp
 import hashlib
-import http.client
-import json
-import logging
-import logging.handlers
 import os
-import random
-import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.parse
 import weakref
 
-import private_etc
 import replicant_test
+# What the tests and benchmarks import from here lives in these modules now; re-exported so
+# `cluster.X` stays the one name for each (Swift's daemons load cluster.swift_logging_hook).
+from cluster_objects import (  # noqa: F401
+    OBJECT_FILE_EXTS, ClusterObjects, ObjectFile, Response, data_dir)
+from cluster_rings import _RING_BATCH, ClusterRings, Placement, ring_name  # noqa: F401
+from ports import LOOPBACK, free_port, shut_down, wait_for_port  # noqa: F401
+from processes import ManagedProcess, _set_pdeathsig, tail  # noqa: F401
+from swift_conf import (  # noqa: F401
+    SWIFT_BIN_DIR, SWIFT_CONF_POLICIES, SWIFT_PYTHON, _atomic_write, install_swift_conf,
+    swift_conf_text, swift_logging_hook)
 
-SWIFT_BIN_DIR = '/usr/bin'
-SWIFT_PYTHON = '/usr/bin/python3'  # Debian's Python, with swift
-LOOPBACK = '127.0.0.1'
 POLICY_NAMES = {0: 'gold', 1: 'silver'}
-SWIFT_CONF_POLICIES = ((0, 'gold', True), (1, 'silver', False))
-OBJECT_FILE_EXTS = ('.data', '.ts', '.meta')
 
-# One per replica on a node: where an object lives (or would live) in the ring.
-Placement = collections.namedtuple('Placement', 'node device dev')
-# An HTTP answer: status int, headers (email.message.Message, case-insensitive), body bytes.
-Response = collections.namedtuple('Response', 'status headers body')
-# One .data/.ts/.meta file found on a node's disks.
-ObjectFile = collections.namedtuple(
-    'ObjectFile', 'node device policy partition suffix hash filename ext timestamp path')
 # Result of one `swift-object-replicator ... once` run.
 ReplicatorRun = collections.namedtuple('ReplicatorRun', 'returncode output log_path elapsed')
 
 _live_clusters = weakref.WeakSet()
-
-# Runs swift-ring-builder's main() for each [argv, ok_exit_codes] in sys.argv[1] (JSON).
-_RING_BATCH = r"""
-import json, sys, traceback
-from swift.cli.ringbuilder import main
-for argv, ok in json.loads(sys.argv[1]):
-    print('$ swift-ring-builder ' + ' '.join(argv), flush=True)
-    try:
-        rc = main(['swift-ring-builder'] + argv) or 0
-    except SystemExit as e:
-        rc = e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
-    except Exception:
-        traceback.print_exc()
-        rc = 2
-    sys.stdout.flush()
-    if rc not in ok:
-        print('exit code %d' % rc, flush=True)
-        sys.exit(rc or 2)
-"""
-
-
-# ----------------------------------------------------------------------------------------
-# small utilities
-
-_CLAIMED_PORTS = {}  # port -> open lock file, held for this process's life
-_PORT_RNG = random.SystemRandom()  # unseeded: tests that seed random must not pick alike
-
-
-def _port_pool():
-    """Ports no connect() takes by itself: below (or else above) the kernel's ephemeral range.
-    A port from bind(0) lies inside that range, where any outgoing connection of a parallel
-    test may hold it as its local port by the time our server binds it (EADDRINUSE)."""
-    try:
-        with open('/proc/sys/net/ipv4/ip_local_port_range') as f:
-            low, high = (int(x) for x in f.read().split())
-    except (OSError, ValueError):
-        return None
-    if low - 10000 >= 4096:
-        return range(10000, low)
-    if 65535 - high >= 4096:
-        return range(high + 1, 65536)
-    return None
-
-
-def _claim(port):
-    """Claims port for this process among every process using free_port (an flock on a file
-    per port under /tmp); False if another live process holds it."""
-    d = '/tmp/replicant-test-ports'  # fixed: every test process must meet in one place
-    try:
-        if not os.path.isdir(d):
-            os.makedirs(d, exist_ok=True)
-            os.chmod(d, 0o1777)  # every user's tests meet here (umask would narrow it)
-        f = open(os.path.join(d, str(port)), 'a')
-    except OSError:
-        return False
-    try:
-        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        f.close()
-        return False
-    _CLAIMED_PORTS[port] = f
-    return True
-
-
-def free_port(host=LOOPBACK):
-    """A free TCP port on host, outside the ephemeral range and claimed for this process so
-    that parallel tests never pick the same one (falls back to bind port 0)."""
-    pool = _port_pool()
-    for _ in range(200 if pool else 0):
-        port = _PORT_RNG.choice(pool)
-        if port in _CLAIMED_PORTS or not _claim(port):
-            continue
-        # Without SO_REUSEADDR: a port that still has TIME_WAIT connections is skipped,
-        # so a server that binds without it gets the port too.
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            try:
-                s.bind((host, port))
-                return port
-            except OSError:
-                continue  # held by something that is not ours: keep the claim, skip it
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
-def shut_down(sock):
-    """shutdown(), then close: shutdown wakes a thread blocked in accept() or recv() on
-    it, where close alone would leave a listener's port open until that call returned."""
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
-    sock.close()
-
-
-def wait_for_port(port, host=LOOPBACK, timeout=20.0, proc=None):
-    """Waits until a TCP connect to host:port succeeds. If proc (a Popen or ManagedProcess)
-    is given, fails early when it exits, and only succeeds once that process itself holds the
-    listening socket (so a foreign server that grabbed the port is not mistaken for ours)."""
-    deadline = time.monotonic() + timeout
-    pid = getattr(proc, 'pid', None)
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError('process %s exited (rc %s) before listening on %s:%d' % (
-                pid, proc.poll(), host, port))
-        try:
-            with socket.create_connection((host, port), timeout=0.5):
-                pass
-            if pid is None or _pid_listens_on(pid, port) is not False:
-                return True
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise TimeoutError('nothing listening on %s:%d after %.1fs' % (host, port, timeout))
-
-
-def _pid_listens_on(pid, port):
-    """True/False whether pid holds a LISTEN socket on port; None if /proc can't tell."""
-    try:
-        inodes = set()
-        for path in ('/proc/net/tcp', '/proc/net/tcp6'):
-            if not os.path.exists(path):
-                continue
-            with open(path) as f:
-                next(f)
-                for line in f:
-                    fields = line.split()
-                    if fields[3] == '0A' and int(fields[1].rsplit(':', 1)[1], 16) == port:
-                        inodes.add(fields[9])
-        fd_dir = '/proc/%d/fd' % pid
-        for fd in os.listdir(fd_dir):
-            try:
-                link = os.readlink(os.path.join(fd_dir, fd))
-            except OSError:
-                continue
-            if link.startswith('socket:[') and link[8:-1] in inodes:
-                return True
-        return False
-    except (OSError, StopIteration, ValueError, IndexError):
-        return None
-
-
-def _set_pdeathsig():
-    """preexec_fn: the child gets SIGKILL when the thread that started it dies."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-    except Exception:
-        pass
-
-
-def tail(path, lines=40):
-    """The last `lines` lines of a text file ('' if missing)."""
-    try:
-        with open(path, 'rb') as f:
-            f.seek(0, os.SEEK_END)
-            size = f.tell()
-            f.seek(max(0, size - 256 * lines))
-            data = f.read().decode('utf-8', 'replace')
-    except OSError:
-        return ''
-    return '\n'.join(data.splitlines()[-lines:])
-
-
-def _atomic_write(path, text):
-    d = os.path.dirname(path)
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix='.' + os.path.basename(path) + '.')
-    try:
-        with os.fdopen(fd, 'w') as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def swift_conf_text(prefix=replicant_test.TEST_HASH_PREFIX,
-                    suffix=replicant_test.TEST_HASH_SUFFIX, policies=SWIFT_CONF_POLICIES):
-    """swift.conf content as replicant_test.write_swift_conf writes it."""
-    d = tempfile.mkdtemp(prefix='replicant-swiftconf-')
-    try:
-        with open(replicant_test.write_swift_conf(d, prefix, suffix, policies)) as f:
-            return f.read()
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
-
-
-def install_swift_conf(swift_dir=None, text=None):
-    """Writes swift.conf atomically (temp + rename) to /etc/swift and, if given, swift_dir.
-    /etc/swift must be private (private_etc): HostEtcError before the host's is changed."""
-    text = text if text is not None else swift_conf_text()
-    private_etc.check_may_write(text)
-    for d in ('/etc/swift',) + ((swift_dir,) if swift_dir else ()):
-        path = os.path.join(d, 'swift.conf')
-        try:
-            with open(path) as f:
-                if f.read() == text:
-                    continue
-        except OSError:
-            pass
-        try:
-            _atomic_write(path, text)
-        except PermissionError as e:
-            raise RuntimeError('cannot write %s (Swift daemons always read '
-                               '/etc/swift/swift.conf): %s' % (path, e))
-
-
-def swift_logging_hook(conf, name, log_to_console, log_route, fmt, logger, adapted_logger):
-    """`log_custom_handlers = cluster.swift_logging_hook`: drops Swift's syslog handler, so
-    daemons log only to the console (stderr, enabled by -v), i.e. to their log file."""
-    for h in list(logger.handlers):
-        if isinstance(h, logging.handlers.SysLogHandler):
-            logger.removeHandler(h)
-            try:
-                h.close()
-            except Exception:
-                pass
-
-
-
-def data_dir(policy):
-    """`objects` for policy 0, `objects-N` otherwise."""
-    return 'objects' if int(policy) == 0 else 'objects-%d' % int(policy)
-
-
-def ring_name(policy):
-    return 'object' if int(policy) == 0 else 'object-%d' % int(policy)
 
 
 def _conf_section(name, options):
@@ -314,63 +69,6 @@ def _conf_section(name, options):
             v = 'true' if v else 'false'
         lines.append('%s = %s' % (k, v))
     return '\n'.join(lines) + '\n'
-
-
-# ----------------------------------------------------------------------------------------
-# processes
-
-class ManagedProcess:
-    """A child in its own process group (killed as a group), output to a log file."""
-
-    def __init__(self, name, args, log_path, env=None, cwd=None):
-        self.name = name
-        self.args = list(args)
-        self.log_path = log_path
-        os.makedirs(os.path.dirname(log_path), exist_ok=True)
-        self._log = open(log_path, 'ab')
-        self._log.write(('=== %s: %s\n' % (time.strftime('%H:%M:%S'), ' '.join(self.args)))
-                        .encode())
-        self._log.flush()
-        self.popen = subprocess.Popen(
-            self.args, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
-            env=env, cwd=cwd, start_new_session=True, preexec_fn=_set_pdeathsig)
-        self.pid = self.popen.pid
-
-    def poll(self):
-        return self.popen.poll()
-
-    def alive(self):
-        return self.popen.poll() is None
-
-    def stop(self, grace=3.0):
-        """SIGTERM to the whole group, SIGKILL after `grace` seconds. Idempotent."""
-        if self.popen.poll() is None:
-            self._signal(signal.SIGTERM)
-            try:
-                self.popen.wait(grace)
-            except subprocess.TimeoutExpired:
-                pass
-        # the leader may be gone while children (rsync, forked workers) linger
-        self._signal(signal.SIGKILL)
-        try:
-            self.popen.wait(5)
-        except subprocess.TimeoutExpired:
-            pass
-        if not self._log.closed:
-            self._log.close()
-        return self.popen.returncode
-
-    def _signal(self, sig):
-        try:
-            os.killpg(self.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-    def tail(self, lines=40):
-        return tail(self.log_path, lines)
-
-    def __repr__(self):
-        return '<%s pid=%s rc=%s>' % (self.name, self.pid, self.popen.returncode)
 
 
 # ----------------------------------------------------------------------------------------
@@ -429,7 +127,7 @@ class Node:
             self.name, self.port, self.replication_port, ','.join(self.devices))
 
 
-class Cluster:
+class Cluster(ClusterRings, ClusterObjects):
     """A loopback Swift cluster; see the module docstring.
 
     nodes, devices_per_node: topology; device names come from device_name.format(n=node, d=k)
@@ -846,271 +544,6 @@ class Cluster:
                 '',
             ]
         _atomic_write(self.rsyncd_conf_path, '\n'.join(lines))
-
-    # -- rings ---------------------------------------------------------------------------
-
-    def builder_path(self, policy=0):
-        return os.path.join(self.swift_dir, '%s.builder' % ring_name(policy))
-
-    def ring_path(self, policy=0):
-        return os.path.join(self.swift_dir, '%s.ring.gz' % ring_name(policy))
-
-    def ring_builder(self, policy, *args, ok=(0,)):
-        """Runs `swift-ring-builder <policy's builder> ARGS...`; returns its output. Calls
-        that change the ring must be followed by a 'rebalance' or 'write_ring'."""
-        p = subprocess.run([os.path.join(SWIFT_BIN_DIR, 'swift-ring-builder'),
-                            self.builder_path(policy)] + [str(a) for a in args],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                           env=self.env, timeout=120)
-        if p.returncode not in ok:
-            raise RuntimeError('swift-ring-builder %s %s exited %d:\n%s' % (
-                self.builder_path(policy), ' '.join(map(str, args)), p.returncode, p.stdout))
-        self._rings.pop(int(policy), None)
-        return p.stdout
-
-    def _build_rings_safe(self):
-        try:
-            self._build_rings()
-            self._ring_error = None
-        except Exception as e:
-            self._ring_error = e
-
-    def _build_rings(self):
-        os.makedirs(self.swift_dir, exist_ok=True)
-        self._ring_ports = self._port_map()
-
-        # One Python process runs swift-ring-builder's own main() (what /usr/bin/
-        # swift-ring-builder calls) for every command: ~3x faster than a process each.
-        cmds = []
-        for policy in self.policies:
-            replicas = self.replicas if policy == 0 else self.policy1_replicas
-            for path in (self.builder_path(policy), self.ring_path(policy)):
-                if os.path.exists(path):
-                    os.unlink(path)
-            builder = self.builder_path(policy)
-            add = []
-            for node in self.nodes:
-                for dev in node.devices:
-                    add += ['r%dz%d-%s:%dR%s:%d/%s' % (
-                        node.region, node.zone, node.ip, node.ring_port,
-                        node.replication_ip, node.ring_replication_port, dev), '100']
-            seed = ['--seed', str(self.ring_seed)] if self.ring_seed is not None else []
-            cmds += [([builder, 'create', str(self.part_power), str(replicas), '1'], [0]),
-                     ([builder, 'add'] + add, [0]),
-                     ([builder, 'rebalance'] + seed, [0, 1])]
-        p = subprocess.run([SWIFT_PYTHON, '-c', _RING_BATCH, json.dumps(cmds)],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                           env=self.env, timeout=300)
-        with open(os.path.join(self.log_dir, 'ring-builder.log'), 'a') as f:
-            f.write(p.stdout)
-        if p.returncode != 0:
-            raise RuntimeError('building rings failed (exit %d):\n%s' % (p.returncode,
-                                                                          p.stdout[-4000:]))
-        self._rings.clear()
-
-    def ring(self, policy=0):
-        """swift.common.ring.Ring for the policy (reloaded after ring_builder calls)."""
-        policy = int(policy)
-        if policy not in self._rings:
-            from swift.common.ring import Ring
-            replicant_test.set_swift_hash()
-            self._rings[policy] = Ring(self.swift_dir, ring_name=ring_name(policy))
-        return self._rings[policy]
-
-    def node_of(self, dev):
-        """The Node owning a ring device dict (matched on ip and port)."""
-        for node in self.nodes:
-            if dev['ip'] == node.ip and dev['port'] == node.ring_port:
-                return node
-        raise KeyError('no node for device %r' % (dev,))
-
-    def partition(self, account, container, obj, policy=0):
-        return self.ring(policy).get_part(account, container, obj)
-
-    def object_hash(self, account, container, obj):
-        """Swift's hash_path hex digest (the hash dir name)."""
-        from swift.common.utils import hash_path
-        replicant_test.set_swift_hash()
-        return hash_path(account, container, obj)
-
-    def primaries(self, account, container, obj, policy=0):
-        """[Placement(node, device, dev)] of the object's primary replicas, in ring order."""
-        ring = self.ring(policy)
-        part, devs = ring.get_nodes(account, container, obj)
-        return [Placement(self.node_of(d), d['device'], d) for d in devs]
-
-    def handoffs(self, account, container, obj, policy=0, limit=None):
-        """[Placement] in Swift's get_more_nodes order (all of them unless limit)."""
-        ring = self.ring(policy)
-        part = ring.get_part(account, container, obj)
-        out = []
-        for d in ring.get_more_nodes(part):
-            if limit is not None and len(out) >= limit:
-                break
-            out.append(Placement(self.node_of(d), d['device'], d))
-        return out
-
-    def is_primary(self, node, account, container, obj, policy=0):
-        return any(p.node is node for p in self.primaries(account, container, obj, policy))
-
-    def _device_for(self, node, account, container, obj, policy):
-        """The node's device for this object: a primary's, else its first handoff's."""
-        if len(node.devices) == 1:
-            return node.devices[0]
-        for p in self.primaries(account, container, obj, policy) + \
-                self.handoffs(account, container, obj, policy):
-            if p.node is node:
-                return p.device
-        return node.devices[0]
-
-    # -- on-disk layout ------------------------------------------------------------------
-
-    def hash_dir(self, node, device, policy, partition, hsh):
-        """DEVICES/device/objects[-N]/part/suffix/hash of a node."""
-        return os.path.join(node.devices_dir, device or node.devices[0], data_dir(policy),
-                            str(partition), hsh[-3:], hsh)
-
-    def object_dir(self, node, account, container, obj, policy=0, device=None):
-        """hash_dir of an object on a node (the primary's device, or the given one)."""
-        device = device or self._device_for(node, account, container, obj, policy)
-        return self.hash_dir(node, device, policy, self.partition(account, container, obj,
-                                                                  policy),
-                             self.object_hash(account, container, obj))
-
-    def list_objects_on(self, node, policy=None):
-        """[ObjectFile] for every .data/.ts/.meta under the node's devices (sorted)."""
-        out = []
-        for dev in sorted(os.listdir(node.devices_dir)):
-            dpath = os.path.join(node.devices_dir, dev)
-            if not os.path.isdir(dpath):
-                continue
-            for dd in sorted(os.listdir(dpath)):
-                m = re.fullmatch(r'objects(?:-(\d+))?', dd)
-                if not m:
-                    continue
-                pol = int(m.group(1) or 0)
-                if policy is not None and pol != int(policy):
-                    continue
-                for root, dirs, files in os.walk(os.path.join(dpath, dd)):
-                    dirs.sort()
-                    rel = os.path.relpath(root, os.path.join(dpath, dd)).split(os.sep)
-                    if len(rel) != 3:
-                        continue
-                    part, suffix, hsh = rel
-                    for fn in sorted(files):
-                        stem, ext = os.path.splitext(fn)
-                        if ext in OBJECT_FILE_EXTS:
-                            out.append(ObjectFile(node, dev, pol, int(part), suffix, hsh, fn,
-                                                  ext, stem, os.path.join(root, fn)))
-        return out
-
-    def partitions_on(self, node, policy=0, device=None):
-        """Sorted partition numbers that have a directory on the node's device(s)."""
-        parts = set()
-        for dev in ([device] if device else node.devices):
-            d = os.path.join(node.devices_dir, dev, data_dir(policy))
-            if os.path.isdir(d):
-                parts.update(int(p) for p in os.listdir(d) if p.isdigit())
-        return sorted(parts)
-
-    # -- object server HTTP API ----------------------------------------------------------
-
-    def next_timestamp(self):
-        """A Swift Timestamp internal string, strictly increasing within this cluster."""
-        from swift.common.utils import Timestamp
-        with self._ts_lock:
-            t = max(time.time(), self._last_ts + 0.00002)
-            self._last_ts = t
-        return Timestamp(t).internal
-
-    def request(self, node, method, path, headers=None, body=b'', port=None, timeout=30):
-        """One HTTP request to a node's object server; returns Response."""
-        conn = http.client.HTTPConnection(LOOPBACK, port or node.port, timeout=timeout)
-        try:
-            conn.request(method, urllib.parse.quote(path), body=body, headers=headers or {})
-            resp = conn.getresponse()
-            return Response(resp.status, resp.msg, resp.read())
-        finally:
-            conn.close()
-
-    def _obj_request(self, node, method, account, container, obj, headers, body, policy,
-                     device, partition, timestamp):
-        device = device or self._device_for(node, account, container, obj, policy)
-        if partition is None:
-            partition = self.partition(account, container, obj, policy)
-        h = {'X-Backend-Storage-Policy-Index': str(int(policy))}
-        if timestamp is not False:
-            h['X-Timestamp'] = timestamp or self.next_timestamp()
-        h.update(headers or {})
-        path = '/%s/%d/%s/%s/%s' % (device, int(partition), account, container, obj)
-        return self.request(node, method, path, h, body)
-
-    def put_object(self, node, account, container, obj, body=b'', headers=None, policy=0,
-                   device=None, partition=None, timestamp=None, check=True):
-        """PUT straight to a node's object server (no container updates). Returns Response;
-        raises unless 201 when check. Partition defaults to the ring's, device to the node's
-        device for it; X-Timestamp defaults to next_timestamp()."""
-        if isinstance(body, str):
-            body = body.encode()
-        h = {'Content-Type': 'application/octet-stream', 'Content-Length': str(len(body))}
-        h.update(headers or {})
-        r = self._obj_request(node, 'PUT', account, container, obj, h, body, policy, device,
-                              partition, timestamp)
-        if check and r.status != 201:
-            raise AssertionError('PUT %s/%s/%s on %s: %d %r' % (
-                account, container, obj, node.name, r.status, r.body[:200]))
-        return r
-
-    def write_object_on(self, node, account, container, obj, body=b'', headers=None,
-                        policy=0, device=None, timestamp=None):
-        """Places an object on a chosen node whether or not it is a primary there (in the
-        object's ring partition: a handoff copy otherwise). Returns Response (201)."""
-        return self.put_object(node, account, container, obj, body, headers, policy=policy,
-                               device=device, timestamp=timestamp)
-
-    def post_object(self, node, account, container, obj, headers=None, policy=0, device=None,
-                    partition=None, timestamp=None, check=True):
-        """POST metadata (X-Object-Meta-*, Content-Type...) to one node; 202 expected."""
-        r = self._obj_request(node, 'POST', account, container, obj, headers, b'', policy,
-                              device, partition, timestamp)
-        if check and r.status != 202:
-            raise AssertionError('POST %s/%s/%s on %s: %d %r' % (
-                account, container, obj, node.name, r.status, r.body[:200]))
-        return r
-
-    def delete_object(self, node, account, container, obj, headers=None, policy=0,
-                      device=None, partition=None, timestamp=None, check=True):
-        """DELETE on one node (writes a .ts; 204, or 404 when it had no object)."""
-        r = self._obj_request(node, 'DELETE', account, container, obj, headers, b'', policy,
-                              device, partition, timestamp)
-        if check and r.status not in (204, 404):
-            raise AssertionError('DELETE %s/%s/%s on %s: %d %r' % (
-                account, container, obj, node.name, r.status, r.body[:200]))
-        return r
-
-    def get_object(self, node, account, container, obj, headers=None, policy=0, device=None,
-                   partition=None, method='GET'):
-        """GET (or HEAD) from one node's object server: Response(status, headers, body)."""
-        return self._obj_request(node, method, account, container, obj, headers, b'', policy,
-                                 device, partition, timestamp=False)
-
-    def head_object(self, node, account, container, obj, **kw):
-        return self.get_object(node, account, container, obj, method='HEAD', **kw)
-
-    def replicate(self, node, device, partition, suffixes=(), policy=0):
-        """REPLICATE /device/partition[/suf-suf] on the node's replication port: the
-        unpickled hashes dict (or raises on a non-200 answer)."""
-        import pickle
-        path = '/%s/%d' % (device, int(partition))
-        if suffixes:
-            path += '/' + '-'.join(suffixes)
-        r = self.request(node, 'REPLICATE', path,
-                         {'X-Backend-Storage-Policy-Index': str(int(policy))},
-                         port=node.replication_port)
-        if r.status != 200:
-            raise AssertionError('REPLICATE %s on %s: %d %r' % (path, node.name, r.status,
-                                                                r.body[:200]))
-        return pickle.loads(r.body)
 
     # -- Swift's replicator --------------------------------------------------------------
 
