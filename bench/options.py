@@ -88,6 +88,30 @@ def default_replicant_bin():
 def parse_args(argv, description=None):
     ap = argparse.ArgumentParser(description=description,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_size_args(ap)
+    _add_run_args(ap)
+    _add_scale_args(ap)
+    a = ap.parse_args(argv)
+    quick = dict(repeat=1, objects=60, size=4096, large_objects=2, large_size=1 << 20,
+                 part_power=3, idle_part_powers='3,5')
+    full = dict(repeat=3, objects=20000, size=4096, large_objects=200, large_size=4 << 20,
+                part_power=10, idle_part_powers='10,14')
+    for k, v in (quick if a.quick else full).items():
+        if getattr(a, k) is None:
+            setattr(a, k, v)
+    if a.idle_objects is None:
+        a.idle_objects = a.objects
+    a.idle_part_powers = [int(x) for x in a.idle_part_powers.split(',') if x]
+    _check_scale_args(ap, a)
+    _check_scenarios_and_methods(ap, a)
+    if a.out is None:
+        a.out = os.path.join(BENCH_DIR, 'results', 'quick' if a.quick else '')
+    a.out = os.path.abspath(a.out)
+    return a
+
+
+def _add_size_args(ap):
+    """What is measured: sizes, part powers, round-trip times, scenarios and methods."""
     ap.add_argument('--quick', action='store_true',
                     help='smoke size (CI): 1 repeat, 60 x 4 KiB + 2 x 1 MiB objects, part '
                          'power 3 (idle 3 and 5); results under bench/results/quick')
@@ -121,6 +145,10 @@ def parse_args(argv, description=None):
     ap.add_argument('--server-option', action='append', default=[], metavar='KEY=VALUE',
                     help='extra [replicant-server] option for every `replicant serve` '
                          '(repeatable), e.g. replication_concurrency_per_device=2')
+
+
+def _add_run_args(ap):
+    """How a run goes: the cluster, the passes, the load gate, where things are."""
     ap.add_argument('--nodes', type=int, default=4)
     ap.add_argument('--replicas', type=int, default=3)
     ap.add_argument('--max-passes', type=int, default=3,
@@ -145,7 +173,14 @@ def parse_args(argv, description=None):
                          'fsyncs also fsync the image file')
     ap.add_argument('--out', help='results dir (default bench/results, quick: '
                                   'bench/results/quick)')
-    ap.add_argument('--keep', action='store_true', help='keep cluster dirs and logs (scale: with their trees)')
+    ap.add_argument('--keep', action='store_true',
+                    help='keep cluster dirs and logs (scale: with their trees)')
+    ap.add_argument('--report-only', action='store_true',
+                    help='only redo the tables and charts from --out/runs.csv')
+
+
+def _add_scale_args(ap):
+    """The growth curves' grid (bench/scale.py)."""
     ap.add_argument('--scale-objects', default='1e4,1e5,1e6',
                     help='scale (growth curves, bench/scale.py): objects per cell, comma list')
     ap.add_argument('--scale-part-powers', default='10,14,16,18',
@@ -170,19 +205,9 @@ def parse_args(argv, description=None):
                          'when its passes left it converged, instead of the next kind '
                          'wiping and laying it out again; so both kinds fit the disk and '
                          'one run at 10^6 objects')
-    ap.add_argument('--report-only', action='store_true',
-                    help='only redo the tables and charts from --out/runs.csv')
-    a = ap.parse_args(argv)
-    quick = dict(repeat=1, objects=60, size=4096, large_objects=2, large_size=1 << 20,
-                 part_power=3, idle_part_powers='3,5')
-    full = dict(repeat=3, objects=20000, size=4096, large_objects=200, large_size=4 << 20,
-                part_power=10, idle_part_powers='10,14')
-    for k, v in (quick if a.quick else full).items():
-        if getattr(a, k) is None:
-            setattr(a, k, v)
-    if a.idle_objects is None:
-        a.idle_objects = a.objects
-    a.idle_part_powers = [int(x) for x in a.idle_part_powers.split(',') if x]
+
+
+def _check_scale_args(ap, a):
     try:
         a.scale_objects = [int(float(x)) for x in a.scale_objects.split(',') if x]
         a.scale_part_powers = [int(x) for x in a.scale_part_powers.split(',') if x]
@@ -191,6 +216,12 @@ def parse_args(argv, description=None):
     if not a.scale_objects or not a.scale_part_powers or \
             min(a.scale_objects) < 1 or not all(1 <= p <= 32 for p in a.scale_part_powers):
         ap.error('--scale-objects needs counts >= 1, --scale-part-powers powers in 1..32')
+    a.scale_kinds = [k for k in a.scale_kinds.split(',') if k]
+    if not a.scale_kinds or set(a.scale_kinds) - {'swift', 'serve'}:
+        ap.error('--scale-kinds: a comma list of swift and serve')
+
+
+def _check_scenarios_and_methods(ap, a):
     rtt = a.rtt_ms is not None
     try:
         a.rtt_ms = None if not rtt else [float(x) for x in a.rtt_ms.split(',') if x]
@@ -222,10 +253,3 @@ def parse_args(argv, description=None):
                 ap.error('unknown method %r (known: %s)' % (m, ', '.join(sorted(known))))
         if BASELINE not in a.methods:
             a.methods.insert(0, BASELINE)
-    a.scale_kinds = [k for k in a.scale_kinds.split(',') if k]
-    if not a.scale_kinds or set(a.scale_kinds) - {'swift', 'serve'}:
-        ap.error('--scale-kinds: a comma list of swift and serve')
-    if a.out is None:
-        a.out = os.path.join(BENCH_DIR, 'results', 'quick' if a.quick else '')
-    a.out = os.path.abspath(a.out)
-    return a
