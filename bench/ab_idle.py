@@ -3,7 +3,7 @@
 cluster: an A/B of one change on the same tree, page cache and hour.
 
     bench/ab_idle.py --cluster DIR --binary old=PATH --binary new=PATH [--repeat 3]
-                     [--max-load 1.5] [--out DIR]
+                     [--swift SWIFT_DIR] [--max-load 1.5] [--out DIR]
 
 DIR is a cluster the bench kept (`--keep`; e.g. the scale scenario's
 /var/tmp/replicant-bench/clusters/pp18-serve, converged and warmed up by its run). For each
@@ -12,6 +12,14 @@ with it, the 1-minute load awaited under --max-load, then node 0's `replicate --
 under GNU time; then the serves are stopped. Wall time end to end (exec to exit), the
 replicator's CPU and peak RSS, and the peers' CPU, per pass, into --out/ab_idle.csv, and
 a table (median per binary, ratio to the first) into --out/ab_idle.md. Main thread only.
+
+--swift SWIFT_DIR adds Swift's replicator as one more contender, 'swift', on the same tree:
+SWIFT_DIR is the Swift-peers cluster of the same cell, kept by the same run (`--keep`; the
+same ring seed, so the same partitions on the same nodes). For its pass the tree (each
+node's devices dir) is renamed into SWIFT_DIR, every node's `swift-object-server` started
+there, and node 0's `swift-object-replicator ... once` timed the same way; then the servers
+are stopped and the tree renamed back. No rsync daemon runs: an idle pass has nothing to
+push, and one that tried would count failures in its log.
 """
 import argparse
 import configparser
@@ -28,6 +36,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.join(HERE, '..', 'tests', 'support')]
 import private_etc  # noqa: E402
 import cluster as cluster_mod  # noqa: E402
+import swift_conf  # noqa: E402
 from host import GNU_TIME, load1, log, parse_gnu_time, proc_cpu_seconds  # noqa: E402
 
 FIELDS = ['binary', 'repeat', 'wall_s', 'rc', 'user_s', 'sys_s', 'maxrss_kb', 'peers_cpu_s',
@@ -39,6 +48,9 @@ def parse_args(argv):
     ap.add_argument('--cluster', required=True, help='a cluster dir kept by the bench')
     ap.add_argument('--binary', action='append', required=True, metavar='NAME=PATH')
     ap.add_argument('--repeat', type=int, default=3)
+    ap.add_argument('--swift', metavar='SWIFT_DIR',
+                    help="also time Swift's replicator on the same tree, with this kept "
+                         'Swift-peers cluster of the same cell')
     ap.add_argument('--max-load', type=float, default=1.5, help='0: do not wait')
     ap.add_argument('--load-wait', type=int, default=1800)
     ap.add_argument('--out', required=True)
@@ -49,6 +61,11 @@ def parse_args(argv):
         if not name or not os.access(path, os.X_OK):
             ap.error('--binary %r: want NAME=PATH of an executable' % b)
         a.binaries.append((name, path))
+    if a.swift:
+        if any(name == 'swift' for name, _ in a.binaries):
+            ap.error("--binary: the name 'swift' is --swift's")
+        a.binaries.append(('swift', os.path.join(swift_conf.SWIFT_BIN_DIR,
+                                                 'swift-object-replicator')))
     return a
 
 
@@ -59,10 +76,38 @@ def node_confs(cluster):
     return confs
 
 
-def replication_port(conf):
+def conf_port(conf, section):
     cp = configparser.ConfigParser(interpolation=None, strict=False)
     cp.read(conf)
-    return int(cp['replicant-server']['bind_port'])  # where `replicant serve` listens
+    return int(cp[section]['bind_port'])
+
+
+def replication_port(conf):
+    return conf_port(conf, 'replicant-server')  # where `replicant serve` listens
+
+
+def move_tree(confs, to_confs):
+    """Renames each node's devices dir from the cluster of confs to that of to_confs."""
+    for conf, to in zip(confs, to_confs):
+        os.rename(os.path.join(os.path.dirname(conf), 'devices'),
+                  os.path.join(os.path.dirname(to), 'devices'))
+
+
+def start_swift_servers(confs, log_dir):
+    env = procs_env(swift=True)
+    server = os.path.join(swift_conf.SWIFT_BIN_DIR, 'swift-object-server')
+    procs = []
+    try:
+        for conf in confs:
+            with open(os.path.join(log_dir, os.path.basename(os.path.dirname(conf)) +
+                                   '-object-server.log'), 'ab') as logf:
+                procs.append(subprocess.Popen([server, conf, '-v'], stdout=logf, env=env,
+                                              stderr=subprocess.STDOUT, start_new_session=True))
+            cluster_mod.wait_for_port(conf_port(conf, 'DEFAULT'), timeout=60, proc=procs[-1])
+    except BaseException:
+        stop(procs)
+        raise
+    return procs
 
 
 def start_serves(binary, confs, log_dir):
@@ -93,7 +138,19 @@ def stop(procs):
 
 def one_pass(name, binary, rep, confs, a):
     log_dir = os.path.join(a.out, 'logs')
-    procs = start_serves(binary, confs, log_dir)
+    swift = name == 'swift' and a.swift
+    if swift:
+        swift_confs = node_confs(a.swift)
+        move_tree(confs, swift_confs)
+        try:
+            procs = start_swift_servers(swift_confs, log_dir)
+        except BaseException:
+            move_tree(swift_confs, confs)
+            raise
+        command = [binary, swift_confs[0], 'once', '-v']
+    else:
+        procs = start_serves(binary, confs, log_dir)
+        command = [binary, 'replicate', confs[0], '--once']
     try:
         l1 = load1()
         deadline = time.monotonic() + a.load_wait
@@ -104,17 +161,28 @@ def one_pass(name, binary, rep, confs, a):
         base = os.path.join(log_dir, '%d-%s' % (rep, name))
         with open(base + '.log', 'wb') as logf:
             t0 = time.monotonic()
-            rc = subprocess.call([GNU_TIME, '-v', '-o', base + '.time', binary, 'replicate',
-                                  confs[0], '--once'], stdout=logf, stderr=subprocess.STDOUT)
+            rc = subprocess.call([GNU_TIME, '-v', '-o', base + '.time'] + command,
+                                 stdout=logf, stderr=subprocess.STDOUT,
+                                 env=procs_env(swift))
             wall = time.monotonic() - t0
         peers_cpu = sum(proc_cpu_seconds(p.pid) for p in procs) - cpu0
     finally:
         stop(procs)
+        if swift:
+            move_tree(swift_confs, confs)
     row = dict(binary=name, repeat=rep, wall_s=round(wall, 3), rc=rc,
                peers_cpu_s=round(peers_cpu, 2), load1=round(l1, 2), **parse_gnu_time(base + '.time'))
     log('%s repeat %d: %.2fs (rc %d, CPU %.1f s, peers %.1f s, RSS %d KB, load %.2f)' % (
         name, rep, wall, rc, row['user_s'] + row['sys_s'], peers_cpu, row['maxrss_kb'], l1))
     return row
+
+
+def procs_env(swift):
+    """Swift's replicator loads the daemons' logging hook (cluster.swift_logging_hook)."""
+    if not swift:
+        return None
+    return dict(os.environ, EVENTLET_NO_GREENDNS='yes',
+                PYTHONPATH=os.path.join(HERE, '..', 'tests', 'support'))
 
 
 def write_table(a, rows):
