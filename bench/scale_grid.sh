@@ -82,7 +82,7 @@ for part in "${parts[@]}"; do
   fi
   cmd=(bench/run.sh --replicant "$frozen/replicant" --scenarios scale
        --scale-objects "${part%%:*}" --scale-part-powers "${part#*:}" --repeat 1
-       --max-load 1.5 --pass-timeout 7200 --out "$out" ${SCALE_GRID_OPTS:-})
+       --max-load 1.5 --pass-timeout 7200 --scale-share-tree --out "$out" ${SCALE_GRID_OPTS:-})
   echo "scale_grid: ${cmd[*]}"
   [ $dry = 1 ] || "${cmd[@]}"
 done
