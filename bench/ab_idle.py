@@ -82,10 +82,6 @@ def conf_port(conf, section):
     return int(cp[section]['bind_port'])
 
 
-def replication_port(conf):
-    return conf_port(conf, 'replicant-server')  # where `replicant serve` listens
-
-
 def move_tree(confs, to_confs):
     """Renames each node's devices dir from the cluster of confs to that of to_confs."""
     for conf, to in zip(confs, to_confs):
@@ -93,32 +89,18 @@ def move_tree(confs, to_confs):
                   os.path.join(os.path.dirname(to), 'devices'))
 
 
-def start_swift_servers(confs, log_dir):
-    env = procs_env(swift=True)
-    server = os.path.join(swift_conf.SWIFT_BIN_DIR, 'swift-object-server')
+def start_servers(confs, log_dir, command, name, port_section, env=None):
+    """One server per node conf (command + [conf], its output in log_dir), each awaited
+    on its conf's bind_port in port_section; all stopped if one fails to start."""
     procs = []
     try:
         for conf in confs:
             with open(os.path.join(log_dir, os.path.basename(os.path.dirname(conf)) +
-                                   '-object-server.log'), 'ab') as logf:
-                procs.append(subprocess.Popen([server, conf, '-v'], stdout=logf, env=env,
+                                   '-%s.log' % name), 'ab') as logf:
+                procs.append(subprocess.Popen(command(conf), stdout=logf, env=env,
                                               stderr=subprocess.STDOUT, start_new_session=True))
-            cluster_mod.wait_for_port(conf_port(conf, 'DEFAULT'), timeout=60, proc=procs[-1])
-    except BaseException:
-        stop(procs)
-        raise
-    return procs
-
-
-def start_serves(binary, confs, log_dir):
-    procs = []
-    try:
-        for conf in confs:
-            with open(os.path.join(log_dir, os.path.basename(os.path.dirname(conf)) +
-                                   '-serve.log'), 'ab') as logf:
-                procs.append(subprocess.Popen([binary, 'serve', conf], stdout=logf,
-                                              stderr=subprocess.STDOUT, start_new_session=True))
-            cluster_mod.wait_for_port(replication_port(conf), timeout=30, proc=procs[-1])
+            cluster_mod.wait_for_port(conf_port(conf, port_section), timeout=60,
+                                      proc=procs[-1])
     except BaseException:
         stop(procs)
         raise
@@ -143,13 +125,17 @@ def one_pass(name, binary, rep, confs, a):
         swift_confs = node_confs(a.swift)
         move_tree(confs, swift_confs)
         try:
-            procs = start_swift_servers(swift_confs, log_dir)
+            server = os.path.join(swift_conf.SWIFT_BIN_DIR, 'swift-object-server')
+            procs = start_servers(swift_confs, log_dir, lambda c: [server, c, '-v'],
+                                  'object-server', 'DEFAULT', procs_env(swift=True))
         except BaseException:
             move_tree(swift_confs, confs)
             raise
         command = [binary, swift_confs[0], 'once', '-v']
     else:
-        procs = start_serves(binary, confs, log_dir)
+        # `replicant serve` listens on [replicant-server] bind_port
+        procs = start_servers(confs, log_dir, lambda c: [binary, 'serve', c], 'serve',
+                              'replicant-server')
         command = [binary, 'replicate', confs[0], '--once']
     try:
         l1 = load1()
