@@ -57,7 +57,10 @@ reports() {  # prints every report; true if there was none
 status=0
 start=$SECONDS
 (cd "$BUILD" && ./unit_tests) >"$BUILD/unit_tests.log" 2>&1 || {
-  tail -40 "$BUILD/unit_tests.log"; echo "sanitize: unit tests FAILED"; status=1; }
+  # Each failed assertion with its test case's name, without the servers' log lines
+  # around it (a plain tail showed only those), then Catch's summary.
+  grep -B10 -A10 ' FAILED:$' "$BUILD/unit_tests.log" | grep -v '^\[20' || true
+  tail -3 "$BUILD/unit_tests.log"; echo "sanitize: unit tests FAILED"; status=1; }
 echo "sanitize: unit tests took $((SECONDS - start)) s"
 if [ "$MODE" = address ]; then
   start=$SECONDS

@@ -203,13 +203,10 @@ TEST_CASE("A writer for a body the device cannot hold fails before writing, leav
   CHECK(w.status().IsNoSpace());
   CHECK(fs::is_empty(dev + "/tmp-1"));  // the temp file is gone
   CHECK_FALSE(fs::exists(hash_dir));
-  // Without a reserve the allocation itself fails with ENOSPC (on filesystems that
-  // preallocate; others skip it, as Swift does).
-  wo.fallocate = {true, 0, false};
-  w = diskfile::ObjectWriter::Create(dev, hash_dir, wo);
-  if (!w.ok()) CHECK(w.status().IsNoSpace());
-  w = Status::IOError("closed");
-  CHECK(fs::is_empty(dev + "/tmp-1"));
+  // Not tried here: a reserve-less allocation larger than the free space. On ext4 it
+  // fills the filesystem before failing, and every other process writing there (a
+  // test running beside this one) meets ENOSPC meanwhile. test_serve_safety's
+  // test_device_full_mid_sync fills a small loop device of its own instead.
   // A body that fits is preallocated and written as usual.
   wo.size = 5;
   wo.fallocate = {true, 1, false};

@@ -226,7 +226,9 @@ TEST_CASE("Sender and receiver converge over chunked pipes", "[ssync]") {
   auto write = [&](const std::string& obj, diskfile::ObjectFileType type, const std::string& ts,
                    const std::string& body, diskfile::Metadata md) {
     auto w = diskfile::ObjectWriter::Create(src.dir / "sdb1", src.hash_dir(obj)).value();
-    REQUIRE(w->Write(body).ok());
+    Status wrote = w->Write(body);
+    INFO(wrote.ToString());
+    REQUIRE(wrote.ok());
     md.Set("X-Timestamp", ts);
     md.Set("name", "/a/c/" + obj);
     REQUIRE(w->Put(type, md).ok());
