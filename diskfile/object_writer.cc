@@ -41,46 +41,24 @@ std::string RandomName() {
   return out;
 }
 
-// A mkdir that met EEXIST: fine when a dir is there (a racing writer made it).
-Status ExistingDir(const std::string& path) {
-  struct stat st;
-  if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return Status::OK();
-  return Status::IOError("mkdir " + path + ": exists and is not a directory");
-}
-
-// Below a missing dir it tries mkdir first and climbs only on ENOENT: a new object's
-// hash dir in an existing suffix costs one mkdir, not a stat of every level.
-Result<int> MakeMissingDirs(const std::string& path) {
+// Swift's makedirs_count: mkdir -p, returning how many dirs it created. It tries mkdir
+// first and climbs only on ENOENT: a new object's hash dir costs one mkdir (three with
+// a new suffix, the first failing), an existing one a failed mkdir; no stat. EEXIST is
+// taken as a dir: were it a file, the rename or create into it fails with ENOTDIR.
+Result<int> MakeDirsCount(const std::string& path) {
   if (mkdir(path.c_str(), 0777) == 0) return 1;
   int err = errno;
-  if (err == EEXIST) {
-    Status st = ExistingDir(path);
-    if (!st.ok()) return st;
-    return 0;
-  }
+  if (err == EEXIST) return 0;
   std::string parent = Dirname(path);
   if (err != ENOENT || parent == path || parent == "/" || parent == ".") {
     return Status::FromErrno("mkdir " + path, err);
   }
-  Result<int> count = MakeMissingDirs(parent);
+  Result<int> count = MakeDirsCount(parent);
   if (!count.ok()) return count;
   if (mkdir(path.c_str(), 0777) == 0) return *count + 1;
   err = errno;
   if (err != EEXIST) return Status::FromErrno("mkdir " + path, err);
-  Status st = ExistingDir(path);
-  if (!st.ok()) return st;
-  return *count;
-}
-
-// Swift's makedirs_count: mkdir -p, returning how many dirs it created.
-Result<int> MakeDirsCount(const std::string& path) {
-  struct stat st;
-  if (stat(path.c_str(), &st) == 0) {
-    if (S_ISDIR(st.st_mode)) return 0;
-    return Status::IOError("mkdir " + path + ": exists and is not a directory");
-  }
-  if (errno != ENOENT) return Status::FromErrno("stat " + path, errno);
-  return MakeMissingDirs(path);
+  return *count;  // a racing writer made it
 }
 
 // The body checks Swift's object server makes before put(): the client's ETag and

@@ -72,6 +72,7 @@ SuffixHash HashSuffix(const SuffixContext& ctx, const std::string& suffix_name) 
   fs::SortPythonOrder(&hashes);
 
   Md5 md5;
+  bool live = false;  // a hash dir here still holds files
   for (const std::string& hsh : hashes) {
     diskfile::CleanupResult c;
     err = diskfile::CleanupHashDirAt(fd, hsh, ctx.reclaim_age, ctx.now, &c);
@@ -97,6 +98,7 @@ SuffixHash HashSuffix(const SuffixContext& ctx, const std::string& suffix_name) 
       return Error(Status::FromErrno("listdir " + fs::Join(path, hsh), err));
     }
     if (c.remaining.empty()) continue;
+    live = true;
     const diskfile::OnDiskFiles& f = c.files;
     // Normalised timestamps, never the file names: meta, ts, data, then content-type.
     if (f.meta_info) md5.Update(f.meta_info->timestamp.internal() + ".meta");
@@ -106,8 +108,10 @@ SuffixHash HashSuffix(const SuffixContext& ctx, const std::string& suffix_name) 
   }
   close(fd);
   // Swift always tries to remove the suffix dir: success means it was empty, and the
-  // suffix then has no hash.
-  if (rmdir(path.c_str()) == 0 || errno == ENOENT) return NotDir();
+  // suffix then has no hash. A suffix just seen holding files cannot be empty (unless
+  // they went since, as they could right after Swift's rmdir): no rmdir, which saves a
+  // failing syscall per suffix of every rehash.
+  if (!live && (rmdir(path.c_str()) == 0 || errno == ENOENT)) return NotDir();
   SuffixHash h;
   h.outcome = SuffixOutcome::kHashed;
   h.md5 = md5.HexDigest();

@@ -644,3 +644,44 @@ TEST_CASE("Unpublish takes back a committed file only while it is still the writ
     CHECK(Names(hash_dir).empty());
   }
 }
+
+TEST_CASE("Put makes the missing dirs, and fails on a file where a dir belongs", "[diskfile]") {
+  TempDir t;
+  std::string hash_dir = HashDirFor(t.path, "sda", 0, 7, kHash);
+  std::string suffix_dir = fs::path(hash_dir).parent_path();
+  // Recent: an old tombstone would be reclaimed by the put's cleanup.
+  const long now = static_cast<long>(time(nullptr));
+  const std::string ts1 = std::to_string(now - 10) + ".00000";
+  const std::string ts2 = std::to_string(now - 5) + ".00000";
+  auto put = [&](const std::string& ts) {
+    auto w = NewWriter(t);
+    std::string tmp = w->temp_path();
+    auto done = w->Put(ObjectFileType::kTombstone, {{"X-Timestamp", ts}});
+    w.reset();
+    CHECK_FALSE(fs::exists(tmp));  // published or removed, never left behind
+    return done;
+  };
+  // A file where the hash dir belongs: mkdir meets EEXIST, the rename ENOTDIR.
+  fs::create_directories(suffix_dir);
+  { std::ofstream(hash_dir) << "not a dir"; }
+  auto r = put(ts1);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().message().find("Not a directory") != std::string::npos);
+  CHECK(ReadAll(hash_dir) == "not a dir");
+  // A file where the suffix dir belongs: the hash dir's mkdir meets ENOTDIR.
+  fs::remove_all(t.path + "/sda/objects");
+  fs::create_directories(fs::path(suffix_dir).parent_path());
+  { std::ofstream(suffix_dir) << "not a dir"; }
+  r = put(ts1);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().message().find("mkdir " + hash_dir) != std::string::npos);
+  CHECK(ReadAll(suffix_dir) == "not a dir");
+  // Nothing there: partition, suffix and hash dir are made; then an existing hash dir.
+  fs::remove_all(t.path + "/sda/objects");
+  r = put(ts1);
+  REQUIRE(r.ok());
+  CHECK(*r == hash_dir + "/" + ts1 + ".ts");
+  r = put(ts2);
+  REQUIRE(r.ok());
+  CHECK(Names(hash_dir) == std::vector<std::string>{ts2 + ".ts"});
+}
