@@ -25,6 +25,8 @@ namespace {
 
 // Swift's bytes_per_sync default: flush dirty pages of big uploads as they come.
 constexpr uint64_t kBytesPerSync = 512ull << 20;
+// Bodies from this size on are preallocated (Swift preallocates every body).
+constexpr uint64_t kPreallocateMin = 64 << 10;
 
 std::string Dirname(const std::string& path) {
   size_t slash = path.find_last_of('/');
@@ -138,7 +140,12 @@ Result<std::unique_ptr<ObjectWriter>> ObjectWriter::Create(std::string device_pa
   w->tmp_path_ = std::move(path);
   if (options.size > 0) {
     // A full device fails here, before any byte; the destructor removes the temp file.
-    Status s = Fallocate(fd, options.size, options.fallocate, w->tmp_path_);
+    // A small body gets the reserve check only: its one write fails as early as an
+    // allocation would, and on ext4 a preallocated block is an unwritten extent that
+    // writeback must then convert (journalled) for every file of a batch.
+    Status s = options.size < kPreallocateMin
+                   ? CheckFallocateReserve(fd, options.size, options.fallocate, w->tmp_path_)
+                   : Fallocate(fd, options.size, options.fallocate, w->tmp_path_);
     if (!s.ok()) return s;
   }
   return w;

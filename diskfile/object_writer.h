@@ -52,8 +52,9 @@ struct WriterOptions {
   // never renamed into place.
   bool hash_while_syncing = false;
   // Swift's create(size): a body of this many bytes is preallocated when the temp file
-  // is made (0: size unknown or empty, nothing preallocated), after the
-  // fallocate_reserve check. A full device fails Create with a NoSpace status.
+  // is made (0: size unknown or empty, nothing preallocated; under 64 KiB, only the
+  // reserve is checked), after the fallocate_reserve check. A full device fails Create
+  // with a NoSpace status.
   uint64_t size = 0;
   FallocateConfig fallocate;
 };
