@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -206,8 +207,9 @@ TEST_CASE("A writer for a body the device cannot hold fails before writing, leav
   // Not tried here: a reserve-less allocation larger than the free space. On ext4 it
   // fills the filesystem before failing, and every other process writing there (a
   // test running beside this one) meets ENOSPC meanwhile. test_serve_safety's
-  // test_device_full_mid_sync fills a small loop device of its own instead.
-  // A body that fits is preallocated and written as usual.
+  // test_device_full_mid_sync fills a small loop device of its own (reserve, and
+  // ENOSPC met by the writes).
+  // A body that fits is written as usual (5 bytes: the reserve check, no preallocation).
   wo.size = 5;
   wo.fallocate = {true, 1, false};
   w = diskfile::ObjectWriter::Create(dev, hash_dir, wo);
@@ -218,4 +220,29 @@ TEST_CASE("A writer for a body the device cannot hold fails before writing, leav
   REQUIRE(put.ok());
   CHECK(fs::file_size(*put) == 5);
   CHECK(fs::is_empty(dev + "/tmp-1"));
+}
+
+TEST_CASE("Bodies from 64 KiB are preallocated, smaller ones only reserve-checked",
+          "[serve][safety]") {
+  SafetyDir dir;
+  std::string dev = dir.path + "/sdb1";
+  auto blocks_before_writing = [&](uint64_t size) {
+    diskfile::WriterOptions wo;
+    wo.size = size;
+    wo.fallocate = {true, 1, false};
+    std::string hash_dir = dev + "/objects/7/abc/" + std::string(29, '0') + "abc";
+    auto w = diskfile::ObjectWriter::Create(dev, hash_dir, wo);
+    REQUIRE(w.ok());
+    struct stat st;
+    REQUIRE(stat((*w)->temp_path().c_str(), &st) == 0);
+    return st.st_blocks;
+  };
+  auto large = blocks_before_writing(64 << 10);
+  if (large == 0) {
+    WARN("this filesystem does not preallocate; nothing to compare");
+    return;
+  }
+  CHECK(large * 512 >= (64 << 10));
+  CHECK(blocks_before_writing((64 << 10) - 1) == 0);
+  CHECK(blocks_before_writing(4096) == 0);
 }
