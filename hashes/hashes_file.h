@@ -28,6 +28,13 @@ class HashesDict {
   void SetDefault(const std::string& key, pickle::Value v);
   void Erase(const std::string& key);
   std::vector<std::string> Keys() const;  // in dict order
+  // Calls fn(key, value) for every entry, in dict order.
+  template <typename Fn>
+  void ForEach(Fn&& fn) const {
+    for (const Entry& e : entries_) {
+      if (e.live) fn(e.key, e.value);
+    }
+  }
   // A suffix (any key but 'valid' and 'updated') whose value is falsy: one to rehash.
   bool AnyStale() const;
   size_t size() const { return index_.size(); }

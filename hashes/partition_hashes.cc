@@ -117,13 +117,13 @@ bool RehashStale(const SuffixContext& ctx, HashesDict* hashes, GetHashesResult* 
 // reuse it, as Swift's recursion does).
 Result<HashAttempt> TryGetHashes(const SuffixContext& base_ctx, int partition_fd,
                                  std::vector<std::string>* recalculate, bool* do_listdir,
-                                 bool* take_listing, double lock_timeout) {
+                                 bool* take_listing, const GetHashesOptions& opts) {
   const std::string& part = base_ctx.partition_dir;
   HashAttempt attempt;
   bool modified = false;
 
   HashesDict orig;
-  Result<HashesDict> consolidated = ConsolidateHashes(part, lock_timeout, partition_fd);
+  Result<HashesDict> consolidated = ConsolidateHashes(part, opts.lock_timeout, partition_fd);
   if (consolidated.ok()) {
     orig = std::move(*consolidated);
   } else if (consolidated.status().code() == Status::Code::kUnavailable) {
@@ -167,15 +167,19 @@ Result<HashAttempt> TryGetHashes(const SuffixContext& base_ctx, int partition_fd
   // 'valid' or 'updated' is rewritten, as Swift does, so it gains them.
   if (modified && orig.as_on_disk && hashes.Equals(orig)) modified = false;
   if (modified) {
-    Result<diskfile::PartitionLock> lock = diskfile::PartitionLock::Acquire(part, lock_timeout);
+    Result<diskfile::PartitionLock> lock = diskfile::PartitionLock::Acquire(part, opts.lock_timeout);
     if (!lock.ok()) return lock.status();
     if (!ReadHashes(part).Equals(orig)) return attempt;  // someone else wrote: start over
     if (Status s = WriteHashes(part, &hashes); !s.ok()) return s;
   }
   attempt.done = true;
-  attempt.result.dict = hashes.ToPickle(/*drop_valid_updated=*/true);
-  for (const auto& [k, v] : attempt.result.dict.dict()) {
-    if (v.is_str()) attempt.result.hashes[k.as_string()] = v.as_string();
+  if (opts.want_dict) attempt.result.dict = hashes.ToPickle(/*drop_valid_updated=*/true);
+  if (opts.want_hashes) {
+    hashes.ForEach([&](const std::string& k, const pickle::Value& v) {
+      if (v.is_str() && k != "valid" && k != "updated") {
+        attempt.result.hashes.emplace_hint(attempt.result.hashes.end(), k, v.as_string());
+      }
+    });
   }
   return attempt;
 }
@@ -210,7 +214,7 @@ Result<GetHashesResult> GetHashes(const std::string& partition_dir, const GetHas
   bool take_listing = opts.recalculate_listed && opts.do_listdir;
   for (int i = 0; i < kMaxAttempts; ++i) {
     Result<HashAttempt> p = TryGetHashes(ctx, dir.get(), &recalculate, &do_listdir, &take_listing,
-                                         opts.lock_timeout);
+                                         opts);
     if (!p.ok()) return p.status().WithContext(ctx.partition_dir);
     if (p->done) return std::move(p->result);
   }

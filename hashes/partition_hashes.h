@@ -29,6 +29,11 @@ struct GetHashesOptions {
   // caller that listed the partition itself would (`replicant hashes`).
   bool recalculate_listed = false;
   double lock_timeout = 10;  // seconds per flock wait (Swift's lock_path default)
+  // Which forms of the answer to build: a replicator compares `hashes`, a REPLICATE
+  // answer pickles `dict`. Each costs a few allocations per suffix (up to 4,096 per
+  // partition), so a caller asks only for what it reads; the other stays empty.
+  bool want_hashes = true;
+  bool want_dict = true;
 };
 
 struct GetHashesResult {

@@ -132,6 +132,7 @@ HttpError HashesAnswer(ServerContext& ctx, const std::string& dev_path, const St
                        const RequestPartition& t, Status* error) {
   hashes::GetHashesOptions opts;
   opts.reclaim_age = ctx.config.reclaim_age;
+  opts.want_hashes = false;  // the answer is the pickle
   auto got = hashes::GetHashes(PartitionPath(dev_path, p, t.partition), opts);
   if (!got.ok()) {
     *error = got.status().WithContext(Where(t, p));

@@ -73,6 +73,7 @@ class Replicator::Pass {
   hashes::GetHashesOptions SurveyOptions() const {
     hashes::GetHashesOptions o;
     o.reclaim_age = r_.cfg_.reclaim_age;
+    o.want_dict = false;  // compared, never pickled
     return o;
   }
   // An update job between its stages (update_job.cc): the nodes compared so far, the

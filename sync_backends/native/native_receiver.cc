@@ -483,6 +483,7 @@ Status Session::Run() {
   if (begin.need_hashes) {
     hashes::GetHashesOptions o;
     o.reclaim_age = req_.reclaim_age;
+    o.want_dict = false;
     auto h = hashes::GetHashes(part_dir, o);
     if (!h.ok()) return Violation("hashes: " + h.status().message());
     br.hashes = h->hashes;

@@ -113,6 +113,37 @@ TEST_CASE("GetHashes: known tree matches Swift's digests and cleanup", "[hashes]
   CHECK(again->hashed == 0);
 }
 
+TEST_CASE("GetHashes builds only the forms of the answer asked for", "[hashes]") {
+  TempDir tmp;
+  std::string p = MakeKnownTree(tmp);
+  REQUIRE(GetHashes(p, Listing()).ok());
+  // A stale (None) suffix in the pickle: in the dict, not among the compared hashes.
+  pickle::Value pkl = LoadPkl(p);
+  pickle::Dict items = pkl.dict();
+  items.emplace_back(pickle::Value::Str("aaa"), pickle::Value());
+  WritePkl(p, pickle::Value::MakeDict(std::move(items)));
+  GetHashesOptions both = NoReclaim();
+  auto full = GetHashes(p, both);
+  REQUIRE(full.ok());
+  CHECK(full->hashes == kKnownHashes);  // 'aaa' was rehashed away (no such dir)
+  CHECK(full->dict.dict().size() == 4);
+  CHECK(full->dict.Get("valid") == nullptr);
+
+  GetHashesOptions compare = NoReclaim();
+  compare.want_dict = false;
+  auto only_hashes = GetHashes(p, compare);
+  REQUIRE(only_hashes.ok());
+  CHECK(only_hashes->hashes == kKnownHashes);
+  CHECK(only_hashes->dict.is_none());
+
+  GetHashesOptions answer = NoReclaim();
+  answer.want_hashes = false;
+  auto only_dict = GetHashes(p, answer);
+  REQUIRE(only_dict.ok());
+  CHECK(only_dict->hashes.empty());
+  CHECK(pickle::Dumps(only_dict->dict) == pickle::Dumps(full->dict));
+}
+
 TEST_CASE("GetHashes: reclaim_age drops old tombstones and emptied suffixes", "[hashes]") {
   TempDir tmp;
   std::string p = MakeKnownTree(tmp);
