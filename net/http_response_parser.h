@@ -42,6 +42,8 @@ class HttpResponseParser {
   int status() const { return status_; }
   int http_minor() const { return http_minor_; }
   const std::string& body() const { return body_; }
+  // Moves the body out (the parser keeps none): a finished exchange's only copy.
+  std::string TakeBody() { return std::move(body_); }
   // Whether the connection may carry another request once done(): HTTP/1.1 without
   // "Connection: close" (HTTP/1.0 with "keep-alive"), and a body not framed by close.
   bool keep_alive() const;

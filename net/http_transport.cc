@@ -268,7 +268,7 @@ class ExchangeLoop {
   void Finish(Flight& f, bool reusable) {
     f.x->status = Status::OK();
     f.x->http_status = f.parser.status();
-    f.x->body = f.parser.body();
+    f.x->body = f.parser.TakeBody();
     if (reusable && f.parser.keep_alive()) Cache().Put(f.x->ip, f.x->port, f.fd);
     else close(f.fd);
     f.fd = -1;

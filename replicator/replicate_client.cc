@@ -226,6 +226,8 @@ std::vector<Result<ReplicateResponse>> PendingHashes::Collect() {
     const Flights::Plan& plan = f.plans[k];
     if (plan.batch) {
       f.Unbatch(plan, xs[k], &out, &retry);
+      // Parsed: a batch's answer (up to 16 partitions' pickles) need not outlive it.
+      std::string().swap(xs[k].body);
       continue;
     }
     const HashesRequest& r = f.requests[plan.members[0]];
