@@ -51,4 +51,17 @@ std::vector<Survey> SurveyJobs(
   return out;
 }
 
+size_t NextSurveyWindow(size_t max_window, const std::vector<Survey>& last) {
+  if (last.empty()) return max_window;
+  size_t held = 0;
+  for (const Survey& s : last) {
+    if (s.local.ok()) held += s.local->hashes.size();
+    for (const auto& a : s.answers) {
+      if (a.ok()) held += a->hashes.size();
+    }
+  }
+  size_t per_partition = std::max<size_t>(1, held / last.size());
+  return std::clamp<size_t>(kSurveySuffixBudget / per_partition, 1, max_window);
+}
+
 }  // namespace replicant

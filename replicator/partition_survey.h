@@ -28,6 +28,13 @@ namespace replicant {
 
 constexpr std::chrono::seconds kSurveyMaxAge{10};
 constexpr size_t kSurveyHashThreads = 4;
+// The suffix hashes (local and peers' together) a window's surveys may hold, about 150
+// bytes each: a partition holds up to 4,096 suffixes, so a full window of big
+// partitions would otherwise keep 64 x 4,096 x 3 of them (~110 MB).
+constexpr size_t kSurveySuffixBudget = 48 * 1024;
+// A worker's first window, before any partition's size is known: a full window of the
+// biggest partitions would pass the budget.
+constexpr size_t kFirstSurveyWindow = 8;
 
 struct Survey {
   std::chrono::steady_clock::time_point taken;  // when the requests went out
@@ -56,5 +63,10 @@ std::vector<Survey> SurveyJobs(
     const std::vector<const PartitionJob*>& jobs, const ReplicateClient& client,
     const hashes::GetHashesOptions& base, int replication_cycle,
     const std::function<LockupWatch::Busy(const PartitionJob&)>& watch_local = {});
+
+// The next window for a worker whose last window's surveys are `last`: replicate_window
+// (`max_window`) jobs, fewer when the partitions surveyed last held so many suffixes
+// that a full window would pass kSurveySuffixBudget; never less than one.
+size_t NextSurveyWindow(size_t max_window, const std::vector<Survey>& last);
 
 }  // namespace replicant

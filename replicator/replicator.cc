@@ -93,7 +93,10 @@ int Replicator::Pass::CancelLockedUp() {
 }
 
 void Replicator::Pass::Work(size_t end) {
-  const size_t window = static_cast<size_t>(std::max(1, r_.cfg_.replicate_window));
+  const size_t max_window = static_cast<size_t>(std::max(1, r_.cfg_.replicate_window));
+  // The first window is a probe (no partition's size is known yet), later ones are as
+  // wide as the partitions' suffixes allow (NextSurveyWindow).
+  size_t window = std::min(max_window, kFirstSurveyWindow);
   // A worker takes `window` jobs at a time: their update jobs are surveyed together
   // (partition_survey.h), then every job runs in order.
   // A worker may sync earlier jobs while it prepares the next (job_pipeline.h), as
@@ -127,7 +130,7 @@ void Replicator::Pass::Work(size_t end) {
       if (!job->sync.is_handoff) updates.push_back(job.get());
     }
     std::vector<Survey> surveys;
-    if (window > 1 && !updates.empty()) {
+    if (max_window > 1 && !updates.empty()) {
       // Busy on the device whose partition is being hashed, while it is.
       surveys = SurveyJobs(updates, r_.client_, SurveyOptions(), r_.replication_cycle_,
                            [&](const PartitionJob& j) {
@@ -135,6 +138,7 @@ void Replicator::Pass::Work(size_t end) {
                              Where(j, "-");
                              return busy;
                            });
+      window = NextSurveyWindow(max_window, surveys);
     }
     size_t next_survey = 0;
     for (auto& [i, job] : ready) {

@@ -12,6 +12,7 @@
 
 #include "replicator/job_pipeline.h"
 #include "replicator/local_devices.h"
+#include "replicator/partition_survey.h"
 #include "replicator/replicator_config.h"
 #include "replicator/stats.h"
 #include "sync_backends/peer_gate.h"
@@ -383,4 +384,33 @@ TEST_CASE("a StagePipeline runs up to depth stages beside its worker", "[replica
   stages.Drain();
   CHECK(done == 3);
   CHECK(most == 2);
+}
+
+TEST_CASE("a survey window narrows after partitions with many suffixes", "[replicator]") {
+  auto survey_of = [](size_t local, size_t peer) {
+    Survey s;
+    hashes::GetHashesResult r;
+    for (size_t i = 0; i < local; ++i) r.hashes[std::to_string(i)] = "h";
+    s.local = std::move(r);
+    for (int p = 0; p < 2; ++p) {
+      ReplicateResponse a;
+      for (size_t i = 0; i < peer; ++i) a.hashes[std::to_string(i)] = "h";
+      s.answers.emplace_back(std::move(a));
+    }
+    s.answers.emplace_back(Status::Unavailable("peer down"));  // holds nothing
+    return s;
+  };
+  CHECK(NextSurveyWindow(64, {}) == 64);
+  // Small partitions (a big part power): the full window.
+  std::vector<Survey> small;
+  for (int i = 0; i < 64; ++i) small.push_back(survey_of(4, 4));
+  CHECK(NextSurveyWindow(64, small) == 64);
+  // ~1,000 suffixes each, three sides: the budget holds 16 such partitions.
+  std::vector<Survey> big;
+  for (int i = 0; i < 4; ++i) big.push_back(survey_of(1024, 1024));
+  CHECK(NextSurveyWindow(64, big) == kSurveySuffixBudget / 3072);
+  CHECK(NextSurveyWindow(8, big) == 8);
+  // Whatever their size, at least one job per window.
+  std::vector<Survey> huge{survey_of(kSurveySuffixBudget, kSurveySuffixBudget)};
+  CHECK(NextSurveyWindow(64, huge) == 1);
 }
