@@ -12,6 +12,7 @@
 #include "diskfile/fs_util.h"
 #include "diskfile/invalidate.h"
 #include "diskfile/partition_lock.h"
+#include "formats/pickle_flat.h"
 #include "formats/pystr.h"
 #include "hashes/partition_hashes.h"
 
@@ -28,6 +29,14 @@ constexpr const char* kHashFile = "hashes.pkl";
 HashesDict Invalid() {
   HashesDict d;
   d.Set("valid", pickle::Value::Bool(false));
+  return d;
+}
+
+// read_hashes' defaults, once the file's own entries are in.
+HashesDict WithDefaults(HashesDict d) {
+  d.as_on_disk = d.Get("valid") != nullptr && d.Get("updated") != nullptr;
+  d.SetDefault("valid", pickle::Value::Bool(true));
+  d.SetDefault("updated", pickle::Value::Int(-1));
   return d;
 }
 
@@ -149,10 +158,19 @@ HashesDict ReadHashesAt(int partition_fd) {
 }
 
 HashesDict ParseHashes(std::string_view data) {
+  HashesDict d;
+  // Swift's own hashes.pkl (and ours) takes the flat path, without a Value tree.
+  if (auto flat = pickle::LoadFlatDict(data)) {
+    for (const auto& e : *flat) {
+      std::string k(e.key);
+      if (!ValidSuffix(k) && k != "valid" && k != "updated") return Invalid();
+      d.Set(k, pickle::ToValue(e.value));
+    }
+    return WithDefaults(std::move(d));
+  }
   Result<pickle::Value> v = pickle::Loads(data);
   // Swift crashes on some non-dict pickles (a list, an int); we call them invalid.
   if (!v.ok() || !v->is_dict()) return Invalid();
-  HashesDict d;
   for (const auto& [key, value] : v->dict()) {
     // bytes keys (and any non-str) break the "valid suffix" check.
     if (!key.is_str()) return Invalid();
@@ -160,10 +178,7 @@ HashesDict ParseHashes(std::string_view data) {
     if (!ValidSuffix(k) && k != "valid" && k != "updated") return Invalid();
     d.Set(k, value);
   }
-  d.as_on_disk = d.Get("valid") != nullptr && d.Get("updated") != nullptr;
-  d.SetDefault("valid", pickle::Value::Bool(true));
-  d.SetDefault("updated", pickle::Value::Int(-1));
-  return d;
+  return WithDefaults(std::move(d));
 }
 
 Status WriteHashes(const std::string& partition_dir, HashesDict* hashes) {

@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "formats/pickle.h"
+#include "formats/pickle_flat.h"
 #include "formats/replicate_batch.h"
 #include "net/http_transport.h"
 
@@ -92,6 +93,15 @@ Result<ReplicateResponse> ToResponse(net::HttpExchange& x, const std::string& wh
 
 Result<std::map<std::string, std::string>> ParseHashesAnswer(std::string_view body,
                                                              const std::string& where) {
+  if (auto flat = pickle::LoadFlatDict(body)) {  // the usual answer, without a Value tree
+    std::map<std::string, std::string> hashes;
+    for (const auto& e : *flat) {
+      std::string value;
+      if (e.value.kind == pickle::FlatValue::Kind::kStr) value = e.value.s;
+      hashes.insert_or_assign(std::string(e.key), std::move(value));
+    }
+    return hashes;
+  }
   auto value = pickle::Loads(body);
   if (!value.ok()) return value.status().WithContext(where + ": bad hashes pickle");
   if (!value->is_dict()) return Status::Corruption(where + ": hashes pickle is not a dict");
