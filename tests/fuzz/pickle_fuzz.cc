@@ -26,7 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       abort();
     }
     pickle::Value d = pickle::Value::MakeDict();
-    for (const auto& e : *flat) d.SetItem(pickle::Value::Str(std::string(e.key)), pickle::ToValue(e.value));
+    for (const auto& e : *flat) d.Set(e.key, pickle::ToValue(e.value));
     if (pickle::Dumps(d) != pickle::Dumps(*v)) {
       std::fprintf(stderr, "the flat path read another dict\n");
       abort();
