@@ -217,7 +217,15 @@ sync::SyncResult Replicator::Pass::FallBackAndRehash(const PartitionJob& job,
     // that counts as a failed sync, and the handoff stays.
     ReplicatePeer rp{node.replication_ip, node.replication_port, node.device};
     auto rh = r_.client_.Rehash(rp, job.sync.partition, job.sync.policy_index, peer.suffixes);
-    if (!rh.ok() || rh->http_status / 100 != 2) {
+    auto answered = [](const Result<ReplicateResponse>& r) {
+      return r.ok() && r->http_status / 100 == 2;
+    };
+    if (answered(rh) && result.peer_cleanup_needed) {
+      // A suffix REPLICATE only invalidates (Swift 2.30 skips the rehash); a full one
+      // rehashes them, and the rehash's cleanup removes what a newer file obsoletes.
+      rh = r_.client_.GetHashes(rp, job.sync.partition, job.sync.policy_index);
+    }
+    if (!answered(rh)) {
       std::string why = rh.ok() ? "HTTP " + std::to_string(rh->http_status) : rh.status().message();
       spdlog::error("Error asking {} to rehash {}: {}", NodeName(node), JobName(job), why);
       if (result.ok()) result.status = Status::IOError("rehash request: " + why);

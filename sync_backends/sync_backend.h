@@ -64,6 +64,10 @@ struct SyncResult {
   // The peer does not speak this backend's protocol (a Swift object server answering
   // REPCONN with 405): the replicator syncs it with the fallback backend.
   bool unsupported = false;
+  // A source file changed while it was sent, so the peer may hold an obsolete copy
+  // beside the newer one (rsync): the replicator asks the peer for a full rehash, which
+  // runs its cleanup, after the usual rehash request.
+  bool peer_cleanup_needed = false;
   uint64_t files_sent = 0, bytes_sent = 0;
 };
 

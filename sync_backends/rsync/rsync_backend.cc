@@ -208,20 +208,31 @@ SyncResult RsyncBackend::SyncPeer(const SyncJob& job, const PeerSync& peer) {
     result.status = module.status();
     return result;
   }
-  std::vector<std::string> paths;
-  for (const auto& s : peer.suffixes) {
-    std::string p = job.path + "/" + s;
-    if (std::filesystem::exists(p, ec)) paths.push_back(p);
-  }
-  if (paths.empty()) {
-    result.status = Status::NotFound("none of the suffixes is left in " + job.path);
-    return result;
-  }
-  auto args = BuildRsyncArgs(opts_, node, job, *module, paths);
   std::string where = fmt::format("{}/{} partition {} -> {}:{}/{}", job.device,
                                   job.policy_index, job.partition, node.replication_ip,
                                   node.replication_port, node.device);
-  result.status = RunRsync(args, where, job.path, &result);
+  // A file replaced while rsync sends it (a newer PUT, a DELETE) can land on the peer with
+  // an empty user.swift.metadata: rsync's sender re-reads a long xattr by name after
+  // opening the file and sends an empty value when the name is gone. One more run sends
+  // the newer file, and the peer's full rehash (peer_cleanup_needed) removes the old one.
+  for (int attempt = 0;; ++attempt) {
+    std::vector<std::string> paths;
+    for (const auto& s : peer.suffixes) {
+      std::string p = job.path + "/" + s;
+      if (std::filesystem::exists(p, ec)) paths.push_back(p);
+    }
+    if (paths.empty()) {
+      result.status = Status::NotFound("none of the suffixes is left in " + job.path);
+      return result;
+    }
+    bool source_changed = false;
+    result.status = RunRsync(BuildRsyncArgs(opts_, node, job, *module, paths), where, job.path,
+                             &result, &source_changed);
+    result.peer_cleanup_needed |= source_changed;
+    if (result.status.ok() || !source_changed || attempt > 0) break;
+    spdlog::warn("rsync of {}: a file changed while it ran; running it again ({})", where,
+                 result.status.message());
+  }
   // After the fact: the files are sent, so a cancelled throttle changes nothing here.
   (void)opts_.throttle.Files(result.files_sent);
   return result;
@@ -259,7 +270,8 @@ std::string RsyncBackend::ReportOutput(const std::string& output, int ret,
 }
 
 Status RsyncBackend::RunRsync(const std::vector<std::string>& args, const std::string& where,
-                              const std::string& base, SyncResult* counts) const {
+                              const std::string& base, SyncResult* counts,
+                              bool* source_changed) const {
   auto start = std::chrono::steady_clock::now();
   int pipefd[2];
   if (pipe2(pipefd, O_CLOEXEC) != 0) return Status::FromErrno("rsync " + where + ": pipe", errno);
@@ -296,6 +308,9 @@ Status RsyncBackend::RunRsync(const std::vector<std::string>& args, const std::s
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::string messages = ReportOutput(output, ret, base, counts);
   if (ret != 0) {
+    // rsync's words for a source file that changed or went while it ran (exit 23 or 24)
+    *source_changed = ret == 24 || output.find("failed to re-read xattr") != std::string::npos ||
+                      output.find("file has vanished") != std::string::npos;
     std::string msg = fmt::format("Bad rsync return code: {} <- {} ({})", ret, Join(args), where);
     if (!messages.empty()) msg += ": " + messages;
     return Status::IOError(Limit(msg, opts_.error_log_line_length));

@@ -1,7 +1,8 @@
 // RsyncBackend: pushes suffix directories with the real rsync binary to the peer's
 // rsync daemon, with exactly the arguments Swift's object replicator uses.
 //
-// One rsync process per (job, peer); it is killed after rsync_timeout seconds. The
+// One rsync process per (job, peer), run once more when a source file changed under it;
+// it is killed after rsync_timeout seconds. The
 // backend holds only immutable options, so it is safe to call from many threads.
 // rsync's own messages on a failure go into the result's Status, not the log.
 #pragma once
@@ -72,9 +73,10 @@ class RsyncBackend final : public PeerByPeerBackend {
   SyncResult SyncPeer(const SyncJob& job, const PeerSync& peer) override;
   // Runs rsync; OK on exit 0, else Swift's error line ("Bad rsync return code: ...",
   // "Killing long-running rsync after ...") with rsync's messages, cut to
-  // rsync_error_log_line_length.
+  // rsync_error_log_line_length. *source_changed: rsync failed because a source file
+  // changed or vanished while it ran.
   Status RunRsync(const std::vector<std::string>& args, const std::string& where,
-                  const std::string& base, SyncResult* counts) const;
+                  const std::string& base, SyncResult* counts, bool* source_changed) const;
   // Counts the files rsync sent (itemized "<f" lines, sizes from `base`, the synced
   // partition dir) into *counts when set, logs the transfers, and returns rsync's
   // other lines when it failed.

@@ -10,7 +10,9 @@ native), with faults injected into the replicant process by an LD_PRELOAD shim
 * a transient open() error (EMFILE) on an object file fails the sync and keeps the
   object; the native sender once quarantined it and then removed the partition (defect 2);
 * a .meta that lands on the handoff while its revert runs survives the revert (only
-  files the primaries confirmed, or rsync copied, are removed; defect 10).
+  files the primaries confirmed, or rsync copied, are removed; defect 10);
+* a newer PUT that replaces an object the sender holds open leaves no copy Swift reads
+  as corrupt on any node (rsync's sender sends an empty xattr for a file gone by name).
 
 After each, one clean pass converges every object onto its primaries, checked through
 Swift's object server.
@@ -25,6 +27,7 @@ import pytest
 
 from cluster import Cluster
 from interop import ACCOUNT, CONTAINER, recon, replicant_servers, replicate, trouble
+from objects import object_file_problem
 from replicant_test import REPLICANT_BIN
 
 SHIM_SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'reliability',
@@ -154,6 +157,25 @@ def test_transient_open_error_keeps_object(shim, backend):
         _converges(c, src, part, bodies)
 
 
+def _replicate_racing(src, env, mark, write):
+    """Runs one pass with env (the shim stalling the sender at one object file, creating
+    mark then), calls write() once the stall starts; the pass's (returncode, stderr)."""
+    proc = subprocess.Popen([REPLICANT_BIN, 'replicate', src.conf_path, '--once', '-v'],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 60
+        while not os.path.exists(mark) and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.02)
+        assert os.path.exists(mark), 'the sender never opened %s' % env['REPLICANT_FAULT_PATH']
+        write()
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, err
+
+
 @pytest.mark.parametrize('backend', BACKENDS)
 def test_meta_written_during_revert_survives(shim, backend):
     with _cluster(backend) as c, _servers(c, backend):
@@ -163,25 +185,43 @@ def test_meta_written_during_revert_survives(shim, backend):
         data = [f.path for f in _files_on(c, src, name) if f.ext == '.data']
         mark = os.path.join(c.dir, 'revert-started')
         # The sender's first open of the .data stalls for a while; the POST lands then.
-        proc = subprocess.Popen(
-            [REPLICANT_BIN, 'replicate', src.conf_path, '--once', '-v'],
-            env=_faulty_env(shim, data[0], delay_ms=3000, mark=mark),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            deadline = time.time() + 60
-            while not os.path.exists(mark) and time.time() < deadline and proc.poll() is None:
-                time.sleep(0.02)
-            assert os.path.exists(mark), 'the sender never opened %s' % data[0]
-            c.post_object(src, ACCOUNT, CONTAINER, name, device=src.devices[0],
-                          headers={'X-Object-Meta-Late': 'yes'})
-            _, err = proc.communicate(timeout=120)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        assert proc.returncode == 0, err[-3000:]
+        rc, err = _replicate_racing(
+            src, _faulty_env(shim, data[0], delay_ms=3000, mark=mark), mark,
+            lambda: c.post_object(src, ACCOUNT, CONTAINER, name, device=src.devices[0],
+                                  headers={'X-Object-Meta-Late': 'yes'}))
+        assert rc == 0, err[-3000:]
         metas = [f for f in _files_on(c, src, name) if f.ext == '.meta']
         if not metas:  # gone from the handoff: then it must have reached the primaries
             assert _on_every_primary(c, name, body, {'X-Object-Meta-Late': 'yes'}), \
                 ('a .meta written during the revert was deleted', err[-3000:])
         _converges(c, src, part, bodies, {'X-Object-Meta-Late': 'yes'})
+
+
+@pytest.mark.parametrize('backend', BACKENDS)
+def test_newer_put_while_sender_holds_object_open(shim, backend):
+    """A client PUT replaces a handoff object while the sender holds the old .data open
+    (the object server unlinks it). rsync's sender re-reads a long xattr by name after
+    opening a file, and sends an empty value when the name is gone: the peer's daemon then
+    publishes the old .data with an empty user.swift.metadata beside its checksum, which
+    Swift reads as corrupt (found by the reliability suite's race hook). replicant runs
+    such an rsync again, the newer file follows, and the peer's rehash removes the old.
+    Every backend: no node holds a copy Swift reads as corrupt after the pass."""
+    with _cluster(backend) as c, _servers(c, backend):
+        src = c.nodes[0]
+        part, bodies = _handoff_objects(c, src, 1, 'held-' + backend)
+        (name, _), = bodies.items()
+        data = [f.path for f in _files_on(c, src, name) if f.ext == '.data']
+        mark = os.path.join(c.dir, 'sender-opened')
+        env = dict(_faulty_env(shim, data[0], delay_ms=3000, mark=mark),
+                   REPLICANT_FAULT_AFTER_OPEN='1')
+        newer = ('%s newer' % name).encode() * 50
+        rc, err = _replicate_racing(
+            src, env, mark,
+            lambda: c.put_object(src, ACCOUNT, CONTAINER, name, newer, device=src.devices[0]))
+        assert rc == 0, err[-3000:]
+        assert not os.path.exists(data[0]), 'the PUT did not replace the held file'
+        problems = [(n.name, f.path, object_file_problem(f.path))
+                    for n in c.nodes for f in c.list_objects_on(n)]
+        corrupt = [p for p in problems if p[2]]
+        assert not corrupt, (corrupt, err[-3000:])
+        _converges(c, src, part, {name: newer})

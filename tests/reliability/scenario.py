@@ -20,6 +20,7 @@ import subprocess
 import time
 
 from cluster import Cluster, ManagedProcess, wait_for_port
+from objects import object_file_problem  # noqa: F401 (tests/crashstates imports it here)
 from replicant_test import REPLICANT_BIN
 
 ACCOUNT = 'AUTH_rel'
@@ -408,25 +409,6 @@ class Scenario:
             if why:
                 out.append('%s (%s)' % (o.name, ', '.join(why)))
         return out
-
-
-def object_file_problem(path):
-    """Why the file at path, named as a Swift object file, is not whole (its metadata does
-    not unpickle, or a .data's size or MD5 disagrees with it); None if it is."""
-    from swift.obj.diskfile import read_metadata
-    try:
-        with open(path, 'rb') as fp:
-            meta = read_metadata(fp.fileno())
-            if 'X-Timestamp' not in meta and 'name' not in meta:
-                raise ValueError('no X-Timestamp')
-            if path.endswith('.data'):
-                body = fp.read()
-                if len(body) != int(meta['Content-Length']) or \
-                        hashlib.md5(body).hexdigest() != meta['ETag']:
-                    raise ValueError('size/ETag mismatch (%d bytes)' % len(body))
-    except Exception as e:
-        return str(e) or type(e).__name__
-    return None
 
 
 def read_object(mgr, device, part, name, policy):
