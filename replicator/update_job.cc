@@ -16,12 +16,16 @@
 namespace replicant {
 namespace {
 
+// Both maps are ordered by suffix: one walk over the two, no lookups (a big partition
+// has ~1,000 suffixes, compared with three peers on every pass).
 std::vector<std::string> Differing(const hashes::SuffixHashes& mine,
                                    const std::map<std::string, std::string>& theirs) {
   std::vector<std::string> out;
+  auto t = theirs.begin();
   for (const auto& [suffix, h] : mine) {
-    auto it = theirs.find(suffix);
-    if (it == theirs.end() || it->second != h) out.push_back(suffix);
+    int order = 1;
+    while (t != theirs.end() && (order = t->first.compare(suffix)) < 0) ++t;
+    if (t == theirs.end() || order != 0 || t->second != h) out.push_back(suffix);
   }
   return out;
 }
@@ -43,7 +47,7 @@ Replicator::Pass::UpdatePlan Replicator::Pass::ComparePeers(const PartitionJob& 
     for (const auto& n : job.nodes) plan.failures.emplace(n.replication_ip, n.device);
     return plan;  // no targets: the failures are all SyncRounds books
   }
-  plan.local_hash = local->hashes;
+  plan.local_hash = std::move(local->hashes);  // the survey is this job's alone
   stats_.Update(job.sync.device, [&](ReplicationStats& s) { s.suffix_hash += local->hashed; });
   // The primaries were asked at once; handoffs that stand in for a full peer are asked
   // one by one.
