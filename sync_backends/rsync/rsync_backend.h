@@ -2,8 +2,8 @@
 // rsync daemon, with exactly the arguments Swift's object replicator uses.
 //
 // One rsync process per (job, peer), run once more when a source file changed under it;
-// it is killed after rsync_timeout seconds. The
-// backend holds only immutable options, so it is safe to call from many threads.
+// each is killed after rsync_timeout seconds. The backend holds only immutable options,
+// so it is safe to call from many threads.
 // rsync's own messages on a failure go into the result's Status, not the log.
 #pragma once
 
