@@ -78,6 +78,14 @@ def _handoff_objects(c, node, count, tag):
     return part, bodies
 
 
+def _one_handoff_object(c, node, tag):
+    """(partition, name, body, .data path) of one object written only on node, a handoff."""
+    part, bodies = _handoff_objects(c, node, 1, tag)
+    (name, body), = bodies.items()
+    data, = [f.path for f in _files_on(c, node, name) if f.ext == '.data']
+    return part, name, body, data
+
+
 def _partition_dir(node, part):
     return os.path.join(node.devices_dir, node.devices[0], 'objects', str(part))
 
@@ -180,13 +188,11 @@ def _replicate_racing(src, env, mark, write):
 def test_meta_written_during_revert_survives(shim, backend):
     with _cluster(backend) as c, _servers(c, backend):
         src = c.nodes[0]
-        part, bodies = _handoff_objects(c, src, 1, 'late-' + backend)
-        (name, body), = bodies.items()
-        data = [f.path for f in _files_on(c, src, name) if f.ext == '.data']
+        part, name, body, data = _one_handoff_object(c, src, 'late-' + backend)
         mark = os.path.join(c.dir, 'revert-started')
         # The sender's first open of the .data stalls for a while; the POST lands then.
         rc, err = _replicate_racing(
-            src, _faulty_env(shim, data[0], delay_ms=3000, mark=mark), mark,
+            src, _faulty_env(shim, data, delay_ms=3000, mark=mark), mark,
             lambda: c.post_object(src, ACCOUNT, CONTAINER, name, device=src.devices[0],
                                   headers={'X-Object-Meta-Late': 'yes'}))
         assert rc == 0, err[-3000:]
@@ -194,7 +200,7 @@ def test_meta_written_during_revert_survives(shim, backend):
         if not metas:  # gone from the handoff: then it must have reached the primaries
             assert _on_every_primary(c, name, body, {'X-Object-Meta-Late': 'yes'}), \
                 ('a .meta written during the revert was deleted', err[-3000:])
-        _converges(c, src, part, bodies, {'X-Object-Meta-Late': 'yes'})
+        _converges(c, src, part, {name: body}, {'X-Object-Meta-Late': 'yes'})
 
 
 @pytest.mark.parametrize('backend', BACKENDS)
@@ -208,18 +214,16 @@ def test_newer_put_while_sender_holds_object_open(shim, backend):
     Every backend: no node holds a copy Swift reads as corrupt after the pass."""
     with _cluster(backend) as c, _servers(c, backend):
         src = c.nodes[0]
-        part, bodies = _handoff_objects(c, src, 1, 'held-' + backend)
-        (name, _), = bodies.items()
-        data = [f.path for f in _files_on(c, src, name) if f.ext == '.data']
+        part, name, _, data = _one_handoff_object(c, src, 'held-' + backend)
         mark = os.path.join(c.dir, 'sender-opened')
-        env = dict(_faulty_env(shim, data[0], delay_ms=3000, mark=mark),
+        env = dict(_faulty_env(shim, data, delay_ms=3000, mark=mark),
                    REPLICANT_FAULT_AFTER_OPEN='1')
         newer = ('%s newer' % name).encode() * 50
         rc, err = _replicate_racing(
             src, env, mark,
             lambda: c.put_object(src, ACCOUNT, CONTAINER, name, newer, device=src.devices[0]))
         assert rc == 0, err[-3000:]
-        assert not os.path.exists(data[0]), 'the PUT did not replace the held file'
+        assert not os.path.exists(data), 'the PUT did not replace the held file'
         problems = [(n.name, f.path, object_file_problem(f.path))
                     for n in c.nodes for f in c.list_objects_on(n)]
         corrupt = [p for p in problems if p[2]]
