@@ -15,8 +15,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # 1e5:18 is its own part: the first run of 1e4,1e5:10,14,16,18 was interrupted before it;
-# 1e6:10 too (its run was stopped after that cell, 2026-12-05).
-PARTS_DEFAULT=(1e6:18 1e4,1e5:10,14,16,18 1e5:18 1e6:10 1e6:14,16)
+# 1e6:10 too (its run was stopped after that cell, 2026-12-05), and 1e6:14 and 1e6:16 (one
+# quiet stretch each).
+PARTS_DEFAULT=(1e6:18 1e4,1e5:10,14,16,18 1e5:18 1e6:10 1e6:14 1e6:16)
 dry=0
 frozen=
 parts=()

@@ -169,7 +169,7 @@ def charts(out_dir, values, cells, fitted):
     for metric, title, unit, _, _, charted in METRICS:
         if not charted:
             continue
-        fig, ax = plt.subplots(figsize=(7, 5))
+        fig, ax = plt.subplots(figsize=(7, 7))
         drawn = False
         for m in methods:
             by_cell = values.get((m, metric), {})
@@ -196,7 +196,8 @@ def charts(out_dir, values, cells, fitted):
         ax.set_xlabel("node 0's partitions (log)")
         ax.set_ylabel('%s (log)' % ('seconds' if unit == 's' else 'MB'))
         ax.set_title(title, fontsize=10)
-        ax.legend(fontsize=6)
+        # below the axes: inside, it hid the small cells' points
+        ax.legend(fontsize=6, loc='upper center', bbox_to_anchor=(0.5, -0.12))
         fig.tight_layout()
         name = 'scale_%s.png' % metric
         fig.savefig(os.path.join(out_dir, name), dpi=90)
