@@ -93,6 +93,14 @@ for part in "${parts[@]}"; do
   echo "scale_grid: ${cmd[*]}"
   [ $dry = 1 ] || "${cmd[@]}"
 done
-merge=(/usr/bin/python3 bench/scale_merge.py --out bench/results/scale-grid "${outs[@]}")
+# The grid joins every part measured so far, not only those named here: a run of one part
+# must not drop the others' cells from bench/results/scale-grid. Listed in the default
+# parts' order, then any other part named here.
+joined=()
+for out in $(for p in "${PARTS_DEFAULT[@]}"; do out_of "$p"; done) "${outs[@]}"; do
+  [ -f "$out/scale_cells.csv" ] || continue
+  case " ${joined[*]} " in *" $out "*) ;; *) joined+=("$out") ;; esac
+done
+merge=(/usr/bin/python3 bench/scale_merge.py --out bench/results/scale-grid "${joined[@]}")
 echo "scale_grid: ${merge[*]}"
 [ $dry = 1 ] || "${merge[@]}"
